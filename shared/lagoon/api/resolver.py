@@ -1,0 +1,161 @@
+"""One factory for every function's resolver: Lago's error bodies, 404/405, and validation → Lago codes.
+
+This is the only module that turns errors into HTTP bodies (STYLE.md practice 6).
+"""
+
+from __future__ import annotations
+
+import typing
+from http import HTTPStatus
+from typing import Any
+
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
+from aws_lambda_powertools.event_handler.exceptions import NotFoundError
+from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.event_handler.router import Router
+from pydantic_core.core_schema import ErrorType
+
+from lagoon import errors
+from lagoon.observability import logger
+
+API_PREFIX = "/api/v1"
+_PYDANTIC_ERROR_TYPES = frozenset(typing.get_args(ErrorType))
+
+
+def error_body(status: int, code: str | None = None, **extra: Any) -> dict[str, Any]:
+    """Lago's error JSON: {"status", "error" (the reason phrase), "code"?, ...}."""
+    body: dict[str, Any] = {"status": status, "error": HTTPStatus(status).phrase}
+    if code:
+        body["code"] = code
+    body.update(extra)
+    return body
+
+
+def error_response(status: int, code: str | None = None, **extra: Any) -> Response:
+    return Response(
+        status_code=status,
+        content_type=content_types.APPLICATION_JSON,
+        body=error_body(status, code, **extra),
+    )
+
+
+def validation_response(details: dict[str, list[str]]) -> Response:
+    return error_response(422, "validation_errors", error_details=details)
+
+
+def _lago_code(error: dict[str, Any]) -> str:
+    """Pydantic error → Lago error code. Custom errors (PydanticCustomError) already carry a Lago code."""
+    kind = str(error.get("type", ""))
+    if kind == "missing":
+        return "value_is_mandatory"
+    if kind in _PYDANTIC_ERROR_TYPES:
+        return "value_is_invalid"
+    return kind
+
+
+def _field_name(loc: tuple[Any, ...]) -> str:
+    named = [str(part) for part in loc if isinstance(part, str)]
+    return named[-1] if named else "base"
+
+
+def map_request_validation(errs: list[dict[str, Any]]) -> Response:
+    """Powertools validation errors → 400 (malformed JSON / missing root key) or Lago's 422."""
+    details: dict[str, list[str]] = {}
+    for err in errs:
+        loc = tuple(err.get("loc", ()))
+        if err.get("type") == "json_invalid":
+            return error_response(400, error="BadRequest: malformed JSON body")
+        if (
+            loc
+            and loc[0] == "body"
+            and len(loc) <= 2
+            and err.get("type") in ("missing", "model_attributes_type")
+        ):
+            key = loc[1] if len(loc) == 2 else "body"
+            return error_response(400, error=f"BadRequest: param is missing or the value is empty: {key}")
+        codes = details.setdefault(_field_name(loc[1:] if loc else loc), [])
+        code = _lago_code(err)
+        if code not in codes:
+            codes.append(code)
+    return validation_response(details)
+
+
+def build_resolver(*routers: Router, enable_swagger: bool = False) -> APIGatewayRestResolver:
+    """The resolver of one endpoint group: routers under /api/v1 and Lago-shaped errors."""
+    app = APIGatewayRestResolver(enable_validation=True, strip_prefixes=[API_PREFIX])
+    for router in routers:
+        app.include_router(router)
+    if enable_swagger:
+        app.enable_swagger(path="/swagger")
+
+    @app.exception_handler(RequestValidationError)
+    def _on_request_validation(exc: RequestValidationError) -> Response:
+        return map_request_validation(list(exc.errors()))
+
+    @app.exception_handler(errors.ValidationFailed)
+    def _on_validation(exc: errors.ValidationFailed) -> Response:
+        return validation_response(exc.details)
+
+    @app.exception_handler(errors.UnprocessableError)
+    def _on_unprocessable(exc: errors.UnprocessableError) -> Response:
+        extra = {"error_details": {"message": exc.message}} if exc.message else {}
+        return error_response(422, exc.code, **extra)
+
+    @app.exception_handler(errors.ProviderNotConfigured)
+    def _on_provider(exc: errors.ProviderNotConfigured) -> Response:
+        return error_response(422, exc.code, error_details={"message": exc.message})
+
+    @app.exception_handler(errors.NotFound)
+    def _on_not_found(exc: errors.NotFound) -> Response:
+        return error_response(404, exc.code)
+
+    @app.exception_handler(errors.BadRequest)
+    def _on_bad_request(exc: errors.BadRequest) -> Response:
+        return error_response(400, error=f"BadRequest: {exc.message}")
+
+    @app.exception_handler(errors.Unauthorized)
+    def _on_unauthorized(exc: errors.Unauthorized) -> Response:
+        return error_response(401)
+
+    @app.exception_handler(errors.Forbidden)
+    def _on_forbidden(exc: errors.Forbidden) -> Response:
+        return error_response(403, exc.code)
+
+    @app.exception_handler(errors.MethodNotAllowed)
+    def _on_not_allowed(exc: errors.MethodNotAllowed) -> Response:
+        return error_response(405, exc.code)
+
+    @app.exception_handler(errors.NotImplementedYet)
+    def _on_not_implemented(exc: errors.NotImplementedYet) -> Response:
+        return error_response(405, "not_implemented", error_details={"message": str(exc)})
+
+    @app.exception_handler(errors.TransientFailure)
+    def _on_transient(exc: errors.TransientFailure) -> Response:
+        return error_response(503, "service_unavailable", error_details={"message": str(exc)})
+
+    @app.exception_handler(NotFoundError)
+    def _on_no_route(exc: NotFoundError) -> Response:
+        # A path this function serves but with another method is a 405, as Lago answers.
+        event = app.current_event
+        path = app._remove_prefix(event.path)
+        method = event.http_method.upper()
+        for route in app._static_routes + app._dynamic_routes:
+            if route.method != method and route.rule.match(path):
+                return error_response(405, "not_allowed")
+        return error_response(404, "route_not_found")
+
+    @app.exception_handler(Exception)
+    def _on_unexpected(exc: Exception) -> Response:
+        logger.exception("unhandled error")
+        return error_response(500, "internal_error")
+
+    return app
+
+
+def organization_id(app: Any) -> str:
+    """The caller's organization, set by the Lambda authorizer in the request context."""
+    context = (app.current_event.raw_event.get("requestContext") or {}).get("authorizer") or {}
+    org = context.get("organization_id")
+    if not org:
+        raise errors.Unauthorized()
+    return str(org)

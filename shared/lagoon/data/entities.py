@@ -1,0 +1,179 @@
+"""The entity store: JSON documents keyed by organization and kind, and atomic multi-item writes.
+
+Keys: pk = "<organization_id>#<kind>", sk = key within that kind. Every read and write names the
+organization, so one organization's key can never reach another's objects.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from pynamodb.connection import Connection
+from pynamodb.exceptions import DeleteError, DoesNotExist, PutError, TransactWriteError, UpdateError
+from pynamodb.transactions import TransactWrite
+
+from lagoon import errors
+from lagoon.data.connection import ensure_bound, get_settings
+from lagoon.data.records import EntityRecord, OutboxRecord
+
+OUTBOX_SHARDS = 4
+
+
+def partition(organization_id: str, kind: str) -> str:
+    return f"{organization_id}#{kind}"
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def get(organization_id: str, kind: str, key: str) -> dict[str, Any] | None:
+    """The stored document, or None."""
+    ensure_bound()
+    try:
+        record = EntityRecord.get(partition(organization_id, kind), key, consistent_read=True)
+    except DoesNotExist:
+        return None
+    return json.loads(record.body)  # type: ignore[no-any-return]
+
+
+def get_many(organization_id: str, kind: str, keys: list[str]) -> dict[str, dict[str, Any]]:
+    """Documents by key (missing keys are absent from the result)."""
+    ensure_bound()
+    pk = partition(organization_id, kind)
+    unique = list(dict.fromkeys(keys))
+    found: dict[str, dict[str, Any]] = {}
+    for record in EntityRecord.batch_get([(pk, key) for key in unique]):
+        found[record.sk] = json.loads(record.body)
+    return found
+
+
+def query(organization_id: str, kind: str, prefix: str | None = None) -> Iterator[dict[str, Any]]:
+    """Every document of a kind for an organization, in key order."""
+    ensure_bound()
+    condition = EntityRecord.sk.startswith(prefix) if prefix else None
+    for record in EntityRecord.query(partition(organization_id, kind), condition, consistent_read=True):
+        yield json.loads(record.body)
+
+
+def next_sequence(organization_id: str, counter: str) -> int:
+    """Atomically increment and return a per-organization counter (starts at 1)."""
+    ensure_bound()
+    record = EntityRecord(partition(organization_id, "counter"), counter, kind="counter", body="{}")
+    try:
+        record.update(actions=[EntityRecord.revision.add(1)])
+    except UpdateError as exc:
+        raise errors.TransientFailure("could not allocate a sequence number") from exc
+    return int(record.revision)
+
+
+@dataclass
+class OutboxMessage:
+    """A webhook message: `{"webhook_type", "object_type", "organization_id", object_type: payload}`."""
+
+    organization_id: str
+    webhook_type: str
+    object_type: str
+    payload: dict[str, Any]
+    message_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+
+
+@dataclass
+class Writes:
+    """A batch of puts/deletes committed atomically, with the outbox messages they cause (DynamoDB transaction)."""
+
+    _actions: list[tuple[str, Any, Any]] = field(default_factory=list)
+
+    def put(
+        self,
+        organization_id: str,
+        kind: str,
+        key: str,
+        body: dict[str, Any],
+        *,
+        must_exist: bool = False,
+        must_not_exist: bool = False,
+        expected_revision: int | None = None,
+        revision: int = 1,
+    ) -> Writes:
+        record = EntityRecord(
+            partition(organization_id, kind),
+            key,
+            kind=kind,
+            body=json.dumps(body, default=str),
+            revision=revision,
+        )
+        condition: Any = None
+        if must_not_exist:
+            condition = EntityRecord.pk.does_not_exist()
+        elif must_exist:
+            condition = EntityRecord.pk.exists()
+        if expected_revision is not None:
+            condition = EntityRecord.revision == expected_revision
+        self._actions.append(("put", record, condition))
+        return self
+
+    def delete(self, organization_id: str, kind: str, key: str, *, must_exist: bool = False) -> Writes:
+        record = EntityRecord(partition(organization_id, kind), key)
+        self._actions.append(("delete", record, EntityRecord.pk.exists() if must_exist else None))
+        return self
+
+    def message(self, message: OutboxMessage) -> Writes:
+        shard = int(uuid.UUID(message.message_id)) % OUTBOX_SHARDS
+        created = now_iso()
+        record = OutboxRecord(
+            message.message_id,
+            organization_id=message.organization_id,
+            webhook_type=message.webhook_type,
+            object_type=message.object_type,
+            payload=json.dumps(message.payload, default=str),
+            created_at=created,
+            status="pending",
+            attempts=0,
+            pending_shard=f"p{shard}",
+            next_attempt_at=created,
+        )
+        self._actions.append(("put", record, OutboxRecord.message_id.does_not_exist()))
+        return self
+
+    def __len__(self) -> int:
+        return len(self._actions)
+
+    def commit(self) -> None:
+        """Write everything or nothing. A failed condition raises ConflictRetry."""
+        if not self._actions:
+            return
+        ensure_bound()
+        if len(self._actions) == 1:
+            self._commit_single()
+            return
+        connection = Connection(region=get_settings().region, host=get_settings().aws_endpoint_url)
+        try:
+            with TransactWrite(connection=connection) as transaction:
+                for action, record, condition in self._actions:
+                    if action == "put":
+                        transaction.save(record, condition=condition)
+                    else:
+                        transaction.delete(record, condition=condition)
+        except TransactWriteError as exc:
+            reasons = [getattr(r, "code", None) for r in (exc.cancellation_reasons or []) if r]
+            if "ConditionalCheckFailed" in reasons:
+                raise errors.ConflictRetry("a concurrent change won") from exc
+            raise errors.TransientFailure("the write could not be committed") from exc
+
+    def _commit_single(self) -> None:
+        action, record, condition = self._actions[0]
+        try:
+            if action == "put":
+                record.save(condition=condition)
+            else:
+                record.delete(condition=condition)
+        except (PutError, DeleteError) as exc:
+            if exc.cause_response_code == "ConditionalCheckFailedException":
+                raise errors.ConflictRetry("a concurrent change won") from exc
+            raise errors.TransientFailure("the write could not be committed") from exc

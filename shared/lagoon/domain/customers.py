@@ -1,0 +1,136 @@
+"""Customers: the input of `POST /customers` (upsert) and the stored customer."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from lagoon.domain.organizations import Country, Currency, DocumentLocale, Emails, NonNegative, Timezone
+
+
+class Address(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    address_line1: str | None = None
+    address_line2: str | None = None
+    city: str | None = None
+    zipcode: str | None = None
+    state: str | None = None
+    country: Country = None
+
+
+class CustomerBillingConfiguration(BaseModel):
+    """Payment-provider fields are stored as sent; no provider is ever called (DEVELOPERS brief)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    invoice_grace_period: NonNegative = None
+    subscription_invoice_issuing_date_anchor: Literal["current_period_end", "next_period_start"] | None = None
+    subscription_invoice_issuing_date_adjustment: (
+        Literal["align_with_finalization_date", "keep_anchor"] | None
+    ) = None
+    payment_provider: Literal["stripe", "adyen", "gocardless"] | None = None
+    payment_provider_code: str | None = None
+    provider_customer_id: str | None = None
+    sync: bool | None = None
+    sync_with_provider: bool | None = None
+    document_locale: DocumentLocale = None
+    provider_payment_methods: list[str] | None = None
+
+
+class MetadataInput(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    id: str | None = None
+    key: Annotated[str, Field(min_length=1, max_length=20)]
+    value: str
+    display_in_invoice: bool
+
+
+class CustomerInput(BaseModel):
+    """The `customer` object of CustomerCreateInput."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    external_id: Annotated[str, Field(min_length=1)]
+    billing_entity_code: str | None = None
+    address_line1: str | None = None
+    address_line2: str | None = None
+    city: str | None = None
+    country: Country = None
+    currency: Currency = None
+    email: Emails = None
+    legal_name: str | None = None
+    legal_number: str | None = None
+    logo_url: str | None = None
+    name: Annotated[str | None, Field(max_length=255)] = None
+    firstname: str | None = None
+    lastname: str | None = None
+    account_type: Literal["customer", "partner"] | None = None
+    customer_type: Literal["company", "individual"] | None = None
+    phone: str | None = None
+    state: str | None = None
+    tax_codes: list[str] | None = None
+    tax_identification_number: str | None = None
+    timezone: Timezone = None
+    url: str | None = None
+    zipcode: str | None = None
+    net_payment_term: NonNegative = None
+    finalize_zero_amount_invoice: Literal["inherit", "skip", "finalize"] | None = None
+    billing_configuration: CustomerBillingConfiguration | None = None
+    shipping_address: Address | None = None
+    metadata: list[MetadataInput] | None = None
+    skip_invoice_custom_sections: bool | None = None
+
+
+class CustomerMetadata(BaseModel):
+    lago_id: str
+    key: str
+    value: str
+    display_in_invoice: bool
+    created_at: str
+
+
+class Customer(BaseModel):
+    """A stored customer. `locked_currency` is set once a subscription, coupon or invoice is attached."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    lago_id: str
+    organization_id: str
+    sequential_id: int
+    slug: str
+    external_id: str
+    created_at: str
+    updated_at: str
+    deleted_at: str | None = None
+    billing_entity_code: str | None = None
+    address_line1: str | None = None
+    address_line2: str | None = None
+    city: str | None = None
+    country: str | None = None
+    currency: str | None = None
+    email: str | None = None
+    legal_name: str | None = None
+    legal_number: str | None = None
+    logo_url: str | None = None
+    name: str | None = None
+    firstname: str | None = None
+    lastname: str | None = None
+    account_type: Literal["customer", "partner"] = "customer"
+    customer_type: Literal["company", "individual"] | None = None
+    phone: str | None = None
+    state: str | None = None
+    tax_codes: list[str] = Field(default_factory=list)
+    tax_identification_number: str | None = None
+    timezone: str | None = None
+    url: str | None = None
+    zipcode: str | None = None
+    net_payment_term: int | None = None
+    finalize_zero_amount_invoice: Literal["inherit", "skip", "finalize"] = "inherit"
+    skip_invoice_custom_sections: bool = False
+    billing_configuration: CustomerBillingConfiguration = Field(default_factory=CustomerBillingConfiguration)
+    shipping_address: Address = Field(default_factory=Address)
+    metadata: list[CustomerMetadata] = Field(default_factory=list)
+    locked_currency: bool = False

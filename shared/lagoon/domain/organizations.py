@@ -1,0 +1,85 @@
+"""The organization: billing defaults that every customer inherits."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+from lagoon.domain import validators as v
+
+Country = Annotated[str | None, AfterValidator(v.check_country)]
+Currency = Annotated[str | None, AfterValidator(v.check_currency)]
+Timezone = Annotated[str | None, AfterValidator(v.check_timezone)]
+DocumentLocale = Annotated[str | None, AfterValidator(v.check_document_locale)]
+Emails = Annotated[str | None, AfterValidator(v.check_emails)]
+NonNegative = Annotated[int | None, AfterValidator(v.check_non_negative)]
+
+
+class OrganizationBillingConfiguration(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    invoice_footer: str | None = None
+    invoice_grace_period: NonNegative = 0
+    document_locale: DocumentLocale = "en"
+
+
+class Organization(BaseModel):
+    """Stored organization (the hmac_key never leaves the service layer except through the admin CLI)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    lago_id: str
+    name: str
+    created_at: str
+    hmac_key: str
+    webhook_url: str | None = None
+    country: str | None = None
+    default_currency: str = "USD"
+    address_line1: str | None = None
+    address_line2: str | None = None
+    state: str | None = None
+    zipcode: str | None = None
+    email: str | None = None
+    city: str | None = None
+    legal_name: str | None = None
+    legal_number: str | None = None
+    document_numbering: Literal["per_customer", "per_organization"] = "per_customer"
+    document_number_prefix: str
+    net_payment_term: int = 0
+    tax_identification_number: str | None = None
+    timezone: str = "UTC"
+    email_settings: list[str] = Field(default_factory=list)
+    billing_configuration: OrganizationBillingConfiguration = Field(
+        default_factory=OrganizationBillingConfiguration
+    )
+    finalize_zero_amount_invoice: bool = True
+    tax_codes: list[str] = Field(default_factory=list)
+
+
+class OrganizationUpdate(BaseModel):
+    """`PUT /organizations` body (OrganizationUpdateInput): only fields sent are changed."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    name: str | None = None
+    webhook_url: str | None = None
+    country: Country = None
+    default_currency: Currency = None
+    address_line1: str | None = None
+    address_line2: str | None = None
+    state: str | None = None
+    zipcode: str | None = None
+    email: Emails = None
+    city: str | None = None
+    legal_name: str | None = None
+    legal_number: str | None = None
+    document_numbering: Literal["per_customer", "per_organization"] | None = None
+    document_number_prefix: Annotated[str | None, Field(min_length=1, max_length=10)] = None
+    net_payment_term: NonNegative = None
+    tax_identification_number: str | None = None
+    timezone: Timezone = None
+    email_settings: list[Literal["invoice.finalized", "credit_note.created"]] | None = None
+    billing_configuration: OrganizationBillingConfiguration | None = None
+    finalize_zero_amount_invoice: bool | None = None
+    tax_codes: list[str] | None = None

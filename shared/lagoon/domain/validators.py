@@ -1,0 +1,59 @@
+"""Field validators that raise Lago's error codes (pydantic custom errors carry the code as their type)."""
+
+from __future__ import annotations
+
+import re
+
+from pydantic_core import PydanticCustomError
+
+from lagoon import reference_data
+
+_EMAIL = re.compile(r"^[^@\s,]+@[^@\s,]+\.[^@\s,]+$")
+
+
+def check_country(value: str | None) -> str | None:
+    if value is None:
+        return None
+    if value.upper() not in reference_data.countries():
+        raise PydanticCustomError("country_code_invalid", "not an ISO 3166 alpha-2 country code")
+    return value.upper()
+
+
+def check_currency(value: str | None) -> str | None:
+    if value is None:
+        return None
+    if value not in reference_data.currencies():
+        raise PydanticCustomError("value_is_invalid", "not a currency Lago accepts (ISO 4217)")
+    return value
+
+
+def check_timezone(value: str | None) -> str | None:
+    if value is None:
+        return None
+    if value not in reference_data.timezones():
+        raise PydanticCustomError("invalid_timezone", "not a timezone Lago accepts (IANA)")
+    return value
+
+
+def check_document_locale(value: str | None) -> str | None:
+    if value is None:
+        return None
+    if value not in reference_data.document_locales():
+        raise PydanticCustomError("invalid_document_locale", "not a document locale Lago accepts")
+    return value
+
+
+def check_emails(value: str | None) -> str | None:
+    """Lago accepts a comma-separated list of addresses."""
+    if value is None or value == "":
+        return value
+    for address in value.split(","):
+        if not _EMAIL.match(address.strip()):
+            raise PydanticCustomError("invalid_email_format", "not an email address")
+    return value
+
+
+def check_non_negative(value: int | None) -> int | None:
+    if value is not None and value < 0:
+        raise PydanticCustomError("value_is_invalid", "must be zero or more")
+    return value

@@ -1,0 +1,229 @@
+"""Customers: upsert by external_id, read, list, delete — with their webhook messages in the same write."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from lagoon import errors
+from lagoon.data import entities
+from lagoon.domain.customers import Customer, CustomerInput, CustomerMetadata
+from lagoon.domain.organizations import Organization
+from lagoon.services import organizations
+
+CUSTOMER = "customer"
+CUSTOMER_BY_EXTERNAL_ID = "customer_external_id"
+
+# Hook for later modules (catalog taxes): validate customer tax codes; raises ValidationFailed.
+tax_code_checkers: list[Callable[[str, list[str]], None]] = []
+# Hooks run when a customer is deleted (terminate subscriptions, bill, …), before the record is marked deleted.
+deletion_hooks: list[Callable[[str, Customer], None]] = []
+
+
+def find_customer(organization_id: str, external_id: str) -> Customer | None:
+    alias = entities.get(organization_id, CUSTOMER_BY_EXTERNAL_ID, external_id)
+    if alias is None:
+        return None
+    document = entities.get(organization_id, CUSTOMER, alias["lago_id"])
+    return Customer.model_validate(document) if document else None
+
+
+def get_customer(organization_id: str, external_id: str) -> Customer:
+    customer = find_customer(organization_id, external_id)
+    if customer is None:
+        raise errors.NotFound("customer")
+    return customer
+
+
+def get_customer_by_id(organization_id: str, lago_id: str) -> Customer:
+    document = entities.get(organization_id, CUSTOMER, lago_id)
+    if document is None:
+        raise errors.NotFound("customer")
+    return Customer.model_validate(document)
+
+
+def _merge_metadata(existing: list[CustomerMetadata], sent: list[Any]) -> list[CustomerMetadata]:
+    """Lago: items with a known id are updated, items without an id are added, the rest are removed."""
+    by_id = {item.lago_id: item for item in existing}
+    merged: list[CustomerMetadata] = []
+    for item in sent:
+        previous = by_id.get(item.id) if item.id else None
+        merged.append(
+            CustomerMetadata(
+                lago_id=previous.lago_id if previous else str(uuid.uuid4()),
+                key=item.key,
+                value=item.value,
+                display_in_invoice=item.display_in_invoice,
+                created_at=previous.created_at if previous else entities.now_iso(),
+            )
+        )
+    return merged
+
+
+def upsert_customer(organization_id: str, data: CustomerInput) -> tuple[Customer, bool]:
+    """Create the customer, or update the fields sent if external_id is known. Returns (customer, created)."""
+    sent = data.model_dump(
+        exclude_unset=True, exclude={"metadata", "billing_configuration", "shipping_address"}
+    )
+    if data.tax_codes is not None:
+        for check in tax_code_checkers:
+            check(organization_id, data.tax_codes)
+    now = entities.now_iso()
+    current = find_customer(organization_id, data.external_id)
+    if current is None:
+        organization = organizations.get_organization(organization_id)
+        sequential_id = entities.next_sequence(organization_id, "customer")
+        customer = Customer(
+            lago_id=str(uuid.uuid4()),
+            organization_id=organization_id,
+            sequential_id=sequential_id,
+            slug=f"{organization.document_number_prefix}-{sequential_id:03d}",
+            created_at=now,
+            updated_at=now,
+            **{k: v for k, v in sent.items() if v is not None or k in ("currency",)},
+        )
+        created = True
+    else:
+        if (
+            "currency" in sent
+            and current.locked_currency
+            and current.currency
+            and sent["currency"] != current.currency
+        ):
+            raise errors.ValidationFailed.field("currency", "currencies_does_not_match")
+        updates = {k: v for k, v in sent.items() if k != "external_id"}
+        for key in (
+            "account_type",
+            "finalize_zero_amount_invoice",
+            "skip_invoice_custom_sections",
+            "tax_codes",
+        ):
+            if updates.get(key, "") is None:
+                updates.pop(key)
+        customer = current.model_copy(update={**updates, "updated_at": now})
+        created = False
+    if data.billing_configuration is not None:
+        merged = customer.billing_configuration.model_dump()
+        merged.update(data.billing_configuration.model_dump(exclude_unset=True))
+        customer = customer.model_copy(
+            update={"billing_configuration": type(customer.billing_configuration)(**merged)}
+        )
+    if data.shipping_address is not None:
+        customer = customer.model_copy(update={"shipping_address": data.shipping_address})
+    if data.metadata is not None:
+        customer = customer.model_copy(update={"metadata": _merge_metadata(customer.metadata, data.metadata)})
+    customer = Customer.model_validate(customer.model_dump())
+    organization = organizations.get_organization(organization_id)
+
+    writes = entities.Writes()
+    writes.put(organization_id, CUSTOMER, customer.lago_id, customer.model_dump(mode="json"))
+    if created:
+        writes.put(
+            organization_id,
+            CUSTOMER_BY_EXTERNAL_ID,
+            customer.external_id,
+            {"lago_id": customer.lago_id},
+            must_not_exist=True,
+        )
+    writes.message(
+        entities.OutboxMessage(
+            organization_id=organization_id,
+            webhook_type="customer.created" if created else "customer.updated",
+            object_type="customer",
+            payload=render_customer(customer, organization),
+        )
+    )
+    try:
+        writes.commit()
+    except errors.ConflictRetry:
+        # Another request created the same external_id first: apply ours as an update of it.
+        if created:
+            return upsert_customer(organization_id, data)
+        raise
+    return customer, created
+
+
+def lock_currency(writes: entities.Writes, customer: Customer, currency: str) -> Customer:
+    """Attach an object in `currency`: sets the customer's currency if unset, else requires it to match."""
+    if customer.currency and customer.currency != currency:
+        raise errors.ValidationFailed.field("currency", "currencies_does_not_match")
+    locked = customer.model_copy(update={"currency": currency, "locked_currency": True})
+    writes.put(customer.organization_id, CUSTOMER, customer.lago_id, locked.model_dump(mode="json"))
+    return locked
+
+
+@dataclass(frozen=True)
+class CustomerFilters:
+    account_types: tuple[str, ...] = ()
+    billing_entity_codes: tuple[str, ...] = ()
+    search_term: str | None = None
+    countries: tuple[str, ...] = ()
+    states: tuple[str, ...] = ()
+    zipcodes: tuple[str, ...] = ()
+    currencies: tuple[str, ...] = ()
+    has_tax_identification_number: bool | None = None
+    metadata: tuple[tuple[str, str], ...] = ()
+    customer_type: str | None = None
+    has_customer_type: bool | None = None
+
+    def accepts(self, c: Customer) -> bool:
+        checks = [
+            not self.account_types or c.account_type in self.account_types,
+            not self.billing_entity_codes or c.billing_entity_code in self.billing_entity_codes,
+            not self.countries or c.country in self.countries,
+            not self.states or c.state in self.states,
+            not self.zipcodes or c.zipcode in self.zipcodes,
+            not self.currencies or c.currency in self.currencies,
+            self.has_tax_identification_number is None
+            or bool(c.tax_identification_number) == self.has_tax_identification_number,
+            self.customer_type is None or c.customer_type == self.customer_type,
+            self.has_customer_type is None or (c.customer_type is not None) == self.has_customer_type,
+            all(any(m.key == k and m.value == v for m in c.metadata) for k, v in self.metadata),
+        ]
+        if self.search_term:
+            term = self.search_term.lower()
+            haystack = [c.name, c.firstname, c.lastname, c.external_id, c.email, c.legal_name]
+            checks.append(any(term in (h or "").lower() for h in haystack))
+        return all(checks)
+
+
+def list_customers(organization_id: str, filters: CustomerFilters) -> list[Customer]:
+    """Active customers, newest first (Lago's order), filtered."""
+    customers = [Customer.model_validate(doc) for doc in entities.query(organization_id, CUSTOMER)]
+    active = [c for c in customers if c.deleted_at is None and filters.accepts(c)]
+    return sorted(active, key=lambda c: (c.created_at, c.sequential_id), reverse=True)
+
+
+def delete_customer(organization_id: str, external_id: str) -> Customer:
+    """Delete: later modules' hooks terminate and bill first; the external_id is then free again."""
+    customer = get_customer(organization_id, external_id)
+    for hook in deletion_hooks:
+        hook(organization_id, customer)
+    now = entities.now_iso()
+    deleted = customer.model_copy(update={"deleted_at": now, "updated_at": now})
+    writes = entities.Writes()
+    writes.put(organization_id, CUSTOMER, customer.lago_id, deleted.model_dump(mode="json"))
+    writes.delete(organization_id, CUSTOMER_BY_EXTERNAL_ID, external_id)
+    writes.commit()
+    return deleted
+
+
+# Renderers of tax objects for a customer's tax codes, registered by the catalog (taxes) module.
+tax_renderers: list[Callable[[str, list[str]], list[dict[str, Any]]]] = []
+
+
+def render_customer(customer: Customer, organization: Organization) -> dict[str, Any]:
+    """CustomerObject of the contract."""
+    body = customer.model_dump(mode="json", exclude={"organization_id", "locked_currency", "tax_codes"})
+    body["applicable_timezone"] = customer.timezone or organization.timezone
+    if body["billing_entity_code"] is None:
+        del body["billing_entity_code"]  # billing entities are not modelled; the field is optional
+    body["billing_configuration"] = {k: v for k, v in body["billing_configuration"].items() if v is not None}
+    body["integration_customers"] = []
+    taxes: list[dict[str, Any]] = []
+    for render in tax_renderers:
+        taxes.extend(render(customer.organization_id, customer.tax_codes))
+    body["taxes"] = taxes
+    return body

@@ -1,0 +1,157 @@
+"""Organizations and their API keys (stored hashed, DECISIONS.md) and HMAC keys."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import uuid
+from typing import Any
+
+from lagoon import errors
+from lagoon.data import entities
+from lagoon.domain.organizations import Organization, OrganizationUpdate
+
+GLOBAL = "global"
+ORGANIZATION = "organization"
+API_KEY = "apikey"
+WEBHOOK_ENDPOINT = "webhook_endpoint"
+
+
+def hash_api_key(api_key: str) -> str:
+    return hashlib.sha256(api_key.encode()).hexdigest()
+
+
+def _default_prefix(name: str, lago_id: str) -> str:
+    """Lago's default document prefix: the first three letters of the name and the id's last four characters."""
+    letters = "".join(ch for ch in name.upper() if ch.isalnum())[:3] or "ORG"
+    return f"{letters}-{lago_id.replace('-', '')[-4:].upper()}"
+
+
+def create_organization(name: str, api_key: str | None = None) -> tuple[Organization, str]:
+    """A new organization and its first API key (generated unless given)."""
+    lago_id = str(uuid.uuid4())
+    organization = Organization(
+        lago_id=lago_id,
+        name=name,
+        created_at=entities.now_iso(),
+        hmac_key=secrets.token_hex(32),
+        document_number_prefix=_default_prefix(name, lago_id),
+    )
+    key = api_key or secrets.token_urlsafe(32)
+    writes = entities.Writes()
+    writes.put(GLOBAL, ORGANIZATION, lago_id, organization.model_dump(mode="json"), must_not_exist=True)
+    writes.put(GLOBAL, API_KEY, hash_api_key(key), _key_record(lago_id, key), must_not_exist=True)
+    try:
+        writes.commit()
+    except errors.ConflictRetry as exc:
+        raise errors.ValidationFailed.field("api_key", "value_already_exist") from exc
+    return organization, key
+
+
+def _key_record(organization_id: str, api_key: str) -> dict[str, Any]:
+    return {
+        "organization_id": organization_id,
+        "hint": f"{api_key[:4]}…{api_key[-4:]}",
+        "created_at": entities.now_iso(),
+        "revoked_at": None,
+    }
+
+
+def add_api_key(organization_id: str, api_key: str | None = None) -> str:
+    get_organization(organization_id)
+    key = api_key or secrets.token_urlsafe(32)
+    try:
+        entities.Writes().put(
+            GLOBAL, API_KEY, hash_api_key(key), _key_record(organization_id, key), must_not_exist=True
+        ).commit()
+    except errors.ConflictRetry as exc:
+        raise errors.ValidationFailed.field("api_key", "value_already_exist") from exc
+    return key
+
+
+def revoke_api_key(api_key: str) -> None:
+    digest = hash_api_key(api_key)
+    record = entities.get(GLOBAL, API_KEY, digest)
+    if record is None:
+        raise errors.NotFound("api_key")
+    record["revoked_at"] = entities.now_iso()
+    entities.Writes().put(GLOBAL, API_KEY, digest, record).commit()
+
+
+def organization_for_api_key(api_key: str) -> str | None:
+    """The organization an active key belongs to, or None (the authorizer's only question)."""
+    if not api_key:
+        return None
+    record = entities.get(GLOBAL, API_KEY, hash_api_key(api_key))
+    if record is None or record.get("revoked_at"):
+        return None
+    return str(record["organization_id"])
+
+
+def get_organization(organization_id: str) -> Organization:
+    document = entities.get(GLOBAL, ORGANIZATION, organization_id)
+    if document is None:
+        raise errors.NotFound("organization")
+    return Organization.model_validate(document)
+
+
+def list_organizations() -> list[Organization]:
+    return [Organization.model_validate(doc) for doc in entities.query(GLOBAL, ORGANIZATION)]
+
+
+def update_organization(organization_id: str, update: OrganizationUpdate) -> Organization:
+    """`PUT /organizations`: change the fields sent; `webhook_url` upserts the first webhook endpoint."""
+    current = get_organization(organization_id)
+    changes = update.model_dump(exclude_unset=True)
+    if "billing_configuration" in changes and changes["billing_configuration"] is not None:
+        merged = current.billing_configuration.model_dump()
+        merged.update(update.billing_configuration.model_dump(exclude_unset=True))  # type: ignore[union-attr]
+        changes["billing_configuration"] = merged
+    for nullable_default in ("default_currency", "timezone", "document_numbering", "document_number_prefix"):
+        if changes.get(nullable_default, "") is None:
+            changes.pop(nullable_default)
+    if "tax_codes" in changes:
+        changes["tax_codes"] = list(dict.fromkeys(changes["tax_codes"] or []))
+    updated = current.model_copy(update=changes)
+    updated = Organization.model_validate(updated.model_dump())
+    writes = entities.Writes().put(GLOBAL, ORGANIZATION, organization_id, updated.model_dump(mode="json"))
+    if changes.get("webhook_url"):
+        _upsert_legacy_webhook_endpoint(writes, organization_id, changes["webhook_url"])
+    writes.commit()
+    return updated
+
+
+def _upsert_legacy_webhook_endpoint(writes: entities.Writes, organization_id: str, url: str) -> None:
+    """The legacy `webhook_url` is the organization's first webhook endpoint (Lago keeps both in sync)."""
+    endpoints = sorted(entities.query(organization_id, WEBHOOK_ENDPOINT), key=lambda e: e["created_at"])
+    if endpoints:
+        first = dict(endpoints[0], webhook_url=url)
+        writes.put(organization_id, WEBHOOK_ENDPOINT, first["lago_id"], first)
+        return
+    lago_id = str(uuid.uuid4())
+    writes.put(
+        organization_id,
+        WEBHOOK_ENDPOINT,
+        lago_id,
+        {
+            "lago_id": lago_id,
+            "lago_organization_id": organization_id,
+            "webhook_url": url,
+            "signature_algo": "jwt",
+            "name": None,
+            "event_types": None,
+            "created_at": entities.now_iso(),
+        },
+    )
+
+
+def render_organization(organization: Organization) -> dict[str, Any]:
+    """OrganizationObject of the contract."""
+    body = organization.model_dump(mode="json", exclude={"hmac_key", "tax_codes"})
+    body["webhook_urls"] = [
+        e["webhook_url"]
+        for e in sorted(entities.query(organization.lago_id, WEBHOOK_ENDPOINT), key=lambda e: e["created_at"])
+    ]
+    body["webhook_url"] = body["webhook_urls"][0] if body["webhook_urls"] else organization.webhook_url
+    body["taxes"] = []
+    return body
