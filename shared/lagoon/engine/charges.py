@@ -1,0 +1,397 @@
+"""Pricing: a charge's units for a period → its fee (checklist §4.2, §4.3; spec `FeeAmountDetails`).
+
+Every `price_*` function returns the precise, unrounded amount in currency units and the breakdown Lago shows
+as `amount_details` (Decimals here; `amount_details_json` renders them as Lago's strings). `price_charge`
+dispatches on the charge model and rounds the fee half-up to the currency's cents, the only rounding.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from decimal import ROUND_CEILING, Decimal
+from typing import Any
+
+from lagoon.engine.aggregation import AggregationResult
+from lagoon.engine.money import cents_to_amount, round_cents, to_cents
+from lagoon.engine.properties import (
+    ChargeProperties,
+    DynamicProperties,
+    GraduatedPercentageProperties,
+    GraduatedPercentageRange,
+    GraduatedProperties,
+    GraduatedRange,
+    PackageProperties,
+    PercentageProperties,
+    StandardProperties,
+    VolumeProperties,
+)
+
+ZERO = Decimal(0)
+HUNDRED = Decimal(100)
+
+
+@dataclass(frozen=True, slots=True)
+class ChargeResult:
+    """A priced charge: `amount` is precise (currency units), `amount_cents` the fee rounded half-up."""
+
+    units: Decimal
+    amount: Decimal
+    amount_cents: int
+    unit_amount: Decimal
+    events_count: int
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class _Tier:
+    """A tier prepared for pricing: it holds the units above `lower` up to `upper` (None: no limit)."""
+
+    from_value: int
+    to_value: int | None
+    lower: Decimal
+    upper: Decimal | None
+    per_unit_amount: Decimal
+    flat_amount: Decimal
+
+
+def tier_table(ranges: Sequence[GraduatedRange | GraduatedPercentageRange]) -> tuple[_Tier, ...]:
+    """Precomputed tiers. Tier n holds the units above the previous tier's `to_value`: with the spec's
+    bounds (0-10, 11-20, 21-inf) 10 units fill the first tier, the 11th unit is the first of the second, and
+    fractional units (10.5) fall in the tier above (0.5 units in 11-20)."""
+    tiers = []
+    previous_to: int | None = None
+    for tier in ranges:
+        amount = tier.per_unit_amount if isinstance(tier, GraduatedRange) else tier.rate / HUNDRED
+        tiers.append(
+            _Tier(
+                from_value=tier.from_value,
+                to_value=tier.to_value,
+                lower=Decimal(previous_to or 0),
+                upper=None if tier.to_value is None else Decimal(tier.to_value),
+                per_unit_amount=amount,
+                flat_amount=tier.flat_amount,
+            )
+        )
+        previous_to = tier.to_value
+    return tuple(tiers)
+
+
+def _price_tiers(
+    tiers: Sequence[_Tier], units: Decimal, percentage: bool
+) -> tuple[Decimal, list[dict[str, Any]]]:
+    total = ZERO
+    breakdown: list[dict[str, Any]] = []
+    for tier in tiers:
+        if units <= tier.lower and breakdown:
+            break
+        if units <= 0:
+            break
+        top = units if tier.upper is None or units < tier.upper else tier.upper
+        tier_units = top - tier.lower
+        per_unit_total = tier_units * tier.per_unit_amount
+        tier_total = per_unit_total + tier.flat_amount
+        total += tier_total
+        row: dict[str, Any] = {
+            "units": tier_units,
+            "from_value": tier.from_value,
+            "to_value": tier.to_value,
+            "flat_unit_amount": tier.flat_amount,
+            "per_unit_total_amount": per_unit_total,
+            "total_with_flat_amount": tier_total,
+        }
+        if percentage:
+            row["rate"] = tier.per_unit_amount * HUNDRED
+        else:
+            row["per_unit_amount"] = tier.per_unit_amount
+        breakdown.append(row)
+    return total, breakdown
+
+
+def price_standard(properties: StandardProperties, units: Decimal) -> tuple[Decimal, dict[str, Any]]:
+    """standard: units * `amount`."""
+    return units * properties.amount, {}
+
+
+def price_graduated(
+    properties: GraduatedProperties | Sequence[_Tier], units: Decimal
+) -> tuple[Decimal, dict[str, Any]]:
+    """graduated: each tier prices its own units, plus its flat amount once the tier is reached.
+
+    Checklist §4.2 (derived): tiers [0-10: flat 10, 0.5/unit], 8 units → 10 + 8 * 0.5 = 14.
+    Accepts a `tier_table` to skip preparing the tiers on every call.
+    """
+    tiers = (
+        tier_table(properties.graduated_ranges) if isinstance(properties, GraduatedProperties) else properties
+    )
+    total, breakdown = _price_tiers(tiers, units, percentage=False)
+    return total, {"graduated_ranges": breakdown}
+
+
+def price_graduated_percentage(
+    properties: GraduatedPercentageProperties, units: Decimal
+) -> tuple[Decimal, dict[str, Any]]:
+    """graduated_percentage: each tier takes `rate` % of the amount inside it, plus its flat amount once
+    reached (checklist §4.2)."""
+    total, breakdown = _price_tiers(
+        tier_table(properties.graduated_percentage_ranges), units, percentage=True
+    )
+    return total, {"graduated_percentage_ranges": breakdown}
+
+
+def price_volume(
+    properties: VolumeProperties, units: Decimal, priced_units: Decimal | None = None
+) -> tuple[Decimal, dict[str, Any]]:
+    """volume: the single tier containing the total units prices all of them, plus its flat amount.
+
+    Zero units cost nothing. Fractional units between two tiers (10.5 with 0-10 / 11-inf) belong to the
+    upper tier. `priced_units` (prorated units) are multiplied by the tier's price, the tier still being
+    chosen by the full units.
+    """
+    if units <= 0:
+        return ZERO, {"flat_unit_amount": ZERO, "per_unit_amount": ZERO, "per_unit_total_amount": ZERO}
+    ranges = properties.volume_ranges
+    matching = next((r for r in ranges if r.to_value is None or units <= r.to_value), ranges[-1])
+    per_unit_total = (units if priced_units is None else priced_units) * matching.per_unit_amount
+    details = {
+        "flat_unit_amount": matching.flat_amount,
+        "per_unit_amount": matching.per_unit_amount,
+        "per_unit_total_amount": per_unit_total,
+    }
+    return matching.flat_amount + per_unit_total, details
+
+
+def price_package(properties: PackageProperties, units: Decimal) -> tuple[Decimal, dict[str, Any]]:
+    """package: `amount` per started package of `package_size` units beyond `free_units`.
+
+    Checklist §4.2 (derived): {amount 30, free_units 100, package_size 1000}: 1,100 units → 30; 1,101 → 60.
+    """
+    free_units = min(units, Decimal(properties.free_units))
+    paid_units = max(units - free_units, ZERO)
+    packages = (paid_units / properties.package_size).to_integral_value(rounding=ROUND_CEILING)
+    details = {
+        "free_units": free_units,
+        "paid_units": paid_units,
+        "per_package_size": properties.package_size,
+        "per_package_unit_amount": properties.amount,
+    }
+    return packages * properties.amount, details
+
+
+def percentage_values_needed(properties: PercentageProperties) -> int:
+    """How many earliest event values `price_percentage` needs: `KEEP_EVERY_EVENT_VALUE` (-1) with a
+    per-transaction min or max, `free_units_per_events` otherwise (0: none). Pass it to
+    `aggregation.new_state(keep_event_values=...)`."""
+    if properties.per_transaction_min_amount is not None or properties.per_transaction_max_amount is not None:
+        return -1
+    return properties.free_units_per_events or 0
+
+
+def price_percentage(
+    properties: PercentageProperties,
+    units: Decimal,
+    events_count: int,
+    event_values: Sequence[Decimal] = (),
+) -> tuple[Decimal, dict[str, Any]]:
+    """percentage: `rate` % of the aggregated amount beyond the free amount, plus `fixed_amount` per paid
+    transaction (checklist §4.2).
+
+    - the first `free_units_per_events` transactions are free: they pay no fixed fee and their amounts are
+      free, up to `free_units_per_total_aggregation` when both are set;
+    - with only `free_units_per_total_aggregation`, that amount of the total is free;
+    - with `per_transaction_min_amount` / `per_transaction_max_amount`, each paid transaction's fee
+      (rate * its non-free amount + fixed fee) is clamped to [min, max]; this needs every event value.
+    Derived vector: rate 1 %, fixed 0.5, 5 free events, 500 free; 10 transactions of 100 → 7.50.
+    `event_values` are the event values in timestamp order (`AggregationResult.event_values`).
+    """
+    rate = properties.rate / HUNDRED
+    fixed = properties.fixed_amount or ZERO
+    free_events_allowed = properties.free_units_per_events or 0
+    cap = properties.free_units_per_total_aggregation
+    free_events = min(free_events_allowed, events_count)
+    if len(event_values) < free_events:
+        raise ValueError(f"percentage pricing needs the {free_events} earliest event values")
+
+    if free_events_allowed:
+        free_amount = sum(event_values[:free_events], ZERO)
+        if cap is not None:
+            free_amount = min(free_amount, cap)
+    else:
+        free_amount = cap or ZERO
+    free_amount = min(free_amount, max(units, ZERO))
+    paid_units = units - free_amount
+    paid_events = events_count - free_events
+    percentage_amount = paid_units * rate
+    fixed_total = paid_events * fixed
+    amount = percentage_amount + fixed_total
+
+    minimum = properties.per_transaction_min_amount
+    maximum = properties.per_transaction_max_amount
+    adjustment = ZERO
+    if (minimum is not None or maximum is not None) and events_count:
+        if len(event_values) < events_count:
+            raise ValueError("per-transaction min/max pricing needs every event value")
+        clamped_total = ZERO
+        budget = free_amount
+        for index, value in enumerate(event_values[:events_count]):
+            free_part = min(budget, value) if value > 0 else ZERO
+            budget -= free_part
+            fee = (value - free_part) * rate
+            if index < free_events:
+                clamped_total += fee
+                continue
+            fee += fixed
+            if minimum is not None and fee < minimum:
+                fee = minimum
+            if maximum is not None and fee > maximum:
+                fee = maximum
+            clamped_total += fee
+        adjustment = clamped_total - amount
+        amount = clamped_total
+
+    details = {
+        "units": units,
+        "free_units": free_amount,
+        "paid_units": paid_units,
+        "free_events": free_events,
+        "paid_events": paid_events,
+        "rate": properties.rate,
+        "per_unit_total_amount": percentage_amount,
+        "fixed_fee_unit_amount": fixed,
+        "fixed_fee_total_amount": fixed_total,
+        "min_max_adjustment_total_amount": adjustment,
+    }
+    return amount, details
+
+
+def price_dynamic(precise_total_amount_cents: Decimal, currency: str) -> tuple[Decimal, dict[str, Any]]:
+    """dynamic: the sum of the events' `precise_total_amount_cents` (checklist A-8), in currency units."""
+    return cents_to_amount(precise_total_amount_cents, currency), {}
+
+
+def _precise_amount(
+    charge_model: str,
+    properties: ChargeProperties,
+    aggregation: AggregationResult,
+    currency: str,
+    prorated: bool,
+) -> tuple[Decimal, dict[str, Any]]:
+    units = aggregation.units
+    priced_units = (
+        aggregation.prorated_units if prorated and aggregation.prorated_units is not None else units
+    )
+    if charge_model == "standard" and isinstance(properties, StandardProperties):
+        return price_standard(properties, priced_units)
+    if charge_model == "graduated" and isinstance(properties, GraduatedProperties):
+        return price_graduated(properties, priced_units)
+    if charge_model == "volume" and isinstance(properties, VolumeProperties):
+        return price_volume(properties, units, priced_units if prorated else None)
+    if charge_model == "package" and isinstance(properties, PackageProperties):
+        return price_package(properties, units)
+    if charge_model == "percentage" and isinstance(properties, PercentageProperties):
+        return price_percentage(properties, units, aggregation.events_count, aggregation.event_values)
+    if charge_model == "graduated_percentage" and isinstance(properties, GraduatedPercentageProperties):
+        return price_graduated_percentage(properties, units)
+    if charge_model == "dynamic" and isinstance(properties, DynamicProperties):
+        return price_dynamic(aggregation.precise_total_amount_cents, currency)
+    raise ValueError(f"properties {type(properties).__name__} do not fit charge model {charge_model!r}")
+
+
+def price_charge(
+    charge_model: str,
+    properties: ChargeProperties,
+    aggregation: AggregationResult,
+    currency: str,
+    *,
+    prorated: bool = False,
+) -> ChargeResult:
+    """Price one charge (or one of its filters / groups) for a period.
+
+    `prorated` (standard, volume, graduated on recurring metrics, checklist §4.3) prices the day-prorated
+    units of the aggregation; `units` stays the full units. The fee is rounded half-up to the currency.
+    """
+    amount, details = _precise_amount(charge_model, properties, aggregation, currency, prorated)
+    units = aggregation.units
+    if prorated and aggregation.prorated_units is not None:
+        details = {**details, "prorated_units": aggregation.prorated_units}
+    return ChargeResult(
+        units=units,
+        amount=amount,
+        amount_cents=to_cents(amount, currency),
+        unit_amount=amount / units if units else ZERO,
+        events_count=aggregation.events_count,
+        details=details,
+    )
+
+
+def price_in_advance_event(
+    charge_model: str,
+    properties: ChargeProperties,
+    before: AggregationResult,
+    after: AggregationResult,
+    currency: str,
+) -> ChargeResult:
+    """The fee of one pay-in-advance event: price(units after it) - price(units before it) (checklist §4.3:
+    "The fee is computed for each event as it is ingested"). Never negative: a decreasing event is free."""
+    amount_before, _ = _precise_amount(charge_model, properties, before, currency, prorated=False)
+    amount_after, details = _precise_amount(charge_model, properties, after, currency, prorated=False)
+    amount = max(amount_after - amount_before, ZERO)
+    units = after.units - before.units
+    return ChargeResult(
+        units=units,
+        amount=amount,
+        amount_cents=to_cents(amount, currency),
+        unit_amount=amount / units if units else ZERO,
+        events_count=after.events_count - before.events_count,
+        details=details,
+    )
+
+
+def true_up_amount_cents(
+    charge_fees_amount_cents: int,
+    min_amount_cents: int,
+    *,
+    active_days: int | None = None,
+    period_days: int | None = None,
+) -> int:
+    """The true-up fee of a charge's `min_amount_cents` (checklist §4.3): the shortfall of the charge's fees
+    (all its filters and groups, excluding tax) below the minimum, prorated on days of usage for a partial
+    period ("Minimum spend of %{min_amount} prorated on days of usage", lago-docs/24-resources.md)."""
+    minimum = Decimal(min_amount_cents)
+    if active_days is not None and period_days:
+        minimum = minimum * active_days / period_days
+    return max(round_cents(minimum - charge_fees_amount_cents), 0)
+
+
+def amount_details_json(details: dict[str, Any]) -> dict[str, Any]:
+    """Lago's `amount_details`: Decimals as plain decimal strings, tiers as lists of objects."""
+
+    def render(value: Any) -> Any:
+        if isinstance(value, Decimal):
+            return format(value.normalize() if value == value.to_integral_value() else value, "f")
+        if isinstance(value, list):
+            return [render(item) for item in value]
+        if isinstance(value, dict):
+            return {key: render(item) for key, item in value.items()}
+        return value
+
+    rendered: dict[str, Any] = render(details)
+    return rendered
+
+
+__all__ = [
+    "ChargeResult",
+    "amount_details_json",
+    "percentage_values_needed",
+    "price_charge",
+    "price_dynamic",
+    "price_graduated",
+    "price_graduated_percentage",
+    "price_in_advance_event",
+    "price_package",
+    "price_percentage",
+    "price_standard",
+    "price_volume",
+    "tier_table",
+    "true_up_amount_cents",
+]
