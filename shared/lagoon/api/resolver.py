@@ -6,6 +6,7 @@ This is the only module that turns errors into HTTP bodies (STYLE.md practice 6)
 from __future__ import annotations
 
 import typing
+from collections.abc import Callable
 from http import HTTPStatus
 from typing import Any
 
@@ -80,8 +81,16 @@ def map_request_validation(errs: list[dict[str, Any]]) -> Response:
     return validation_response(details)
 
 
-def build_resolver(*routers: Router, enable_swagger: bool = False) -> APIGatewayRestResolver:
-    """The resolver of one endpoint group: routers under /api/v1 and Lago-shaped errors."""
+def build_resolver(
+    *routers: Router,
+    enable_swagger: bool = False,
+    deferred: Callable[[str, str], tuple[str, bool] | None] | None = None,
+) -> APIGatewayRestResolver:
+    """The resolver of one endpoint group: routers under /api/v1 and Lago-shaped errors.
+
+    `deferred(method, path)` names a deferred Lago feature for paths no router serves (answered 405
+    `not_implemented`, DECISIONS.md).
+    """
     app = APIGatewayRestResolver(enable_validation=True, strip_prefixes=[API_PREFIX])
     for router in routers:
         app.include_router(router)
@@ -139,6 +148,11 @@ def build_resolver(*routers: Router, enable_swagger: bool = False) -> APIGateway
         event = app.current_event
         path = app._remove_prefix(event.path)
         method = event.http_method.upper()
+        if deferred and (found := deferred(method, path)):
+            feature, method_allowed = found
+            if method_allowed:
+                return _on_not_implemented(errors.NotImplementedYet(feature))
+            return error_response(405, "not_allowed")
         for route in app._static_routes + app._dynamic_routes:
             if route.method != method and route.rule.match(path):
                 return error_response(405, "not_allowed")
