@@ -7,6 +7,7 @@ dispatches on the charge model and rounds the fee half-up to the currency's cent
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import ROUND_CEILING, Decimal
@@ -77,6 +78,30 @@ def tier_table(ranges: Sequence[GraduatedRange | GraduatedPercentageRange]) -> t
     return tuple(tiers)
 
 
+_PREPARED_TIERS: OrderedDict[int, tuple[object, tuple[_Tier, ...]]] = OrderedDict()
+_PREPARED_TIERS_LIMIT = 4096
+
+
+def _prepared_tiers(properties: GraduatedProperties | GraduatedPercentageProperties) -> tuple[_Tier, ...]:
+    """Tier tables of recently priced properties, so pricing many periods of one plan prepares them once.
+
+    Keyed by object identity (the models hold lists and are not hashable); the entry keeps the object alive
+    so its id cannot be reused while cached.
+    """
+    key = id(properties)
+    cached = _PREPARED_TIERS.get(key)
+    if cached is not None and cached[0] is properties:
+        return cached[1]
+    if isinstance(properties, GraduatedProperties):
+        tiers = tier_table(properties.graduated_ranges)
+    else:
+        tiers = tier_table(properties.graduated_percentage_ranges)
+    _PREPARED_TIERS[key] = (properties, tiers)
+    if len(_PREPARED_TIERS) > _PREPARED_TIERS_LIMIT:
+        _PREPARED_TIERS.popitem(last=False)
+    return tiers
+
+
 def _price_tiers(
     tiers: Sequence[_Tier], units: Decimal, percentage: bool
 ) -> tuple[Decimal, list[dict[str, Any]]]:
@@ -121,9 +146,7 @@ def price_graduated(
     Checklist §4.2 (derived): tiers [0-10: flat 10, 0.5/unit], 8 units → 10 + 8 * 0.5 = 14.
     Accepts a `tier_table` to skip preparing the tiers on every call.
     """
-    tiers = (
-        tier_table(properties.graduated_ranges) if isinstance(properties, GraduatedProperties) else properties
-    )
+    tiers = _prepared_tiers(properties) if isinstance(properties, GraduatedProperties) else properties
     total, breakdown = _price_tiers(tiers, units, percentage=False)
     return total, {"graduated_ranges": breakdown}
 
@@ -133,9 +156,7 @@ def price_graduated_percentage(
 ) -> tuple[Decimal, dict[str, Any]]:
     """graduated_percentage: each tier takes `rate` % of the amount inside it, plus its flat amount once
     reached (checklist §4.2)."""
-    total, breakdown = _price_tiers(
-        tier_table(properties.graduated_percentage_ranges), units, percentage=True
-    )
+    total, breakdown = _price_tiers(_prepared_tiers(properties), units, percentage=True)
     return total, {"graduated_percentage_ranges": breakdown}
 
 
