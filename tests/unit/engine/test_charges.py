@@ -1,0 +1,264 @@
+"""Charge models and options (checklist §4.2, §4.3; spec `FeeAmountDetails`)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from lagoon.engine.aggregation import AggregationResult
+from lagoon.engine.charges import (
+    amount_details_json,
+    percentage_values_needed,
+    price_charge,
+    price_in_advance_event,
+    true_up_amount_cents,
+)
+from lagoon.engine.properties import PercentageProperties, validate_charge_properties
+
+
+def aggregation(units: str | int, events_count: int = 1, **kwargs: Any) -> AggregationResult:
+    return AggregationResult(
+        units=Decimal(units), events_count=events_count, total_aggregated_units=Decimal(units), **kwargs
+    )
+
+
+def tier(from_value: int, to_value: int | None, per_unit: str, flat: str = "0") -> dict[str, Any]:
+    return {"from_value": from_value, "to_value": to_value, "per_unit_amount": per_unit, "flat_amount": flat}
+
+
+GRADUATED = {"graduated_ranges": [tier(0, 10, "0.5", "10"), tier(11, 20, "0.4", "5"), tier(21, None, "0.1")]}
+VOLUME = {"volume_ranges": [tier(0, 100, "2", "1"), tier(101, 1000, "1", "2"), tier(1001, None, "0.5", "3")]}
+PACKAGE = {"amount": "30", "free_units": 100, "package_size": 1000}
+PERCENTAGE = {
+    "rate": "1",
+    "fixed_amount": "0.5",
+    "free_units_per_events": 5,
+    "free_units_per_total_aggregation": "500",
+}
+GRADUATED_PERCENTAGE = {
+    "graduated_percentage_ranges": [
+        {"from_value": 0, "to_value": 100, "rate": "2", "flat_amount": "1"},
+        {"from_value": 101, "to_value": None, "rate": "1", "flat_amount": "0"},
+    ]
+}
+
+PRICING_CASES = [
+    pytest.param("standard", {"amount": "0.25"}, aggregation(10), "EUR", 250, id="standard"),
+    pytest.param(
+        "standard", {"amount": "0.333"}, aggregation(1), "EUR", 33, id="standard-rounded-half-up-down"
+    ),
+    pytest.param("standard", {"amount": "0.335"}, aggregation(1), "EUR", 34, id="standard-rounded-half-up"),
+    pytest.param("standard", {"amount": "12.5"}, aggregation(1), "JPY", 13, id="standard-jpy-no-decimals"),
+    pytest.param(
+        "standard", {"amount": "0.0005"}, aggregation(1), "BHD", 1, id="standard-bhd-three-decimals"
+    ),
+    pytest.param(
+        "graduated",
+        {"graduated_ranges": [tier(0, 10, "0.5", "10"), tier(11, None, "1")]},
+        aggregation(8),
+        "USD",
+        1400,
+        id="graduated-checklist-4.2-derived-8-units-14.00",
+    ),
+    pytest.param("graduated", GRADUATED, aggregation(0), "USD", 0, id="graduated-zero-units"),
+    pytest.param("graduated", GRADUATED, aggregation(10), "USD", 1500, id="graduated-tier-edge"),
+    pytest.param("graduated", GRADUATED, aggregation(11), "USD", 2040, id="graduated-first-unit-of-tier-two"),
+    pytest.param("graduated", GRADUATED, aggregation(25), "USD", 2450, id="graduated-three-tiers"),
+    pytest.param(
+        "graduated", GRADUATED, aggregation("10.5"), "USD", 2020, id="graduated-fractional-above-edge"
+    ),
+    pytest.param("volume", VOLUME, aggregation(0), "USD", 0, id="volume-zero-units"),
+    pytest.param("volume", VOLUME, aggregation(100), "USD", 20100, id="volume-first-tier-edge"),
+    pytest.param("volume", VOLUME, aggregation(101), "USD", 10300, id="volume-second-tier"),
+    pytest.param("volume", VOLUME, aggregation(5000), "USD", 250300, id="volume-last-tier"),
+    pytest.param(
+        "package", PACKAGE, aggregation(1100), "USD", 3000, id="package-checklist-4.2-1100-units-30"
+    ),
+    pytest.param(
+        "package", PACKAGE, aggregation(1101), "USD", 6000, id="package-checklist-4.2-1101-units-60"
+    ),
+    pytest.param("package", PACKAGE, aggregation(100), "USD", 0, id="package-all-free"),
+    pytest.param(
+        "percentage",
+        PERCENTAGE,
+        aggregation(1000, 10, event_values=tuple(Decimal(100) for _ in range(5))),
+        "USD",
+        750,
+        id="percentage-checklist-4.2-derived-7.50",
+    ),
+    pytest.param("percentage", {"rate": "2.5"}, aggregation(200, 3), "EUR", 500, id="percentage-rate-only"),
+    pytest.param(
+        "percentage",
+        {"rate": "1", "fixed_amount": "0.5"},
+        aggregation(200, 3),
+        "EUR",
+        350,
+        id="percentage-fixed-fee",
+    ),
+    pytest.param(
+        "graduated_percentage", GRADUATED_PERCENTAGE, aggregation(300), "EUR", 500, id="graduated-percentage"
+    ),
+    pytest.param(
+        "dynamic",
+        {},
+        aggregation(3, 3, precise_total_amount_cents=Decimal("1234.5")),
+        "EUR",
+        1235,
+        id="dynamic-sum-of-precise-total-amount-cents",
+    ),
+]
+
+
+@pytest.mark.parametrize(("model", "properties", "result", "currency", "amount_cents"), PRICING_CASES)
+def test_price_charge(
+    model: str, properties: dict[str, Any], result: AggregationResult, currency: str, amount_cents: int
+) -> None:
+    priced = price_charge(model, validate_charge_properties(model, properties), result, currency)
+    assert priced.amount_cents == amount_cents
+    assert priced.units == result.units
+
+
+def test_graduated_details_list_each_reached_tier() -> None:
+    priced = price_charge(
+        "graduated", validate_charge_properties("graduated", GRADUATED), aggregation(25), "USD"
+    )
+    assert amount_details_json(priced.details) == {
+        "graduated_ranges": [
+            {
+                "units": "10",
+                "from_value": 0,
+                "to_value": 10,
+                "flat_unit_amount": "10",
+                "per_unit_amount": "0.5",
+                "per_unit_total_amount": "5",
+                "total_with_flat_amount": "15",
+            },
+            {
+                "units": "10",
+                "from_value": 11,
+                "to_value": 20,
+                "flat_unit_amount": "5",
+                "per_unit_amount": "0.4",
+                "per_unit_total_amount": "4",
+                "total_with_flat_amount": "9",
+            },
+            {
+                "units": "5",
+                "from_value": 21,
+                "to_value": None,
+                "flat_unit_amount": "0",
+                "per_unit_amount": "0.1",
+                "per_unit_total_amount": "0.5",
+                "total_with_flat_amount": "0.5",
+            },
+        ]
+    }
+    assert priced.amount == Decimal("24.5")
+    assert priced.unit_amount == Decimal("0.98")
+
+
+def test_volume_and_package_details() -> None:
+    volume = price_charge("volume", validate_charge_properties("volume", VOLUME), aggregation(101), "USD")
+    assert amount_details_json(volume.details) == {
+        "flat_unit_amount": "2",
+        "per_unit_amount": "1",
+        "per_unit_total_amount": "101",
+    }
+    package = price_charge(
+        "package", validate_charge_properties("package", PACKAGE), aggregation(1101), "USD"
+    )
+    assert amount_details_json(package.details) == {
+        "free_units": "100",
+        "paid_units": "1001",
+        "per_package_size": 1000,
+        "per_package_unit_amount": "30",
+    }
+
+
+def test_percentage_details_and_free_events() -> None:
+    values = tuple(Decimal(100) for _ in range(5))
+    priced = price_charge(
+        "percentage",
+        validate_charge_properties("percentage", PERCENTAGE),
+        aggregation(1000, 10, event_values=values),
+        "USD",
+    )
+    details = amount_details_json(priced.details)
+    assert (details["free_events"], details["paid_events"], details["free_units"], details["paid_units"]) == (
+        5,
+        5,
+        "500",
+        "500",
+    )
+    assert (details["fixed_fee_total_amount"], details["per_unit_total_amount"]) == ("2.5", "5")
+
+
+def test_percentage_per_transaction_min_and_max() -> None:
+    # rate 1 %, fixed 0.5, min 1.75, max 3.75 (spec examples): transactions 10, 200 and 1000.
+    properties = validate_charge_properties(
+        "percentage",
+        {
+            "rate": "1",
+            "fixed_amount": "0.5",
+            "per_transaction_min_amount": "1.75",
+            "per_transaction_max_amount": "3.75",
+        },
+    )
+    assert isinstance(properties, PercentageProperties)
+    assert percentage_values_needed(properties) == -1
+    values = (Decimal(10), Decimal(200), Decimal(1000))
+    priced = price_charge("percentage", properties, aggregation(1210, 3, event_values=values), "USD")
+    # 0.6 → 1.75 (min); 2.5 stays; 10.5 → 3.75 (max).
+    assert priced.amount_cents == 800
+    assert priced.details["min_max_adjustment_total_amount"] == Decimal("8.00") - Decimal("13.60")
+
+
+def test_percentage_needs_the_free_event_values() -> None:
+    properties = validate_charge_properties("percentage", PERCENTAGE)
+    with pytest.raises(ValueError):
+        price_charge("percentage", properties, aggregation(1000, 10), "USD")
+
+
+def test_prorated_standard_and_volume_price_the_prorated_units() -> None:
+    result = aggregation(2, prorated_units=Decimal(46) / 30)
+    standard = price_charge(
+        "standard", validate_charge_properties("standard", {"amount": "30"}), result, "EUR", prorated=True
+    )
+    assert standard.amount_cents == 4600
+    assert standard.units == 2
+    volume = price_charge(
+        "volume", validate_charge_properties("volume", VOLUME), result, "EUR", prorated=True
+    )
+    assert volume.amount_cents == round(Decimal(100) + Decimal(200) * 46 / 30)  # flat 1 + 2/unit on 46/30
+
+
+def test_pay_in_advance_prices_the_increment() -> None:
+    properties = validate_charge_properties("graduated", GRADUATED)
+    fee = price_in_advance_event("graduated", properties, aggregation(10, 1), aggregation(12, 2), "USD")
+    # 15.00 before, 15 + 5 (flat of tier two) + 2 * 0.4 after.
+    assert (fee.amount_cents, fee.units, fee.events_count) == (580, 2, 1)
+    standard = validate_charge_properties("standard", {"amount": "2"})
+    refund = price_in_advance_event("standard", standard, aggregation(5), aggregation(3), "USD")
+    assert refund.amount_cents == 0
+
+
+@pytest.mark.parametrize(
+    ("fees", "minimum", "active_days", "period_days", "true_up"),
+    [
+        (700, 1000, None, None, 300),
+        (1200, 1000, None, None, 0),
+        (100, 3100, 10, 31, 900),  # "Minimum spend … prorated on days of usage" (lago-docs/24-resources.md)
+    ],
+)
+def test_min_amount_true_up(
+    fees: int, minimum: int, active_days: int | None, period_days: int | None, true_up: int
+) -> None:
+    assert true_up_amount_cents(fees, minimum, active_days=active_days, period_days=period_days) == true_up
+
+
+def test_properties_must_fit_the_model() -> None:
+    with pytest.raises(ValueError):
+        price_charge(
+            "graduated", validate_charge_properties("standard", {"amount": "1"}), aggregation(1), "EUR"
+        )
