@@ -174,6 +174,20 @@ def _coupon_bookkeeping(coupon: AppliedCouponInput, used_cents: int) -> CouponAp
     return CouponApplication(coupon.key, used_cents, remaining, duration, terminated)
 
 
+def _spread_coupon(
+    used: int, base: Decimal, remaining_by_fee: dict[str, Decimal], coupon_share: dict[str, Decimal]
+) -> None:
+    """Spread `used` cents over the fees in proportion to what is left of each. The last fee takes the
+    remainder, so the shares add up to the coupon exactly, and no share exceeds what is left of its fee."""
+    receiving = [(key, left) for key, left in remaining_by_fee.items() if left > 0]
+    given = ZERO
+    for position, (key, left) in enumerate(receiving):
+        share = used - given if position == len(receiving) - 1 else used * left / base
+        share = min(max(share, ZERO), left)
+        coupon_share[key] += share
+        given += share
+
+
 def compute_invoice(
     fees: Sequence[FeeInput],
     applied_coupons: Sequence[AppliedCouponInput] = (),
@@ -190,9 +204,7 @@ def compute_invoice(
         base = sum((left for left in remaining_by_fee.values() if left > 0), ZERO)
         used = _coupon_amount(coupon, base) if base > 0 else 0
         if used:
-            for key, left in remaining_by_fee.items():
-                if left > 0:
-                    coupon_share[key] += used * left / base
+            _spread_coupon(used, base, remaining_by_fee, coupon_share)
         applications.append(_coupon_bookkeeping(coupon, used))
 
     fee_totals = []
