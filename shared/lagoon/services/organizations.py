@@ -153,5 +153,7 @@ def render_organization(organization: Organization) -> dict[str, Any]:
         for e in sorted(entities.query(organization.lago_id, WEBHOOK_ENDPOINT), key=lambda e: e["created_at"])
     ]
     body["webhook_url"] = body["webhook_urls"][0] if body["webhook_urls"] else organization.webhook_url
-    body["taxes"] = []
+    from lagoon.services import taxes  # taxes depend on organizations; imported late to avoid a cycle
+
+    body["taxes"] = taxes.render_taxes(organization.lago_id, organization.tax_codes)
     return body

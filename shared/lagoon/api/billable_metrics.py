@@ -1,0 +1,65 @@
+"""Routes of the billable metrics group: POST/GET /billable_metrics, GET/PUT/DELETE /billable_metrics/{code}."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from aws_lambda_powertools.event_handler.openapi.params import Body
+from aws_lambda_powertools.event_handler.router import APIGatewayRouter
+from pydantic import BaseModel
+
+from lagoon.api.pagination import Page, PageParam, PerPageParam, list_body
+from lagoon.api.resolver import organization_id
+from lagoon.domain.billable_metrics import BillableMetricCreateInput, BillableMetricUpdateInput
+from lagoon.services import billable_metrics, plans
+
+router = APIGatewayRouter()
+
+
+class BillableMetricCreateBody(BaseModel):
+    billable_metric: BillableMetricCreateInput
+
+
+class BillableMetricUpdateBody(BaseModel):
+    billable_metric: BillableMetricUpdateInput
+
+
+def _body(metric: Any) -> dict[str, Any]:
+    return {"billable_metric": billable_metrics.render_billable_metric(metric)}
+
+
+@router.post("/billable_metrics")
+def create_billable_metric(body: Annotated[BillableMetricCreateBody, Body()]) -> dict[str, Any]:
+    return _body(billable_metrics.create_billable_metric(organization_id(router), body.billable_metric))
+
+
+@router.get("/billable_metrics/<code>")
+def get_billable_metric(code: str) -> dict[str, Any]:
+    return _body(billable_metrics.get_billable_metric(organization_id(router), code))
+
+
+@router.put("/billable_metrics/<code>")
+def update_billable_metric(code: str, body: Annotated[BillableMetricUpdateBody, Body()]) -> dict[str, Any]:
+    org_id = organization_id(router)
+    return _body(billable_metrics.update_billable_metric(org_id, code, body.billable_metric))
+
+
+@router.delete("/billable_metrics/<code>")
+def delete_billable_metric(code: str) -> dict[str, Any]:
+    deleted = billable_metrics.delete_billable_metric(organization_id(router), code)
+    return {"billable_metric": billable_metrics.render_billable_metric(deleted, plans_count=0)}
+
+
+@router.get("/billable_metrics")
+def list_billable_metrics(page: PageParam = 1, per_page: PerPageParam = 100) -> dict[str, Any]:
+    org_id = organization_id(router)
+    counts: dict[str, int] = {}
+    for plan in plans.list_plans(org_id):
+        for metric_id in {c.billable_metric_id for c in plan.charges}:
+            counts[metric_id] = counts.get(metric_id, 0) + 1
+    return list_body(
+        "billable_metrics",
+        billable_metrics.list_billable_metrics(org_id),
+        Page.of(page, per_page),
+        lambda m: billable_metrics.render_billable_metric(m, plans_count=counts.get(m.lago_id, 0)),
+    )

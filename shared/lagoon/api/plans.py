@@ -1,0 +1,50 @@
+"""Routes of the plans group: POST/GET /plans, GET/PUT/DELETE /plans/{code}."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from aws_lambda_powertools.event_handler.openapi.params import Body
+from aws_lambda_powertools.event_handler.router import APIGatewayRouter
+from pydantic import BaseModel
+
+from lagoon.api.pagination import Page, PageParam, PerPageParam, list_body
+from lagoon.api.resolver import organization_id
+from lagoon.domain.plans import PlanCreateInput, PlanUpdateInput
+from lagoon.services import plans
+
+router = APIGatewayRouter()
+
+
+class PlanCreateBody(BaseModel):
+    plan: PlanCreateInput
+
+
+class PlanUpdateBody(BaseModel):
+    plan: PlanUpdateInput
+
+
+@router.post("/plans")
+def create_plan(body: Annotated[PlanCreateBody, Body()]) -> dict[str, Any]:
+    return {"plan": plans.render_plan(plans.create_plan(organization_id(router), body.plan))}
+
+
+@router.get("/plans/<code>")
+def get_plan(code: str) -> dict[str, Any]:
+    return {"plan": plans.render_plan(plans.get_plan(organization_id(router), code))}
+
+
+@router.put("/plans/<code>")
+def update_plan(code: str, body: Annotated[PlanUpdateBody, Body()]) -> dict[str, Any]:
+    return {"plan": plans.render_plan(plans.update_plan(organization_id(router), code, body.plan))}
+
+
+@router.delete("/plans/<code>")
+def delete_plan(code: str) -> dict[str, Any]:
+    return {"plan": plans.render_plan(plans.delete_plan(organization_id(router), code))}
+
+
+@router.get("/plans")
+def list_plans(page: PageParam = 1, per_page: PerPageParam = 100) -> dict[str, Any]:
+    found = plans.list_plans(organization_id(router))
+    return list_body("plans", found, Page.of(page, per_page), plans.render_plan)

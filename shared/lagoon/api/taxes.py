@@ -1,0 +1,63 @@
+"""Routes of the taxes group: POST/GET /taxes, GET/PUT/DELETE /taxes/{code}."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from aws_lambda_powertools.event_handler.openapi.params import Body
+from aws_lambda_powertools.event_handler.router import APIGatewayRouter
+from pydantic import BaseModel
+
+from lagoon.api.pagination import Page, PageParam, PerPageParam, list_body
+from lagoon.api.resolver import organization_id
+from lagoon.domain.taxes import Tax, TaxCreateInput, TaxUpdateInput
+from lagoon.services import organizations, taxes
+
+router = APIGatewayRouter()
+
+
+class TaxCreateBody(BaseModel):
+    tax: TaxCreateInput
+
+
+class TaxUpdateBody(BaseModel):
+    tax: TaxUpdateInput
+
+
+def _body(result: tuple[Tax, bool]) -> dict[str, Any]:
+    tax, applied = result
+    return {"tax": taxes.render_tax(tax, applied_to_organization=applied)}
+
+
+@router.post("/taxes")
+def create_tax(body: Annotated[TaxCreateBody, Body()]) -> dict[str, Any]:
+    return _body(taxes.create_tax(organization_id(router), body.tax))
+
+
+@router.get("/taxes/<code>")
+def get_tax(code: str) -> dict[str, Any]:
+    org_id = organization_id(router)
+    tax = taxes.get_tax(org_id, code)
+    return _body((tax, tax.code in organizations.get_organization(org_id).tax_codes))
+
+
+@router.put("/taxes/<code>")
+def update_tax(code: str, body: Annotated[TaxUpdateBody, Body()]) -> dict[str, Any]:
+    return _body(taxes.update_tax(organization_id(router), code, body.tax))
+
+
+@router.delete("/taxes/<code>")
+def delete_tax(code: str) -> dict[str, Any]:
+    return _body(taxes.delete_tax(organization_id(router), code))
+
+
+@router.get("/taxes")
+def list_taxes(page: PageParam = 1, per_page: PerPageParam = 100) -> dict[str, Any]:
+    org_id = organization_id(router)
+    applied = set(organizations.get_organization(org_id).tax_codes)
+    return list_body(
+        "taxes",
+        taxes.list_taxes(org_id),
+        Page.of(page, per_page),
+        lambda t: taxes.render_tax(t, applied_to_organization=t.code in applied),
+    )

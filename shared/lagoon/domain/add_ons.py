@@ -1,0 +1,60 @@
+"""Add-ons: one-off fees (setup fee, consulting…) billed on one-off invoices, with their default taxes."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from lagoon.domain.organizations import Currency
+
+NonEmptyText = Annotated[str, Field(min_length=1)]
+NonNegativeInt = Annotated[int, Field(ge=0)]
+
+
+class AddOnCreateInput(BaseModel):
+    """`add_on` of `POST /add_ons` (name, code, amount_cents and amount_currency are required)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    name: NonEmptyText
+    code: NonEmptyText
+    amount_cents: NonNegativeInt
+    amount_currency: Currency
+    invoice_display_name: str | None = None
+    description: str | None = None
+    tax_codes: list[str] | None = None
+
+
+class AddOnUpdateInput(BaseModel):
+    """`add_on` of `PUT /add_ons/{code}`: only the fields sent change."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    name: NonEmptyText | None = None
+    code: NonEmptyText | None = None
+    amount_cents: NonNegativeInt | None = None
+    amount_currency: Currency = None
+    invoice_display_name: str | None = None
+    description: str | None = None
+    tax_codes: list[str] | None = None
+
+
+class AddOn(BaseModel):
+    """A stored add-on (kind `add_on`, key `lago_id`). Its `tax_codes` are the default taxes of its fees
+    (else the customer's, else the organization's)."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    lago_id: str
+    organization_id: str
+    name: str
+    code: str
+    amount_cents: int
+    amount_currency: str
+    invoice_display_name: str | None = None
+    description: str | None = None
+    tax_codes: list[str] = Field(default_factory=list)
+    created_at: str
+    updated_at: str
+    deleted_at: str | None = None

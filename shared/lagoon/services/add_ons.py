@@ -1,0 +1,135 @@
+"""Add-ons: create, read, update, delete. Invoicing reads them with `get_add_on` / `get_add_on_by_id`."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from lagoon import errors
+from lagoon.data import entities
+from lagoon.domain.add_ons import AddOn, AddOnCreateInput, AddOnUpdateInput
+from lagoon.services import catalog_codes, taxes
+
+ADD_ON = "add_on"
+
+
+def find_add_on(organization_id: str, code: str) -> AddOn | None:
+    document = catalog_codes.find_document(organization_id, ADD_ON, code)
+    return AddOn.model_validate(document) if document else None
+
+
+def get_add_on(organization_id: str, code: str) -> AddOn:
+    """The live add-on with this code; 404 `add_on_not_found` otherwise."""
+    add_on = find_add_on(organization_id, code)
+    if add_on is None:
+        raise errors.NotFound("add_on")
+    return add_on
+
+
+def get_add_on_by_id(organization_id: str, lago_id: str, *, include_deleted: bool = False) -> AddOn:
+    document = entities.get(organization_id, ADD_ON, lago_id)
+    if document is None or (document.get("deleted_at") and not include_deleted):
+        raise errors.NotFound("add_on")
+    return AddOn.model_validate(document)
+
+
+def _live(organization_id: str) -> list[AddOn]:
+    add_ons = [AddOn.model_validate(doc) for doc in entities.query(organization_id, ADD_ON)]
+    return [a for a in add_ons if a.deleted_at is None]
+
+
+def list_add_ons(organization_id: str) -> list[AddOn]:
+    """Live add-ons, newest first."""
+    return sorted(_live(organization_id), key=lambda a: a.created_at, reverse=True)
+
+
+def create_add_on(organization_id: str, data: AddOnCreateInput) -> AddOn:
+    """`POST /add_ons`."""
+    if data.amount_currency is None:
+        raise errors.ValidationFailed.field("amount_currency", "value_is_mandatory")
+    catalog_codes.ensure_code_free(organization_id, ADD_ON, data.code)
+    taxes.check_tax_codes(organization_id, data.tax_codes or [])
+    now = entities.now_iso()
+    add_on = AddOn(
+        lago_id=str(uuid.uuid4()),
+        organization_id=organization_id,
+        name=data.name,
+        code=data.code,
+        amount_cents=data.amount_cents,
+        amount_currency=data.amount_currency,
+        invoice_display_name=data.invoice_display_name,
+        description=data.description,
+        tax_codes=list(dict.fromkeys(data.tax_codes or [])),
+        created_at=now,
+        updated_at=now,
+    )
+    writes = entities.Writes()
+    writes.put(organization_id, ADD_ON, add_on.lago_id, add_on.model_dump(mode="json"))
+    catalog_codes.claim_code(writes, organization_id, ADD_ON, add_on.code, add_on.lago_id)
+    catalog_codes.commit_claiming_codes(writes)
+    return add_on
+
+
+def update_add_on(organization_id: str, code: str, data: AddOnUpdateInput) -> AddOn:
+    """`PUT /add_ons/{code}`: the fields sent change (Lago AddOns::UpdateService)."""
+    current = get_add_on(organization_id, code)
+    sent = data.model_dump(exclude_unset=True)
+    changes = {
+        k: sent[k] for k in ("name", "code", "amount_cents", "amount_currency") if sent.get(k) is not None
+    }
+    for key in ("invoice_display_name", "description"):
+        if key in sent:
+            changes[key] = sent[key]
+    if data.tax_codes is not None:
+        taxes.check_tax_codes(organization_id, data.tax_codes)
+        changes["tax_codes"] = list(dict.fromkeys(data.tax_codes))
+    add_on = current.model_copy(update={**changes, "updated_at": entities.now_iso()})
+    writes = entities.Writes()
+    writes.put(organization_id, ADD_ON, add_on.lago_id, add_on.model_dump(mode="json"))
+    catalog_codes.change_code(writes, organization_id, ADD_ON, current.code, add_on.code, add_on.lago_id)
+    catalog_codes.commit_claiming_codes(writes)
+    return add_on
+
+
+def delete_add_on(organization_id: str, code: str) -> AddOn:
+    """`DELETE /add_ons/{code}`: discarded (fees keep resolving it by id); the code is free again."""
+    add_on = get_add_on(organization_id, code)
+    now = entities.now_iso()
+    deleted = add_on.model_copy(update={"deleted_at": now, "updated_at": now})
+    writes = entities.Writes()
+    writes.put(organization_id, ADD_ON, add_on.lago_id, deleted.model_dump(mode="json"))
+    catalog_codes.release_code(writes, organization_id, ADD_ON, add_on.code)
+    writes.commit()
+    return deleted
+
+
+def documents_with_tax_code_replaced(
+    organization_id: str,
+    old: str,
+    new: str | None,
+    replace: Callable[[list[str], str, str | None], list[str]],
+) -> list[tuple[str, str, dict[str, Any]]]:
+    """Add-on documents rewritten with a tax code renamed (or removed when `new` is None)."""
+    changed: list[tuple[str, str, dict[str, Any]]] = []
+    for add_on in _live(organization_id):
+        if old in add_on.tax_codes:
+            document = add_on.model_dump(mode="json")
+            document["tax_codes"] = replace(add_on.tax_codes, old, new)
+            changed.append((ADD_ON, add_on.lago_id, document))
+    return changed
+
+
+def render_add_on(add_on: AddOn) -> dict[str, Any]:
+    """AddOnObject of the contract."""
+    return {
+        "lago_id": add_on.lago_id,
+        "name": add_on.name,
+        "invoice_display_name": add_on.invoice_display_name,
+        "code": add_on.code,
+        "amount_cents": add_on.amount_cents,
+        "amount_currency": add_on.amount_currency,
+        "description": add_on.description,
+        "created_at": add_on.created_at,
+        "taxes": taxes.render_taxes(add_on.organization_id, add_on.tax_codes),
+    }

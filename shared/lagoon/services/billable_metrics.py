@@ -1,0 +1,232 @@
+"""Billable metrics: create, read, update, delete — with their webhook messages in the same write.
+
+Other modules read metrics through `get_billable_metric` (by code, as events name them) and
+`get_billable_metric_by_id` (as charges reference them).
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from lagoon import errors
+from lagoon.data import entities
+from lagoon.domain.billable_metrics import (
+    AGGREGATIONS_NEVER_RECURRING,
+    AGGREGATIONS_WITHOUT_FIELD_NAME,
+    BillableMetric,
+    BillableMetricCreateInput,
+    BillableMetricFilter,
+    BillableMetricFilterInput,
+    BillableMetricUpdateInput,
+)
+from lagoon.services import catalog_codes
+
+BILLABLE_METRIC = "billable_metric"
+
+
+def find_billable_metric(organization_id: str, code: str) -> BillableMetric | None:
+    """The live metric with this code, or None."""
+    document = catalog_codes.find_document(organization_id, BILLABLE_METRIC, code)
+    return BillableMetric.model_validate(document) if document else None
+
+
+def get_billable_metric(organization_id: str, code: str) -> BillableMetric:
+    """The live metric with this code; 404 `billable_metric_not_found` otherwise."""
+    metric = find_billable_metric(organization_id, code)
+    if metric is None:
+        raise errors.NotFound("billable_metric")
+    return metric
+
+
+def get_billable_metric_by_id(
+    organization_id: str, lago_id: str, *, include_deleted: bool = False
+) -> BillableMetric:
+    """The metric by `lago_id` (deleted ones too when asked, e.g. to render old fees)."""
+    document = entities.get(organization_id, BILLABLE_METRIC, lago_id)
+    if document is None or (document.get("deleted_at") and not include_deleted):
+        raise errors.NotFound("billable_metric")
+    return BillableMetric.model_validate(document)
+
+
+def get_billable_metrics_by_ids(organization_id: str, lago_ids: list[str]) -> dict[str, BillableMetric]:
+    """Live metrics by `lago_id`; unknown or deleted ids are absent from the result."""
+    found = entities.get_many(organization_id, BILLABLE_METRIC, lago_ids)
+    return {
+        key: BillableMetric.model_validate(doc) for key, doc in found.items() if not doc.get("deleted_at")
+    }
+
+
+def list_billable_metrics(organization_id: str) -> list[BillableMetric]:
+    """Live metrics, newest first (Lago's order)."""
+    metrics = [BillableMetric.model_validate(doc) for doc in entities.query(organization_id, BILLABLE_METRIC)]
+    live = [m for m in metrics if m.deleted_at is None]
+    return sorted(live, key=lambda m: m.created_at, reverse=True)
+
+
+def _reject_expression(expression: str | None) -> None:
+    if expression:
+        raise errors.UnprocessableError(
+            "not_implemented",
+            "custom expressions (billable_metric.expression) are not implemented in this version of Lagoon",
+        )
+
+
+def _filters(sent: list[BillableMetricFilterInput]) -> list[BillableMetricFilter]:
+    """One filter per key (the last one sent wins), values deduplicated in the order sent."""
+    by_key: dict[str, list[str]] = {}
+    for item in sent:
+        if not item.values:
+            raise errors.ValidationFailed.field("values", "value_is_mandatory")
+        by_key[item.key] = list(dict.fromkeys(item.values))
+    return [BillableMetricFilter(key=key, values=values) for key, values in by_key.items()]
+
+
+def _check_consistency(metric: BillableMetric) -> None:
+    """Lago's model rules that span fields (`BillableMetric` validations)."""
+    details: dict[str, list[str]] = {}
+    if metric.aggregation_type not in AGGREGATIONS_WITHOUT_FIELD_NAME and not metric.field_name:
+        details["field_name"] = ["value_is_mandatory"]
+    if metric.recurring and metric.aggregation_type in AGGREGATIONS_NEVER_RECURRING:
+        details["recurring"] = ["not_compatible_with_aggregation_type"]
+    if details:
+        raise errors.ValidationFailed(details)
+
+
+def _plans_count(organization_id: str, metric: BillableMetric) -> int:
+    from lagoon.services import plans  # plans depend on metrics; imported late to avoid a cycle
+
+    return len(plans.plans_using_metric(organization_id, metric.lago_id))
+
+
+def create_billable_metric(organization_id: str, data: BillableMetricCreateInput) -> BillableMetric:
+    """`POST /billable_metrics`."""
+    _reject_expression(data.expression)
+    catalog_codes.ensure_code_free(organization_id, BILLABLE_METRIC, data.code)
+    now = entities.now_iso()
+    metric = BillableMetric(
+        lago_id=str(uuid.uuid4()),
+        organization_id=organization_id,
+        name=data.name,
+        code=data.code,
+        description=data.description,
+        aggregation_type=data.aggregation_type,
+        recurring=bool(data.recurring),
+        field_name=data.field_name or None,
+        # The spec: "When this field is not provided, the default time interval is assumed to be in seconds".
+        weighted_interval=data.weighted_interval
+        or ("seconds" if data.aggregation_type == "weighted_sum_agg" else None),
+        rounding_function=data.rounding_function,
+        rounding_precision=data.rounding_precision,
+        filters=_filters(data.filters or []),
+        created_at=now,
+        updated_at=now,
+    )
+    _check_consistency(metric)
+    writes = entities.Writes()
+    writes.put(organization_id, BILLABLE_METRIC, metric.lago_id, metric.model_dump(mode="json"))
+    catalog_codes.claim_code(writes, organization_id, BILLABLE_METRIC, metric.code, metric.lago_id)
+    writes.message(_message("billable_metric.created", metric, plans_count=0))
+    catalog_codes.commit_claiming_codes(writes)
+    return metric
+
+
+def update_billable_metric(
+    organization_id: str, code: str, data: BillableMetricUpdateInput
+) -> BillableMetric:
+    """`PUT /billable_metrics/{code}`: the fields sent change.
+
+    Lago (BillableMetrics::UpdateService): once a plan uses the metric, only name, description and filters
+    change; the other fields sent are ignored. Filter values removed from the metric are removed from the
+    charge filters of the plans that use it.
+    """
+    from lagoon.services import plans  # plans depend on metrics; imported late to avoid a cycle
+
+    current = get_billable_metric(organization_id, code)
+    sent = data.model_dump(exclude_unset=True)
+    changes: dict[str, Any] = {}
+    if sent.get("name") is not None:
+        changes["name"] = sent["name"]
+    if "description" in sent:
+        changes["description"] = sent["description"]
+    if data.filters is not None:
+        changes["filters"] = _filters(data.filters)
+    using_plans = plans.plans_using_metric(organization_id, current.lago_id)
+    if not using_plans:
+        _reject_expression(data.expression)
+        for key in ("code", "aggregation_type", "recurring"):
+            if sent.get(key) is not None:
+                changes[key] = sent[key]
+        for key in ("field_name", "weighted_interval", "rounding_function", "rounding_precision"):
+            if key in sent:
+                changes[key] = sent[key]
+    metric = current.model_copy(update={**changes, "updated_at": entities.now_iso()})
+    metric = BillableMetric.model_validate(metric.model_dump())
+    if metric.aggregation_type == "weighted_sum_agg" and metric.weighted_interval is None:
+        metric = metric.model_copy(update={"weighted_interval": "seconds"})
+    _check_consistency(metric)
+
+    writes = entities.Writes()
+    writes.put(organization_id, BILLABLE_METRIC, metric.lago_id, metric.model_dump(mode="json"))
+    catalog_codes.change_code(
+        writes, organization_id, BILLABLE_METRIC, current.code, metric.code, metric.lago_id
+    )
+    if "filters" in changes:
+        plans.prune_charge_filters(writes, organization_id, metric, using_plans)
+    writes.message(_message("billable_metric.updated", metric, plans_count=len(using_plans)))
+    catalog_codes.commit_claiming_codes(writes)
+    return metric
+
+
+def delete_billable_metric(organization_id: str, code: str) -> BillableMetric:
+    """`DELETE /billable_metrics/{code}`.
+
+    Lago (BillableMetrics::DestroyService): the metric is discarded and every charge using it is deleted,
+    so plans lose those charges; the code is free again.
+    """
+    from lagoon.services import plans  # plans depend on metrics; imported late to avoid a cycle
+
+    metric = get_billable_metric(organization_id, code)
+    using_plans = plans.plans_using_metric(organization_id, metric.lago_id)
+    now = entities.now_iso()
+    deleted = metric.model_copy(update={"deleted_at": now, "updated_at": now})
+    writes = entities.Writes()
+    writes.put(organization_id, BILLABLE_METRIC, metric.lago_id, deleted.model_dump(mode="json"))
+    catalog_codes.release_code(writes, organization_id, BILLABLE_METRIC, metric.code)
+    plans.remove_charges_of_metric(writes, organization_id, metric.lago_id, using_plans)
+    writes.message(_message("billable_metric.deleted", deleted, plans_count=0))
+    writes.commit()
+    return deleted
+
+
+def _message(webhook_type: str, metric: BillableMetric, *, plans_count: int) -> entities.OutboxMessage:
+    return entities.OutboxMessage(
+        organization_id=metric.organization_id,
+        webhook_type=webhook_type,
+        object_type="billable_metric",
+        payload=render_billable_metric(metric, plans_count=plans_count),
+    )
+
+
+def render_billable_metric(metric: BillableMetric, *, plans_count: int | None = None) -> dict[str, Any]:
+    """BillableMetricObject of the contract (plus Lago's counters)."""
+    if plans_count is None:
+        plans_count = _plans_count(metric.organization_id, metric)
+    return {
+        "lago_id": metric.lago_id,
+        "name": metric.name,
+        "code": metric.code,
+        "description": metric.description,
+        "aggregation_type": metric.aggregation_type,
+        "weighted_interval": metric.weighted_interval,
+        "recurring": metric.recurring,
+        "rounding_function": metric.rounding_function,
+        "rounding_precision": metric.rounding_precision,
+        "created_at": metric.created_at,
+        "field_name": metric.field_name,
+        "filters": [{"key": f.key, "values": list(f.values)} for f in metric.filters],
+        # Subscriptions and invoices are counted by later modules; Lago's own serializers often send 0 here.
+        "active_subscriptions_count": 0,
+        "draft_invoices_count": 0,
+        "plans_count": plans_count,
+    }

@@ -1,0 +1,614 @@
+"""Plans and their charges: create, read, update, delete — with their webhook messages in the same write.
+
+Subscriptions do not live here; they plug in through the hooks below (registered at import of the
+subscriptions service):
+- `subscription_checks`: does a plan have subscriptions? (no check registered → no subscriptions);
+- `deletion_hooks`: run when a plan with subscriptions is deleted (it is then `pending_deletion`; the
+  cascade terminates the subscriptions, then calls `finish_plan_deletion`);
+- `update_hooks`: run after a plan update is committed, with the plan before and after (Lago then cancels
+  or activates pending plan changes when `amount_cents` changed).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from lagoon import errors
+from lagoon.data import entities
+from lagoon.domain.billable_metrics import BillableMetric
+from lagoon.domain.plans import (
+    ALL_FILTER_VALUES,
+    Charge,
+    ChargeFilter,
+    ChargeFilterInput,
+    ChargeInput,
+    MinimumCommitment,
+    Plan,
+    PlanCreateInput,
+    PlanUpdateInput,
+)
+from lagoon.engine.properties import ChargePropertiesError, dump_charge_properties, validate_charge_properties
+from lagoon.services import billable_metrics, catalog_codes, taxes
+
+PLAN = "plan"
+
+subscription_checks: list[Callable[[str, Plan], bool]] = []
+deletion_hooks: list[Callable[[str, Plan], None]] = []
+update_hooks: list[Callable[[str, Plan, Plan], None]] = []
+
+# Lago `Charges::BuildDefaultPropertiesService`: a charge sent without properties gets these.
+_DEFAULT_PROPERTIES: dict[str, dict[str, Any]] = {
+    "standard": {"amount": "0"},
+    "graduated": {
+        "graduated_ranges": [{"from_value": 0, "to_value": None, "per_unit_amount": "0", "flat_amount": "0"}]
+    },
+    "volume": {
+        "volume_ranges": [{"from_value": 0, "to_value": None, "per_unit_amount": "0", "flat_amount": "0"}]
+    },
+    "package": {"package_size": 1, "amount": "0", "free_units": 0},
+    "percentage": {"rate": "0"},
+    "graduated_percentage": {
+        "graduated_percentage_ranges": [{"from_value": 0, "to_value": None, "rate": "0", "flat_amount": "0"}]
+    },
+    "dynamic": {},
+}
+
+
+def has_subscriptions(organization_id: str, plan: Plan) -> bool:
+    """Whether any subscription (of any status) uses the plan; False until subscriptions register a check."""
+    return any(check(organization_id, plan) for check in subscription_checks)
+
+
+def find_plan(organization_id: str, code: str) -> Plan | None:
+    document = catalog_codes.find_document(organization_id, PLAN, code)
+    return Plan.model_validate(document) if document else None
+
+
+def get_plan(organization_id: str, code: str) -> Plan:
+    """The live plan with this code; 404 `plan_not_found` otherwise."""
+    plan = find_plan(organization_id, code)
+    if plan is None:
+        raise errors.NotFound("plan")
+    return plan
+
+
+def get_plan_by_id(organization_id: str, lago_id: str, *, include_deleted: bool = False) -> Plan:
+    """The plan by `lago_id` (deleted ones too when asked, e.g. for subscriptions being terminated)."""
+    document = entities.get(organization_id, PLAN, lago_id)
+    if document is None or (document.get("deleted_at") and not include_deleted):
+        raise errors.NotFound("plan")
+    return Plan.model_validate(document)
+
+
+def _all_plans(organization_id: str) -> list[Plan]:
+    plans = [Plan.model_validate(doc) for doc in entities.query(organization_id, PLAN)]
+    return [p for p in plans if p.deleted_at is None]
+
+
+def list_plans(organization_id: str) -> list[Plan]:
+    """Live plans (including those pending deletion), newest first."""
+    return sorted(_all_plans(organization_id), key=lambda p: p.created_at, reverse=True)
+
+
+def plans_using_metric(organization_id: str, billable_metric_id: str) -> list[Plan]:
+    """Live plans with at least one charge on this metric."""
+    return [p for p in _all_plans(organization_id) if p.charges_for_metric(billable_metric_id)]
+
+
+# --- building charges -------------------------------------------------------------------------------
+
+
+class _Errors:
+    def __init__(self) -> None:
+        self.details: dict[str, list[str]] = {}
+
+    def add(self, field: str, code: str) -> None:
+        codes = self.details.setdefault(field, [])
+        if code not in codes:
+            codes.append(code)
+
+    def merge(self, details: dict[str, list[str]]) -> None:
+        for field, codes in details.items():
+            for code in codes:
+                self.add(field, code)
+
+    def raise_if_any(self) -> None:
+        if self.details:
+            raise errors.ValidationFailed(self.details)
+
+
+def _properties(charge_model: str, sent: dict[str, Any] | None, found: _Errors) -> dict[str, Any]:
+    """Validated properties as Lago stores them; Lago gives defaults when none are sent."""
+    given = sent if sent else _DEFAULT_PROPERTIES[charge_model]
+    try:
+        return dump_charge_properties(validate_charge_properties(charge_model, given))
+    except ChargePropertiesError as exc:
+        found.merge(exc.details)
+        return {}
+
+
+def _charge_filters(
+    sent: list[ChargeFilterInput],
+    charge_model: str,
+    metric: BillableMetric,
+    previous: list[ChargeFilter],
+    found: _Errors,
+) -> list[ChargeFilter]:
+    """Filters keyed by their values; a filter whose values match an existing one keeps its id (Lago)."""
+    by_values = {_values_key(f.values): f for f in previous}
+    built: list[ChargeFilter] = []
+    for item in sent:
+        values = {key: list(dict.fromkeys(vals)) for key, vals in item.values.items()}
+        if not values:
+            found.add("values", "value_is_mandatory")
+        for key, vals in values.items():
+            allowed = metric.filter_values(key)
+            if (
+                allowed is None
+                or not vals
+                or (vals != [ALL_FILTER_VALUES] and any(v not in allowed for v in vals))
+            ):
+                found.add("values", "value_is_invalid")
+        same = by_values.get(_values_key(values))
+        built.append(
+            ChargeFilter(
+                lago_id=same.lago_id if same else str(uuid.uuid4()),
+                invoice_display_name=item.invoice_display_name,
+                properties=_properties(charge_model, item.properties or {}, found),
+                values=values,
+            )
+        )
+    return built
+
+
+def _values_key(values: dict[str, list[str]]) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    return tuple(sorted((k, tuple(sorted(v))) for k, v in values.items()))
+
+
+def _check_charge_rules(charge: Charge, metric: BillableMetric, found: _Errors) -> None:
+    """Lago's `Charge` model validations."""
+    if charge.charge_model == "dynamic" and metric.aggregation_type != "sum_agg":
+        found.add("charge_model", "invalid_aggregation_type_or_charge_model")
+    if charge.pay_in_advance and (charge.charge_model == "volume" or not metric.payable_in_advance):
+        found.add("pay_in_advance", "invalid_aggregation_type_or_charge_model")
+    if charge.regroup_paid_fees is not None and not (charge.pay_in_advance and not charge.invoiceable):
+        found.add("regroup_paid_fees", "only_compatible_with_pay_in_advance_and_non_invoiceable")
+    if charge.pay_in_advance and charge.min_amount_cents > 0:
+        found.add("min_amount_cents", "not_compatible_with_pay_in_advance")
+    if not charge.pay_in_advance and not charge.invoiceable:
+        found.add("invoiceable", "must_be_true_unless_pay_in_advance")
+    if charge.prorated and not _may_prorate(charge, metric):
+        found.add("prorated", "invalid_billable_metric_or_charge_model")
+
+
+def _may_prorate(charge: Charge, metric: BillableMetric) -> bool:
+    """Lago `validate_prorated`: recurring metrics only, standard in advance, standard/volume/graduated in arrears."""
+    if metric.aggregation_type == "weighted_sum_agg" or not metric.recurring:
+        return False
+    if charge.pay_in_advance:
+        return charge.charge_model == "standard"
+    return charge.charge_model in ("standard", "volume", "graduated")
+
+
+def _build_charge(
+    data: ChargeInput,
+    metric: BillableMetric,
+    previous: Charge | None,
+    locked: bool,
+    found: _Errors,
+) -> Charge:
+    """A new charge, or `previous` updated as Lago's Charges::UpdateService does.
+
+    `locked` (the plan has subscriptions): the model and the billing options stay; display name, properties,
+    filters and taxes still change.
+    """
+    now = entities.now_iso()
+    if previous is not None and locked:
+        base = previous
+        charge_model = previous.charge_model
+    else:
+        charge_model = data.charge_model
+        base = Charge(
+            lago_id=previous.lago_id if previous else str(uuid.uuid4()),
+            billable_metric_id=metric.lago_id,
+            billable_metric_code=metric.code,
+            charge_model=charge_model,
+            pay_in_advance=bool(data.pay_in_advance),
+            invoiceable=True if data.invoiceable is None else data.invoiceable,
+            regroup_paid_fees=data.regroup_paid_fees,
+            prorated=bool(data.prorated),
+            min_amount_cents=data.min_amount_cents or 0,
+            properties={},
+            created_at=previous.created_at if previous else now,
+        )
+    previous_filters = previous.filters if previous else []
+    charge = base.model_copy(
+        update={
+            "invoice_display_name": data.invoice_display_name,
+            "properties": _properties(charge_model, data.properties, found),
+            "filters": _charge_filters(data.filters, charge_model, metric, previous_filters, found)
+            if data.filters is not None
+            else previous_filters,
+            "tax_codes": list(dict.fromkeys(data.tax_codes))
+            if data.tax_codes is not None
+            else (previous.tax_codes if previous else []),
+        }
+    )
+    _check_charge_rules(charge, metric, found)
+    return charge
+
+
+def _metrics_for(organization_id: str, charges: list[ChargeInput]) -> dict[str, BillableMetric]:
+    ids = list(dict.fromkeys(c.billable_metric_id for c in charges))
+    metrics = billable_metrics.get_billable_metrics_by_ids(organization_id, ids)
+    if len(metrics) != len(ids):
+        # Lago Plans::ChargeablesValidationService: `not_found_failure!(resource: "billable_metrics")`.
+        raise errors.NotFound("billable_metrics")
+    return metrics
+
+
+def _build_charges(
+    organization_id: str, sent: list[ChargeInput], previous: list[Charge], locked: bool
+) -> list[Charge]:
+    """Charges sent with the id of an existing charge update it, others are new; charges not sent are removed."""
+    metrics = _metrics_for(organization_id, sent)
+    by_id = {c.lago_id: c for c in previous}
+    found = _Errors()
+    charges = [
+        _build_charge(item, metrics[item.billable_metric_id], by_id.get(item.id or ""), locked, found)
+        for item in sent
+    ]
+    found.raise_if_any()
+    codes = [code for c in charges for code in c.tax_codes]
+    taxes.check_tax_codes(organization_id, codes)
+    return charges
+
+
+# --- plan use cases ------------------------------------------------------------------------------------
+
+
+def _bill_charges_monthly(interval: str, sent: bool | None) -> bool | None:
+    """Lago keeps `bill_charges_monthly` only for yearly and semiannual plans (false when not sent)."""
+    if interval not in ("yearly", "semiannual"):
+        return None
+    return bool(sent)
+
+
+def create_plan(organization_id: str, data: PlanCreateInput) -> Plan:
+    """`POST /plans`."""
+    if data.amount_currency is None:
+        raise errors.ValidationFailed.field("amount_currency", "value_is_mandatory")
+    catalog_codes.ensure_code_free(organization_id, PLAN, data.code)
+    charges = _build_charges(organization_id, data.charges or [], [], locked=False)
+    taxes.check_tax_codes(organization_id, data.tax_codes or [])
+    now = entities.now_iso()
+    commitment = None
+    if data.minimum_commitment is not None:
+        taxes.check_tax_codes(organization_id, data.minimum_commitment.tax_codes or [])
+        commitment = MinimumCommitment(
+            lago_id=str(uuid.uuid4()),
+            amount_cents=data.minimum_commitment.amount_cents,
+            invoice_display_name=data.minimum_commitment.invoice_display_name,
+            tax_codes=list(dict.fromkeys(data.minimum_commitment.tax_codes or [])),
+            created_at=now,
+            updated_at=now,
+        )
+    plan = Plan(
+        lago_id=str(uuid.uuid4()),
+        organization_id=organization_id,
+        name=data.name,
+        code=data.code,
+        interval=data.interval,
+        amount_cents=data.amount_cents,
+        amount_currency=data.amount_currency,
+        pay_in_advance=data.pay_in_advance,
+        invoice_display_name=data.invoice_display_name,
+        description=data.description,
+        trial_period=data.trial_period,
+        bill_charges_monthly=_bill_charges_monthly(data.interval, data.bill_charges_monthly),
+        tax_codes=list(dict.fromkeys(data.tax_codes or [])),
+        minimum_commitment=commitment,
+        charges=charges,
+        created_at=now,
+        updated_at=now,
+    )
+    writes = entities.Writes()
+    writes.put(organization_id, PLAN, plan.lago_id, plan.model_dump(mode="json"))
+    catalog_codes.claim_code(writes, organization_id, PLAN, plan.code, plan.lago_id)
+    writes.message(_message("plan.created", plan))
+    catalog_codes.commit_claiming_codes(writes)
+    return plan
+
+
+def update_plan(organization_id: str, code: str, data: PlanUpdateInput) -> Plan:
+    """`PUT /plans/{code}`: the fields sent change (Lago Plans::UpdateService).
+
+    Once the plan has subscriptions only name, invoice_display_name, description and amount_cents change on
+    the plan itself (other plan fields sent are ignored); taxes, minimum commitment and charges still do,
+    charges keeping their model and billing options.
+    """
+    current = get_plan(organization_id, code)
+    locked = has_subscriptions(organization_id, current)
+    sent = data.model_dump(exclude_unset=True)
+    changes: dict[str, Any] = {}
+    for key in ("name", "amount_cents"):
+        if sent.get(key) is not None:
+            changes[key] = sent[key]
+    for key in ("invoice_display_name", "description"):
+        if key in sent:
+            changes[key] = sent[key]
+    if not locked:
+        for key in ("code", "interval", "pay_in_advance", "amount_currency"):
+            if sent.get(key) is not None:
+                changes[key] = sent[key]
+        if "trial_period" in sent:
+            changes["trial_period"] = sent["trial_period"]
+        interval = changes.get("interval", current.interval)
+        monthly = sent.get("bill_charges_monthly", current.bill_charges_monthly)
+        changes["bill_charges_monthly"] = _bill_charges_monthly(interval, monthly)
+    if data.tax_codes is not None:
+        taxes.check_tax_codes(organization_id, data.tax_codes)
+        changes["tax_codes"] = list(dict.fromkeys(data.tax_codes))
+    if data.charges is not None:
+        changes["charges"] = _build_charges(organization_id, data.charges, current.charges, locked)
+    if data.minimum_commitment is not None:
+        changes["minimum_commitment"] = _updated_commitment(organization_id, current, data)
+
+    plan = current.model_copy(update={**changes, "updated_at": entities.now_iso()})
+    plan = Plan.model_validate(plan.model_dump())
+    writes = entities.Writes()
+    writes.put(organization_id, PLAN, plan.lago_id, plan.model_dump(mode="json"))
+    catalog_codes.change_code(writes, organization_id, PLAN, current.code, plan.code, plan.lago_id)
+    writes.message(_message("plan.updated", plan))
+    catalog_codes.commit_claiming_codes(writes)
+    for hook in update_hooks:
+        hook(organization_id, current, plan)
+    return plan
+
+
+def _updated_commitment(
+    organization_id: str, current: Plan, data: PlanUpdateInput
+) -> MinimumCommitment | None:
+    sent = data.minimum_commitment
+    assert sent is not None
+    fields = sent.model_dump(exclude_unset=True)
+    if not fields:
+        return None  # Lago: an empty minimum_commitment removes it
+    if sent.tax_codes is not None:
+        taxes.check_tax_codes(organization_id, sent.tax_codes)
+    now = entities.now_iso()
+    previous = current.minimum_commitment
+    if previous is None:
+        if sent.amount_cents is None:
+            raise errors.ValidationFailed.field("amount_cents", "value_is_mandatory")
+        previous = MinimumCommitment(
+            lago_id=str(uuid.uuid4()), amount_cents=0, created_at=now, updated_at=now
+        )
+    updates: dict[str, Any] = {"updated_at": now}
+    if sent.amount_cents is not None:
+        updates["amount_cents"] = sent.amount_cents
+    if "invoice_display_name" in fields:
+        updates["invoice_display_name"] = sent.invoice_display_name
+    if sent.tax_codes is not None:
+        updates["tax_codes"] = list(dict.fromkeys(sent.tax_codes))
+    return previous.model_copy(update=updates)
+
+
+def delete_plan(organization_id: str, code: str) -> Plan:
+    """`DELETE /plans/{code}` (Lago Plans::PrepareDestroyService + DestroyService).
+
+    Without subscriptions the plan is deleted at once. With subscriptions it becomes `pending_deletion`,
+    the deletion hooks start the cascade (terminate, bill, finalize drafts) and `finish_plan_deletion`
+    completes it. `plan.deleted` is sent now, as Lago sends it when the deletion is requested.
+    """
+    plan = get_plan(organization_id, code)
+    if has_subscriptions(organization_id, plan):
+        pending = plan.model_copy(update={"pending_deletion": True, "updated_at": entities.now_iso()})
+        writes = entities.Writes()
+        writes.put(organization_id, PLAN, plan.lago_id, pending.model_dump(mode="json"))
+        writes.message(_message("plan.deleted", pending))
+        writes.commit()
+        for hook in deletion_hooks:
+            hook(organization_id, pending)
+        return pending
+    deleted = _mark_deleted(plan)
+    writes = entities.Writes()
+    writes.put(organization_id, PLAN, plan.lago_id, deleted.model_dump(mode="json"))
+    catalog_codes.release_code(writes, organization_id, PLAN, plan.code)
+    writes.message(_message("plan.deleted", deleted))
+    writes.commit()
+    return deleted
+
+
+def finish_plan_deletion(organization_id: str, plan_id: str) -> Plan:
+    """End of the deletion cascade of a plan that had subscriptions: the plan is deleted, its code freed."""
+    plan = get_plan_by_id(organization_id, plan_id, include_deleted=True)
+    if plan.deleted_at is not None:
+        return plan
+    deleted = _mark_deleted(plan)
+    writes = entities.Writes()
+    writes.put(organization_id, PLAN, plan.lago_id, deleted.model_dump(mode="json"))
+    catalog_codes.release_code(writes, organization_id, PLAN, plan.code)
+    writes.commit()
+    return deleted
+
+
+def _mark_deleted(plan: Plan) -> Plan:
+    now = entities.now_iso()
+    return plan.model_copy(update={"pending_deletion": False, "deleted_at": now, "updated_at": now})
+
+
+# --- changes caused by other catalog objects --------------------------------------------------------------
+
+
+def remove_charges_of_metric(
+    writes: entities.Writes, organization_id: str, billable_metric_id: str, plans: list[Plan]
+) -> None:
+    """A deleted metric takes its charges with it (Lago BillableMetrics::DestroyService)."""
+    now = entities.now_iso()
+    for plan in plans:
+        kept = [c for c in plan.charges if c.billable_metric_id != billable_metric_id]
+        updated = plan.model_copy(update={"charges": kept, "updated_at": now})
+        writes.put(organization_id, PLAN, plan.lago_id, updated.model_dump(mode="json"))
+
+
+def prune_charge_filters(
+    writes: entities.Writes, organization_id: str, metric: BillableMetric, plans: list[Plan]
+) -> None:
+    """Filter values a metric no longer has leave the charge filters; a filter left without a key goes."""
+    now = entities.now_iso()
+    for plan in plans:
+        charges = []
+        for charge in plan.charges:
+            if charge.billable_metric_id != metric.lago_id:
+                charges.append(charge)
+                continue
+            charges.append(charge.model_copy(update={"filters": _pruned(charge.filters, metric)}))
+        if charges != plan.charges:
+            updated = plan.model_copy(update={"charges": charges, "updated_at": now})
+            writes.put(organization_id, PLAN, plan.lago_id, updated.model_dump(mode="json"))
+
+
+def _pruned(filters: list[ChargeFilter], metric: BillableMetric) -> list[ChargeFilter]:
+    kept: list[ChargeFilter] = []
+    for charge_filter in filters:
+        values: dict[str, list[str]] = {}
+        for key, vals in charge_filter.values.items():
+            allowed = metric.filter_values(key)
+            if allowed is None:
+                break
+            remaining = vals if vals == [ALL_FILTER_VALUES] else [v for v in vals if v in allowed]
+            if not remaining:
+                break
+            values[key] = remaining
+        else:
+            kept.append(charge_filter.model_copy(update={"values": values}))
+    return kept
+
+
+def documents_with_tax_code_replaced(
+    organization_id: str,
+    old: str,
+    new: str | None,
+    replace: Callable[[list[str], str, str | None], list[str]],
+) -> list[tuple[str, str, dict[str, Any]]]:
+    """Plan documents rewritten with a tax code renamed (or removed when `new` is None)."""
+    changed: list[tuple[str, str, dict[str, Any]]] = []
+    for plan in _all_plans(organization_id):
+        document = plan.model_dump(mode="json")
+        before = repr(document)
+        document["tax_codes"] = replace(document["tax_codes"], old, new)
+        for charge in document["charges"]:
+            charge["tax_codes"] = replace(charge["tax_codes"], old, new)
+        if document["minimum_commitment"]:
+            commitment = document["minimum_commitment"]
+            commitment["tax_codes"] = replace(commitment["tax_codes"], old, new)
+        if repr(document) != before:
+            changed.append((PLAN, plan.lago_id, document))
+    return changed
+
+
+# --- rendering -------------------------------------------------------------------------------------------
+
+
+def _message(webhook_type: str, plan: Plan) -> entities.OutboxMessage:
+    return entities.OutboxMessage(
+        organization_id=plan.organization_id,
+        webhook_type=webhook_type,
+        object_type="plan",
+        payload=render_plan(plan),
+    )
+
+
+def _render_properties(properties: dict[str, Any]) -> dict[str, Any]:
+    """Lago echoes `grouped_by` and `pricing_group_keys` as one another (V1::ChargeSerializer)."""
+    rendered = dict(properties)
+    if rendered.get("grouped_by") and not rendered.get("pricing_group_keys"):
+        rendered["pricing_group_keys"] = rendered["grouped_by"]
+    if rendered.get("pricing_group_keys") and not rendered.get("grouped_by"):
+        rendered["grouped_by"] = rendered["pricing_group_keys"]
+    return rendered
+
+
+def render_charge(organization_id: str, charge: Charge) -> dict[str, Any]:
+    """ChargeObject of the contract."""
+    return {
+        "lago_id": charge.lago_id,
+        "lago_billable_metric_id": charge.billable_metric_id,
+        "billable_metric_code": charge.billable_metric_code,
+        "invoice_display_name": charge.invoice_display_name,
+        "created_at": charge.created_at,
+        "charge_model": charge.charge_model,
+        "invoiceable": charge.invoiceable,
+        "regroup_paid_fees": charge.regroup_paid_fees,
+        "pay_in_advance": charge.pay_in_advance,
+        "prorated": charge.prorated,
+        "min_amount_cents": charge.min_amount_cents,
+        "properties": _render_properties(charge.properties),
+        "filters": [
+            {
+                "invoice_display_name": f.invoice_display_name,
+                "properties": _render_properties(f.properties),
+                "values": f.values,
+            }
+            for f in charge.filters
+        ],
+        "taxes": taxes.render_taxes(organization_id, charge.tax_codes),
+        "applied_pricing_unit": None,
+    }
+
+
+def _without_none(body: dict[str, Any], *keys: str) -> dict[str, Any]:
+    """Drop the optional keys the contract types as non-null strings/numbers when they have no value."""
+    for key in keys:
+        if body.get(key) is None:
+            body.pop(key, None)
+    return body
+
+
+def render_plan(plan: Plan) -> dict[str, Any]:
+    """PlanObject of the contract (with Lago's counters, `parent_id` and `pending_deletion`)."""
+    org = plan.organization_id
+    body: dict[str, Any] = {
+        "lago_id": plan.lago_id,
+        "name": plan.name,
+        "invoice_display_name": plan.invoice_display_name,
+        "created_at": plan.created_at,
+        "code": plan.code,
+        "interval": plan.interval,
+        "description": plan.description,
+        "amount_cents": plan.amount_cents,
+        "amount_currency": plan.amount_currency,
+        "trial_period": plan.trial_period,
+        "pay_in_advance": plan.pay_in_advance,
+        "bill_charges_monthly": plan.bill_charges_monthly,
+        "bill_fixed_charges_monthly": None if plan.bill_charges_monthly is None else False,
+        # Subscriptions and invoices are counted by later modules; Lago's own serializer sends 0 here.
+        "customers_count": 0,
+        "active_subscriptions_count": 0,
+        "draft_invoices_count": 0,
+        "parent_id": None,
+        "pending_deletion": plan.pending_deletion,
+        "charges": [render_charge(org, c) for c in plan.charges],
+        "fixed_charges": [],
+        "usage_thresholds": [],
+        "taxes": taxes.render_taxes(org, plan.tax_codes),
+    }
+    commitment = plan.minimum_commitment
+    if commitment is not None:
+        body["minimum_commitment"] = _without_none(
+            {
+                "lago_id": commitment.lago_id,
+                "plan_code": plan.code,
+                "amount_cents": commitment.amount_cents,
+                "invoice_display_name": commitment.invoice_display_name,
+                "interval": plan.interval,
+                "created_at": commitment.created_at,
+                "updated_at": commitment.updated_at,
+                "taxes": taxes.render_taxes(org, commitment.tax_codes),
+            },
+            "invoice_display_name",
+        )
+    return _without_none(body, "invoice_display_name", "description", "trial_period")

@@ -1,0 +1,215 @@
+"""Taxes: create, read, update, delete; the organization's taxes; tax codes of other objects.
+
+Importing this module registers the customers module's hooks (tax code check and tax rendering), so any
+function that serves customers imports it.
+
+Lago's behaviour followed here:
+- an unknown code in `tax_codes` (organization, customer, plan, charge, commitment, add-on) is a
+  404 `tax_not_found` (`*::ApplyTaxesService`: `not_found_failure!(resource: "tax")`);
+- `applied_to_organization` adds the tax to (or removes it from) the organization's taxes;
+- deleting a tax removes it from every object that applied it, and frees its code (Taxes::DestroyService);
+- renaming a tax code keeps every object that applied it attached (Lago links taxes by id).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+from typing import Any
+
+from lagoon import errors
+from lagoon.data import entities
+from lagoon.domain.taxes import Tax, TaxCreateInput, TaxUpdateInput
+from lagoon.services import catalog_codes, customers, organizations
+
+TAX = "tax"
+_CHUNK = 25  # documents per transaction when a code change ripples through the catalog
+
+
+def find_tax(organization_id: str, code: str) -> Tax | None:
+    document = catalog_codes.find_document(organization_id, TAX, code)
+    return Tax.model_validate(document) if document else None
+
+
+def get_tax(organization_id: str, code: str) -> Tax:
+    """The tax with this code; 404 `tax_not_found` otherwise."""
+    tax = find_tax(organization_id, code)
+    if tax is None:
+        raise errors.NotFound("tax")
+    return tax
+
+
+def get_taxes(organization_id: str, codes: Iterable[str]) -> list[Tax]:
+    """The taxes of these codes, in the order given; unknown codes are skipped."""
+    wanted = list(dict.fromkeys(codes))
+    if not wanted:
+        return []
+    aliases = entities.get_many(organization_id, catalog_codes.alias_kind(TAX), wanted)
+    ids = [aliases[code]["lago_id"] for code in wanted if code in aliases]
+    documents = entities.get_many(organization_id, TAX, ids)
+    return [Tax.model_validate(documents[i]) for i in ids if i in documents]
+
+
+def check_tax_codes(organization_id: str, codes: Iterable[str]) -> None:
+    """Every code must name a tax of the organization (else Lago's 404 `tax_not_found`)."""
+    wanted = list(dict.fromkeys(codes))
+    if len(get_taxes(organization_id, wanted)) != len(wanted):
+        raise errors.NotFound("tax")
+
+
+def organization_taxes(organization_id: str) -> list[Tax]:
+    """The taxes applied to every fee of the organization's customers that have no taxes of their own."""
+    return get_taxes(organization_id, organizations.get_organization(organization_id).tax_codes)
+
+
+def list_taxes(organization_id: str) -> list[Tax]:
+    """Every tax, newest first."""
+    taxes = [Tax.model_validate(doc) for doc in entities.query(organization_id, TAX)]
+    return sorted(taxes, key=lambda t: t.created_at, reverse=True)
+
+
+def _organization_document(organization_id: str) -> dict[str, Any]:
+    document = entities.get(organizations.GLOBAL, organizations.ORGANIZATION, organization_id)
+    if document is None:
+        raise errors.NotFound("organization")
+    return document
+
+
+def _put_organization_tax_codes(
+    writes: entities.Writes, organization_id: str, document: dict[str, Any], codes: list[str]
+) -> None:
+    updated = dict(document, tax_codes=list(dict.fromkeys(codes)))
+    writes.put(organizations.GLOBAL, organizations.ORGANIZATION, organization_id, updated)
+
+
+def create_tax(organization_id: str, data: TaxCreateInput) -> tuple[Tax, bool]:
+    """`POST /taxes`. Returns the tax and whether it applies to the organization."""
+    if data.rate is None:
+        raise errors.ValidationFailed.field("rate", "value_is_mandatory")
+    catalog_codes.ensure_code_free(organization_id, TAX, data.code)
+    now = entities.now_iso()
+    tax = Tax(
+        lago_id=str(uuid.uuid4()),
+        organization_id=organization_id,
+        name=data.name,
+        code=data.code,
+        rate=data.rate,
+        description=data.description,
+        created_at=now,
+        updated_at=now,
+    )
+    writes = entities.Writes()
+    writes.put(organization_id, TAX, tax.lago_id, tax.model_dump(mode="json"))
+    catalog_codes.claim_code(writes, organization_id, TAX, tax.code, tax.lago_id)
+    if data.applied_to_organization:
+        organization = _organization_document(organization_id)
+        codes = [*organization.get("tax_codes", []), tax.code]
+        _put_organization_tax_codes(writes, organization_id, organization, codes)
+    catalog_codes.commit_claiming_codes(writes)
+    return tax, bool(data.applied_to_organization)
+
+
+def update_tax(organization_id: str, code: str, data: TaxUpdateInput) -> tuple[Tax, bool]:
+    """`PUT /taxes/{code}`: the fields sent change. Returns the tax and whether it applies to the organization."""
+    current = get_tax(organization_id, code)
+    sent = data.model_dump(exclude_unset=True)
+    changes = {k: sent[k] for k in ("name", "code", "rate") if sent.get(k) is not None}
+    if "description" in sent:
+        changes["description"] = sent["description"]
+    tax = current.model_copy(update={**changes, "updated_at": entities.now_iso()})
+
+    organization = _organization_document(organization_id)
+    codes = [tax.code if c == current.code else c for c in organization.get("tax_codes", [])]
+    if data.applied_to_organization is True and tax.code not in codes:
+        codes.append(tax.code)
+    elif data.applied_to_organization is False:
+        codes = [c for c in codes if c != tax.code]
+
+    writes = entities.Writes()
+    writes.put(organization_id, TAX, tax.lago_id, tax.model_dump(mode="json"))
+    catalog_codes.change_code(writes, organization_id, TAX, current.code, tax.code, tax.lago_id)
+    if codes != organization.get("tax_codes", []):
+        _put_organization_tax_codes(writes, organization_id, organization, codes)
+    catalog_codes.commit_claiming_codes(writes)
+    if tax.code != current.code:
+        _replace_code_everywhere(organization_id, current.code, tax.code)
+    return tax, tax.code in codes
+
+
+def delete_tax(organization_id: str, code: str) -> tuple[Tax, bool]:
+    """`DELETE /taxes/{code}`: the tax is removed from every object that applied it."""
+    tax = get_tax(organization_id, code)
+    organization = _organization_document(organization_id)
+    applied = tax.code in organization.get("tax_codes", [])
+    writes = entities.Writes()
+    writes.delete(organization_id, TAX, tax.lago_id)
+    catalog_codes.release_code(writes, organization_id, TAX, tax.code)
+    if applied:
+        codes = [c for c in organization.get("tax_codes", []) if c != tax.code]
+        _put_organization_tax_codes(writes, organization_id, organization, codes)
+    writes.commit()
+    _replace_code_everywhere(organization_id, tax.code, None)
+    return tax, applied
+
+
+def _replace_code(codes: list[str], old: str, new: str | None) -> list[str]:
+    replaced = [new if c == old else c for c in codes]
+    return list(dict.fromkeys(c for c in replaced if c is not None))
+
+
+def _replace_code_everywhere(organization_id: str, old: str, new: str | None) -> None:
+    """Rename (or remove, when `new` is None) a tax code in the customers, plans and add-ons that use it.
+
+    Written in chunks after the tax itself: an object briefly naming the old code renders without that tax.
+    """
+    from lagoon.services import add_ons, plans  # they depend on taxes; imported late to avoid a cycle
+
+    puts: list[tuple[str, str, dict[str, Any]]] = []
+    for document in entities.query(organization_id, customers.CUSTOMER):
+        if old in document.get("tax_codes", []):
+            document["tax_codes"] = _replace_code(document["tax_codes"], old, new)
+            puts.append((customers.CUSTOMER, document["lago_id"], document))
+    puts.extend(plans.documents_with_tax_code_replaced(organization_id, old, new, _replace_code))
+    puts.extend(add_ons.documents_with_tax_code_replaced(organization_id, old, new, _replace_code))
+    for start in range(0, len(puts), _CHUNK):
+        writes = entities.Writes()
+        for kind, key, document in puts[start : start + _CHUNK]:
+            writes.put(organization_id, kind, key, document)
+        writes.commit()
+
+
+def render_tax(tax: Tax, *, applied_to_organization: bool) -> dict[str, Any]:
+    """TaxObject of the contract."""
+    return {
+        "lago_id": tax.lago_id,
+        "name": tax.name,
+        "code": tax.code,
+        "description": tax.description,
+        "rate": float(tax.rate),
+        "applied_to_organization": applied_to_organization,
+        "created_at": tax.created_at,
+    }
+
+
+def render_taxes(organization_id: str, codes: Iterable[str]) -> list[dict[str, Any]]:
+    """TaxObjects of the taxes these codes name (unknown codes are skipped)."""
+    taxes = get_taxes(organization_id, codes)
+    if not taxes:
+        return []
+    applied = set(organizations.get_organization(organization_id).tax_codes)
+    return [render_tax(t, applied_to_organization=t.code in applied) for t in taxes]
+
+
+def _check_customer_tax_codes(organization_id: str, codes: list[str]) -> None:
+    check_tax_codes(organization_id, codes)
+
+
+def _render_customer_taxes(organization_id: str, codes: list[str]) -> list[dict[str, Any]]:
+    return render_taxes(organization_id, codes)
+
+
+# Registered once per process, at import (customers hooks, see lagoon.services.customers).
+if _check_customer_tax_codes not in customers.tax_code_checkers:
+    customers.tax_code_checkers.append(_check_customer_tax_codes)
+if _render_customer_taxes not in customers.tax_renderers:
+    customers.tax_renderers.append(_render_customer_taxes)
