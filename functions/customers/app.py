@@ -5,7 +5,7 @@ from typing import Any
 from lagoon.api.customers import router
 from lagoon.api.resolver import build_resolver
 from lagoon.observability import lambda_entrypoint
-from lagoon.services import taxes  # noqa: F401  (registers the customers' tax code check and tax rendering)
+from lagoon.services import coupons, taxes  # noqa: F401  (register the customers' tax and deletion hooks)
 
 app = build_resolver(router)
 

@@ -23,6 +23,17 @@ class Settings(BaseModel):
     webhook_keys_secret: str = "lagoon-webhook-keys"
     # Public base URL of the API (JWT `iss` of webhooks, document links).
     api_base_url: str = "http://127.0.0.1:3000"
+    # Webhook delivery (docs/webhooks.md): a delivery succeeds on 200/201/202/204 within the timeout; a failed
+    # one is retried `webhook_max_attempts` times in all, after base * factor**(n-1) seconds (+ up to 10 %).
+    webhook_timeout_seconds: float = Field(default=30.0, gt=0)
+    webhook_max_attempts: int = Field(default=6, ge=1)
+    webhook_backoff_base_seconds: float = Field(default=60.0, ge=0)
+    webhook_backoff_factor: float = Field(default=4.0, ge=1)
+    # Parallel deliveries per dispatcher run, and per endpoint (one slow endpoint never takes every slot).
+    webhook_concurrency: int = Field(default=16, ge=1)
+    webhook_endpoint_concurrency: int = Field(default=4, ge=1)
+    # How long a dispatcher run holds the messages it claimed (longer than the function's timeout).
+    webhook_lease_seconds: int = Field(default=360, ge=1)
     stage: str = Field(default="dev")
 
 
@@ -37,6 +48,13 @@ _ENV = {
     "documents_bucket": "DOCUMENTS_BUCKET",
     "webhook_keys_secret": "WEBHOOK_KEYS_SECRET",
     "api_base_url": "API_BASE_URL",
+    "webhook_timeout_seconds": "WEBHOOK_TIMEOUT_SECONDS",
+    "webhook_max_attempts": "WEBHOOK_MAX_ATTEMPTS",
+    "webhook_backoff_base_seconds": "WEBHOOK_BACKOFF_BASE_SECONDS",
+    "webhook_backoff_factor": "WEBHOOK_BACKOFF_FACTOR",
+    "webhook_concurrency": "WEBHOOK_CONCURRENCY",
+    "webhook_endpoint_concurrency": "WEBHOOK_ENDPOINT_CONCURRENCY",
+    "webhook_lease_seconds": "WEBHOOK_LEASE_SECONDS",
     "stage": "STAGE",
 }
 

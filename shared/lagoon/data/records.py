@@ -54,4 +54,9 @@ class OutboxRecord(Model):
     pending_shard = UnicodeAttribute(null=True)
     next_attempt_at = UnicodeAttribute(null=True)
     expires_at = TTLAttribute(null=True)
+    # Delivery state (lagoon.data.webhook_outbox): the per-endpoint deliveries and their attempts (JSON), the
+    # dispatcher run holding the message while it delivers it, and when delivery ended.
+    deliveries = UnicodeAttribute(null=True)
+    lease_owner = UnicodeAttribute(null=True)
+    finished_at = UnicodeAttribute(null=True)
     pending_index = PendingIndex()

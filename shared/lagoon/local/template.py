@@ -268,3 +268,12 @@ def create_aws_resources(template: Template, session: Any) -> None:
     sqs = session.client("sqs")
     for logical_id in template.of_type("AWS::SQS::Queue"):
         sqs.create_queue(QueueName=template.physical_name(logical_id))
+    secrets = session.client("secretsmanager")
+    existing_secrets = {secret["Name"] for secret in secrets.list_secrets().get("SecretList", [])}
+    for logical_id, secret in template.of_type("AWS::SecretsManager::Secret").items():
+        # Created with the template's placeholder value; the code fills it on first use (webhook keys).
+        if template.physical_name(logical_id) not in existing_secrets:
+            secrets.create_secret(
+                Name=template.physical_name(logical_id),
+                SecretString=str(template.resolve(secret["Properties"].get("SecretString", "{}"))),
+            )

@@ -1,0 +1,511 @@
+"""Delivers outbox messages to webhook endpoints (the scheduled dispatcher's use case; docs/webhooks.md).
+
+One run, at the schedule's "now":
+1. page through the due messages of every outbox shard (sparse index, oldest first);
+2. claim each one with a lease (a conditional update: concurrent runs never both take a message);
+3. the first time a message is dispatched, fan it out to the organization's endpoints whose `event_types`
+   accept its type (a snapshot: endpoints added later do not receive older messages, as in Lago);
+4. POST the envelope to every endpoint due, in parallel: at most `concurrency` requests at once and at most
+   `endpoint_concurrency` per endpoint, round-robin between endpoints, so a slow or dead endpoint only ever
+   holds its own slots (and at most `endpoint_backlog` of its deliveries wait in a run; the rest wait for
+   the next run without being claimed);
+5. record each message's outcome as soon as its deliveries are done: succeeded, retried later with
+   exponential backoff, or `failed` after `max_attempts` (then listed and retryable, see webhook_messages).
+
+Delivery is at least once: a run that dies after sending but before recording sends again after the lease,
+with the same `X-Lago-Unique-Key` (the message id).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import uuid
+import zlib
+from collections import Counter, deque
+from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import urlsplit
+
+import urllib3
+
+from lagoon import errors
+from lagoon.config import Settings, get_settings
+from lagoon.data import webhook_outbox
+from lagoon.data.webhook_outbox import DELIVERED, FAILED, PENDING, OutboxEntry
+from lagoon.domain.webhook_endpoints import WebhookEndpoint
+from lagoon.domain.webhook_signatures import envelope_body, hmac_signature, jwt_signature
+from lagoon.observability import logger
+from lagoon.services import organizations, webhook_endpoints, webhook_keys
+
+SUCCESS_STATUSES = frozenset({200, 201, 202, 204})  # DECISIONS.md
+USER_AGENT = "Lagoon-Webhooks/1.0"
+DELIVERED_RETENTION = timedelta(days=30)
+FAILED_RETENTION = timedelta(days=90)
+MAX_ATTEMPTS_KEPT = 20  # attempt log entries kept per delivery (the most recent)
+
+
+def iso(moment: datetime) -> str:
+    """The timestamp format of the outbox (sortable as text)."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def parse_time(value: str | None) -> datetime:
+    """An EventBridge `time` ("2026-12-01T00:00:00Z"); the clock when absent."""
+    if not value:
+        return datetime.now(UTC)
+    parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class DeliveryPolicy:
+    timeout_seconds: float = 30.0
+    max_attempts: int = 6
+    backoff_base_seconds: float = 60.0
+    backoff_factor: float = 4.0
+    concurrency: int = 16
+    endpoint_concurrency: int = 4
+    lease_seconds: int = 360
+    endpoint_backlog: int = 100
+    max_open_messages: int = 500
+    page_size: int = 100
+
+    @classmethod
+    def from_settings(cls, settings: Settings | None = None) -> DeliveryPolicy:
+        s = settings or get_settings()
+        return cls(
+            timeout_seconds=s.webhook_timeout_seconds,
+            max_attempts=s.webhook_max_attempts,
+            backoff_base_seconds=s.webhook_backoff_base_seconds,
+            backoff_factor=s.webhook_backoff_factor,
+            concurrency=s.webhook_concurrency,
+            endpoint_concurrency=s.webhook_endpoint_concurrency,
+            lease_seconds=s.webhook_lease_seconds,
+        )
+
+    def retry_delay(self, failed_attempts: int, seed: str) -> timedelta:
+        """base * factor**(n-1), plus a deterministic 0-10 % spread so a burst of failures does not retry at once."""
+        delay = self.backoff_base_seconds * self.backoff_factor ** (failed_attempts - 1)
+        spread = (zlib.crc32(f"{seed}#{failed_attempts}".encode()) % 1000) / 10_000
+        return timedelta(seconds=delay * (1 + spread))
+
+
+@dataclass(frozen=True)
+class HttpResult:
+    status: int | None
+    duration_ms: int
+    error: str | None = None
+    response: str = ""
+
+
+Sender = Callable[[str, bytes, dict[str, str], float], HttpResult]
+
+
+class HttpSender:
+    """POSTs with urllib3 (it ships with botocore in every Lambda runtime): keep-alive pools per host, no
+    redirects, no retries (retries are ours), connect and read timeouts."""
+
+    def __init__(self, connections_per_host: int = 4) -> None:
+        self._pools = urllib3.PoolManager(num_pools=64, maxsize=connections_per_host, retries=False)
+
+    def __call__(self, url: str, body: bytes, headers: dict[str, str], timeout: float) -> HttpResult:
+        started = time.monotonic()
+        try:
+            response = self._pools.request(
+                "POST",
+                url,
+                body=body,
+                headers=headers,
+                timeout=urllib3.Timeout(connect=timeout, read=timeout),
+                retries=False,
+                redirect=False,
+            )
+        except Exception as exc:  # any transport failure is a failed attempt, never a crash
+            return HttpResult(None, _elapsed_ms(started), error=f"{type(exc).__name__}: {exc}"[:300])
+        text = (response.data or b"")[:300].decode("utf-8", "replace")
+        return HttpResult(response.status, _elapsed_ms(started), response=text)
+
+
+def _elapsed_ms(started: float) -> int:
+    return int((time.monotonic() - started) * 1000)
+
+
+@dataclass
+class DispatchReport:
+    """What one run did (returned by the handler, logged, and used by tests and benchmarks)."""
+
+    run_id: str
+    claimed: int = 0
+    delivered: int = 0
+    retrying: int = 0
+    failed: int = 0
+    attempts: int = 0
+    succeeded_attempts: int = 0
+    failed_attempts: int = 0
+    deferred: int = 0
+    lost_leases: int = 0
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+@dataclass
+class _Organization:
+    hmac_key: str | None
+    endpoints: dict[str, WebhookEndpoint]
+
+
+@dataclass
+class _Message:
+    entry: OutboxEntry
+    deliveries: dict[str, dict[str, Any]]
+    organization: _Organization
+    outstanding: int = 0
+    _body: bytes | None = None
+    _signatures: dict[str, str] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def body(self) -> bytes:
+        with self._lock:
+            if self._body is None:
+                payload = json.loads(self.entry.payload)
+                self._body = envelope_body(
+                    self.entry.webhook_type, self.entry.object_type, self.entry.organization_id, payload
+                )
+            return self._body
+
+    def signature(self, algo: str, issuer: str) -> str:
+        body = self.body()
+        with self._lock:
+            if algo not in self._signatures:
+                if algo == "hmac":
+                    self._signatures[algo] = hmac_signature(body, self.organization.hmac_key or "")
+                else:
+                    self._signatures[algo] = jwt_signature(body, webhook_keys.signing_keys(), issuer)
+            return self._signatures[algo]
+
+
+@dataclass
+class _Task:
+    message: _Message
+    endpoint: WebhookEndpoint
+
+
+def _new_delivery(now: str) -> dict[str, Any]:
+    return {"status": PENDING, "next_attempt_at": now, "round_attempts": 0, "attempts": []}
+
+
+class _Run:
+    def __init__(
+        self, now: datetime, policy: DeliveryPolicy, sender: Sender, run_id: str, start_deadline: float
+    ) -> None:
+        self.now = now
+        self.now_iso = iso(now)
+        self.policy = policy
+        self.sender = sender
+        self.report = DispatchReport(run_id)
+        self.start_deadline = start_deadline
+        self.started = time.monotonic()
+        self.issuer = get_settings().api_base_url
+        self.organizations: dict[str, _Organization] = {}
+        self.cursors: dict[str, dict[str, Any] | None] = {shard: None for shard in webhook_outbox.SHARDS}
+        self.open: dict[str, _Message] = {}
+        self.queues: dict[str, deque[_Task]] = {}
+        self.active: Counter[str] = Counter()
+        self.futures: dict[Future[dict[str, Any]], _Task] = {}
+
+    # -- clock ---------------------------------------------------------------------------------------
+    def clock(self) -> datetime:
+        """The schedule's "now", advanced by the time this run has taken."""
+        return self.now + timedelta(seconds=time.monotonic() - self.started)
+
+    def accepting(self) -> bool:
+        return time.monotonic() < self.start_deadline
+
+    # -- reading and claiming ------------------------------------------------------------------------
+    def organization(self, organization_id: str) -> _Organization:
+        if organization_id not in self.organizations:
+            try:
+                hmac_key: str | None = organizations.get_organization(organization_id).hmac_key
+            except errors.NotFound:
+                hmac_key = None
+            endpoints = {e.lago_id: e for e in webhook_endpoints.list_endpoints(organization_id)}
+            self.organizations[organization_id] = _Organization(hmac_key, endpoints)
+        return self.organizations[organization_id]
+
+    def due_endpoints(self, entry: OutboxEntry) -> list[str]:
+        organization = self.organization(entry.organization_id)
+        if entry.deliveries is None:
+            return [
+                e for e, endpoint in organization.endpoints.items() if endpoint.accepts(entry.webhook_type)
+            ]
+        return [
+            endpoint_id
+            for endpoint_id, d in entry.deliveries.items()
+            if d["status"] == PENDING and d["next_attempt_at"] <= self.now_iso
+        ]
+
+    def backlogged(self, endpoint_id: str) -> bool:
+        queued = len(self.queues.get(endpoint_id, ())) + self.active[endpoint_id]
+        return queued >= self.policy.endpoint_backlog
+
+    def fetch(self, claimer: ThreadPoolExecutor) -> None:
+        """Claim the next page of due messages of every shard that has more."""
+        candidates: list[OutboxEntry] = []
+        for shard in list(self.cursors):
+            page = webhook_outbox.due_messages(
+                shard, self.now_iso, self.policy.page_size, start_key=self.cursors[shard]
+            )
+            if page.next_key is None:
+                del self.cursors[shard]
+            else:
+                self.cursors[shard] = page.next_key
+            for entry in page.entries:
+                due = self.due_endpoints(entry)
+                if due and all(self.backlogged(e) for e in due):
+                    self.report.deferred += 1  # left unclaimed: its endpoints have enough work this run
+                else:
+                    candidates.append(entry)
+        lease_until = iso(self.clock() + timedelta(seconds=self.policy.lease_seconds))
+        claimed = claimer.map(lambda e: webhook_outbox.claim(e, self.report.run_id, lease_until), candidates)
+        for taken in claimed:
+            if taken is not None:
+                self.report.claimed += 1
+                self.open_message(taken)
+
+    def open_message(self, entry: OutboxEntry) -> None:
+        organization = self.organization(entry.organization_id)
+        if entry.deliveries is None:
+            deliveries = {
+                endpoint_id: _new_delivery(self.now_iso)
+                for endpoint_id, endpoint in organization.endpoints.items()
+                if endpoint.accepts(entry.webhook_type)
+            }
+        else:
+            deliveries = entry.deliveries
+        message = _Message(entry, deliveries, organization)
+        self.open[entry.message_id] = message
+        for endpoint_id, delivery in deliveries.items():
+            if delivery["status"] != PENDING or delivery["next_attempt_at"] > self.now_iso:
+                continue
+            endpoint = organization.endpoints.get(endpoint_id)
+            if endpoint is None:
+                delivery.update(status="skipped", next_attempt_at=None, reason="endpoint deleted")
+                continue
+            if self.backlogged(endpoint_id):
+                self.report.deferred += 1
+                continue
+            self.queues.setdefault(endpoint_id, deque()).append(_Task(message, endpoint))
+            message.outstanding += 1
+        if message.outstanding == 0:
+            self.complete(message)
+
+    # -- delivering ----------------------------------------------------------------------------------
+    def startable(self) -> int:
+        return sum(
+            min(len(q), self.policy.endpoint_concurrency - self.active[e])
+            for e, q in self.queues.items()
+            if q
+        )
+
+    def start(self, pool: ThreadPoolExecutor) -> None:
+        """Round-robin over endpoints: one task each per pass, within the global and per-endpoint bounds."""
+        progressed = True
+        while progressed and len(self.futures) < self.policy.concurrency:
+            progressed = False
+            for endpoint_id in list(self.queues):
+                queue = self.queues[endpoint_id]
+                if not queue or self.active[endpoint_id] >= self.policy.endpoint_concurrency:
+                    continue
+                if len(self.futures) >= self.policy.concurrency:
+                    break
+                task = queue.popleft()
+                self.active[endpoint_id] += 1
+                self.futures[pool.submit(self.attempt, task)] = task
+                progressed = True
+            # rotate so the next pass starts with another endpoint
+            if self.queues:
+                first = next(iter(self.queues))
+                self.queues[first] = self.queues.pop(first)
+
+    def attempt(self, task: _Task) -> dict[str, Any]:
+        """One POST (runs in a worker thread). Never raises: every failure is a failed attempt."""
+        endpoint, message = task.endpoint, task.message
+        at = iso(self.clock())
+        started = time.monotonic()
+        try:
+            body = message.body()
+            headers = {
+                "Content-Type": "application/json",
+                "User-Agent": USER_AGENT,
+                "X-Lago-Signature": message.signature(endpoint.signature_algo, self.issuer),
+                "X-Lago-Signature-Algorithm": endpoint.signature_algo,
+                "X-Lago-Unique-Key": message.entry.message_id,
+            }
+            result = self.sender(endpoint.webhook_url, body, headers, self.policy.timeout_seconds)
+        except Exception as exc:
+            result = HttpResult(None, _elapsed_ms(started), error=f"{type(exc).__name__}: {exc}"[:300])
+        succeeded = (
+            result.status in SUCCESS_STATUSES and result.duration_ms <= self.policy.timeout_seconds * 1000
+        )
+        error = result.error
+        if not succeeded and error is None:
+            error = f"HTTP {result.status}" if result.status not in SUCCESS_STATUSES else "timeout"
+        return {
+            "at": at,
+            "webhook_url": endpoint.webhook_url,
+            "outcome": "succeeded" if succeeded else "failed",
+            "http_status": result.status,
+            "duration_ms": result.duration_ms,
+            "error": error,
+            "response": result.response[:300] if not succeeded else "",
+        }
+
+    def finish(self, future: Future[dict[str, Any]]) -> None:
+        task = self.futures.pop(future)
+        endpoint_id = task.endpoint.lago_id
+        self.active[endpoint_id] -= 1
+        attempt = future.result()
+        message = task.message
+        delivery = message.deliveries[endpoint_id]
+        delivery["attempts"] = [*delivery["attempts"], attempt][-MAX_ATTEMPTS_KEPT:]
+        delivery["round_attempts"] = int(delivery.get("round_attempts", 0)) + 1
+        self.report.attempts += 1
+        if attempt["outcome"] == "succeeded":
+            self.report.succeeded_attempts += 1
+            delivery.update(status="succeeded", next_attempt_at=None)
+        else:
+            self.report.failed_attempts += 1
+            if delivery["round_attempts"] >= self.policy.max_attempts:
+                delivery.update(status=FAILED, next_attempt_at=None)
+            else:
+                seed = f"{message.entry.message_id}#{endpoint_id}"
+                retry_at = parse_time(attempt["at"]) + self.policy.retry_delay(
+                    delivery["round_attempts"], seed
+                )
+                delivery["next_attempt_at"] = iso(retry_at)
+        logger.info(
+            "webhook attempt",
+            extra={
+                "message_id": message.entry.message_id,
+                "organization_id": message.entry.organization_id,
+                "webhook_type": message.entry.webhook_type,
+                "endpoint_id": endpoint_id,
+                "endpoint_host": urlsplit(task.endpoint.webhook_url).hostname,
+                "attempt": delivery["round_attempts"],
+                "outcome": attempt["outcome"],
+                "http_status": attempt["http_status"],
+                "duration_ms": attempt["duration_ms"],
+                "error": attempt["error"],
+                "delivery_status": delivery["status"],
+            },
+        )
+        message.outstanding -= 1
+        if message.outstanding == 0:
+            self.complete(message)
+
+    # -- recording -----------------------------------------------------------------------------------
+    def complete(self, message: _Message) -> None:
+        """Hand the message back: due again at its earliest pending delivery, or finished."""
+        self.open.pop(message.entry.message_id, None)
+        deliveries = message.deliveries
+        pending = [d["next_attempt_at"] for d in deliveries.values() if d["status"] == PENDING]
+        ended = self.clock()
+        failure = None
+        if pending:
+            status, next_at, finished, expires = PENDING, min(pending), None, None
+            self.report.retrying += 1
+        elif any(d["status"] == FAILED for d in deliveries.values()):
+            status, next_at, finished, expires = FAILED, None, iso(ended), ended + FAILED_RETENTION
+            failure = {
+                "message_id": message.entry.message_id,
+                "webhook_type": message.entry.webhook_type,
+                "object_type": message.entry.object_type,
+                "failed_at": iso(ended),
+                "endpoint_ids": sorted(e for e, d in deliveries.items() if d["status"] == FAILED),
+            }
+            self.report.failed += 1
+        else:
+            status, next_at, finished, expires = DELIVERED, None, iso(ended), ended + DELIVERED_RETENTION
+            self.report.delivered += 1
+        try:
+            kept = webhook_outbox.save_progress(
+                message.entry,
+                self.report.run_id,
+                status=status,
+                deliveries=deliveries,
+                next_attempt_at=next_at,
+                finished_at=finished,
+                expires_at=expires,
+                failure=failure,
+            )
+        except errors.TransientFailure:
+            # The lease runs out and another run takes the message over: nothing is lost.
+            logger.exception(
+                "could not record webhook progress", extra={"message_id": message.entry.message_id}
+            )
+            return
+        if not kept:
+            self.report.lost_leases += 1
+            logger.warning(
+                "lost the lease of a webhook message", extra={"message_id": message.entry.message_id}
+            )
+
+    # -- the loop ------------------------------------------------------------------------------------
+    def run(self) -> DispatchReport:
+        with (
+            ThreadPoolExecutor(self.policy.concurrency, thread_name_prefix="webhook") as pool,
+            ThreadPoolExecutor(4, thread_name_prefix="webhook-claim") as claimer,
+        ):
+            while True:
+                accepting = self.accepting()
+                if (
+                    accepting
+                    and self.cursors
+                    and len(self.open) < self.policy.max_open_messages
+                    and self.startable() < self.policy.concurrency
+                ):
+                    self.fetch(claimer)
+                if accepting:
+                    self.start(pool)
+                if not self.futures:
+                    if not accepting or (not self.cursors and not self.startable()):
+                        break
+                    continue
+                done, _ = wait(list(self.futures), return_when=FIRST_COMPLETED)
+                for future in done:
+                    self.finish(future)
+        # Deliveries not started before the deadline stay due: their messages go back for the next run.
+        for message in list(self.open.values()):
+            self.complete(message)
+        return self.report
+
+
+def dispatch_due_messages(
+    now: datetime,
+    *,
+    time_left: Callable[[], float] | None = None,
+    policy: DeliveryPolicy | None = None,
+    sender: Sender | None = None,
+    run_id: str | None = None,
+) -> DispatchReport:
+    """Deliver every message due at `now`. `time_left()` (seconds) bounds when new deliveries may start:
+    a delivery started must be able to finish (timeout) before the function's own timeout."""
+    policy = policy or DeliveryPolicy.from_settings()
+    remaining = time_left() if time_left else 600.0
+    budget = max(remaining - policy.timeout_seconds - 5, remaining * 0.5)
+    run = _Run(
+        now,
+        policy,
+        sender or HttpSender(policy.endpoint_concurrency),
+        run_id or str(uuid.uuid4()),
+        time.monotonic() + budget,
+    )
+    report = run.run()
+    logger.info("webhook dispatch run", extra=report.as_dict())
+    return report
