@@ -42,6 +42,18 @@ def assert_matches_contract(path: str, method: str, status: int, body: Any) -> N
     assert not errors, "\n".join(f"{list(e.path)}: {e.message}" for e in errors[:10])
 
 
+def assert_matches_schema(schema_name: str, body: Any) -> None:
+    """Validate `body` against the spec's component schema `schema_name` (e.g. InvoiceObjectExtended)."""
+    from openapi_schema_validator import OAS31Validator
+
+    spec = _spec()
+    if spec is None:
+        pytest.skip("Lago OpenAPI spec not available (../shared/reference/lago-openapi)")
+    schema = {"$ref": f"#/components/schemas/{schema_name}", "components": spec["components"]}
+    errors = sorted(OAS31Validator(schema).iter_errors(body), key=lambda e: list(e.path))
+    assert not errors, "\n".join(f"{list(e.path)}: {e.message}" for e in errors[:10])
+
+
 def _resolve(spec: dict[str, Any], ref: str) -> Any:
     node: Any = spec
     for part in ref.lstrip("#/").split("/"):

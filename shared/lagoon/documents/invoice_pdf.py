@@ -86,7 +86,7 @@ class _InvoiceDocument(FPDF):
         # Left-aligned: the page count alias ("{nb}") is replaced after layout, so right-aligning it would
         # be computed on the alias' width.
         page = self.locale.label("page", page=self.page_no(), pages="{nb}")
-        self.cell(CONTENT_WIDTH, 4, f"{self.invoice_number}  ·  {page}")
+        self.cell(CONTENT_WIDTH, 4, f"{self.invoice_number} · {page}")
 
 
 def render_invoice_pdf(
