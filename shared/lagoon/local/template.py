@@ -51,6 +51,9 @@ class Schedule:
     function: str
     name: str
     expression: str  # rate(...) or cron(...)
+    kind: str = "Schedule"  # or ScheduleV2
+    # The event's other properties (Enabled/State, Input, Name, ScheduleExpressionTimezone, ...).
+    properties: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
 
 
 @dataclass
@@ -222,7 +225,10 @@ class Template:
         for logical_id, function in self.functions.items():
             for name, event in (function["Properties"].get("Events") or {}).items():
                 if event.get("Type") in ("Schedule", "ScheduleV2"):
-                    found.append(Schedule(logical_id, name, event["Properties"]["ScheduleExpression"]))
+                    props = event["Properties"]
+                    # SAM: `Schedule` events name it Schedule, `ScheduleV2` events ScheduleExpression.
+                    expression = props.get("ScheduleExpression") or props["Schedule"]
+                    found.append(Schedule(logical_id, name, expression, event["Type"], props))
         return found
 
     def kinesis_triggers(self) -> list[tuple[str, str, dict[str, Any]]]:
@@ -237,8 +243,11 @@ class Template:
 
 
 def create_aws_resources(template: Template, session: Any) -> None:
-    """Create every table, stream, bucket and queue of the template (moto or any endpoint the session targets)."""
+    """Create every table, stream, bucket, queue and secret of the template (moto or any endpoint the session
+    targets). Idempotent: what exists already (local state restored from disk) is kept, and indexes the
+    template gained since are added to existing tables."""
     dynamodb = session.client("dynamodb")
+    existing_tables = set(dynamodb.list_tables().get("TableNames", []))
     for logical_id, table in template.of_type("AWS::DynamoDB::Table").items():
         props = table["Properties"]
         kwargs: dict[str, Any] = {
@@ -247,6 +256,9 @@ def create_aws_resources(template: Template, session: Any) -> None:
             "KeySchema": props["KeySchema"],
             "BillingMode": props.get("BillingMode", "PAY_PER_REQUEST"),
         }
+        if kwargs["TableName"] in existing_tables:
+            _add_missing_indexes(dynamodb, kwargs["TableName"], props)
+            continue
         if props.get("GlobalSecondaryIndexes"):
             kwargs["GlobalSecondaryIndexes"] = props["GlobalSecondaryIndexes"]
         if props.get("StreamSpecification"):
@@ -259,12 +271,17 @@ def create_aws_resources(template: Template, session: Any) -> None:
                 TimeToLiveSpecification={"AttributeName": ttl["AttributeName"], "Enabled": True},
             )
     kinesis = session.client("kinesis")
+    existing_streams = set(kinesis.list_streams().get("StreamNames", []))
     for logical_id, stream in template.of_type("AWS::Kinesis::Stream").items():
+        if template.physical_name(logical_id) in existing_streams:
+            continue
         shards = int(template.resolve(stream["Properties"].get("ShardCount", 1)) or 1)
         kinesis.create_stream(StreamName=template.physical_name(logical_id), ShardCount=shards)
     s3 = session.client("s3")
+    existing_buckets = {bucket["Name"] for bucket in s3.list_buckets().get("Buckets", [])}
     for logical_id in template.of_type("AWS::S3::Bucket"):
-        s3.create_bucket(Bucket=template.physical_name(logical_id))
+        if template.physical_name(logical_id) not in existing_buckets:
+            s3.create_bucket(Bucket=template.physical_name(logical_id))
     sqs = session.client("sqs")
     for logical_id in template.of_type("AWS::SQS::Queue"):
         sqs.create_queue(QueueName=template.physical_name(logical_id))
@@ -276,4 +293,17 @@ def create_aws_resources(template: Template, session: Any) -> None:
             secrets.create_secret(
                 Name=template.physical_name(logical_id),
                 SecretString=str(template.resolve(secret["Properties"].get("SecretString", "{}"))),
+            )
+
+
+def _add_missing_indexes(dynamodb: Any, table_name: str, props: dict[str, Any]) -> None:
+    """A table restored from local state gets the global secondary indexes the template added since."""
+    described = dynamodb.describe_table(TableName=table_name)["Table"]
+    present = {index["IndexName"] for index in described.get("GlobalSecondaryIndexes", [])}
+    for index in props.get("GlobalSecondaryIndexes") or []:
+        if index["IndexName"] not in present:
+            dynamodb.update_table(
+                TableName=table_name,
+                AttributeDefinitions=props["AttributeDefinitions"],
+                GlobalSecondaryIndexUpdates=[{"Create": index}],
             )

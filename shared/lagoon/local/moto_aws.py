@@ -1,0 +1,139 @@
+"""moto as the local AWS, in this process: a threaded moto server whose Kinesis stays fast as shards fill.
+
+moto's Kinesis shard finds its max sequence number by listing every stored record and scans from the start
+on GetRecords, so each put costs more with every stored record (TOOLCHAIN-NOTES). Sequence numbers are
+contiguous integers per shard (moto allocates `max + 1`), so the patched methods index the shard's dict
+directly: O(1) per put, O(limit) per read. The patches apply only to the process that runs the server.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from itertools import islice
+from typing import Any
+
+from moto.moto_server.threaded_moto_server import ThreadedMotoServer
+from moto.moto_server.werkzeug_app import (
+    DomainDispatcherApplication,
+    MotoRequestHandler,
+    create_backend_app,
+)
+from werkzeug.serving import make_server
+
+_PATCHED: list[bool] = []
+
+
+def patch_kinesis_shards() -> None:
+    """Make moto's Kinesis shard operations O(1)/O(limit) (idempotent)."""
+    if _PATCHED:
+        return
+    from moto.kinesis import models
+
+    def get_max_sequence_number(self: Any) -> int:
+        return next(reversed(self.records), 0) if self.records else 0
+
+    def get_min_sequence_number(self: Any) -> int:
+        return next(iter(self.records), 0) if self.records else 0
+
+    def put_record(self: Any, partition_key: str, data: str, explicit_hash_key: str) -> str:
+        sequence_number = get_max_sequence_number(self) + 1
+        self.records[sequence_number] = models.Record(partition_key, data, sequence_number, explicit_hash_key)
+        return str(sequence_number)
+
+    def get_records(self: Any, last_sequence_id: str, limit: int | None) -> tuple[list[Any], int, int]:
+        last = int(last_sequence_id)
+        records = self.records
+        if not records:
+            return [], last, 0
+        first, newest = get_min_sequence_number(self), get_max_sequence_number(self)
+        start = max(last + 1, first)
+        stop = newest + 1 if limit is None else min(newest + 1, start + limit)
+        results = [records[n] for n in range(start, stop) if n in records]
+        if not results:
+            return [], last, 0
+        behind = records[newest].created_at - results[-1].created_at
+        return results, results[-1].sequence_number, int(behind * 1000)
+
+    def get_sequence_number_at(self: Any, at_timestamp: float) -> int:
+        """The last sequence number stored before `at_timestamp` (binary search: arrival times only grow)."""
+        if not self.records:
+            return 0
+        low, high = get_min_sequence_number(self), get_max_sequence_number(self)
+        if at_timestamp <= self.records[low].created_at:
+            return 0
+        while low < high:  # invariant: records[low] was created before at_timestamp
+            middle = (low + high + 1) // 2
+            if self.records[middle].created_at < at_timestamp:
+                low = middle
+            else:
+                high = middle - 1
+        return low
+
+    models.Shard.get_max_sequence_number = get_max_sequence_number  # type: ignore[method-assign]
+    models.Shard.get_min_sequence_number = get_min_sequence_number  # type: ignore[method-assign]
+    models.Shard.put_record = put_record  # type: ignore[method-assign]
+    models.Shard.get_records = get_records  # type: ignore[method-assign]
+    models.Shard.get_sequence_number_at = get_sequence_number_at  # type: ignore[method-assign]
+    # Per-put CloudWatch metrics grow without bound and nobody reads them locally.
+    models.KinesisBackend._send_stream_metrics = lambda self, *args, **kwargs: None  # type: ignore[method-assign]
+    _PATCHED.append(True)
+
+
+def quiet_werkzeug() -> None:
+    """werkzeug logs every request at INFO: keep only errors."""
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+
+
+def shard_tail(stream_name: str, region: str, account_id: str) -> dict[str, int]:
+    """{shard id: highest sequence number} of a stream, read from moto's memory (this process only)."""
+    from moto.kinesis.models import kinesis_backends
+
+    stream = kinesis_backends[account_id][region].streams[stream_name]
+    return {shard_id: shard.get_max_sequence_number() for shard_id, shard in stream.shards.items()}
+
+
+def first_records(stream_name: str, region: str, account_id: str, shard_id: str, count: int) -> list[Any]:
+    """The first `count` stored records of a shard (diagnostics and tests)."""
+    from moto.kinesis.models import kinesis_backends
+
+    shard = kinesis_backends[account_id][region].streams[stream_name].shards[shard_id]
+    return list(islice(shard.records.values(), count))
+
+
+WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Any]
+
+
+class MotoServer(ThreadedMotoServer):
+    """moto's `ThreadedMotoServer`, with an optional WSGI wrapper around moto's app (the persistence journal)."""
+
+    def __init__(
+        self, host: str = "127.0.0.1", port: int = 0, wrap: Callable[[WsgiApp], WsgiApp] | None = None
+    ) -> None:
+        super().__init__(ip_address=host, port=port, verbose=False)
+        # moto's own app (persistence replays its journal straight into it, before the server starts).
+        self.app: WsgiApp = DomainDispatcherApplication(create_backend_app)
+        self._wrap = wrap
+
+    def _server_entry(self) -> None:
+        server = make_server(
+            self._ip_address,
+            self._port,
+            self._wrap(self.app) if self._wrap else self.app,
+            threaded=True,
+            request_handler=MotoRequestHandler,
+        )
+        server.daemon_threads = True  # type: ignore[attr-defined]  # a ThreadedWSGIServer
+        self._server = server
+        self._server_ready_event.set()
+        server.serve_forever(poll_interval=0.1)
+
+    @property
+    def endpoint(self) -> str:
+        host, port = self.get_host_and_port()
+        return f"http://{host}:{port}"
+
+    def stop(self) -> None:
+        super().stop()
+        if self._server:
+            self._server.server_close()
