@@ -1,0 +1,170 @@
+"""`python -m lagoon.admin` — organizations and API keys, on the local stack or a deployed one.
+
+    python -m lagoon.admin list-orgs
+    python -m lagoon.admin create-org "Acme" [--api-key KEY]
+    python -m lagoon.admin add-key ORG_ID [--api-key KEY]
+    python -m lagoon.admin revoke-key API_KEY
+    python -m lagoon.admin hmac-key ORG_ID
+
+Target (first that applies):
+    --stack-name NAME [--region R]  a deployed stack: its tables are read from CloudFormation (real AWS,
+                                    your usual credentials)
+    --endpoint URL                  an AWS endpoint (e.g. a moto server), tables named as the local stack
+                                    names them (or ENTITIES_TABLE / OUTBOX_TABLE)
+    (default)                       the running local stack, found through <data dir>/stack.json
+                                    (LAGOON_DATA_DIR, default .lagoon/)
+API keys are stored hashed: a key is shown once, when created. Output is JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from lagoon import errors
+
+LOCAL_FAKE_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
+
+
+class TargetError(RuntimeError):
+    pass
+
+
+def local_stack_environment(data_dir: Path) -> dict[str, str]:
+    """The running local stack's function environment (its moto endpoint and table names)."""
+    path = data_dir / "stack.json"
+    if not path.exists():
+        raise TargetError(f"no local stack is running ({path} not found): start it with `make run`")
+    document = json.loads(path.read_text())
+    return {**document["environment"], **LOCAL_FAKE_CREDENTIALS}
+
+
+def endpoint_environment(endpoint: str, region: str) -> dict[str, str]:
+    """An explicit endpoint (moto): the local stack's physical table names unless set in the environment."""
+    from lagoon.local.template import Template
+
+    template = Template.load(region=region)
+    environment = {
+        "ENTITIES_TABLE": os.environ.get("ENTITIES_TABLE") or template.physical_name("EntitiesTable"),
+        "OUTBOX_TABLE": os.environ.get("OUTBOX_TABLE") or template.physical_name("OutboxTable"),
+        "LAGOON_AWS_ENDPOINT_URL": endpoint,
+        "AWS_REGION": region,
+    }
+    for key, value in LOCAL_FAKE_CREDENTIALS.items():
+        environment[key] = os.environ.get(key) or value
+    return environment
+
+
+def deployed_environment(stack_name: str, region: str | None) -> dict[str, str]:
+    """A deployed stack (real AWS): its tables' physical names from CloudFormation."""
+    import boto3
+
+    cloudformation = boto3.client("cloudformation", region_name=region)
+    environment = {"AWS_REGION": region or cloudformation.meta.region_name}
+    for logical_id, variable in (("EntitiesTable", "ENTITIES_TABLE"), ("OutboxTable", "OUTBOX_TABLE")):
+        resource = cloudformation.describe_stack_resource(StackName=stack_name, LogicalResourceId=logical_id)
+        environment[variable] = resource["StackResourceDetail"]["PhysicalResourceId"]
+    return environment
+
+
+def use_environment(environment: dict[str, str], deployed: bool) -> None:
+    from lagoon.config import reset_settings
+    from lagoon.data.connection import reset_clients
+
+    if deployed:
+        os.environ.pop("LAGOON_AWS_ENDPOINT_URL", None)
+    os.environ.update(environment)
+    os.environ.setdefault("AWS_DEFAULT_REGION", os.environ.get("AWS_REGION", "us-east-1"))
+    reset_settings()
+    reset_clients()
+
+
+def run(command: str, args: argparse.Namespace) -> Any:
+    from lagoon.services import organizations
+
+    if command == "list-orgs":
+        return [
+            {"lago_id": o.lago_id, "name": o.name, "created_at": o.created_at}
+            for o in organizations.list_organizations()
+        ]
+    if command == "create-org":
+        organization, key = organizations.create_organization(args.name, api_key=args.api_key)
+        return {"lago_id": organization.lago_id, "name": organization.name, "api_key": key}
+    if command == "add-key":
+        return {
+            "organization_id": args.organization_id,
+            "api_key": organizations.add_api_key(args.organization_id, args.api_key),
+        }
+    if command == "revoke-key":
+        organizations.revoke_api_key(args.api_key)
+        return {"revoked": True}
+    if command == "hmac-key":
+        organization = organizations.get_organization(args.organization_id)
+        return {"organization_id": organization.lago_id, "hmac_key": organization.hmac_key}
+    raise AssertionError(command)
+
+
+def parser() -> argparse.ArgumentParser:
+    root = argparse.ArgumentParser(
+        prog="python -m lagoon.admin",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    target = root.add_mutually_exclusive_group()
+    target.add_argument("--stack-name", help="a deployed CloudFormation stack (real AWS)")
+    target.add_argument(
+        "--endpoint", default=os.environ.get("LAGOON_AWS_ENDPOINT_URL"), help="an AWS endpoint URL"
+    )
+    root.add_argument(
+        "--region", default=os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+    )
+    root.add_argument(
+        "--data-dir", default=os.environ.get("LAGOON_DATA_DIR"), help="the local stack's data dir"
+    )
+    commands = root.add_subparsers(dest="command", required=True)
+    commands.add_parser("list-orgs", help="list organizations")
+    create = commands.add_parser("create-org", help="create an organization and its first API key")
+    create.add_argument("name")
+    create.add_argument("--api-key", help="use this key instead of a generated one")
+    add = commands.add_parser("add-key", help="create another API key for an organization")
+    add.add_argument("organization_id")
+    add.add_argument("--api-key", help="use this key instead of a generated one")
+    revoke = commands.add_parser("revoke-key", help="revoke an API key")
+    revoke.add_argument("api_key")
+    hmac = commands.add_parser("hmac-key", help="show an organization's hmac_key")
+    hmac.add_argument("organization_id")
+    return root
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        if args.stack_name:
+            use_environment(deployed_environment(args.stack_name, args.region), deployed=True)
+        elif args.endpoint:
+            use_environment(endpoint_environment(args.endpoint, args.region or "us-east-1"), deployed=False)
+        else:
+            from lagoon.local.template import REPO_ROOT
+
+            data_dir = Path(args.data_dir).expanduser() if args.data_dir else REPO_ROOT / ".lagoon"
+            use_environment(local_stack_environment(data_dir), deployed=False)
+        result = run(args.command, args)
+    except TargetError as exc:
+        print(f"lagoon.admin: {exc}", file=sys.stderr)
+        return 2
+    except errors.NotFound as exc:
+        print(f"lagoon.admin: not found: {exc}", file=sys.stderr)
+        return 1
+    except errors.ValidationFailed as exc:
+        print(f"lagoon.admin: invalid: {exc}", file=sys.stderr)
+        return 1
+    print(json.dumps(result, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
