@@ -1,0 +1,111 @@
+"""Subscriptions: the request bodies of `/subscriptions` and the stored subscription.
+
+Statuses follow Lago: `pending` (starts in the future, or a downgrade waiting for the period end), `active`,
+`terminated`, `canceled` (stopped before it started). Several subscriptions may share an `external_id` over
+time (a plan change terminates one and starts another); at most one is active and one pending.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic_core import PydanticCustomError
+
+BillingTime = Literal["calendar", "anniversary"]
+Status = Literal["pending", "active", "terminated", "canceled"]
+STATUSES: tuple[str, ...] = ("pending", "active", "terminated", "canceled")
+
+
+def _datetime(value: Any) -> Any:
+    """ISO 8601 (a `Z` or an offset; naive means UTC), normalised to UTC."""
+    if value is None or isinstance(value, datetime):
+        return value.astimezone(UTC) if isinstance(value, datetime) and value.tzinfo else value
+    if not isinstance(value, str):
+        raise PydanticCustomError("invalid_date", "not an ISO 8601 date-time")
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise PydanticCustomError("invalid_date", "not an ISO 8601 date-time") from None
+    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+
+
+IsoDateTime = Annotated[datetime | None, BeforeValidator(_datetime)]
+
+
+class SubscriptionInput(BaseModel):
+    """`subscription` of SubscriptionCreateInput."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    external_customer_id: Annotated[str, Field(min_length=1)]
+    plan_code: Annotated[str, Field(min_length=1)]
+    external_id: Annotated[str, Field(min_length=1)]
+    name: str | None = None
+    billing_time: BillingTime | None = None
+    subscription_at: IsoDateTime = None
+    ending_at: IsoDateTime = None
+    plan_overrides: dict[str, Any] | None = None
+
+
+class SubscriptionUpdateInput(BaseModel):
+    """`subscription` of SubscriptionUpdateInput (only the fields sent change)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    name: str | None = None
+    ending_at: IsoDateTime = None
+    subscription_at: IsoDateTime = None
+    plan_overrides: dict[str, Any] | None = None
+
+
+class Subscription(BaseModel):
+    """A stored subscription (kind `subscription`, key `lago_id`). Datetimes are ISO 8601 UTC strings."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    lago_id: str
+    organization_id: str
+    external_id: str
+    lago_customer_id: str
+    external_customer_id: str
+    plan_id: str
+    plan_code: str
+    name: str | None = None
+    billing_time: BillingTime = "calendar"
+    status: Status
+    subscription_at: str
+    started_at: str | None = None
+    ending_at: str | None = None
+    terminated_at: str | None = None
+    canceled_at: str | None = None
+    trial_ended_at: str | None = None
+    previous_subscription_id: str | None = None
+    previous_plan_code: str | None = None
+    next_subscription_id: str | None = None
+    next_plan_code: str | None = None
+    downgrade_plan_date: str | None = None
+    created_at: str
+    updated_at: str
+    # Keys of the clock timers this subscription has scheduled (lagoon.services.subscription_clock).
+    timers: list[str] = Field(default_factory=list)
+
+
+def parse_iso(value: str | None) -> datetime | None:
+    if value is None:
+        return None
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+def iso(value: datetime | None) -> str | None:
+    """UTC ISO 8601 with a `Z`, seconds precision (Lago's format)."""
+    if value is None:
+        return None
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+KIND = "subscription"
+"""Entity kind of subscriptions (key: lago_id)."""
+ALIAS_KIND = "subscription_external_id"
+"""Entity kind of the alias external_id → {"subscriptions": [{"lago_id", "lago_customer_id"}, …]} (oldest first)."""

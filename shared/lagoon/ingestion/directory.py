@@ -1,0 +1,299 @@
+"""What the aggregator needs to know about a batch's subscriptions: their life, plan, charges and metrics.
+
+Subscriptions are read fresh for every batch (two BatchGetItem calls: the external_id aliases, then the
+subscriptions with their customers), so a termination is honoured by the next batch. Plans, metrics and the
+organization's timezone change rarely and are cached per container for `CATALOG_TTL_SECONDS`; a plan edited
+in the meantime applies to events processed after the cache expires.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from lagoon.data.usage_store import UsageStore
+from lagoon.domain import subscriptions as subscription_kinds
+from lagoon.domain.billable_metrics import BillableMetric
+from lagoon.domain.plans import ALL_FILTER_VALUES, Charge, ChargeFilter, Plan
+from lagoon.domain.subscriptions import parse_iso
+from lagoon.engine.aggregation import KEEP_EVERY_EVENT_VALUE, MetricDefinition, MetricFilter
+from lagoon.engine.periods import SubscriptionTerms
+
+CATALOG_TTL_SECONDS = 30.0
+DEFAULT_FILTER = "-"
+"""Filter id of the events of a charge that match none of its filters (the charge's default price)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ChargeView:
+    """A charge as the aggregator folds it: its metric, filters and group keys."""
+
+    charge_id: str
+    billable_metric_id: str
+    metric: MetricDefinition
+    filters: tuple[ChargeFilter, ...]
+    group_keys: tuple[str, ...]
+    keep_event_values: int
+
+    def filter_ids(self, properties: Mapping[str, Any]) -> tuple[str, ...]:
+        """The filters an event is aggregated under (the most specific matches), or the default bucket.
+
+        Same rule as `lagoon.engine.aggregation.matching_charge_filters`, with Lago's `__ALL_FILTER_VALUES__`.
+        """
+        matched = [f for f in self.filters if _matches(f, properties)]
+        if not matched:
+            return (DEFAULT_FILTER,)
+        if len(matched) == 1:
+            return (matched[0].lago_id,)
+        keys = {f.lago_id: set(f.values) for f in matched}
+        return tuple(
+            f.lago_id
+            for f in matched
+            if not any(keys[f.lago_id] < keys[o.lago_id] for o in matched if o.lago_id != f.lago_id)
+        )
+
+
+def _matches(charge_filter: ChargeFilter, properties: Mapping[str, Any]) -> bool:
+    for key, allowed in charge_filter.values.items():
+        value = properties.get(key)
+        if value is None:
+            return False
+        if allowed != [ALL_FILTER_VALUES] and str(value) not in allowed:
+            return False
+    return True
+
+
+@dataclass(frozen=True, slots=True)
+class PlanView:
+    plan_id: str
+    interval: str
+    trial_period_days: int
+    pay_in_advance: bool
+    bill_charges_monthly: bool
+    charges_by_code: Mapping[str, tuple[ChargeView, ...]]
+
+
+@dataclass(frozen=True, slots=True)
+class SubscriptionView:
+    """One subscription of an external_id, with the terms that decide its billing periods."""
+
+    lago_id: str
+    lago_customer_id: str
+    external_id: str
+    status: str
+    started_at: datetime | None
+    terminated_at: datetime | None
+    timezone: str
+    plan: PlanView
+    terms: SubscriptionTerms | None
+
+    def covers_exactly(self, moment: datetime) -> bool:
+        """Whether `moment` is in [started_at, terminated_at)."""
+        if self.started_at is None or moment < self.started_at:
+            return False
+        return self.terminated_at is None or moment < self.terminated_at
+
+    def covers_day(self, moment: datetime) -> bool:
+        """Whether `moment` is in the subscription's periods (its first period starts at its local start day)."""
+        if self.terms is None or self.started_at is None:
+            return False
+        from lagoon.engine.periods import local_date, local_midnight
+
+        start = local_midnight(local_date(self.started_at, self.timezone), self.timezone)
+        return moment >= start and (self.terminated_at is None or moment < self.terminated_at)
+
+
+def metric_definition(metric: BillableMetric) -> MetricDefinition:
+    return MetricDefinition(
+        code=metric.code,
+        aggregation_type=metric.aggregation_type,
+        field_name=metric.field_name,
+        recurring=metric.recurring,
+        weighted_interval=metric.weighted_interval,
+        rounding_function=metric.rounding_function,
+        rounding_precision=metric.rounding_precision,
+        filters=tuple(MetricFilter(f.key, tuple(f.values)) for f in metric.filters),
+    )
+
+
+def _keep_event_values(charge: Charge) -> int:
+    """Percentage charges read per-event values: the first N events are free, or each transaction is capped."""
+    if charge.charge_model != "percentage":
+        return 0
+    properties = charge.properties
+    if properties.get("per_transaction_min_amount") or properties.get("per_transaction_max_amount"):
+        return KEEP_EVERY_EVENT_VALUE
+    return int(properties.get("free_units_per_events") or 0)
+
+
+def _group_keys(charge: Charge) -> tuple[str, ...]:
+    properties = charge.properties
+    keys = properties.get("pricing_group_keys") or properties.get("grouped_by") or []
+    return tuple(str(k) for k in keys)
+
+
+def plan_view(plan: Plan, metrics_by_id: Mapping[str, BillableMetric]) -> PlanView:
+    charges: dict[str, list[ChargeView]] = {}
+    for charge in plan.charges:
+        metric = metrics_by_id.get(charge.billable_metric_id)
+        if metric is None:
+            continue
+        charges.setdefault(metric.code, []).append(
+            ChargeView(
+                charge_id=charge.lago_id,
+                billable_metric_id=metric.lago_id,
+                metric=metric_definition(metric),
+                filters=tuple(charge.filters),
+                group_keys=_group_keys(charge),
+                keep_event_values=_keep_event_values(charge),
+            )
+        )
+    return PlanView(
+        plan_id=plan.lago_id,
+        interval=plan.interval,
+        trial_period_days=math.floor(plan.trial_period or 0),
+        pay_in_advance=plan.pay_in_advance,
+        bill_charges_monthly=bool(plan.bill_charges_monthly),
+        charges_by_code={code: tuple(views) for code, views in charges.items()},
+    )
+
+
+def subscription_terms(
+    document: Mapping[str, Any], plan: PlanView, timezone: str
+) -> SubscriptionTerms | None:
+    started = parse_iso(document.get("started_at"))
+    if started is None:
+        return None
+    return SubscriptionTerms(
+        interval=plan.interval,
+        started_at=started,
+        billing_time=document.get("billing_time") or "calendar",
+        timezone=timezone,
+        trial_period_days=plan.trial_period_days,
+        pay_in_advance=plan.pay_in_advance,
+        bill_charges_monthly=plan.bill_charges_monthly,
+        terminated_at=parse_iso(document.get("terminated_at")),
+    )
+
+
+@dataclass
+class _Cached:
+    expires: float
+    value: Any
+
+
+class Directory:
+    """Resolves (organization, external_subscription_id) pairs for one aggregator batch."""
+
+    def __init__(
+        self,
+        store: UsageStore,
+        *,
+        ttl_seconds: float = CATALOG_TTL_SECONDS,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._store = store
+        self._ttl = ttl_seconds
+        self._monotonic = monotonic
+        self._cache: dict[tuple[str, ...], _Cached] = {}
+
+    def _cached(self, key: tuple[str, ...], load: Callable[[], Any]) -> Any:
+        entry = self._cache.get(key)
+        now = self._monotonic()
+        if entry is None or entry.expires < now:
+            entry = _Cached(now + self._ttl, load())
+            self._cache[key] = entry
+        return entry.value
+
+    def metrics(self, organization_id: str) -> dict[str, BillableMetric]:
+        """The organization's live metrics by code (cached)."""
+        from lagoon.services import billable_metrics
+
+        return self._cached(  # type: ignore[no-any-return]
+            ("metrics", organization_id),
+            lambda: {m.code: m for m in billable_metrics.list_billable_metrics(organization_id)},
+        )
+
+    def timezone(self, organization_id: str) -> str:
+        from lagoon import errors
+        from lagoon.services import organizations
+
+        def load() -> str:
+            try:
+                return organizations.get_organization(organization_id).timezone or "UTC"
+            except errors.NotFound:
+                return "UTC"
+
+        return self._cached(("timezone", organization_id), load)  # type: ignore[no-any-return]
+
+    def _plans(self, wanted: Iterable[tuple[str, str]]) -> dict[tuple[str, str], PlanView]:
+        found: dict[tuple[str, str], PlanView] = {}
+        missing: list[tuple[str, str]] = []
+        now = self._monotonic()
+        for org, plan_id in wanted:
+            entry = self._cache.get(("plan", org, plan_id))
+            if entry is not None and entry.expires >= now:
+                found[(org, plan_id)] = entry.value
+            else:
+                missing.append((org, plan_id))
+        if missing:
+            documents = self._store.get_documents((org, "plan", plan_id) for org, plan_id in missing)
+            for (org, _, plan_id), document in documents.items():
+                plan = Plan.model_validate(document)
+                metrics_by_id = {m.lago_id: m for m in self.metrics(org).values()}
+                view = plan_view(plan, metrics_by_id)
+                self._cache[("plan", org, plan_id)] = _Cached(now + self._ttl, view)
+                found[(org, plan_id)] = view
+        return found
+
+    def subscriptions(
+        self, pairs: Iterable[tuple[str, str]]
+    ) -> dict[tuple[str, str], list[SubscriptionView]]:
+        """Started subscriptions of each (organization, external_id), oldest first; pairs without any
+        subscription (not even a pending one) are absent."""
+        pairs = list(dict.fromkeys(pairs))
+        aliases = self._store.get_documents((org, subscription_kinds.ALIAS_KIND, ext) for org, ext in pairs)
+        keys: list[tuple[str, str, str]] = []
+        for (org, _, _), alias in aliases.items():
+            for entry in alias.get("subscriptions", [])[-3:]:
+                keys.append((org, subscription_kinds.KIND, entry["lago_id"]))
+                keys.append((org, "customer", entry["lago_customer_id"]))
+        documents = self._store.get_documents(keys) if keys else {}
+        subscriptions = {
+            (org, key): doc for (org, kind, key), doc in documents.items() if kind == subscription_kinds.KIND
+        }
+        plans = self._plans({(org, doc["plan_id"]) for (org, _), doc in subscriptions.items()})
+        result: dict[tuple[str, str], list[SubscriptionView]] = {}
+        for org, ext in pairs:
+            found_alias = aliases.get((org, subscription_kinds.ALIAS_KIND, ext))
+            if found_alias is None:
+                continue
+            views: list[SubscriptionView] = []
+            for entry in found_alias.get("subscriptions", [])[-3:]:
+                document = subscriptions.get((org, entry["lago_id"]))
+                if document is None or document.get("status") not in ("active", "terminated"):
+                    continue
+                plan = plans.get((org, document["plan_id"]))
+                if plan is None:
+                    continue
+                customer = documents.get((org, "customer", document["lago_customer_id"])) or {}
+                timezone = customer.get("timezone") or self.timezone(org)
+                views.append(
+                    SubscriptionView(
+                        lago_id=document["lago_id"],
+                        lago_customer_id=document["lago_customer_id"],
+                        external_id=ext,
+                        status=document["status"],
+                        started_at=parse_iso(document.get("started_at")),
+                        terminated_at=parse_iso(document.get("terminated_at")),
+                        timezone=timezone,
+                        plan=plan,
+                        terms=subscription_terms(document, plan, timezone),
+                    )
+                )
+            result[(org, ext)] = views
+        return result

@@ -1,0 +1,16 @@
+"""The "now" of a scheduled function: the schedule's `time` (EventBridge Scheduler input), never the clock,
+so a late or repeated run acts as of the moment it was scheduled for."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+
+def scheduled_time(event: dict[str, Any]) -> datetime:
+    """`event["time"]` (ISO 8601) in UTC; the current time if the event carries none."""
+    value = event.get("time")
+    if not value:
+        return datetime.now(UTC)
+    parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
