@@ -1,0 +1,1 @@
+"""Document rendering benchmark (`python -m bench.documents.run`)."""
