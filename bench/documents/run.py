@@ -30,11 +30,12 @@ def main() -> int:
     document = render_invoice_pdf(invoice, organization, customer)
     cold_ms = (time.perf_counter() - started) * 1000
 
-    timings = []
+    timings, cpu_timings = [], []
     for _ in range(RUNS):
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), time.process_time()
         render_invoice_pdf(invoice, organization, customer)
         timings.append((time.perf_counter() - started) * 1000)
+        cpu_timings.append((time.process_time() - cpu_started) * 1000)
     warm_ms = statistics.median(timings)
 
     verdict = "ok" if warm_ms <= GOAL_MS else "ABOVE GOAL"
@@ -44,6 +45,8 @@ def main() -> int:
     print(f"  cold (first render, parses the fonts) {cold_ms:8.1f} ms")
     print(f"  warm, median of {RUNS}                {warm_ms:8.1f} ms/invoice  {verdict}")
     print(f"  warm, p90                            {statistics.quantiles(timings, n=10)[-1]:8.1f} ms/invoice")
+    # CPU time tells a busy machine (other processes on the cores) from a slow renderer.
+    print(f"  warm, CPU time median                {statistics.median(cpu_timings):8.1f} ms/invoice")
     return 0 if warm_ms <= GOAL_MS else 1
 
 
