@@ -168,11 +168,18 @@ class UsageStore:
             names["#sk"] = "sk"
             values[":prefix"] = S(prefix)
             condition += " AND begins_with(#sk, :prefix)"
-        elif after is not None or before is not None:
+        elif after is not None and before is not None:
             names["#sk"] = "sk"
-            values[":lo"] = S(after or "")
-            values[":hi"] = S(before or "\U0010ffff")
+            values[":lo"], values[":hi"] = S(after), S(before)
             condition += " AND #sk BETWEEN :lo AND :hi"
+        elif before is not None:
+            names["#sk"] = "sk"
+            values[":hi"] = S(before)
+            condition += " AND #sk <= :hi"
+        elif after is not None:
+            names["#sk"] = "sk"
+            values[":lo"] = S(after)
+            condition += " AND #sk >= :lo"
         kwargs: dict[str, Any] = {
             "TableName": table,
             "KeyConditionExpression": condition,

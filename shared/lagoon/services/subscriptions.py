@@ -258,7 +258,8 @@ def render_subscription(
         "trial_ended_at": subscription.trial_ended_at,
         "current_billing_period_started_at": period_from,
         "current_billing_period_ending_at": period_to,
-        "on_termination_credit_note": None,
+        # DECISIONS.md: until credit notes exist, terminations behave as `skip`.
+        "on_termination_credit_note": "skip",
         "on_termination_invoice": "generate",
     }
 
@@ -624,7 +625,7 @@ def due_timers(now: datetime) -> list[tuple[str, dict[str, Any]]]:
 
     store = UsageStore()
     table = get_settings().entities_table
-    items = store.query(table, f"{GLOBAL}#{TIMER_KIND}", after="", before=f"{iso(now)}#\U0010ffff")
+    items = store.query(table, f"{GLOBAL}#{TIMER_KIND}", before=f"{iso(now)}#\U0010ffff")
     return [(item["sk"]["S"], json.loads(item["body"]["S"])) for item in items]
 
 
