@@ -85,6 +85,7 @@ class Persistence:
         self._thread: threading.Thread | None = None
         self._child: int | None = None
         self.on_snapshot: Callable[[float, int], None] | None = None
+        install_clock()
 
     # -- the middleware --------------------------------------------------------------------------
     def wrap(self, app: WsgiApp) -> WsgiApp:
@@ -100,13 +101,17 @@ class Persistence:
 
             with self.lock:
                 started = time.time()
-                result = app(environ, capture)
+                _CLOCK[:] = [_naive_utc(started)]  # the arrival time a replay will reproduce
                 try:
-                    chunks = list(result)
+                    result = app(environ, capture)
+                    try:
+                        chunks = list(result)
+                    finally:
+                        close = getattr(result, "close", None)
+                        if close:
+                            close()
                 finally:
-                    close = getattr(result, "close", None)
-                    if close:
-                        close()
+                    _CLOCK.clear()
                 if mutation:
                     self._append(started, environ, body)
             start_response(*answer)
@@ -403,15 +408,34 @@ def _entries(path: Path) -> Iterator[tuple[float, dict[str, Any], bytes]]:
             file.truncate(good)
 
 
-def _replay(path: Path, app: WsgiApp) -> int:
+# While moto handles a request (one at a time, under the lock), Kinesis reads "now" from here: the time the
+# journal records, so a replay gives records the same arrival timestamps.
+_CLOCK: list[datetime] = []
+
+
+def _naive_utc(at: float) -> datetime:
+    return datetime.fromtimestamp(at, UTC).replace(tzinfo=None)  # moto's utcnow() is naive UTC
+
+
+def install_clock() -> None:
     from moto.kinesis import models as kinesis_models
 
+    if getattr(kinesis_models.utcnow, "lagoon_clock", False):
+        return
     real_utcnow = kinesis_models.utcnow
+
+    def utcnow() -> datetime:
+        return _CLOCK[0] if _CLOCK else real_utcnow()
+
+    utcnow.lagoon_clock = True  # type: ignore[attr-defined]
+    kinesis_models.utcnow = utcnow
+
+
+def _replay(path: Path, app: WsgiApp) -> int:
     count = 0
     try:
         for at, recorded, body in _entries(path):
-            moment = datetime.fromtimestamp(at, UTC).replace(tzinfo=None)
-            kinesis_models.utcnow = lambda moment=moment: moment  # type: ignore[misc]
+            _CLOCK[:] = [_naive_utc(at)]
             environ = {
                 "wsgi.version": (1, 0),
                 "wsgi.url_scheme": "http",
@@ -434,5 +458,5 @@ def _replay(path: Path, app: WsgiApp) -> int:
                 close()
             count += 1
     finally:
-        kinesis_models.utcnow = real_utcnow
+        _CLOCK.clear()
     return count
