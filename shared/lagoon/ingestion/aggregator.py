@@ -28,7 +28,7 @@ from __future__ import annotations
 import json
 import zlib
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -37,9 +37,11 @@ from typing import Any
 from lagoon.data.usage_store import N, S, UsageStore, aggregates_table, events_table, text
 from lagoon.domain.events import IncomingEvent, StreamRecord, microseconds_to_datetime
 from lagoon.engine.aggregation import (
+    AggregationResult,
     AggregationState,
     UsageEvent,
     aggregation_property_error,
+    finalize,
     fold,
     group_key,
     invalid_filter_keys,
@@ -161,15 +163,52 @@ class BatchReport:
     items_written: int = 0
 
 
+# -- Extension point: pay-in-advance charges (lagoon.services.usage.record_in_advance_fees) -------------------
+@dataclass(frozen=True, slots=True)
+class InAdvanceFold:
+    """One event folded into an aggregate of a pay-in-advance charge: the units before and after it."""
+
+    organization_id: str
+    subscription: SubscriptionView
+    key: AggregateKey
+    event: IncomingEvent
+    period_from: datetime
+    period_to: datetime
+    before: AggregationResult
+    after: AggregationResult
+
+
+InAdvanceHook = Callable[[Sequence[InAdvanceFold]], None]
+"""Called with a batch's pay-in-advance folds *before* the batch's aggregates are written. Exactly once rests
+on that order: a replay folds again only what no aggregate recorded, from the same state, so the hook must
+write under keys derived from the fold (subscription, charge, filter, group, transaction_id), idempotently."""
+
+
+def default_in_advance_hooks() -> list[InAdvanceHook]:
+    from lagoon.services.usage import record_in_advance_fees
+
+    return [record_in_advance_fees]
+
+
 class Aggregator:
     """Applies batches of stream records. Keep one per container: its directory caches the catalog."""
 
-    def __init__(self, store: UsageStore | None = None, directory: Directory | None = None) -> None:
+    def __init__(
+        self,
+        store: UsageStore | None = None,
+        directory: Directory | None = None,
+        in_advance_hooks: Sequence[InAdvanceHook] | None = None,
+    ) -> None:
         self.store = store or UsageStore()
         self.directory = directory or Directory(self.store)
+        self.in_advance_hooks = (
+            list(in_advance_hooks) if in_advance_hooks is not None else default_in_advance_hooks()
+        )
+        self._in_advance: list[InAdvanceFold] = []
 
     def apply(self, records: Sequence[StreamRecord]) -> BatchReport:
         report = BatchReport(records=len(records))
+        self._in_advance = []
         occurrences = self._occurrences(records, report)
         candidates = self._dedupe(occurrences, report)
         self._resolve(candidates)
@@ -189,6 +228,9 @@ class Aggregator:
                 report.counted += 1
             else:
                 report.not_counted += 1
+        if self._in_advance:  # pay-in-advance fees land before the watermarks that would skip them
+            for hook in self.in_advance_hooks:
+                hook(self._in_advance)
         self.store.batch_write(items)
         return report
 
@@ -344,11 +386,15 @@ class Aggregator:
                 )
             )
             folded = 0
+            in_advance = target.charge.pay_in_advance and bool(self.in_advance_hooks)
             for occurrence in target.occurrences:
                 applied = watermarks.get(occurrence.shard)
                 if applied is not None and occurrence.seq <= int(applied):
                     continue  # folded by an earlier attempt of this batch
-                fold(state, _usage_event(occurrence.event))
+                if in_advance:
+                    self._fold_in_advance(target, state, occurrence)
+                else:
+                    fold(state, _usage_event(occurrence.event))
                 folded += 1
             if not folded:
                 continue
@@ -376,6 +422,27 @@ class Aggregator:
                 )
             )
         return items
+
+    def _fold_in_advance(self, target: _Target, state: AggregationState, occurrence: _Occurrence) -> None:
+        period_from = datetime.fromisoformat(target.key.period_from.replace("Z", "+00:00"))
+        period_to = datetime.fromisoformat(target.period_to.replace("Z", "+00:00"))
+        metric = target.charge.metric
+        before = finalize(state, period_from, period_to, metric=metric)
+        fold(state, _usage_event(occurrence.event))
+        after = finalize(state, period_from, period_to, metric=metric)
+        assert occurrence.subscription is not None
+        self._in_advance.append(
+            InAdvanceFold(
+                occurrence.record.organization_id,
+                occurrence.subscription,
+                target.key,
+                occurrence.event,
+                period_from,
+                period_to,
+                before,
+                after,
+            )
+        )
 
     # -- 5. the records of the events ------------------------------------------------------------
     def _event_items(self, candidates: list[_Occurrence]) -> list[tuple[str, dict[str, Any]]]:

@@ -38,6 +38,8 @@ class ChargeView:
     filters: tuple[ChargeFilter, ...]
     group_keys: tuple[str, ...]
     keep_event_values: int
+    pay_in_advance: bool = False
+    """Its events are priced as they are folded (lagoon.ingestion.aggregator.InAdvanceFold)."""
 
     def filter_ids(self, properties: Mapping[str, Any]) -> tuple[str, ...]:
         """The filters an event is aggregated under (the most specific matches), or the default bucket.
@@ -150,6 +152,7 @@ def plan_view(plan: Plan, metrics_by_id: Mapping[str, BillableMetric]) -> PlanVi
                 filters=tuple(charge.filters),
                 group_keys=_group_keys(charge),
                 keep_event_values=_keep_event_values(charge),
+                pay_in_advance=charge.pay_in_advance,
             )
         )
     return PlanView(

@@ -1,0 +1,14 @@
+"""The usage endpoint group: current, past and lifetime usage, fee estimates."""
+
+from typing import Any
+
+from lagoon.api.resolver import build_resolver
+from lagoon.api.usage import router
+from lagoon.observability import lambda_entrypoint
+
+app = build_resolver(router)
+
+
+@lambda_entrypoint(correlation_id_path="requestContext.requestId")
+def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return app.resolve(event, context)
