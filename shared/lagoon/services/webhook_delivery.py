@@ -47,6 +47,7 @@ USER_AGENT = "Lagoon-Webhooks/1.0"
 DELIVERED_RETENTION = timedelta(days=30)
 FAILED_RETENTION = timedelta(days=90)
 MAX_ATTEMPTS_KEPT = 20  # attempt log entries kept per delivery (the most recent)
+STORE_THREADS = 8  # parallel claims and progress writes (DynamoDB round trips)
 
 
 def iso(moment: datetime) -> str:
@@ -72,7 +73,8 @@ class DeliveryPolicy:
     endpoint_concurrency: int = 4
     lease_seconds: int = 360
     endpoint_backlog: int = 100
-    max_open_messages: int = 500
+    max_open_messages: int = 1000
+    max_waiting_messages: int = 2000
     page_size: int = 100
 
     @classmethod
@@ -201,6 +203,8 @@ def _new_delivery(now: str) -> dict[str, Any]:
 
 
 class _Run:
+    store: ThreadPoolExecutor  # claims and records progress off the delivery loop (set by run())
+
     def __init__(
         self, now: datetime, policy: DeliveryPolicy, sender: Sender, run_id: str, start_deadline: float
     ) -> None:
@@ -214,10 +218,19 @@ class _Run:
         self.issuer = get_settings().api_base_url
         self.organizations: dict[str, _Organization] = {}
         self.cursors: dict[str, dict[str, Any] | None] = {shard: None for shard in webhook_outbox.SHARDS}
+        self.seen: set[str] = set()  # read this run: a message handed back is not taken twice
+        # Read but not claimed: their endpoints have enough work queued; by the endpoint they wait for.
+        self.waiting: dict[str, deque[OutboxEntry]] = {}
+        self.waiting_count = 0
+        self.reserved: Counter[str] = Counter()  # deliveries of admitted messages being claimed
+        self.admitted: list[tuple[OutboxEntry, list[str]]] = []
         self.open: dict[str, _Message] = {}
         self.queues: dict[str, deque[_Task]] = {}
         self.active: Counter[str] = Counter()
         self.futures: dict[Future[dict[str, Any]], _Task] = {}
+        self.claims: dict[Future[OutboxEntry | None], list[str]] = {}
+        self.saves: list[Future[None]] = []
+        self.report_lock = threading.Lock()
 
     # -- clock ---------------------------------------------------------------------------------------
     def clock(self) -> datetime:
@@ -250,13 +263,27 @@ class _Run:
             if d["status"] == PENDING and d["next_attempt_at"] <= self.now_iso
         ]
 
-    def backlogged(self, endpoint_id: str) -> bool:
-        queued = len(self.queues.get(endpoint_id, ())) + self.active[endpoint_id]
-        return queued >= self.policy.endpoint_backlog
+    def load(self, endpoint_id: str) -> int:
+        return len(self.queues.get(endpoint_id, ())) + self.active[endpoint_id] + self.reserved[endpoint_id]
 
-    def fetch(self, claimer: ThreadPoolExecutor) -> None:
-        """Claim the next page of due messages of every shard that has more."""
-        candidates: list[OutboxEntry] = []
+    def backlogged(self, endpoint_id: str) -> bool:
+        return self.load(endpoint_id) >= max(self.policy.endpoint_backlog, 1)
+
+    def admit(self, entry: OutboxEntry) -> None:
+        """Claim the message if all its due endpoints have room; else it waits (unclaimed) for the first
+        endpoint that has none."""
+        due = self.due_endpoints(entry)
+        blocked = next((e for e in due if self.backlogged(e)), None)
+        if blocked is not None:
+            self.waiting.setdefault(blocked, deque()).append(entry)
+            self.waiting_count += 1
+            return
+        for endpoint_id in due:
+            self.reserved[endpoint_id] += 1
+        self.admitted.append((entry, due))
+
+    def fetch(self) -> None:
+        """Read the next page of due messages of every shard that has more."""
         for shard in list(self.cursors):
             page = webhook_outbox.due_messages(
                 shard, self.now_iso, self.policy.page_size, start_key=self.cursors[shard]
@@ -266,17 +293,35 @@ class _Run:
             else:
                 self.cursors[shard] = page.next_key
             for entry in page.entries:
-                due = self.due_endpoints(entry)
-                if due and all(self.backlogged(e) for e in due):
-                    self.report.deferred += 1  # left unclaimed: its endpoints have enough work this run
-                else:
-                    candidates.append(entry)
+                if entry.message_id not in self.seen:
+                    self.seen.add(entry.message_id)
+                    self.admit(entry)
+
+    def readmit(self) -> None:
+        """Messages waiting for an endpoint that has room again are admitted (or wait for another one)."""
+        for endpoint_id in list(self.waiting):
+            queue = self.waiting[endpoint_id]
+            while queue and not self.backlogged(endpoint_id):
+                self.waiting_count -= 1
+                self.admit(queue.popleft())
+            if not queue:
+                del self.waiting[endpoint_id]
+
+    def claim_admitted(self) -> None:
+        """Claim the admitted messages in the background; each opens when its claim comes back."""
         lease_until = iso(self.clock() + timedelta(seconds=self.policy.lease_seconds))
-        claimed = claimer.map(lambda e: webhook_outbox.claim(e, self.report.run_id, lease_until), candidates)
-        for taken in claimed:
-            if taken is not None:
-                self.report.claimed += 1
-                self.open_message(taken)
+        for entry, due in self.admitted:
+            claim = self.store.submit(webhook_outbox.claim, entry, self.report.run_id, lease_until)
+            self.claims[claim] = due
+        self.admitted = []
+
+    def claimed(self, claim: Future[OutboxEntry | None]) -> None:
+        for endpoint_id in self.claims.pop(claim):
+            self.reserved[endpoint_id] -= 1
+        taken = claim.result()
+        if taken is not None:
+            self.report.claimed += 1
+            self.open_message(taken)
 
     def open_message(self, entry: OutboxEntry) -> None:
         organization = self.organization(entry.organization_id)
@@ -433,9 +478,26 @@ class _Run:
         else:
             status, next_at, finished, expires = DELIVERED, None, iso(ended), ended + DELIVERED_RETENTION
             self.report.delivered += 1
+        self.saves.append(
+            self.store.submit(
+                self.save, message.entry, status, deliveries, next_at, finished, expires, failure
+            )
+        )
+
+    def save(
+        self,
+        entry: OutboxEntry,
+        status: str,
+        deliveries: dict[str, dict[str, Any]],
+        next_at: str | None,
+        finished: str | None,
+        expires: datetime | None,
+        failure: dict[str, Any] | None,
+    ) -> None:
+        """Write a message's progress (in a worker thread, so recording never holds up deliveries)."""
         try:
             kept = webhook_outbox.save_progress(
-                message.entry,
+                entry,
                 self.report.run_id,
                 status=status,
                 deliveries=deliveries,
@@ -446,43 +508,53 @@ class _Run:
             )
         except errors.TransientFailure:
             # The lease runs out and another run takes the message over: nothing is lost.
-            logger.exception(
-                "could not record webhook progress", extra={"message_id": message.entry.message_id}
-            )
+            logger.exception("could not record webhook progress", extra={"message_id": entry.message_id})
             return
         if not kept:
-            self.report.lost_leases += 1
-            logger.warning(
-                "lost the lease of a webhook message", extra={"message_id": message.entry.message_id}
-            )
+            with self.report_lock:
+                self.report.lost_leases += 1
+            logger.warning("lost the lease of a webhook message", extra={"message_id": entry.message_id})
 
     # -- the loop ------------------------------------------------------------------------------------
     def run(self) -> DispatchReport:
         with (
             ThreadPoolExecutor(self.policy.concurrency, thread_name_prefix="webhook") as pool,
-            ThreadPoolExecutor(4, thread_name_prefix="webhook-claim") as claimer,
+            ThreadPoolExecutor(STORE_THREADS, thread_name_prefix="webhook-store") as store,
         ):
+            self.store = store
             while True:
                 accepting = self.accepting()
-                if (
-                    accepting
-                    and self.cursors
-                    and len(self.open) < self.policy.max_open_messages
-                    and self.startable() < self.policy.concurrency
-                ):
-                    self.fetch(claimer)
                 if accepting:
+                    self.readmit()
+                    if (
+                        self.cursors
+                        and self.waiting_count < self.policy.max_waiting_messages
+                        and len(self.open) + len(self.claims) < self.policy.max_open_messages
+                        and self.startable() < self.policy.concurrency
+                    ):
+                        self.fetch()
+                    if self.admitted:
+                        self.claim_admitted()
                     self.start(pool)
-                if not self.futures:
-                    if not accepting or (not self.cursors and not self.startable()):
+                if not self.futures and not self.claims:
+                    if not accepting or not (
+                        self.cursors or self.admitted or self.startable() or self.waiting
+                    ):
                         break
                     continue
-                done, _ = wait(list(self.futures), return_when=FIRST_COMPLETED)
+                running: list[Future[Any]] = [*self.futures, *self.claims]
+                done, _ = wait(running, return_when=FIRST_COMPLETED)
                 for future in done:
-                    self.finish(future)
-        # Deliveries not started before the deadline stay due: their messages go back for the next run.
-        for message in list(self.open.values()):
-            self.complete(message)
+                    if future in self.claims:
+                        self.claimed(future)  # type: ignore[arg-type]
+                    else:
+                        self.finish(future)  # type: ignore[arg-type]
+            # Deliveries not started before the deadline stay due: their messages go back for the next run.
+            for message in list(self.open.values()):
+                self.complete(message)
+            for save in self.saves:
+                save.result()  # a failure to record is a crash: the leases expire and nothing is lost
+        self.report.deferred += self.waiting_count
         return self.report
 
 

@@ -34,6 +34,14 @@ class ReceivedRequest:
         return self.headers["x-lago-unique-key"]
 
 
+class _QuietServer(ThreadingHTTPServer):
+    allow_reuse_address = True  # restart on the same port after a simulated outage
+    daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        pass  # a client that timed out and hung up is expected here
+
+
 @dataclass
 class Receiver:
     """Answers every POST with `status` (or `script(request) -> status`) after `delay` seconds; can go down."""
@@ -74,9 +82,7 @@ class Receiver:
             def log_message(self, *args: Any) -> None:
                 pass
 
-        ThreadingHTTPServer.allow_reuse_address = True
-        self._server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
-        self._server.daemon_threads = True
+        self._server = _QuietServer(("127.0.0.1", self.port), Handler)
         self.port = self._server.server_address[1]
         threading.Thread(target=self._server.serve_forever, daemon=True).start()
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from datetime import UTC, datetime, timedelta
 
 from lagoon.services.webhook_delivery import DeliveryPolicy, dispatch_due_messages
@@ -21,15 +20,16 @@ def test_a_slow_endpoint_never_starves_the_others(api, receiver, webhook_setting
         api.post("/customers", {"customer": {"external_id": f"c{n}"}})
     policy = DeliveryPolicy(timeout_seconds=0.4, concurrency=4, endpoint_concurrency=2, max_attempts=3)
     # When one run delivers them
-    started = time.monotonic()
     report = dispatch_due_messages(
         datetime.now(UTC) + timedelta(seconds=1), policy=policy, time_left=lambda: 60
     )
-    # Then the fast endpoint got all 10 long before the slow one's 10 timeouts (2 at a time) were over
-    fast = receiver.received("/fast")
+    # Then the fast endpoint got all 10 before the slow one's first two requests had even timed out (the
+    # slow endpoint only ever holds its 2 slots: its 3rd request waits for one of them)
+    fast, slow = receiver.received("/fast"), sorted(r.at for r in receiver.received("/slow"))
     assert len(fast) == 10
-    assert max(r.at for r in fast) - started < 1.0
-    assert len(receiver.received("/slow")) == 10
+    assert len(slow) == 10
+    assert max(r.at for r in fast) < slow[2]
+    assert slow[2] - slow[0] >= 0.35  # the 3rd slow request started only when a slot was freed
     assert report.succeeded_attempts == 10
     assert report.failed_attempts == 10
     assert report.retrying == 10  # the slow deliveries wait for their backoff; the fast ones are done
@@ -47,22 +47,26 @@ def test_one_run_pages_through_every_due_message(api, receiver, webhook_settings
     assert len({r.unique_key for r in receiver.received()}) == 9
 
 
-def test_a_backlogged_endpoint_leaves_the_rest_for_the_next_run(api, receiver, webhook_settings):
+def test_a_backlogged_endpoint_holds_only_its_backlog_and_the_rest_waits_unclaimed(
+    api, receiver, webhook_settings
+):
     from lagoon.data.records import OutboxRecord
 
-    # Given 5 messages for one endpoint that may only have 2 deliveries waiting per run
-    _endpoint(api, receiver.url())
-    for n in range(5):
+    # Given 4 messages for a slow endpoint (1 s a request, one at a time, at most 2 waiting deliveries)
+    receiver.delays["/slow"] = 1.0
+    _endpoint(api, receiver.url("/slow"))
+    for n in range(4):
         api.post("/customers", {"customer": {"external_id": f"c{n}"}})
     now = datetime.now(UTC) + timedelta(seconds=1)
-    policy = DeliveryPolicy(endpoint_backlog=2, endpoint_concurrency=1, page_size=10)
-    # When runs follow each other
-    runs = [
-        dispatch_due_messages(now + timedelta(minutes=n), policy=policy, time_left=lambda: 60)
-        for n in range(3)
-    ]
-    # Then each run delivers what the backlog allows, the rest is handed back (not held) and due next run
-    assert [r.delivered for r in runs] == [2, 2, 1]
-    assert [r.deferred for r in runs] == [3, 1, 0]
-    assert all(r.status == "delivered" and r.lease_owner is None for r in OutboxRecord.scan())
-    assert len({r.unique_key for r in receiver.received()}) == 5
+    policy = DeliveryPolicy(endpoint_backlog=2, endpoint_concurrency=1, timeout_seconds=3)
+    # When a run may start deliveries for only 3 seconds (half of the 6 s its function has left)
+    first = dispatch_due_messages(now, policy=policy, time_left=lambda: 6.0)
+    # Then it claimed at most its backlog beyond what it delivered, and handed everything else back unheld
+    assert 1 <= first.delivered < 4
+    assert first.claimed <= first.delivered + 2
+    assert first.deferred >= 1
+    assert all(r.lease_owner is None for r in OutboxRecord.scan())
+    # and the next run delivers the rest
+    second = dispatch_due_messages(now + timedelta(minutes=1), policy=policy, time_left=lambda: 60)
+    assert first.delivered + second.delivered == 4
+    assert len({r.unique_key for r in receiver.received()}) == 4
