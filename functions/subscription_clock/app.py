@@ -3,6 +3,7 @@
 from typing import Any
 
 from lagoon.observability import lambda_entrypoint
+from lagoon.services import billing  # noqa: F401  (registers the invoicing hooks: bill terminations and deletions)
 from lagoon.services.scheduling import scheduled_time
 from lagoon.services.subscriptions import run_clock
 
