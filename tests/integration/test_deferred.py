@@ -31,4 +31,8 @@ def test_deferred_endpoints_still_require_a_key(api):
 
 
 def test_a_method_the_deferred_path_does_not_have_is_a_plain_405(api):
-    assert api.delete("/analytics/mrr").json == {"status": 405, "error": "Method Not Allowed", "code": "not_allowed"}
+    assert api.delete("/analytics/mrr").json == {
+        "status": 405,
+        "error": "Method Not Allowed",
+        "code": "not_allowed",
+    }
