@@ -1,0 +1,179 @@
+"""The hourly billing run through the real handler, at chosen scheduled times: every amount in cents."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tests.contract import assert_matches_contract
+from tests.integration.invoicing.conftest import (
+    at,
+    charge,
+    create_metric,
+    create_plan,
+    event,
+    invoice,
+    invoices_of,
+    outbox,
+    run_billing,
+    subscribe_at,
+)
+
+
+def _fees(body: dict[str, Any]) -> dict[str, int]:
+    return {f["item"]["type"] + ":" + f["item"]["code"]: f["amount_cents"] for f in body["fees"]}
+
+
+def test_arrears_plan_mid_period_start_bills_prorated_fee_and_usage(api, org, gateway, stream, customer):
+    # Given a $100 monthly plan in arrears with $1/GB, started January 10th, and 3 GB used
+    metric = create_metric(api, "storage")
+    create_plan(api, "startup", charges=[charge(metric)])
+    subscribe_at(org.id, "2024-01-10T00:00:00Z", subscription_at=at("2024-01-10T00:00:00Z"))
+    api.post("/events", {"event": event("t1", at="2024-01-15T12:00:00Z", gb=3)})
+    stream.drain()
+
+    # When the run of February 1st, 00:00 fires
+    run_billing(gateway, "2024-02-01T00:00:00Z")
+
+    # Then one finalized invoice: 22/31 of $100 = 70.97 + 3.00
+    (listed,) = invoices_of(api)
+    body = invoice(api, listed["lago_id"])
+    assert_matches_contract("/invoices/{lago_id}", "get", 200, {"invoice": body})
+    assert _fees(body) == {"subscription:startup": 7097, "charge:storage": 300}
+    assert body["fees_amount_cents"] == 7397 and body["total_amount_cents"] == 7397
+    assert body["status"] == "finalized" and body["number"].endswith("-001-001")
+    assert body["issuing_date"] == "2024-02-01"
+    assert body["billing_periods"][0]["charges_from_datetime"] == "2024-01-10T00:00:00Z"
+    assert body["billing_periods"][0]["charges_to_datetime"] == "2024-01-31T23:59:59Z"
+    created = outbox("invoice.created")
+    assert [m["payload"]["lago_id"] for m in created] == [body["lago_id"]]
+
+
+def test_the_same_run_twice_creates_nothing_more(api, org, gateway, stream, customer):
+    create_plan(api, "startup")
+    subscribe_at(org.id, "2024-01-01T00:00:00Z", subscription_at=at("2024-01-01T00:00:00Z"))
+    run_billing(gateway, "2024-02-01T00:00:00Z")
+    run_billing(gateway, "2024-02-01T00:00:00Z")
+    run_billing(gateway, "2024-02-01T01:00:00Z")
+    (only,) = invoices_of(api)
+    assert only["total_amount_cents"] == 10000
+    assert len(outbox("invoice.created")) == 1
+
+
+def test_advance_plan_pays_at_start_then_each_period(api, org, gateway, customer):
+    create_plan(api, "pro", pay_in_advance=True, amount_cents=3100)
+    subscribe_at(org.id, "2024-01-20T00:00:00Z", plan_code="pro", subscription_at=at("2024-01-20T00:00:00Z"))
+    run_billing(gateway, "2024-01-20T00:00:00Z")
+    run_billing(gateway, "2024-02-01T00:00:00Z")
+    found = sorted(invoices_of(api), key=lambda i: i["issuing_date"])
+    # 12/31 of 31.00 = 12.00 at the start, then the whole of February in advance
+    assert [i["total_amount_cents"] for i in found] == [1200, 3100]
+    assert [i["number"][-3:] for i in found] == ["001", "002"]
+
+
+def test_missed_hours_bill_every_boundary_in_order(api, org, gateway, customer):
+    create_plan(api, "startup")
+    subscribe_at(org.id, "2024-01-01T00:00:00Z", subscription_at=at("2024-01-01T00:00:00Z"))
+    run_billing(gateway, "2024-03-01T05:00:00Z")
+    found = sorted(invoices_of(api), key=lambda i: i["issuing_date"])
+    assert [(i["issuing_date"], i["total_amount_cents"]) for i in found] == [
+        ("2024-02-01", 10000),
+        ("2024-03-01", 10000),
+    ]
+
+
+def test_past_subscription_at_does_not_bill_past_periods(api, org, gateway, customer):
+    create_plan(api, "startup")
+    # Created on March 10th with a subscription_at in January
+    subscribe_at(org.id, "2024-03-10T00:00:00Z", subscription_at=at("2024-01-01T00:00:00Z"))
+    run_billing(gateway, "2024-04-01T00:00:00Z")
+    (only,) = invoices_of(api)
+    assert only["issuing_date"] == "2024-04-01" and only["total_amount_cents"] == 10000
+
+
+def test_trial_defers_the_in_advance_fee_to_the_trial_end(api, org, gateway, customer):
+    create_plan(api, "pro", pay_in_advance=True, amount_cents=3100, trial_period=10)
+    subscribe_at(org.id, "2024-01-01T00:00:00Z", plan_code="pro", subscription_at=at("2024-01-01T00:00:00Z"))
+    run_billing(gateway, "2024-01-01T00:00:00Z")
+    assert invoices_of(api) == []
+    run_billing(gateway, "2024-01-11T00:00:00Z")
+    (first,) = invoices_of(api)
+    # January 11th to 31st: 21/31 of 31.00
+    assert first["total_amount_cents"] == 2100
+
+
+def test_taxes_and_coupons_in_lago_order(api, org, gateway, stream, customer):
+    metric = create_metric(api, "storage")
+    assert api.post("/taxes", {"tax": {"name": "VAT", "code": "vat", "rate": "20"}}).status == 200
+    create_plan(api, "startup", charges=[charge(metric)], tax_codes=["vat"], amount_cents=5000)
+    coupon = {
+        "name": "Ten",
+        "code": "ten",
+        "coupon_type": "fixed_amount",
+        "frequency": "once",
+        "expiration": "no_expiration",
+        "amount_cents": 1000,
+        "amount_currency": "USD",
+    }
+    assert api.post("/coupons", {"coupon": coupon}).status == 200
+    subscribe_at(org.id, "2024-01-01T00:00:00Z", subscription_at=at("2024-01-01T00:00:00Z"))
+    applied = {"external_customer_id": "cus_1", "coupon_code": "ten"}
+    assert api.post("/applied_coupons", {"applied_coupon": applied}).status == 200
+    api.post("/events", {"event": event("t1", at="2024-01-15T12:00:00Z", gb=20)})
+    stream.drain()
+
+    run_billing(gateway, "2024-02-01T00:00:00Z")
+
+    (listed,) = invoices_of(api)
+    body = invoice(api, listed["lago_id"])
+    # 50 + 20 - 10 coupon = 60, VAT 20 % = 12 → 72
+    assert body["fees_amount_cents"] == 7000
+    assert body["coupons_amount_cents"] == 1000
+    assert body["sub_total_excluding_taxes_amount_cents"] == 6000
+    assert body["taxes_amount_cents"] == 1200
+    assert body["total_amount_cents"] == 7200
+    assert body["applied_taxes"][0]["tax_code"] == "vat" and body["applied_taxes"][0]["amount_cents"] == 1200
+    assert body["credits"][0]["amount_cents"] == 1000 and body["credits"][0]["item"]["code"] == "ten"
+    assert_matches_contract("/invoices/{lago_id}", "get", 200, {"invoice": body})
+    # The once coupon is used up
+    coupons = api.get("/applied_coupons", query={"status": "terminated"}).json["applied_coupons"]
+    assert [c["coupon_code"] for c in coupons] == ["ten"]
+
+
+def test_zero_amount_invoice_skipped_by_the_customer_is_closed(api, org, gateway):
+    api.post("/customers", {"customer": {"external_id": "cus_1", "finalize_zero_amount_invoice": "skip"}})
+    create_plan(api, "free", amount_cents=0)
+    subscribe_at(org.id, "2024-01-01T00:00:00Z", plan_code="free", subscription_at=at("2024-01-01T00:00:00Z"))
+    run_billing(gateway, "2024-02-01T00:00:00Z")
+    assert invoices_of(api) == []
+    (closed,) = invoices_of(api, **{"statuses[]": ["closed"]})
+    assert closed["status"] == "closed" and closed["number"].endswith("-DRAFT")
+    assert outbox("invoice.created") == []
+
+
+def test_per_organization_numbering(api, org, gateway):
+    assert (
+        api.put("/organizations", {"organization": {"document_numbering": "per_organization"}}).status == 200
+    )
+    create_plan(api, "startup")
+    for n in (1, 2):
+        subscribe_at(
+            org.id,
+            "2024-01-01T00:00:00Z",
+            external_id=f"sub_{n}",
+            customer=f"cus_{n}",
+            subscription_at=at("2024-01-01T00:00:00Z"),
+        )
+    run_billing(gateway, "2024-02-01T00:00:00Z")
+    numbers = sorted(i["number"].split("-", 2)[-1] for i in invoices_of(api))
+    assert numbers == ["202402-001", "202402-002"]
+
+
+def test_customer_timezone_moves_the_boundary(api, org, gateway):
+    api.post("/customers", {"customer": {"external_id": "cus_1", "timezone": "America/New_York"}})
+    create_plan(api, "startup")
+    subscribe_at(org.id, "2024-01-01T05:00:00Z", subscription_at=at("2024-01-01T05:00:00Z"))
+    run_billing(gateway, "2024-02-01T04:00:00Z")
+    assert invoices_of(api) == []
+    run_billing(gateway, "2024-02-01T05:00:00Z")
+    (only,) = invoices_of(api)
+    assert only["issuing_date"] == "2024-02-01" and only["total_amount_cents"] == 10000
