@@ -334,6 +334,13 @@ def _render_base(invoice: Invoice, customer_body: dict[str, Any]) -> dict[str, A
     }
 
 
+def _without_nulls(body: dict[str, Any], *keys: str) -> dict[str, Any]:
+    for key in keys:
+        if body.get(key) is None:
+            body.pop(key, None)
+    return body
+
+
 def _render_customer(invoice: Invoice) -> dict[str, Any]:
     customer = customers.get_customer_by_id(invoice.organization_id, invoice.customer_id)
     return customers.render_customer(customer, organizations.get_organization(invoice.organization_id))
@@ -341,7 +348,8 @@ def _render_customer(invoice: Invoice) -> dict[str, Any]:
 
 def render_invoice(invoice: Invoice, customer_body: dict[str, Any] | None = None) -> dict[str, Any]:
     """InvoiceObject of the contract (list items: without fees)."""
-    return _render_base(invoice, customer_body or _render_customer(invoice))
+    body = _render_base(invoice, customer_body or _render_customer(invoice))
+    return _without_nulls(body, "sequential_id")  # a draft has no number yet
 
 
 def render_fee(invoice: Invoice, fee: dict[str, Any]) -> dict[str, Any]:
