@@ -92,6 +92,8 @@ class CapacityMeter:
     requests: Counter[str] = field(default_factory=Counter)
     write_units: Counter[str] = field(default_factory=Counter)
     items_written: Counter[str] = field(default_factory=Counter)
+    # Strongly consistent reads of small items: 1 read unit per item asked for (a lower bound for Query).
+    read_units: int = 0
     kinesis_records: int = 0
     kinesis_put_payload_units: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
@@ -101,6 +103,7 @@ class CapacityMeter:
             self.requests.clear()
             self.write_units.clear()
             self.items_written.clear()
+            self.read_units = 0
             self.kinesis_records = 0
             self.kinesis_put_payload_units = 0
 
@@ -135,6 +138,10 @@ class CapacityMeter:
                     self.kinesis_put_payload_units += max(1, math.ceil(size / (25 * KB)))
 
     def _observe_dynamodb(self, operation: str, params: Mapping[str, Any]) -> None:
+        if operation == "BatchGetItem":
+            self.read_units += sum(len(r["Keys"]) for r in params["RequestItems"].values())
+        elif operation in ("GetItem", "Query"):
+            self.read_units += 1
         if operation == "PutItem":
             self._count_item(params["TableName"], params["Item"])
         elif operation == "BatchWriteItem":
