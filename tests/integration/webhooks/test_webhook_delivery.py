@@ -11,7 +11,7 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives import serialization
 
-from tests.integration.webhooks.conftest import ISSUER, minutes
+from tests.integration.webhooks.conftest import ISSUER, assert_webhook_matches_contract, minutes
 
 
 def _endpoint(api, url, **fields):
@@ -288,23 +288,4 @@ def test_the_envelope_of_every_message_matches_the_webhook_contract(api, org, re
     _customer(api, "c1", name="Uno")
     dispatcher.at()
     for request in receiver.received():
-        _assert_webhook_contract(request.json)
-
-
-def _assert_webhook_contract(envelope):
-    """The request body schema of the contract's `webhooks:` entry for this webhook type."""
-    from openapi_schema_validator import OAS31Validator
-
-    from tests.contract import _spec
-
-    spec = _spec()
-    if spec is None:
-        pytest.skip("Lago OpenAPI spec not available")
-    for operation in spec["webhooks"].values():
-        schema = operation["post"]["requestBody"]["content"]["application/json"]["schema"]
-        if envelope["webhook_type"] in schema["properties"]["webhook_type"].get("enum", []):
-            validator = OAS31Validator({**schema, "components": spec["components"]})
-            problems = [f"{list(e.path)}: {e.message}" for e in validator.iter_errors(envelope)]
-            assert not problems, problems
-            return
-    raise AssertionError(f"no contract entry for {envelope['webhook_type']}")
+        assert_webhook_matches_contract(request.json)
