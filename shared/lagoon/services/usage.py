@@ -744,7 +744,6 @@ def render_charge_fee(
         "refunded_at": None,
         "event_transaction_id": transaction_id,
         "amount_details": amount_details_json(priced.details),
-        "pricing_unit_details": None,
         "item": {
             "type": "charge",
             "code": context.metric.code,
@@ -903,7 +902,7 @@ def _parse_timestamp(value: int | float | str | None) -> datetime:
 
 def estimate_fees(organization_id: str, event: EstimateEventInput) -> list[dict[str, Any]]:
     """`POST /events/estimate_fees`: the fees one event would create on the subscription's pay-in-advance
-    charges of its metric, from the current aggregates (nothing is stored). Lago's errors: unknown
+    charges of its metric, from the current aggregates (nothing is stored): `FeeObject`s without lago_id. Lago's errors: unknown
     subscription 404, unknown metric 404, no pay-in-advance charge 422 `does_not_match_an_instant_charge`."""
     from lagoon.services import billable_metrics, customers, plans, subscriptions
     from lagoon.services.subscriptions import billing_timezone
@@ -971,31 +970,8 @@ def estimate_fees(organization_id: str, event: EstimateEventInput) -> list[dict[
                 created_at=None,
                 units_total=after.total_aggregated_units - before.total_aggregated_units,
             )
-            fees.append(_as_estimate(fee))
+            fees.append(fee)
     return fees
-
-
-_ESTIMATE_NUMBERS = ("precise_amount", "precise_total_amount", "precise_unit_amount", "taxes_precise_amount")
-_ESTIMATE_DROPPED = (
-    "lago_fixed_charge_id",
-    "self_billed",
-    "from_date",
-    "to_date",
-    "pricing_unit_details",
-    "applied_taxes",
-    "sub_total_excluding_taxes_amount_cents",
-    "sub_total_excluding_taxes_precise_amount_cents",
-    "total_aggregated_units",
-)
-
-
-def _as_estimate(fee: dict[str, Any]) -> dict[str, Any]:
-    """`FeeEstimateObject`: an unsaved fee (null ids, dates and details), precise amounts as numbers."""
-    estimate = {key: value for key, value in fee.items() if key not in _ESTIMATE_DROPPED}
-    for key in _ESTIMATE_NUMBERS:
-        estimate[key] = float(Decimal(estimate[key]))
-    estimate["amount_details"] = None
-    return estimate
 
 
 # --- lifetime usage -------------------------------------------------------------------------------------

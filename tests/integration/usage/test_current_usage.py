@@ -1,4 +1,5 @@
-"""GET /customers/{id}/current_usage: events through the real aggregator, usage priced by the engine."""
+"""GET /customers/{id}/current_usage: events through the real aggregator, priced by the engine — every
+charge model and aggregation type, filters, groups, a period boundary, taxes."""
 
 from __future__ import annotations
 
@@ -6,43 +7,8 @@ from typing import Any
 
 import pytest
 
-from tests.contract import assert_matches_contract
 from tests.integration.ingestion.conftest import charge, create_metric, create_plan, event, subscribe
-
-NOW = "2024-01-20T00:00:00Z"
-
-
-@pytest.fixture(autouse=True)
-def _frozen_usage_clock(monkeypatch: pytest.MonkeyPatch) -> None:
-    """current_usage reads the period containing now: pin now inside January 2024."""
-    from datetime import datetime
-
-    from lagoon.services import usage
-
-    real = usage.subscription_usage
-
-    def at_now(*args: Any, **kwargs: Any) -> Any:
-        kwargs.setdefault("at", datetime.fromisoformat(NOW.replace("Z", "+00:00")))
-        if kwargs["at"] is None:
-            kwargs["at"] = datetime.fromisoformat(NOW.replace("Z", "+00:00"))
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(usage, "subscription_usage", at_now)
-
-
-def current_usage(api, customer: str = "cus_1", sub: str = "sub_1", **query: Any) -> dict[str, Any]:
-    response = api.get(
-        f"/customers/{customer}/current_usage", query={"external_subscription_id": sub, **query}
-    )
-    assert response.status == 200, response.body
-    assert_matches_contract("/customers/{external_customer_id}/current_usage", "get", 200, response.json)
-    return response.json["customer_usage"]  # type: ignore[no-any-return]
-
-
-def send(api, stream, *events: dict[str, Any]) -> None:
-    response = api.post("/events/batch", {"events": list(events)})
-    assert response.status == 200, response.body
-    stream.drain()
+from tests.integration.usage.conftest import current_usage, send
 
 
 def test_standard_sum_usage_in_the_current_period(api, org, stream):
@@ -58,12 +24,285 @@ def test_standard_sum_usage_in_the_current_period(api, org, stream):
     assert usage["to_datetime"] == "2024-01-31T23:59:59Z"
     assert usage["issuing_date"] == "2024-02-01"
     assert usage["currency"] == "USD"
-    assert (usage["amount_cents"], usage["taxes_amount_cents"], usage["total_amount_cents"]) == (1750, 0, 1750)
+    assert (usage["amount_cents"], usage["taxes_amount_cents"], usage["total_amount_cents"]) == (
+        1750,
+        0,
+        1750,
+    )
     [charge_usage] = usage["charges_usage"]
     assert charge_usage["units"] == "35"
     assert charge_usage["total_aggregated_units"] == "35"
     assert charge_usage["events_count"] == 3
     assert charge_usage["amount_cents"] == 1750
+    assert charge_usage["amount_currency"] == "USD"
     assert charge_usage["charge"]["lago_id"] == plan["charges"][0]["lago_id"]
     assert charge_usage["billable_metric"]["code"] == "storage"
     assert charge_usage["filters"] == [] and charge_usage["grouped_usage"] == []
+
+
+CHARGE_MODELS = [
+    # (charge model, properties, gb of each event, amount_cents)
+    ("standard", {"amount": "0.25"}, (10, 5), 375),
+    # 15 units: tier 1 = 10 x 1 + flat 2, tier 2 = 5 x 0.5
+    (
+        "graduated",
+        {
+            "graduated_ranges": [
+                {"from_value": 0, "to_value": 10, "per_unit_amount": "1", "flat_amount": "2"},
+                {"from_value": 11, "to_value": None, "per_unit_amount": "0.5", "flat_amount": "0"},
+            ]
+        },
+        (8, 7),
+        1450,
+    ),
+    # 15 units fall in the second tier: 15 x 0.5 + flat 3
+    (
+        "volume",
+        {
+            "volume_ranges": [
+                {"from_value": 0, "to_value": 10, "per_unit_amount": "1", "flat_amount": "0"},
+                {"from_value": 11, "to_value": None, "per_unit_amount": "0.5", "flat_amount": "3"},
+            ]
+        },
+        (8, 7),
+        1050,
+    ),
+    # 16 units, 5 free: 11 paid units = 2 started packages of 10 at 10
+    ("package", {"amount": "10", "package_size": 10, "free_units": 5}, (9, 7), 2000),
+    # first event (100) free; 2 % of 50 + 0.10 fixed fee for the one paid event
+    ("percentage", {"rate": "2", "fixed_amount": "0.1", "free_units_per_events": 1}, (100, 50), 110),
+    # 150: 1 % of the first 100, 2 % of the next 50 + flat 1
+    (
+        "graduated_percentage",
+        {
+            "graduated_percentage_ranges": [
+                {"from_value": 0, "to_value": 100, "rate": "1", "flat_amount": "0"},
+                {"from_value": 101, "to_value": None, "rate": "2", "flat_amount": "1"},
+            ]
+        },
+        (100, 50),
+        300,
+    ),
+]
+
+
+@pytest.mark.parametrize(("model", "properties", "values", "amount_cents"), CHARGE_MODELS)
+def test_every_charge_model(api, org, stream, model, properties, values, amount_cents):
+    # Given a sum of gb priced with the model
+    metric = create_metric(api)
+    create_plan(api, charges=[charge(metric, charge_model=model, properties=properties)])
+    subscribe(api)
+    # When the events are aggregated
+    send(api, stream, *(event(f"tx_{i}", gb=gb) for i, gb in enumerate(values)))
+    # Then the usage is priced by the model, exactly
+    usage = current_usage(api)
+    [charge_usage] = usage["charges_usage"]
+    assert charge_usage["units"] == str(sum(values))
+    assert charge_usage["amount_cents"] == amount_cents
+    assert usage["amount_cents"] == amount_cents
+
+
+def test_dynamic_charge_sums_the_events_amounts(api, org, stream):
+    # Given a dynamic charge: each event carries its own price
+    metric = create_metric(api)
+    create_plan(api, charges=[charge(metric, charge_model="dynamic", properties={})])
+    subscribe(api)
+    first, second = event("tx_1", gb=1), event("tx_2", gb=2)
+    first["precise_total_amount_cents"] = "120.4"
+    second["precise_total_amount_cents"] = "80.2"
+    send(api, stream, first, second)
+    # Then the usage is the sum of their amounts, rounded once
+    [charge_usage] = current_usage(api)["charges_usage"]
+    assert charge_usage["amount_cents"] == 201
+    assert charge_usage["units"] == "3"
+
+
+AGGREGATIONS: list[tuple[dict[str, Any], list[dict[str, Any]], str, int]] = [
+    ({"aggregation_type": "count_agg", "field_name": None}, [{}, {}, {}], "3", 300),
+    ({"aggregation_type": "max_agg"}, [{"gb": 10}, {"gb": 20}, {"gb": 5}], "20", 2000),
+    (
+        {"aggregation_type": "unique_count_agg", "field_name": "user"},
+        [{"user": "a"}, {"user": "b"}, {"user": "a"}],
+        "2",
+        200,
+    ),
+]
+
+
+@pytest.mark.parametrize(("metric_fields", "properties", "units", "amount_cents"), AGGREGATIONS)
+def test_aggregation_types(api, org, stream, metric_fields, properties, units, amount_cents):
+    metric = create_metric(api, **metric_fields)
+    create_plan(api, charges=[charge(metric)])
+    subscribe(api)
+    send(api, stream, *(event(f"tx_{i}", **props) for i, props in enumerate(properties)))
+    [charge_usage] = current_usage(api)["charges_usage"]
+    assert (charge_usage["units"], charge_usage["amount_cents"]) == (units, amount_cents)
+    assert charge_usage["billable_metric"]["aggregation_type"] == metric_fields["aggregation_type"]
+
+
+def test_latest_agg_takes_the_latest_event_by_timestamp(api, org, stream):
+    metric = create_metric(api, aggregation_type="latest_agg")
+    create_plan(api, charges=[charge(metric)])
+    subscribe(api)
+    send(
+        api,
+        stream,
+        event("tx_1", at="2024-01-15T00:00:00Z", gb=10),
+        event("tx_2", at="2024-01-16T00:00:00Z", gb=5),
+        event("tx_3", at="2024-01-14T00:00:00Z", gb=20),
+    )
+    [charge_usage] = current_usage(api)["charges_usage"]
+    assert (charge_usage["units"], charge_usage["amount_cents"]) == ("5", 500)
+
+
+def test_weighted_sum_over_the_period(api, org, stream):
+    # Given +10 gb from January 1st and +10 gb more from January 16th (31 days)
+    metric = create_metric(api, aggregation_type="weighted_sum_agg")
+    create_plan(api, charges=[charge(metric)])
+    subscribe(api)
+    send(
+        api,
+        stream,
+        event("tx_1", at="2024-01-01T00:00:00Z", gb=10),
+        event("tx_2", at="2024-01-16T00:00:00Z", gb=10),
+    )
+    # Then units = (10 x 15 + 20 x 16) / 31 = 15.16…, 15.16 at 1 per unit
+    [charge_usage] = current_usage(api)["charges_usage"]
+    assert charge_usage["units"].startswith("15.1612903")
+    assert charge_usage["amount_cents"] == 1516
+
+
+def test_recurring_sum_carries_into_the_next_period(api, org, stream, clock):
+    # Given a recurring sum: +10 seats in January, +5 in February
+    metric = create_metric(api, recurring=True)
+    create_plan(api, charges=[charge(metric)])
+    subscribe(api)
+    send(
+        api,
+        stream,
+        event("tx_1", at="2024-01-10T00:00:00Z", gb=10),
+        event("tx_2", at="2024-02-10T00:00:00Z", gb=5),
+    )
+    # Then February's usage counts the 10 carried and the 5 added
+    clock.set("2024-02-20T00:00:00Z")
+    usage = current_usage(api)
+    assert usage["from_datetime"] == "2024-02-01T00:00:00Z"
+    [charge_usage] = usage["charges_usage"]
+    assert (charge_usage["units"], charge_usage["events_count"], charge_usage["amount_cents"]) == (
+        "15",
+        1,
+        1500,
+    )
+
+
+def test_filters_price_each_filter_and_the_default(api, org, stream):
+    # Given storage filtered by region: eu at 2, us at 3, anything else at the default 1
+    metric = create_metric(api, filters=[{"key": "region", "values": ["eu", "us"]}])
+    create_plan(
+        api,
+        charges=[
+            charge(
+                metric,
+                filters=[
+                    {
+                        "values": {"region": ["eu"]},
+                        "properties": {"amount": "2"},
+                        "invoice_display_name": "EU",
+                    },
+                    {"values": {"region": ["us"]}, "properties": {"amount": "3"}},
+                ],
+            )
+        ],
+    )
+    subscribe(api)
+    send(
+        api, stream, event("tx_1", gb=10, region="eu"), event("tx_2", gb=5, region="us"), event("tx_3", gb=1)
+    )
+    # Then each filter is priced with its own price: 20 + 15 + 1
+    [charge_usage] = current_usage(api)["charges_usage"]
+    assert charge_usage["amount_cents"] == 3600
+    assert charge_usage["units"] == "16"
+    by_values = {str(f["values"]): f for f in charge_usage["filters"]}
+    assert by_values["{'region': ['eu']}"]["amount_cents"] == 2000
+    assert by_values["{'region': ['eu']}"]["invoice_display_name"] == "EU"
+    assert by_values["{'region': ['us']}"]["amount_cents"] == 1500
+    assert by_values["{}"]["amount_cents"] == 100
+    assert by_values["{}"]["events_count"] == 1
+
+
+def test_grouped_usage_prices_each_group(api, org, stream):
+    # Given a graduated charge grouped by cloud: the first 2 units of each group at 1, then 0.5
+    metric = create_metric(api)
+    ranges = [
+        {"from_value": 0, "to_value": 2, "per_unit_amount": "1", "flat_amount": "0"},
+        {"from_value": 3, "to_value": None, "per_unit_amount": "0.5", "flat_amount": "0"},
+    ]
+    create_plan(
+        api,
+        charges=[
+            charge(
+                metric,
+                charge_model="graduated",
+                properties={"graduated_ranges": ranges, "pricing_group_keys": ["cloud"]},
+            )
+        ],
+    )
+    subscribe(api)
+    send(api, stream, event("tx_1", gb=4, cloud="aws"), event("tx_2", gb=3, cloud="gcp"))
+    # Then aws: 2 + 1 = 3.00, gcp: 2 + 0.5 = 2.50 — tiers apply per group
+    [charge_usage] = current_usage(api)["charges_usage"]
+    groups = {g["grouped_by"]["cloud"]: g for g in charge_usage["grouped_usage"]}
+    assert groups["aws"]["amount_cents"] == 300 and groups["aws"]["units"] == "4"
+    assert groups["gcp"]["amount_cents"] == 250 and groups["gcp"]["events_count"] == 1
+    assert charge_usage["amount_cents"] == 550
+
+
+def test_period_boundary_splits_the_usage(api, org, stream, clock):
+    # Given one call on the last second of January and one on the first second of February
+    metric = create_metric(api, "calls", aggregation_type="count_agg", field_name=None)
+    create_plan(api, charges=[charge(metric)])
+    subscribe(api)
+    send(
+        api,
+        stream,
+        event("tx_1", code="calls", at="2024-01-31T23:59:59Z"),
+        event("tx_2", code="calls", at="2024-02-01T00:00:00Z"),
+        event("tx_3", code="calls", at="2024-02-02T00:00:00Z"),
+    )
+    # Then January holds one and February two
+    clock.set("2024-01-31T23:59:59Z")
+    assert current_usage(api)["charges_usage"][0]["units"] == "1"
+    clock.set("2024-02-01T00:00:00Z")
+    february = current_usage(api)
+    assert february["charges_usage"][0]["units"] == "2"
+    assert february["from_datetime"] == "2024-02-01T00:00:00Z"
+    assert february["to_datetime"] == "2024-02-29T23:59:59Z"
+
+
+def test_taxes_apply_unless_apply_taxes_is_false(api, org, stream):
+    # Given a 20 % tax on the plan
+    assert api.post("/taxes", {"tax": {"name": "VAT", "code": "vat", "rate": "20"}}).status == 200
+    metric = create_metric(api)
+    create_plan(api, charges=[charge(metric, properties={"amount": "0.5"})], tax_codes=["vat"])
+    subscribe(api)
+    send(api, stream, event("tx_1", gb=35))
+    # Then 17.50 + 3.50 tax
+    usage = current_usage(api)
+    assert (usage["amount_cents"], usage["taxes_amount_cents"], usage["total_amount_cents"]) == (
+        1750,
+        350,
+        2100,
+    )
+    # And without taxes
+    untaxed = current_usage(api, apply_taxes="false")
+    assert (untaxed["taxes_amount_cents"], untaxed["total_amount_cents"]) == (0, 1750)
+
+
+def test_unknown_customer_or_subscription_is_404(api, org, stream):
+    metric = create_metric(api)
+    create_plan(api, charges=[charge(metric)])
+    subscribe(api)
+    response = api.get("/customers/nobody/current_usage", query={"external_subscription_id": "sub_1"})
+    assert (response.status, response.json["code"]) == (404, "customer_not_found")
+    response = api.get("/customers/cus_1/current_usage", query={"external_subscription_id": "nope"})
+    assert (response.status, response.json["code"]) == (404, "subscription_not_found")

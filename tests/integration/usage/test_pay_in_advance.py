@@ -1,0 +1,139 @@
+"""Pay-in-advance charges: each event is priced as the aggregator folds it — one fee (kind `fee`) and one
+`fee.created` webhook per event, exactly once under redelivery and crashes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.contract import assert_matches_contract
+from tests.integration.ingestion.conftest import charge, create_metric, create_plan, event, outbox, subscribe
+from tests.integration.usage.conftest import send
+
+
+def _fees(organization_id: str) -> list[dict[str, Any]]:
+    from lagoon.data import entities
+
+    return sorted(entities.query(organization_id, "fee"), key=lambda f: f["event_transaction_id"])
+
+
+def _graduated_in_advance(api, **fields: Any) -> dict[str, Any]:
+    metric = create_metric(api)
+    ranges = [
+        {"from_value": 0, "to_value": 10, "per_unit_amount": "1", "flat_amount": "0"},
+        {"from_value": 11, "to_value": None, "per_unit_amount": "0.5", "flat_amount": "0"},
+    ]
+    plan = create_plan(
+        api,
+        charges=[
+            charge(
+                metric,
+                charge_model="graduated",
+                pay_in_advance=True,
+                properties={"graduated_ranges": ranges},
+                **fields,
+            )
+        ],
+    )
+    subscribe(api)
+    return plan
+
+
+def test_each_event_gets_its_increment_as_a_fee_with_a_webhook(api, org, stream):
+    # Given a graduated pay-in-advance charge: 1 per gb up to 10, then 0.5
+    plan = _graduated_in_advance(api)
+    # When 6 gb then 8 gb arrive
+    send(api, stream, event("tx_1", gb=6), event("tx_2", gb=8))
+    # Then the first costs 6.00, the second 4 x 1 + 4 x 0.5 = 6.00
+    fees = _fees(org.id)
+    assert [(f["event_transaction_id"], f["amount_cents"], f["units"]) for f in fees] == [
+        ("tx_1", 600, "6"),
+        ("tx_2", 600, "8"),
+    ]
+    fee = fees[1]
+    assert fee["pay_in_advance"] is True and fee["invoiceable"] is True
+    assert fee["lago_charge_id"] == plan["charges"][0]["lago_id"]
+    assert fee["lago_invoice_id"] is None
+    assert fee["external_subscription_id"] == "sub_1" and fee["external_customer_id"] == "cus_1"
+    assert fee["from_date"] == "2024-01-01T00:00:00Z" and fee["to_date"] == "2024-01-31T23:59:59Z"
+    assert fee["item"]["code"] == "storage" and fee["item"]["type"] == "charge"
+    # And each fee went out once as fee.created, shaped as the contract's webhook
+    messages = outbox("fee.created")
+    assert sorted(m["payload"]["lago_id"] for m in messages) == sorted(f["lago_id"] for f in fees)
+    for fee in fees:
+        assert_matches_contract("/fees/{lago_id}", "get", 200, {"fee": fee})
+
+
+def test_invoiceable_false_records_the_fee_only(api, org, stream):
+    _graduated_in_advance(api, invoiceable=False)
+    send(api, stream, event("tx_1", gb=3))
+    [fee] = _fees(org.id)
+    assert (fee["amount_cents"], fee["invoiceable"]) == (300, False)
+
+
+def test_a_redelivered_batch_creates_no_new_fee(api, org, stream):
+    # Given the fees of two events
+    _graduated_in_advance(api)
+    send(api, stream, event("tx_1", gb=6), event("tx_2", gb=8))
+    assert stream.pending() == []
+    stream.positions.clear()  # replay what was delivered
+    delivered = stream.pending()
+    before = [(f["lago_id"], f["amount_cents"]) for f in _fees(org.id)]
+    # When the whole batch is delivered again (Lambda retries it)
+    stream.deliver(delivered)
+    # Then fees, amounts and webhooks are unchanged
+    assert [(f["lago_id"], f["amount_cents"]) for f in _fees(org.id)] == before
+    assert len(outbox("fee.created")) == 2
+
+
+class Crash(Exception):
+    pass
+
+
+@pytest.mark.parametrize("crash", ["inside the fee hook", "after the aggregates are written"])
+def test_a_crash_then_a_replay_prices_each_event_once(api, org, stream, crash):
+    from aws_lambda_powertools.utilities.data_classes.kinesis_stream_event import KinesisStreamRecord
+    from lagoon.data.usage_store import UsageStore
+    from lagoon.ingestion.aggregator import Aggregator
+    from lagoon.ingestion.kinesis import decode_kinesis_record
+    from lagoon.services.usage import record_in_advance_fees
+
+    # Given three events of a pay-in-advance charge on the stream
+    _graduated_in_advance(api)
+    events = [event("tx_1", gb=6), event("tx_2", gb=8), event("tx_3", gb=2)]
+    assert api.post("/events/batch", {"events": events}).status == 200
+    records = [decode_kinesis_record(KinesisStreamRecord(r)) for r in stream.pending()]
+
+    def first_fee_then_crash(folds):
+        record_in_advance_fees(folds[:1])
+        raise Crash
+
+    def crash_after_write(count: int) -> None:
+        raise Crash
+
+    # When the aggregator dies (with one fee written, or with everything written) and the batch is replayed
+    with pytest.raises(Crash):
+        if crash == "inside the fee hook":
+            Aggregator(UsageStore(), in_advance_hooks=[first_fee_then_crash]).apply(records)
+        else:
+            Aggregator(UsageStore(after_write=crash_after_write)).apply(records)
+    Aggregator(UsageStore()).apply(records)
+    Aggregator(UsageStore()).apply(records)
+    # Then each event has exactly one fee, priced from the state before it: 6.00, 6.00 (4 + 2 x 0.5), 1.00
+    fees = _fees(org.id)
+    assert [(f["event_transaction_id"], f["amount_cents"]) for f in fees] == [
+        ("tx_1", 600),
+        ("tx_2", 600),
+        ("tx_3", 100),
+    ]
+    assert len(outbox("fee.created")) == 3
+
+
+def test_in_arrears_charges_create_no_fee(api, org, stream):
+    metric = create_metric(api)
+    create_plan(api, charges=[charge(metric)])
+    subscribe(api)
+    send(api, stream, event("tx_1", gb=3))
+    assert _fees(org.id) == []
+    assert outbox("fee.created") == []
