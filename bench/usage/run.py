@@ -75,7 +75,11 @@ def _catalog(api: Api, period_start: datetime) -> None:
         {"from_value": 1001, "to_value": None, "per_unit_amount": "0.005", "flat_amount": "0"},
     ]
     charges = [
-        {"billable_metric_id": storage["lago_id"], "charge_model": "standard", "properties": {"amount": "0.1"}},
+        {
+            "billable_metric_id": storage["lago_id"],
+            "charge_model": "standard",
+            "properties": {"amount": "0.1"},
+        },
         {
             "billable_metric_id": storage["lago_id"],
             "charge_model": "graduated",
@@ -181,13 +185,12 @@ def main() -> int:
     _environment()
     warnings.filterwarnings("ignore", message="No application metrics")
     import boto3
-    from moto import mock_aws
-
     from lagoon.config import reset_settings
     from lagoon.data.connection import reset_clients
     from lagoon.local.gateway import Gateway
     from lagoon.local.template import Template, create_aws_resources
     from lagoon.services import organizations
+    from moto import mock_aws
 
     template = Template.load()
     with mock_aws():
