@@ -91,6 +91,9 @@ def build_resolver(
     `deferred(method, path)` names a deferred Lago feature for paths no router serves (answered 405
     `not_implemented`, DECISIONS.md).
     """
+    from lagoon.services.wiring import register_hooks
+
+    register_hooks()
     app = APIGatewayRestResolver(enable_validation=True, strip_prefixes=[API_PREFIX])
     for router in routers:
         app.include_router(router)
