@@ -1,4 +1,5 @@
-"""moto as the local AWS, in this process: a threaded moto server whose Kinesis stays fast as shards fill.
+"""moto as the local AWS, in this process: a threaded moto server whose Kinesis and DynamoDB queries stay
+fast as they fill.
 
 moto's Kinesis shard finds its max sequence number by listing every stored record and scans from the start
 on GetRecords, so each put costs more with every stored record (TOOLCHAIN-NOTES). Sequence numbers are
@@ -9,6 +10,7 @@ directly: O(1) per put, O(limit) per read. The patches apply only to the process
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable
 from itertools import islice
 from typing import Any
@@ -78,6 +80,48 @@ def patch_kinesis_shards() -> None:
     # Per-put CloudWatch metrics grow without bound and nobody reads them locally.
     models.KinesisBackend._send_stream_metrics = lambda self, *args, **kwargs: None  # type: ignore[method-assign]
     _PATCHED.append(True)
+
+
+_QUERY = threading.local()
+
+
+def patch_dynamodb_queries() -> None:
+    """A base-table Query reads its partition only (idempotent).
+
+    moto's Query lists and sorts every item of the table (`Table.all_items`) before keeping the partition
+    asked for, so each query costs O(table): with 100k stored events, a customer lookup took ~1 s. Index
+    queries and scans keep moto's behaviour.
+    """
+    from moto.dynamodb.models.table import Table
+
+    if getattr(Table.query, "lagoon_patched", False):
+        return
+    original_query, original_all_items = Table.query, Table.all_items
+
+    def query(self: Any, hash_key: Any, *args: Any, **kwargs: Any) -> Any:
+        index_name = kwargs.get("index_name", args[6] if len(args) > 6 else None)
+        if index_name is not None or hash_key is None:
+            return original_query(self, hash_key, *args, **kwargs)
+        partition = self.items.get(hash_key)  # .get: items is a defaultdict
+        if self.range_key_attr:
+            items = list(partition.values()) if partition else []
+        else:
+            items = [partition] if partition is not None else []
+        _QUERY.scope = (self, items)
+        try:
+            return original_query(self, hash_key, *args, **kwargs)
+        finally:
+            _QUERY.scope = None
+
+    def all_items(self: Any) -> list[Any]:
+        scope = getattr(_QUERY, "scope", None)
+        if scope is not None and scope[0] is self:
+            return list(scope[1])
+        return original_all_items(self)  # type: ignore[no-any-return]
+
+    query.lagoon_patched = True  # type: ignore[attr-defined]
+    Table.query = query  # type: ignore[method-assign]
+    Table.all_items = all_items  # type: ignore[method-assign]
 
 
 def quiet_werkzeug() -> None:

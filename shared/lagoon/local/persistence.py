@@ -5,7 +5,7 @@ Design (a snapshot plus a write-ahead journal, as databases do):
   thread-safe anyway (a Kinesis put is `max + 1`). Each request that may change state is appended to
   `journal-<generation>.log` (length-prefixed pickle: time, WSGI environ, body) *before* its response is sent:
   a `kill -9` loses no answered request; the journal is fsynced every second (power loss: ≤ 1 s).
-- Now and then (`snapshot_every` seconds when dirty, or `journal_limit` entries) and at shutdown, moto's
+- Now and then (every `snapshot_every` = 10 s when dirty, or after 20k entries / 16 MB of journal) and at shutdown, moto's
   in-use backends are pickled under the lock to `snapshot.pickle` (write to a temp file, fsync, atomic
   rename) and a new journal generation starts. The snapshot names the generation that follows it.
 - Restore = load the snapshot, then replay every journal from its generation on, in order, straight into
@@ -70,7 +70,7 @@ def is_mutation(environ: dict[str, Any], body: bytes) -> bool:
 class Persistence:
     """Snapshot + journal of moto's state in `directory`."""
 
-    def __init__(self, directory: Path, snapshot_every: float = 30.0, journal_limit: int = 20_000) -> None:
+    def __init__(self, directory: Path, snapshot_every: float = 10.0, journal_limit: int = 20_000) -> None:
         self.directory = directory
         self.snapshot_every = snapshot_every
         self.journal_limit = journal_limit
@@ -79,6 +79,8 @@ class Persistence:
         self._generation = 0
         self._fd: int | None = None
         self._entries = 0  # journal entries since the last snapshot
+        self._journal_bytes = 0
+        self.journal_bytes_limit = 16_000_000  # a crash-restart replays at most about this much
         self._unsynced = False
         self._last_snapshot = time.monotonic()
         self._stop = threading.Event()
@@ -130,6 +132,7 @@ class Persistence:
         payload = pickle.dumps((at, recorded, body), protocol=pickle.HIGHEST_PROTOCOL)
         os.write(self._fd, _HEADER.pack(len(payload)) + payload)
         self._entries += 1
+        self._journal_bytes += len(payload)
         self._unsynced = True
 
     # -- restore ---------------------------------------------------------------------------------
@@ -205,7 +208,7 @@ class Persistence:
                 data = _pickle_state(state, reducers)
                 data_size = len(data)
             self._open_journal(previous + 1)
-            self._entries = 0
+            self._entries = self._journal_bytes = 0
             self._last_snapshot = time.monotonic()
         if self._child is not None:
             pid, self._child = self._child, None
@@ -243,7 +246,8 @@ class Persistence:
         while not self._stop.wait(1.0):
             self.sync()
             old = time.monotonic() - self._last_snapshot >= self.snapshot_every
-            if self._entries >= self.journal_limit or (self.dirty and old):
+            long = self._entries >= self.journal_limit or self._journal_bytes >= self.journal_bytes_limit
+            if long or (self.dirty and old):
                 self.snapshot(background=True)
 
     def sync(self) -> None:

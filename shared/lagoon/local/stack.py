@@ -121,7 +121,12 @@ class LocalStack:
         config = self.config
         self._lock_data_dir()
         from lagoon.local.gateway import FunctionRegistry, Gateway
-        from lagoon.local.moto_aws import MotoServer, patch_kinesis_shards, quiet_werkzeug
+        from lagoon.local.moto_aws import (
+            MotoServer,
+            patch_dynamodb_queries,
+            patch_kinesis_shards,
+            quiet_werkzeug,
+        )
         from lagoon.local.persistence import Persistence
         from lagoon.local.server import Controls, LocalServer
 
@@ -138,6 +143,7 @@ class LocalStack:
 
         with self.progress.step("Starting local AWS (moto)") as note:
             patch_kinesis_shards()
+            patch_dynamodb_queries()
             quiet_werkzeug()
             self.persistence = Persistence(config.data_dir) if config.persist else None
             self.moto = MotoServer(

@@ -1,0 +1,115 @@
+"""moto patched for the local stack: same answers, cost independent of what else is stored."""
+
+from __future__ import annotations
+
+import time
+
+import boto3
+import pytest
+from lagoon.local.moto_aws import patch_dynamodb_queries, patch_kinesis_shards
+from moto import mock_aws
+
+
+@pytest.fixture
+def dynamodb():
+    patch_dynamodb_queries()
+    with mock_aws():
+        client = boto3.client("dynamodb", region_name="us-east-1")
+        client.create_table(
+            TableName="t",
+            AttributeDefinitions=[
+                {"AttributeName": "pk", "AttributeType": "S"},
+                {"AttributeName": "sk", "AttributeType": "S"},
+                {"AttributeName": "g", "AttributeType": "S"},
+            ],
+            KeySchema=[
+                {"AttributeName": "pk", "KeyType": "HASH"},
+                {"AttributeName": "sk", "KeyType": "RANGE"},
+            ],
+            GlobalSecondaryIndexes=[
+                {
+                    "IndexName": "by-g",
+                    "KeySchema": [{"AttributeName": "g", "KeyType": "HASH"}],
+                    "Projection": {"ProjectionType": "ALL"},
+                }
+            ],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        yield client
+
+
+def put(client, pk, sk, **extra):
+    item = {"pk": {"S": pk}, "sk": {"S": sk}, **{k: {"S": v} for k, v in extra.items()}}
+    client.put_item(TableName="t", Item=item)
+
+
+def test_base_table_queries_read_only_their_partition_with_moto_semantics(dynamodb):
+    for n in (3, 1, 2):
+        put(dynamodb, "org#customer", f"c{n}", g="x")
+    put(dynamodb, "org#plan", "p1", g="x")
+    answer = dynamodb.query(
+        TableName="t",
+        KeyConditionExpression="pk = :pk AND begins_with(sk, :c)",
+        ExpressionAttributeValues={":pk": {"S": "org#customer"}, ":c": {"S": "c"}},
+        ScanIndexForward=False,
+        Limit=2,
+    )
+    assert [i["sk"]["S"] for i in answer["Items"]] == ["c3", "c2"]
+    assert answer["LastEvaluatedKey"] == {"pk": {"S": "org#customer"}, "sk": {"S": "c2"}}
+    missing = dynamodb.query(
+        TableName="t", KeyConditionExpression="pk = :pk", ExpressionAttributeValues={":pk": {"S": "nobody"}}
+    )
+    assert missing["Items"] == []
+    # Index queries still see the whole table
+    by_index = dynamodb.query(
+        TableName="t",
+        IndexName="by-g",
+        KeyConditionExpression="g = :g",
+        ExpressionAttributeValues={":g": {"S": "x"}},
+    )
+    assert len(by_index["Items"]) == 4
+
+
+def test_a_query_costs_the_same_with_many_other_items(dynamodb):
+    def query_time():
+        started = time.perf_counter()
+        for _ in range(20):
+            dynamodb.query(
+                TableName="t",
+                KeyConditionExpression="pk = :pk",
+                ExpressionAttributeValues={":pk": {"S": "small"}},
+            )
+        return time.perf_counter() - started
+
+    put(dynamodb, "small", "1")
+    before = query_time()
+    requests = [{"PutRequest": {"Item": {"pk": {"S": "big"}, "sk": {"S": f"{n:06d}"}}}} for n in range(5000)]
+    for start in range(0, len(requests), 25):
+        dynamodb.batch_write_item(RequestItems={"t": requests[start : start + 25]})
+    assert query_time() < before * 3
+
+
+def test_kinesis_puts_and_reads_stay_cheap_as_the_shard_fills():
+    patch_kinesis_shards()
+    with mock_aws():
+        kinesis = boto3.client("kinesis", region_name="us-east-1")
+        kinesis.create_stream(StreamName="s", ShardCount=1)
+
+        def put_time():
+            started = time.perf_counter()
+            for _ in range(5):
+                kinesis.put_records(StreamName="s", Records=[{"Data": b"x", "PartitionKey": "p"}] * 500)
+            return time.perf_counter() - started
+
+        first = put_time()
+        for _ in range(30):
+            put_time()
+        assert put_time() < first * 3
+        iterator = kinesis.get_shard_iterator(
+            StreamName="s",
+            ShardId="shardId-000000000000",
+            ShardIteratorType="AFTER_SEQUENCE_NUMBER",
+            StartingSequenceNumber="79998",
+        )["ShardIterator"]
+        records = kinesis.get_records(ShardIterator=iterator, Limit=10)["Records"]
+        assert [r["SequenceNumber"] for r in records] == ["79999", "80000"]
