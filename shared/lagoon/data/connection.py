@@ -57,5 +57,8 @@ def aws_client(service: str) -> Any:
 
 
 def reset_clients() -> None:
+    from lagoon.data import entities
+
     _client.cache_clear()
+    entities._connection.cache_clear()
     _bound_for.clear()

@@ -11,6 +11,7 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import cache
 from typing import Any
 
 from pynamodb.connection import Connection
@@ -22,6 +23,17 @@ from lagoon.data.connection import ensure_bound, get_settings
 from lagoon.data.records import EntityRecord, OutboxRecord
 
 OUTBOX_SHARDS = 4
+
+
+@cache
+def _connection(region: str, host: str | None) -> Connection:
+    return Connection(region=region, host=host)
+
+
+def transaction_connection() -> Connection:
+    """One PynamoDB connection per container and endpoint (a new one per commit costs a botocore client)."""
+    settings = get_settings()
+    return _connection(settings.region, settings.aws_endpoint_url)
 
 
 def partition(organization_id: str, kind: str) -> str:
@@ -118,9 +130,20 @@ class Writes:
         self._actions.append(("put", record, condition))
         return self
 
-    def delete(self, organization_id: str, kind: str, key: str, *, must_exist: bool = False) -> Writes:
+    def delete(
+        self,
+        organization_id: str,
+        kind: str,
+        key: str,
+        *,
+        must_exist: bool = False,
+        expected_revision: int | None = None,
+    ) -> Writes:
         record = EntityRecord(partition(organization_id, kind), key)
-        self._actions.append(("delete", record, EntityRecord.pk.exists() if must_exist else None))
+        condition: Any = EntityRecord.pk.exists() if must_exist else None
+        if expected_revision is not None:
+            condition = EntityRecord.revision == expected_revision
+        self._actions.append(("delete", record, condition))
         return self
 
     def message(self, message: OutboxMessage) -> Writes:
@@ -152,7 +175,7 @@ class Writes:
         if len(self._actions) == 1:
             self._commit_single()
             return
-        connection = Connection(region=get_settings().region, host=get_settings().aws_endpoint_url)
+        connection = transaction_connection()
         try:
             with TransactWrite(connection=connection) as transaction:
                 for action, record, condition in self._actions:

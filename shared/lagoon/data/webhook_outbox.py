@@ -22,8 +22,8 @@ from pynamodb.exceptions import DoesNotExist, TransactWriteError, UpdateError
 from pynamodb.transactions import TransactWrite
 
 from lagoon import errors
-from lagoon.data.connection import ensure_bound, get_settings
-from lagoon.data.entities import OUTBOX_SHARDS, partition
+from lagoon.data.connection import ensure_bound
+from lagoon.data.entities import OUTBOX_SHARDS, partition, transaction_connection
 from lagoon.data.records import EntityRecord, OutboxRecord
 
 FAILURE_KIND = "webhook_failure"
@@ -127,8 +127,7 @@ def claim(entry: OutboxEntry, run_id: str, lease_until: str) -> OutboxEntry | No
 
 
 def _connection() -> Connection:
-    settings = get_settings()
-    return Connection(region=settings.region, host=settings.aws_endpoint_url)
+    return transaction_connection()
 
 
 def save_progress(
