@@ -14,34 +14,11 @@ from lagoon.services import catalog_codes, taxes
 ADD_ON = "add_on"
 
 
-def find_add_on(organization_id: str, code: str) -> AddOn | None:
-    document = catalog_codes.find_document(organization_id, ADD_ON, code)
-    return AddOn.model_validate(document) if document else None
-
-
-def get_add_on(organization_id: str, code: str) -> AddOn:
-    """The live add-on with this code; 404 `add_on_not_found` otherwise."""
-    add_on = find_add_on(organization_id, code)
-    if add_on is None:
-        raise errors.NotFound("add_on")
-    return add_on
-
-
-def get_add_on_by_id(organization_id: str, lago_id: str, *, include_deleted: bool = False) -> AddOn:
-    document = entities.get(organization_id, ADD_ON, lago_id)
-    if document is None or (document.get("deleted_at") and not include_deleted):
-        raise errors.NotFound("add_on")
-    return AddOn.model_validate(document)
-
-
-def _live(organization_id: str) -> list[AddOn]:
-    add_ons = [AddOn.model_validate(doc) for doc in entities.query(organization_id, ADD_ON)]
-    return [a for a in add_ons if a.deleted_at is None]
-
-
-def list_add_ons(organization_id: str) -> list[AddOn]:
-    """Live add-ons, newest first."""
-    return sorted(_live(organization_id), key=lambda a: a.created_at, reverse=True)
+_ADD_ONS = catalog_codes.CatalogKind(ADD_ON, AddOn)
+find_add_on = _ADD_ONS.find
+get_add_on = _ADD_ONS.get
+get_add_on_by_id = _ADD_ONS.get_by_id
+list_add_ons = _ADD_ONS.live
 
 
 def create_add_on(organization_id: str, data: AddOnCreateInput) -> AddOn:
@@ -112,7 +89,7 @@ def documents_with_tax_code_replaced(
 ) -> list[tuple[str, str, dict[str, Any]]]:
     """Add-on documents rewritten with a tax code renamed (or removed when `new` is None)."""
     changed: list[tuple[str, str, dict[str, Any]]] = []
-    for add_on in _live(organization_id):
+    for add_on in list_add_ons(organization_id):
         if old in add_on.tax_codes:
             document = add_on.model_dump(mode="json")
             document["tax_codes"] = replace(add_on.tax_codes, old, new)

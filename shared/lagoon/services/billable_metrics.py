@@ -25,28 +25,10 @@ from lagoon.services import catalog_codes
 BILLABLE_METRIC = "billable_metric"
 
 
-def find_billable_metric(organization_id: str, code: str) -> BillableMetric | None:
-    """The live metric with this code, or None."""
-    document = catalog_codes.find_document(organization_id, BILLABLE_METRIC, code)
-    return BillableMetric.model_validate(document) if document else None
-
-
-def get_billable_metric(organization_id: str, code: str) -> BillableMetric:
-    """The live metric with this code; 404 `billable_metric_not_found` otherwise."""
-    metric = find_billable_metric(organization_id, code)
-    if metric is None:
-        raise errors.NotFound("billable_metric")
-    return metric
-
-
-def get_billable_metric_by_id(
-    organization_id: str, lago_id: str, *, include_deleted: bool = False
-) -> BillableMetric:
-    """The metric by `lago_id` (deleted ones too when asked, e.g. to render old fees)."""
-    document = entities.get(organization_id, BILLABLE_METRIC, lago_id)
-    if document is None or (document.get("deleted_at") and not include_deleted):
-        raise errors.NotFound("billable_metric")
-    return BillableMetric.model_validate(document)
+_METRICS = catalog_codes.CatalogKind(BILLABLE_METRIC, BillableMetric)
+find_billable_metric = _METRICS.find
+get_billable_metric = _METRICS.get
+get_billable_metric_by_id = _METRICS.get_by_id
 
 
 def get_billable_metrics_by_ids(organization_id: str, lago_ids: list[str]) -> dict[str, BillableMetric]:
@@ -57,11 +39,7 @@ def get_billable_metrics_by_ids(organization_id: str, lago_ids: list[str]) -> di
     }
 
 
-def list_billable_metrics(organization_id: str) -> list[BillableMetric]:
-    """Live metrics, newest first (Lago's order)."""
-    metrics = [BillableMetric.model_validate(doc) for doc in entities.query(organization_id, BILLABLE_METRIC)]
-    live = [m for m in metrics if m.deleted_at is None]
-    return sorted(live, key=lambda m: m.created_at, reverse=True)
+list_billable_metrics = _METRICS.live
 
 
 def _reject_expression(expression: str | None) -> None:

@@ -8,10 +8,15 @@ only cover undeleted rows.
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+from pydantic import BaseModel
 
 from lagoon import errors
 from lagoon.data import entities
+
+T = TypeVar("T", bound=BaseModel)
 
 
 def alias_kind(kind: str) -> str:
@@ -58,3 +63,36 @@ def change_code(
     ensure_code_free(organization_id, kind, new_code)
     release_code(writes, organization_id, kind, old_code)
     claim_code(writes, organization_id, kind, new_code, lago_id)
+
+
+@dataclass(frozen=True)
+class CatalogKind(Generic[T]):
+    """The reads every catalog kind shares: by code (live only), by lago_id, and the live list newest first."""
+
+    kind: str
+    model: type[T]
+
+    def find(self, organization_id: str, code: str) -> T | None:
+        """The live object with this code, or None."""
+        document = find_document(organization_id, self.kind, code)
+        return self.model.model_validate(document) if document else None
+
+    def get(self, organization_id: str, code: str) -> T:
+        """The live object with this code; 404 `<kind>_not_found` otherwise."""
+        found = self.find(organization_id, code)
+        if found is None:
+            raise errors.NotFound(self.kind)
+        return found
+
+    def get_by_id(self, organization_id: str, lago_id: str, *, include_deleted: bool = False) -> T:
+        """The object by `lago_id`; deleted ones only when asked (e.g. to render old fees)."""
+        document = entities.get(organization_id, self.kind, lago_id)
+        if document is None or (document.get("deleted_at") and not include_deleted):
+            raise errors.NotFound(self.kind)
+        return self.model.model_validate(document)
+
+    def live(self, organization_id: str) -> list[T]:
+        """Undeleted objects, newest first (Lago's list order)."""
+        documents = [d for d in entities.query(organization_id, self.kind) if not d.get("deleted_at")]
+        documents.sort(key=lambda d: str(d.get("created_at", "")), reverse=True)
+        return [self.model.model_validate(d) for d in documents]

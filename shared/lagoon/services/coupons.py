@@ -29,31 +29,15 @@ APPLIED_COUPON = "applied_coupon"
 APPLIED_ONCE = "applied_coupon_once"
 
 
-def find_coupon(organization_id: str, code: str) -> Coupon | None:
-    document = catalog_codes.find_document(organization_id, COUPON, code)
-    return Coupon.model_validate(document) if document else None
-
-
-def get_coupon(organization_id: str, code: str) -> Coupon:
-    """The live coupon with this code; 404 `coupon_not_found` otherwise."""
-    coupon = find_coupon(organization_id, code)
-    if coupon is None:
-        raise errors.NotFound("coupon")
-    return coupon
+_COUPONS = catalog_codes.CatalogKind(COUPON, Coupon)
+find_coupon = _COUPONS.find
+get_coupon = _COUPONS.get
+list_coupons = _COUPONS.live
 
 
 def get_coupon_by_id(organization_id: str, lago_id: str) -> Coupon:
     """The coupon by `lago_id`, deleted or not (applied coupons outlive their coupon)."""
-    document = entities.get(organization_id, COUPON, lago_id)
-    if document is None:
-        raise errors.NotFound("coupon")
-    return Coupon.model_validate(document)
-
-
-def list_coupons(organization_id: str) -> list[Coupon]:
-    """Live coupons, newest first."""
-    coupons = [Coupon.model_validate(doc) for doc in entities.query(organization_id, COUPON)]
-    return sorted((c for c in coupons if c.deleted_at is None), key=lambda c: c.created_at, reverse=True)
+    return _COUPONS.get_by_id(organization_id, lago_id, include_deleted=True)
 
 
 def is_redeemable(coupon: Coupon, now: str | None = None) -> bool:

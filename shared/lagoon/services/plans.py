@@ -61,40 +61,18 @@ def has_subscriptions(organization_id: str, plan: Plan) -> bool:
     return any(check(organization_id, plan) for check in subscription_checks)
 
 
-def find_plan(organization_id: str, code: str) -> Plan | None:
-    document = catalog_codes.find_document(organization_id, PLAN, code)
-    return Plan.model_validate(document) if document else None
-
-
-def get_plan(organization_id: str, code: str) -> Plan:
-    """The live plan with this code; 404 `plan_not_found` otherwise."""
-    plan = find_plan(organization_id, code)
-    if plan is None:
-        raise errors.NotFound("plan")
-    return plan
-
-
-def get_plan_by_id(organization_id: str, lago_id: str, *, include_deleted: bool = False) -> Plan:
-    """The plan by `lago_id` (deleted ones too when asked, e.g. for subscriptions being terminated)."""
-    document = entities.get(organization_id, PLAN, lago_id)
-    if document is None or (document.get("deleted_at") and not include_deleted):
-        raise errors.NotFound("plan")
-    return Plan.model_validate(document)
-
-
-def _all_plans(organization_id: str) -> list[Plan]:
-    plans = [Plan.model_validate(doc) for doc in entities.query(organization_id, PLAN)]
-    return [p for p in plans if p.deleted_at is None]
-
-
-def list_plans(organization_id: str) -> list[Plan]:
-    """Live plans (including those pending deletion), newest first."""
-    return sorted(_all_plans(organization_id), key=lambda p: p.created_at, reverse=True)
+_PLANS = catalog_codes.CatalogKind(PLAN, Plan)
+find_plan = _PLANS.find
+get_plan = _PLANS.get
+# Deleted plans too when asked, e.g. for subscriptions being terminated.
+get_plan_by_id = _PLANS.get_by_id
+# Live plans (including those pending deletion), newest first.
+list_plans = _PLANS.live
 
 
 def plans_using_metric(organization_id: str, billable_metric_id: str) -> list[Plan]:
     """Live plans with at least one charge on this metric."""
-    return [p for p in _all_plans(organization_id) if p.charges_for_metric(billable_metric_id)]
+    return [p for p in list_plans(organization_id) if p.charges_for_metric(billable_metric_id)]
 
 
 # --- building charges -------------------------------------------------------------------------------
@@ -496,7 +474,7 @@ def documents_with_tax_code_replaced(
 ) -> list[tuple[str, str, dict[str, Any]]]:
     """Plan documents rewritten with a tax code renamed (or removed when `new` is None)."""
     changed: list[tuple[str, str, dict[str, Any]]] = []
-    for plan in _all_plans(organization_id):
+    for plan in list_plans(organization_id):
         document = plan.model_dump(mode="json")
         before = repr(document)
         document["tax_codes"] = replace(document["tax_codes"], old, new)

@@ -26,17 +26,9 @@ TAX = "tax"
 _CHUNK = 25  # documents per transaction when a code change ripples through the catalog
 
 
-def find_tax(organization_id: str, code: str) -> Tax | None:
-    document = catalog_codes.find_document(organization_id, TAX, code)
-    return Tax.model_validate(document) if document else None
-
-
-def get_tax(organization_id: str, code: str) -> Tax:
-    """The tax with this code; 404 `tax_not_found` otherwise."""
-    tax = find_tax(organization_id, code)
-    if tax is None:
-        raise errors.NotFound("tax")
-    return tax
+_TAXES = catalog_codes.CatalogKind(TAX, Tax)
+find_tax = _TAXES.find
+get_tax = _TAXES.get
 
 
 def get_taxes(organization_id: str, codes: Iterable[str]) -> list[Tax]:
@@ -62,10 +54,7 @@ def organization_taxes(organization_id: str) -> list[Tax]:
     return get_taxes(organization_id, organizations.get_organization(organization_id).tax_codes)
 
 
-def list_taxes(organization_id: str) -> list[Tax]:
-    """Every tax, newest first."""
-    taxes = [Tax.model_validate(doc) for doc in entities.query(organization_id, TAX)]
-    return sorted(taxes, key=lambda t: t.created_at, reverse=True)
+list_taxes = _TAXES.live
 
 
 def _organization_document(organization_id: str) -> dict[str, Any]:
