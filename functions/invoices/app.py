@@ -2,11 +2,12 @@
 
 from typing import Any
 
+from lagoon.api import invoice_actions
 from lagoon.api.invoices import router
 from lagoon.api.resolver import build_resolver
 from lagoon.observability import lambda_entrypoint
 
-app = build_resolver(router)
+app = build_resolver(router, invoice_actions.router)
 
 
 @lambda_entrypoint(correlation_id_path="requestContext.requestId")

@@ -19,7 +19,8 @@ class Settings(BaseModel):
     events_table: str = "lagoon-events"
     aggregates_table: str = "lagoon-aggregates"
     events_stream: str = "lagoon-events"
-    documents_bucket: str = "lagoon-documents"
+    # The bucket of invoice PDFs; None in functions without access to it (docs/documents.md "Storage").
+    documents_bucket: str | None = None
     webhook_keys_secret: str = "lagoon-webhook-keys"
     # Public base URL of the API (JWT `iss` of webhooks, document links).
     api_base_url: str = "http://127.0.0.1:3000"

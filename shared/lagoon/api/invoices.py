@@ -1,8 +1,8 @@
 """Routes of the invoices group: /invoices, /invoices/{lago_id} and its actions,
 /customers/{external_customer_id}/invoices.
 
-One-off invoices, preview, deletion, download, void, retry, payment URL and disputes belong to a later issue
-(documents and payments): they answer 405 `not_implemented` until then, never a fake success.
+One-off invoices, deletion, download, void, retry, payment URL and disputes are routes of
+`lagoon.api.invoice_actions` (issue 9), included in the same function; preview answers 405 `not_implemented`.
 """
 
 from __future__ import annotations
@@ -137,45 +137,12 @@ def refresh_invoice(lago_id: str) -> dict[str, Any]:
     return {"invoice": invoices.render_invoice_extended(invoice)}
 
 
-# --- issue 9 (documents, one-off invoices, payments): not implemented yet --------------------------------
-
-
-@router.post("/invoices")
-def create_one_off_invoice() -> dict[str, Any]:
-    organization_id(router)
-    raise errors.NotImplementedYet("one-off invoices")
+# --- one-off invoices, deletion, download, void, retry and payment actions: lagoon.api.invoice_actions ------
 
 
 @router.post("/invoices/preview")
 def preview_invoice() -> dict[str, Any]:
+    """Previews price hypothetical subscriptions and customers (Lago's `PreviewService`), which the billing
+    code does not model yet: 405 `not_implemented` (docs/documents.md), never a fake success."""
     organization_id(router)
     raise errors.NotImplementedYet("invoice preview")
-
-
-@router.delete("/invoices/<lago_id>")
-def delete_invoice(lago_id: str) -> dict[str, Any]:
-    organization_id(router)
-    raise errors.NotImplementedYet("invoice deletion")
-
-
-_LATER_ACTIONS = {
-    "download": "invoice download",
-    "void": "invoice voiding",
-    "retry": "invoice retry",
-    "payment_url": "invoice payment URL",
-    "retry_payment": "invoice payment retry",
-    "lose_dispute": "payment disputes",
-}
-
-
-def _later(action: str) -> Any:
-    def route(lago_id: str) -> dict[str, Any]:
-        organization_id(router)
-        raise errors.NotImplementedYet(_LATER_ACTIONS[action])
-
-    route.__name__ = f"invoice_{action}"
-    return route
-
-
-for _action in _LATER_ACTIONS:
-    router.post(f"/invoices/<lago_id>/{_action}")(_later(_action))

@@ -67,7 +67,8 @@ class Invoice(BaseModel):
     """`<customer lago_id>#<boundary>`: one invoice per customer billing boundary (idempotency key)."""
     boundary: str
     parts: list[InvoicePart]
-    invoice_type: Literal["subscription"] = "subscription"
+    invoice_type: Literal["subscription", "one_off"] = "subscription"
+    """`one_off`: add-on fees (`lagoon.services.one_off_invoices`), no parts, finalized at creation."""
     status: Status
     payment_status: PaymentStatus = "pending"
     payment_overdue: bool = False

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import contextlib
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -816,11 +816,19 @@ def _finalize_into(
     return stored
 
 
+finalization_hooks: list[Callable[[Invoice], None]] = []
+"""Called after the commit with each finalized invoice (again after a crash: hooks must be idempotent and
+must not raise). `lagoon.services.invoice_documents` registers the PDF generation here (issue 9)."""
+
+
 def _after_commit(invoice: Invoice, previous: Invoice | None = None) -> None:
     """Fee documents, and (once final) the period-closed markers that stop late events from counting."""
     invoices.project_fees(invoice, previous)
     if invoice.status in ("finalized", "closed"):
         close_periods(invoice)
+    if invoice.status == "finalized":
+        for hook in finalization_hooks:
+            hook(invoice)
 
 
 def close_periods(invoice: Invoice) -> None:

@@ -15,6 +15,7 @@ HOOK_MODULES = (
     "lagoon.services.coupons",
     "lagoon.services.subscriptions",
     "lagoon.services.billing",
+    "lagoon.services.invoice_documents",
 )
 
 

@@ -1,0 +1,37 @@
+"""Request bodies of one-off invoices (`POST /invoices`, the contract's InvoiceOneOffCreateInput)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from lagoon.domain.organizations import Currency
+
+
+class OneOffFeeInput(BaseModel):
+    """One add-on line. Unset fields come from the add-on (amount, description); units default to 1."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    add_on_code: Annotated[str, Field(min_length=1)]
+    invoice_display_name: str | None = None
+    unit_amount_cents: Annotated[int, Field(ge=0)] | None = None
+    # The contract says a numeric string; Lago's clients also send numbers (2.5).
+    units: Annotated[Decimal, Field(ge=0, allow_inf_nan=False)] | None = None
+    description: str | None = None
+    from_datetime: str | None = None
+    to_datetime: str | None = None
+    tax_codes: list[str] | None = None
+    skip_psp: bool | None = None
+
+
+class OneOffInvoiceInput(BaseModel):
+    """`invoice` of `POST /invoices`."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    external_customer_id: Annotated[str, Field(min_length=1)]
+    currency: Currency = None
+    fees: list[OneOffFeeInput]

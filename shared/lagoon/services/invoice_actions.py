@@ -1,0 +1,127 @@
+"""Invoice actions beyond billing: void, delete a draft, retry a failed invoice, and the payment-provider
+actions (payment URL, payment retry, lost disputes), following Lago's services:
+
+- void (`Invoices::VoidService`, lago-docs/20-invoices.md "Void an invoice"): only a `finalized` invoice whose
+  payment status is not `succeeded`, else 405 `not_voidable`; it clears `payment_overdue` and records
+  `invoice.voided`. Voiding with `generate_credit_note` needs credit notes, deferred (DECISIONS.md): 405
+  `not_implemented`;
+- delete (`Invoices::DeleteService`): only a `draft`, else 405 `not_deletable`; the invoice, its fees and its
+  finalization timer go, `invoice.deleted` is recorded; the billing cursors stay, so the period is not billed
+  again (Lago: a deleted draft "never becomes accounts receivable");
+- retry (`Invoices::RetryService`): only a `failed` invoice, else 405 `invalid_status`. Lagoon's invoices fail
+  only through a tax provider, which cannot be configured yet, so no invoice can be failed;
+- payment URL (`Invoices::Payments::GeneratePaymentUrlService`): with no payment provider linked to the
+  customer Lago answers 422 `validation_errors` `{"base": ["no_linked_payment_provider"]}` — and payment
+  providers are deferred (DECISIONS.md), so that is always the answer;
+- retry payment (`Invoices::Payments::RetryService`): 405 `invalid_status` for a draft, voided or paid invoice;
+  otherwise Lago would hand the invoice to the customer's provider — Lagoon has none, so it answers 422
+  `no_linked_payment_provider` instead of a success that collects nothing;
+- lose dispute: disputes are reported by payment providers (deferred): 405 `not_implemented` once the
+  invoice is known.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from lagoon import errors
+from lagoon.data import entities
+from lagoon.domain.invoices import FEE_KIND, KIND, Invoice
+from lagoon.domain.subscriptions import iso, parse_iso
+from lagoon.services import invoices
+
+MAX_ATTEMPTS = 5
+NO_PROVIDER = (
+    "no payment provider is linked to this customer: payment providers are not available in this version of "
+    "Lagoon; record payments with PUT /invoices/{lago_id} (payment_status)"
+)
+
+
+def void_invoice(
+    organization_id: str, lago_id: str, *, generate_credit_note: bool = False, now: datetime | None = None
+) -> Invoice:
+    """`POST /invoices/{lago_id}/void`."""
+    for _attempt in range(MAX_ATTEMPTS):
+        invoice = invoices.get_invoice(organization_id, lago_id)
+        if generate_credit_note:
+            raise errors.NotImplementedYet("credit notes (voiding with generate_credit_note)")
+        if invoice.status != "finalized" or invoice.payment_status == "succeeded":
+            raise errors.MethodNotAllowed("not_voidable")
+        stamp = iso(now or invoices.now_utc())
+        voided = invoice.model_copy(
+            update={"status": "voided", "payment_overdue": False, "updated_at": stamp}
+        )
+        writes = entities.Writes()
+        stored = invoices.put_invoice(writes, voided)
+        writes.message(invoices.message("invoice.voided", stored, "voided"))
+        try:
+            writes.commit()
+        except errors.ConflictRetry:
+            continue  # a concurrent change (payment status, metadata): decide again on the new state
+        invoices.project_fees(stored)
+        return stored
+    raise errors.TransientFailure("the invoice could not be voided, retry")
+
+
+def delete_draft_invoice(organization_id: str, lago_id: str) -> dict[str, Any]:
+    """`DELETE /invoices/{lago_id}`: the deleted draft, rendered as it was (InvoiceObjectExtended)."""
+    for _attempt in range(MAX_ATTEMPTS):
+        invoice = invoices.get_invoice(organization_id, lago_id)
+        if invoice.status != "draft":
+            raise errors.MethodNotAllowed("not_deletable")
+        body = invoices.render_invoice_extended(invoice)
+        writes = entities.Writes()
+        # Conditional on the revision: a finalization committed meanwhile makes this fail (and 405 next).
+        writes.delete(organization_id, KIND, lago_id, expected_revision=invoice.revision)
+        if invoice.grace_ends_at:
+            due = parse_iso(invoice.grace_ends_at)
+            assert due is not None
+            writes.delete(invoices.GLOBAL, invoices.TIMER_KIND, invoices.timer_key(due, invoice, "finalize"))
+        writes.message(invoices.message("invoice.deleted", invoice, "deleted"))
+        try:
+            writes.commit()
+        except errors.ConflictRetry:
+            continue
+        _delete_fee_documents(invoice)
+        return body
+    raise errors.TransientFailure("the invoice could not be deleted, retry")
+
+
+def _delete_fee_documents(invoice: Invoice) -> None:
+    ids = [fee["lago_id"] for fee in invoice.fees]
+    for start in range(0, len(ids), 25):
+        writes = entities.Writes()
+        for fee_id in ids[start : start + 25]:
+            writes.delete(invoice.organization_id, FEE_KIND, fee_id)
+        writes.commit()
+
+
+def retry_invoice(organization_id: str, lago_id: str) -> Invoice:
+    """`POST /invoices/{lago_id}/retry`."""
+    invoice = invoices.get_invoice(organization_id, lago_id)
+    if invoice.status != "failed":
+        raise errors.MethodNotAllowed("invalid_status")
+    raise errors.ProviderNotConfigured(
+        "tax_provider_not_configured", "failed invoices come from a tax provider, which Lagoon cannot use yet"
+    )
+
+
+def payment_url(organization_id: str, lago_id: str) -> dict[str, Any]:
+    """`POST /invoices/{lago_id}/payment_url`."""
+    invoices.get_invoice(organization_id, lago_id)
+    raise errors.ValidationFailed({"base": ["no_linked_payment_provider"]})
+
+
+def retry_payment(organization_id: str, lago_id: str) -> None:
+    """`POST /invoices/{lago_id}/retry_payment`."""
+    invoice = invoices.get_invoice(organization_id, lago_id)
+    if invoice.status in ("draft", "voided") or invoice.payment_status == "succeeded":
+        raise errors.MethodNotAllowed("invalid_status")
+    raise errors.ProviderNotConfigured("no_linked_payment_provider", NO_PROVIDER)
+
+
+def lose_dispute(organization_id: str, lago_id: str) -> Invoice:
+    """`POST /invoices/{lago_id}/lose_dispute`."""
+    invoices.get_invoice(organization_id, lago_id)
+    raise errors.NotImplementedYet("payment disputes (they are reported by payment providers)")

@@ -1,0 +1,319 @@
+"""One-off invoices: add-on fees billed at once (`POST /invoices`), as Lago's `Invoices::CreateOneOffService`
+and `Fees::OneOffService` do:
+
+- the customer must exist (404 `customer_not_found`), `fees` must not be empty (404 `fees_not_found`), every
+  `add_on_code` must name a live add-on (404 `add_on_not_found`), every tax code a tax (404 `tax_not_found`);
+- the currency is the one sent, else the customer's; it becomes the customer's currency (422
+  `currencies_does_not_match` when the customer already has another one);
+- each fee: `unit_amount_cents` (else the add-on's amount) x `units` (else 1), rounded half-up to cents;
+  description and display name from the request, else the add-on;
+- taxes per fee: the fee's `tax_codes`, else the add-on's, else the customer's, else the organization's
+  (`engine.invoice_math.resolve_fee_taxes`, no plan level for add-ons); coupons never apply to add-ons;
+- the invoice is finalized at once (no grace period), numbered like every invoice, `payment_status`
+  `succeeded` when nothing is due, and announced with `invoice.one_off_created`; a zero-amount invoice of a
+  customer that skips them is `closed` (DECISIONS.md), without webhook. Its PDF is generated right after.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from lagoon import errors
+from lagoon.data import entities
+from lagoon.domain.add_ons import AddOn
+from lagoon.domain.customers import Customer
+from lagoon.domain.invoices import Invoice
+from lagoon.domain.one_off_invoices import OneOffFeeInput, OneOffInvoiceInput
+from lagoon.domain.organizations import Organization
+from lagoon.domain.subscriptions import iso
+from lagoon.domain.taxes import Tax
+from lagoon.engine.invoice_math import (
+    FeeInput,
+    FeeTotals,
+    InvoiceTotals,
+    TaxRate,
+    compute_invoice,
+    resolve_fee_taxes,
+)
+from lagoon.engine.money import currency_exponent, round_cents
+from lagoon.services import add_ons, billing, customers, invoices, organizations, taxes
+from lagoon.services.usage import decimal_text
+
+MAX_ATTEMPTS = 5
+
+
+def _rates(found: list[Tax]) -> tuple[TaxRate, ...]:
+    return tuple(TaxRate(code=t.code, rate=t.rate, name=t.name) for t in found)
+
+
+class _Line:
+    """One requested fee, priced before taxes."""
+
+    def __init__(
+        self, index: int, request: OneOffFeeInput, add_on: AddOn, fee_taxes: tuple[Tax, ...]
+    ) -> None:
+        self.key = f"add_on#{index}"
+        self.request = request
+        self.add_on = add_on
+        self.taxes = fee_taxes
+        self.units = request.units if request.units is not None else Decimal(1)
+        unit_cents = (
+            request.unit_amount_cents if request.unit_amount_cents is not None else add_on.amount_cents
+        )
+        self.unit_amount_cents = unit_cents
+        self.precise_amount_cents = Decimal(unit_cents) * self.units
+        self.amount_cents = round_cents(self.precise_amount_cents)
+
+
+def _lines(organization: Organization, customer: Customer, data: OneOffInvoiceInput) -> list[_Line]:
+    org = organization.lago_id
+    found: dict[str, AddOn] = {}
+    for fee in data.fees:
+        if fee.add_on_code not in found:
+            found[fee.add_on_code] = add_ons.get_add_on(org, fee.add_on_code)
+    requested_codes = [code for fee in data.fees for code in (fee.tax_codes or [])]
+    taxes.check_tax_codes(org, requested_codes)
+    by_code = {t.code: t for t in taxes.list_taxes(org)}
+
+    def known(codes: list[str]) -> list[Tax]:
+        return [by_code[code] for code in codes if code in by_code]
+
+    lines = []
+    for index, fee in enumerate(data.fees):
+        add_on = found[fee.add_on_code]
+        chosen = resolve_fee_taxes(
+            organization=_rates(known(organization.tax_codes)),
+            customer=_rates(known(customer.tax_codes)),
+            charge_or_add_on=_rates(known(fee.tax_codes or add_on.tax_codes)),
+        )
+        lines.append(_Line(index, fee, add_on, tuple(by_code[rate.code] for rate in chosen)))
+    return lines
+
+
+def _fee_body(
+    invoice_id: str, customer: Customer, currency: str, line: _Line, totals: FeeTotals, created_at: str
+) -> dict[str, Any]:
+    scale = Decimal(10) ** currency_exponent(currency)
+    fee_id = invoices.stable_id(invoice_id, line.key)
+    add_on = line.add_on
+    return {
+        "lago_id": fee_id,
+        "lago_charge_id": None,
+        "lago_charge_filter_id": None,
+        "lago_fixed_charge_id": None,
+        "lago_invoice_id": invoice_id,
+        "lago_true_up_fee_id": None,
+        "lago_true_up_parent_fee_id": None,
+        "lago_subscription_id": None,
+        "lago_customer_id": customer.lago_id,
+        "external_customer_id": customer.external_id,
+        "external_subscription_id": None,
+        "amount_cents": line.amount_cents,
+        "precise_amount": decimal_text(line.precise_amount_cents / scale),
+        "precise_total_amount": decimal_text(
+            (line.precise_amount_cents + totals.taxes_precise_amount_cents) / scale
+        ),
+        "amount_currency": currency,
+        "taxes_amount_cents": totals.taxes_amount_cents,
+        "taxes_precise_amount": decimal_text(totals.taxes_precise_amount_cents / scale),
+        "taxes_rate": float(totals.taxes_rate),
+        "units": decimal_text(line.units),
+        "precise_unit_amount": decimal_text(Decimal(line.unit_amount_cents) / scale),
+        "total_aggregated_units": decimal_text(line.units),
+        "total_amount_cents": line.amount_cents + totals.taxes_amount_cents,
+        "total_amount_currency": currency,
+        "events_count": None,
+        "pay_in_advance": False,
+        "invoiceable": True,
+        "from_date": line.request.from_datetime,
+        "to_date": line.request.to_datetime,
+        "payment_status": "pending",
+        "created_at": created_at,
+        "succeeded_at": None,
+        "failed_at": None,
+        "refunded_at": None,
+        "event_transaction_id": None,
+        "precise_coupons_amount_cents": "0",
+        "sub_total_excluding_taxes_amount_cents": line.amount_cents,
+        "sub_total_excluding_taxes_precise_amount_cents": decimal_text(line.precise_amount_cents),
+        "amount_details": {},
+        "self_billed": False,
+        "item": {
+            "type": "add_on",
+            "code": add_on.code,
+            "name": add_on.name,
+            "description": line.request.description
+            if line.request.description is not None
+            else add_on.description,
+            "invoice_display_name": line.request.invoice_display_name
+            or add_on.invoice_display_name
+            or add_on.name,
+            "filter_invoice_display_name": None,
+            "filters": None,
+            "grouped_by": {},
+            "lago_item_id": add_on.lago_id,
+            "item_type": "AddOn",
+        },
+        "applied_taxes": [
+            {
+                "lago_id": invoices.stable_id(fee_id, "tax", tax.code),
+                "lago_fee_id": fee_id,
+                "lago_tax_id": tax.lago_id,
+                "tax_name": tax.name,
+                "tax_code": tax.code,
+                "tax_rate": float(tax.rate),
+                "tax_description": tax.description,
+                "amount_cents": round_cents(totals.taxable_amount_cents * tax.rate / 100),
+                "amount_currency": currency,
+                "created_at": created_at,
+            }
+            for tax in line.taxes
+        ],
+    }
+
+
+def _applied_taxes(
+    invoice_id: str, currency: str, totals: InvoiceTotals, lines: list[_Line], created_at: str
+) -> list[dict[str, Any]]:
+    by_code = {tax.code: tax for line in lines for tax in line.taxes}
+    return [
+        {
+            "lago_id": invoices.stable_id(invoice_id, "tax", applied.tax_code),
+            "lago_invoice_id": invoice_id,
+            "lago_tax_id": by_code[applied.tax_code].lago_id,
+            "tax_name": applied.tax_name,
+            "tax_code": applied.tax_code,
+            "tax_rate": float(applied.tax_rate),
+            "tax_description": by_code[applied.tax_code].description,
+            "amount_cents": applied.amount_cents,
+            "amount_currency": currency,
+            "fees_amount_cents": applied.fees_amount_cents,
+            "created_at": created_at,
+        }
+        for applied in totals.applied_taxes
+    ]
+
+
+def build_invoice(
+    organization: Organization,
+    customer: Customer,
+    currency: str,
+    lines: list[_Line],
+    lago_id: str,
+    moment: datetime,
+) -> Invoice:
+    """The one-off invoice before numbering (fees, taxes and totals from the engine)."""
+    stamp = iso(moment)
+    assert stamp is not None
+    totals = compute_invoice(
+        [
+            FeeInput(
+                key=line.key,
+                amount_cents=line.amount_cents,
+                fee_type="add_on",
+                taxes=_rates(list(line.taxes)),
+            )
+            for line in lines
+        ]
+    )
+    by_key = {fee.key: fee for fee in totals.fees}
+    timezone = customer.timezone or organization.timezone or "UTC"
+    issuing = invoices.local_today(moment, timezone)
+    term = invoices.net_payment_term(organization, customer)
+    return Invoice(
+        lago_id=lago_id,
+        organization_id=organization.lago_id,
+        customer_id=customer.lago_id,
+        external_customer_id=customer.external_id,
+        billing_key=f"{customer.lago_id}#one_off#{lago_id}",
+        boundary=stamp,
+        parts=[],
+        invoice_type="one_off",
+        status="draft",
+        payment_status="pending" if totals.total_amount_cents > 0 else "succeeded",
+        number=invoices.draft_number(organization),
+        issuing_date=issuing,
+        payment_due_date=invoices.payment_due_date(issuing, term),
+        net_payment_term=term,
+        currency=currency,
+        fees_amount_cents=totals.fees_amount_cents,
+        coupons_amount_cents=totals.coupons_amount_cents,
+        credit_notes_amount_cents=totals.credit_notes_amount_cents,
+        sub_total_excluding_taxes_amount_cents=totals.sub_total_excluding_taxes_amount_cents,
+        taxes_amount_cents=totals.taxes_amount_cents,
+        sub_total_including_taxes_amount_cents=totals.sub_total_including_taxes_amount_cents,
+        prepaid_credit_amount_cents=totals.prepaid_credit_amount_cents,
+        total_amount_cents=totals.total_amount_cents,
+        fees=[_fee_body(lago_id, customer, currency, line, by_key[line.key], stamp) for line in lines],
+        applied_taxes=_applied_taxes(lago_id, currency, totals, lines, stamp),
+        created_at=stamp,
+        updated_at=stamp,
+        finalized_at=stamp,
+        revision=0,
+    )
+
+
+def _finalize_into(
+    writes: entities.Writes, organization: Organization, customer: Customer, draft: Invoice
+) -> Invoice:
+    """Number the invoice (counters under their revisions, as `billing` does) or close a skipped zero-amount
+    one, and record `invoice.one_off_created` and the overdue timer — in `writes`."""
+    org = organization.lago_id
+    customer_counter = invoices.read_counter(org, invoices.customer_counter_key(customer.lago_id))
+    if draft.total_amount_cents == 0 and not invoices.finalizes_zero_amount(organization, customer):
+        invoices.touch_counter(writes, org, customer_counter)
+        return invoices.put_invoice(writes, draft.model_copy(update={"status": "closed"}), new=True)
+    customer_sequence = invoices.take_number(writes, org, customer_counter)
+    month = draft.issuing_date[:7].replace("-", "")
+    organization_sequence = 0
+    if organization.document_numbering == "per_organization":
+        org_counter = invoices.read_counter(org, invoices.organization_counter_key(month))
+        organization_sequence = invoices.take_number(writes, org, org_counter)
+    number = invoices.invoice_number(organization, customer, customer_sequence, organization_sequence, month)
+    finalized = draft.model_copy(
+        update={"status": "finalized", "number": number, "sequential_id": customer_sequence}
+    )
+    stored = invoices.put_invoice(writes, finalized, new=True)
+    writes.message(invoices.message("invoice.one_off_created", stored, "created"))
+    if stored.payment_status != "succeeded":
+        timezone = customer.timezone or organization.timezone or "UTC"
+        invoices.schedule(writes, stored, invoices.overdue_at(stored, timezone), "overdue")
+    return stored
+
+
+def create_one_off_invoice(
+    organization_id: str, data: OneOffInvoiceInput, now: datetime | None = None
+) -> Invoice:
+    """`POST /invoices`: price the add-on fees, tax them, finalize and number the invoice in one transaction."""
+    customer = customers.get_customer(organization_id, data.external_customer_id)
+    if not data.fees:
+        raise errors.NotFound("fees")
+    currency = data.currency or customer.currency
+    if not currency:
+        raise errors.ValidationFailed.field("currency", "value_is_mandatory")
+    if customer.currency and customer.currency != currency:
+        raise errors.ValidationFailed.field("currency", "currencies_does_not_match")
+    organization = organizations.get_organization(organization_id)
+    lines = _lines(organization, customer, data)
+    moment = now or invoices.now_utc()
+    lago_id = str(uuid.uuid4())  # every request is a new invoice (Lago has no idempotency key here)
+    draft = build_invoice(organization, customer, currency, lines, lago_id, moment)
+    for _attempt in range(MAX_ATTEMPTS):
+        writes = entities.Writes()
+        if not (customer.locked_currency and customer.currency == currency):
+            customers.lock_currency(writes, customer, currency)
+        stored = _finalize_into(writes, organization, customer, draft)
+        try:
+            writes.commit()
+        except errors.ConflictRetry:
+            customer = customers.get_customer(organization_id, data.external_customer_id)
+            continue  # another invoice of this customer took the number: take the next one
+        invoices.project_fees(stored)
+        if stored.status == "finalized":
+            for hook in billing.finalization_hooks:
+                hook(stored)
+        return stored
+    raise errors.TransientFailure("the invoice could not be numbered, retry")

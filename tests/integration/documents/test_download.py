@@ -1,0 +1,96 @@
+"""Invoice PDFs: generated once at finalization, stored in the documents bucket, downloaded through a
+presigned SigV4 URL; drafts have none (Lago downloads finalized invoices only)."""
+
+from __future__ import annotations
+
+from tests.contract import assert_matches_contract
+from tests.integration.documents.conftest import (
+    at,
+    create_customer,
+    create_plan,
+    envelope,
+    invoices_of,
+    outbox,
+    pdf_text,
+    run_billing,
+    stored_object,
+    subscribe_at,
+)
+from tests.integration.webhooks.conftest import assert_webhook_matches_contract
+
+
+def test_the_pdf_is_stored_at_finalization_and_downloaded_through_its_url(api, finalized):
+    from lagoon.data import documents_store
+
+    # Given a finalized invoice: its PDF was stored by the billing run, with one invoice.generated webhook
+    (generated,) = outbox("invoice.generated")
+    assert generated["payload"]["lago_id"] == finalized["lago_id"]
+    assert_webhook_matches_contract(envelope(generated))
+
+    # When it is downloaded
+    response = api.post(f"/invoices/{finalized['lago_id']}/download")
+
+    # Then the answer is the invoice with a file_url whose object is the PDF of that invoice
+    assert response.status == 200, response.body
+    assert_matches_contract("/invoices/{lago_id}/download", "post", 200, response.json)
+    body = response.json["invoice"]
+    assert body["lago_id"] == finalized["lago_id"] and body["status"] == "finalized"
+    text = pdf_text(stored_object(body["file_url"]))
+    assert finalized["number"] in text
+    assert "$100.00" in text and "Startup" in text and "Zażółć GmbH" in text
+    # A second download serves the same object: nothing is generated again
+    again = api.post(f"/invoices/{finalized['lago_id']}/download").json["invoice"]
+    assert stored_object(again["file_url"]) == stored_object(body["file_url"])
+    assert len(outbox("invoice.generated")) == 1
+    assert documents_store.exists(f"invoices/{outbox('invoice.generated')[0]['organization_id']}/{body['lago_id']}.pdf")
+
+
+def test_a_missing_pdf_is_generated_on_demand(api, finalized):
+    from lagoon.data import documents_store
+    from lagoon.data.connection import aws_client
+
+    # Given the stored PDF is gone (e.g. the finalizing function had no bucket)
+    org_id = outbox("invoice.generated")[0]["organization_id"]
+    key = f"invoices/{org_id}/{finalized['lago_id']}.pdf"
+    aws_client("s3").delete_object(Bucket=documents_store.bucket(), Key=key)
+    assert not documents_store.exists(key)
+
+    # When it is downloaded, it is rendered again, stored, and served
+    body = api.post(f"/invoices/{finalized['lago_id']}/download").json["invoice"]
+    assert finalized["number"] in pdf_text(stored_object(body["file_url"]))
+    assert documents_store.exists(key)
+
+
+def test_the_document_is_rendered_in_the_customer_locale(api, org, gateway):
+    create_customer(api, currency="EUR", billing_configuration={"document_locale": "fr"})
+    create_plan(api, "startup", amount_currency="EUR", amount_cents=123456)
+    subscribe_at(org.id, "2024-01-01T00:00:00Z", subscription_at=at("2024-01-01T00:00:00Z"))
+    run_billing(gateway, "2024-02-01T00:00:00Z")
+    (listed,) = invoices_of(api)
+    text = pdf_text(stored_object(api.post(f"/invoices/{listed['lago_id']}/download").json["invoice"]["file_url"]))
+    assert "Facture" in text and "Total à payer 1\u202f234,56\xa0€" in text
+
+
+def test_drafts_and_unknown_invoices_have_no_document(api, org, gateway):
+    from lagoon.data import documents_store
+    from lagoon.data.connection import aws_client
+
+    # Given a draft (grace period of 3 days)
+    create_customer(api, currency="USD", billing_configuration={"invoice_grace_period": 3})
+    create_plan(api, "startup")
+    subscribe_at(org.id, "2024-01-01T00:00:00Z", subscription_at=at("2024-01-01T00:00:00Z"))
+    run_billing(gateway, "2024-02-01T00:00:00Z")
+    (draft,) = invoices_of(api)
+    assert draft["status"] == "draft"
+
+    # Then no PDF is generated and the download is a 404 (Lago: `invoices.finalized.find_by`)
+    stored = aws_client("s3").list_objects_v2(Bucket=documents_store.bucket()).get("KeyCount", 0)
+    assert stored == 0 and outbox("invoice.generated") == []
+    response = api.post(f"/invoices/{draft['lago_id']}/download")
+    assert response.status == 404 and response.json["code"] == "invoice_not_found"
+    assert api.post("/invoices/00000000-0000-4000-8000-000000000000/download").status == 404
+
+    # When the grace period ends, the finalization generates it
+    run_billing(gateway, "2024-02-04T00:00:00Z")
+    assert len(outbox("invoice.generated")) == 1
+    assert api.post(f"/invoices/{draft['lago_id']}/download").status == 200
