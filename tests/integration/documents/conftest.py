@@ -32,7 +32,13 @@ def create_tax(api: ApiClient, code: str, rate: str, **fields: Any) -> dict[str,
 
 
 def create_add_on(api: ApiClient, code: str, amount_cents: int, **fields: Any) -> dict[str, Any]:
-    body = {"name": code.title(), "code": code, "amount_cents": amount_cents, "amount_currency": "EUR", **fields}
+    body = {
+        "name": code.title(),
+        "code": code,
+        "amount_cents": amount_cents,
+        "amount_currency": "EUR",
+        **fields,
+    }
     return ok(api.post("/add_ons", {"add_on": body}))["add_on"]  # type: ignore[no-any-return]
 
 

@@ -42,7 +42,9 @@ def test_the_pdf_is_stored_at_finalization_and_downloaded_through_its_url(api, f
     again = api.post(f"/invoices/{finalized['lago_id']}/download").json["invoice"]
     assert stored_object(again["file_url"]) == stored_object(body["file_url"])
     assert len(outbox("invoice.generated")) == 1
-    assert documents_store.exists(f"invoices/{outbox('invoice.generated')[0]['organization_id']}/{body['lago_id']}.pdf")
+    assert documents_store.exists(
+        f"invoices/{outbox('invoice.generated')[0]['organization_id']}/{body['lago_id']}.pdf"
+    )
 
 
 def test_a_missing_pdf_is_generated_on_demand(api, finalized):
@@ -67,7 +69,9 @@ def test_the_document_is_rendered_in_the_customer_locale(api, org, gateway):
     subscribe_at(org.id, "2024-01-01T00:00:00Z", subscription_at=at("2024-01-01T00:00:00Z"))
     run_billing(gateway, "2024-02-01T00:00:00Z")
     (listed,) = invoices_of(api)
-    text = pdf_text(stored_object(api.post(f"/invoices/{listed['lago_id']}/download").json["invoice"]["file_url"]))
+    text = pdf_text(
+        stored_object(api.post(f"/invoices/{listed['lago_id']}/download").json["invoice"]["file_url"])
+    )
     assert "Facture" in text and "Total à payer 1\u202f234,56\xa0€" in text
 
 

@@ -1,0 +1,109 @@
+"""Void (finalized and not paid), draft deletion, retry, and the payment-provider actions' clear errors."""
+
+from __future__ import annotations
+
+from tests.contract import assert_matches_contract
+from tests.integration.documents.conftest import (
+    at,
+    create_customer,
+    create_plan,
+    envelope,
+    invoices_of,
+    outbox,
+    run_billing,
+    subscribe_at,
+)
+from tests.integration.webhooks.conftest import assert_webhook_matches_contract
+
+UNKNOWN = "00000000-0000-4000-8000-000000000000"
+
+
+def test_void_a_finalized_unpaid_invoice(api, finalized):
+    lago_id = finalized["lago_id"]
+    response = api.post(f"/invoices/{lago_id}/void")
+    assert response.status == 200, response.body
+    assert_matches_contract("/invoices/{lago_id}/void", "post", 200, response.json)
+    assert response.json["invoice"]["status"] == "voided"
+    assert response.json["invoice"]["payment_overdue"] is False
+    (voided,) = outbox("invoice.voided")
+    assert_webhook_matches_contract(envelope(voided))
+    # Voided: not again, no download (Lago serves finalized invoices only), fees follow the invoice
+    again = api.post(f"/invoices/{lago_id}/void")
+    assert (again.status, again.json["code"]) == (405, "not_voidable")
+    assert api.post(f"/invoices/{lago_id}/download").status == 404
+    assert len(outbox("invoice.voided")) == 1
+
+
+def test_paid_and_draft_invoices_cannot_be_voided(api, finalized):
+    lago_id = finalized["lago_id"]
+    assert api.put(f"/invoices/{lago_id}", {"invoice": {"payment_status": "succeeded"}}).status == 200
+    paid = api.post(f"/invoices/{lago_id}/void", {})
+    assert (paid.status, paid.json["code"]) == (405, "not_voidable")
+    assert api.post(f"/invoices/{UNKNOWN}/void").status == 404
+
+
+def test_void_with_a_credit_note_is_deferred(api, finalized):
+    response = api.post(
+        f"/invoices/{finalized['lago_id']}/void", {"generate_credit_note": True, "refund_amount": 0}
+    )
+    assert (response.status, response.json["code"]) == (405, "not_implemented")
+    assert api.get(f"/invoices/{finalized['lago_id']}").json["invoice"]["status"] == "finalized"
+
+
+def test_a_failed_invoice_is_the_only_one_to_retry(api, finalized):
+    response = api.post(f"/invoices/{finalized['lago_id']}/retry")
+    assert (response.status, response.json["code"]) == (405, "invalid_status")
+    assert api.post(f"/invoices/{UNKNOWN}/retry").status == 404
+
+
+def test_payment_provider_actions_answer_that_no_provider_is_linked(api, finalized):
+    lago_id = finalized["lago_id"]
+    url = api.post(f"/invoices/{lago_id}/payment_url")
+    assert url.status == 422
+    assert url.json == {
+        "status": 422,
+        "error": "Unprocessable Entity",
+        "code": "validation_errors",
+        "error_details": {"base": ["no_linked_payment_provider"]},
+    }
+    retry = api.post(f"/invoices/{lago_id}/retry_payment")
+    assert (retry.status, retry.json["code"]) == (422, "no_linked_payment_provider")
+    assert "payment providers are not available" in retry.json["error_details"]["message"]
+    dispute = api.post(f"/invoices/{lago_id}/lose_dispute")
+    assert (dispute.status, dispute.json["code"]) == (405, "not_implemented")
+    # Lago's status rules come first: a paid invoice is not retried
+    api.put(f"/invoices/{lago_id}", {"invoice": {"payment_status": "succeeded"}})
+    paid = api.post(f"/invoices/{lago_id}/retry_payment")
+    assert (paid.status, paid.json["code"]) == (405, "invalid_status")
+    for action in ("payment_url", "retry_payment", "lose_dispute"):
+        assert api.post(f"/invoices/{UNKNOWN}/{action}").status == 404
+
+
+def test_delete_a_draft(api, org, gateway):
+    # Given a draft with a grace period, and its fee documents
+    create_customer(api, currency="USD", billing_configuration={"invoice_grace_period": 3})
+    create_plan(api, "startup")
+    subscribe_at(org.id, "2024-01-01T00:00:00Z", subscription_at=at("2024-01-01T00:00:00Z"))
+    run_billing(gateway, "2024-02-01T00:00:00Z")
+    (draft,) = invoices_of(api)
+    assert api.get("/fees").json["meta"]["total_count"] == 1
+
+    # When it is deleted
+    response = api.delete(f"/invoices/{draft['lago_id']}")
+
+    # Then it is gone with its fees and its finalization timer, and `invoice.deleted` is recorded
+    assert response.status == 200, response.body
+    assert_matches_contract("/invoices/{lago_id}", "delete", 200, response.json)
+    assert response.json["invoice"]["lago_id"] == draft["lago_id"]
+    assert api.get(f"/invoices/{draft['lago_id']}").status == 404
+    assert api.get("/fees").json["fees"] == []
+    (deleted,) = outbox("invoice.deleted")
+    assert_webhook_matches_contract(envelope(deleted))
+    report = run_billing(gateway, "2024-02-04T00:00:00Z")
+    assert report["finalized"] == 0 and invoices_of(api) == []
+    assert api.delete(f"/invoices/{draft['lago_id']}").status == 404
+
+
+def test_a_finalized_invoice_cannot_be_deleted(api, finalized):
+    response = api.delete(f"/invoices/{finalized['lago_id']}")
+    assert (response.status, response.json["code"]) == (405, "not_deletable")
