@@ -88,6 +88,9 @@ class Subscription(BaseModel):
     downgrade_plan_date: str | None = None
     created_at: str
     updated_at: str
+    # Wall-clock creation instant to the microsecond: orders subscriptions created within the same second
+    # (created_at has Lago's seconds precision), so lists are newest first deterministically.
+    created_order: str = ""
     # Keys of the clock timers this subscription has scheduled (lagoon.services.subscription_clock).
     timers: list[str] = Field(default_factory=list)
 

@@ -123,7 +123,9 @@ def list_subscriptions(organization_id: str, filters: SubscriptionFilters) -> li
     """Subscriptions newest first (Lago's order), filtered (default: active only)."""
     found = [Subscription.model_validate(doc) for doc in entities.query(organization_id, KIND)]
     return sorted(
-        (s for s in found if filters.accepts(s)), key=lambda s: (s.created_at, s.lago_id), reverse=True
+        (s for s in found if filters.accepts(s)),
+        key=lambda s: (s.created_at, s.created_order, s.lago_id),
+        reverse=True,
     )
 
 
@@ -373,6 +375,7 @@ def create_subscription(
         "ending_at": iso(data.ending_at),
         "created_at": stamp,
         "updated_at": stamp,
+        "created_order": entities.now_iso(),
     }
     result: Subscription
     if active is not None:
