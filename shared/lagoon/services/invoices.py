@@ -297,7 +297,14 @@ def message(webhook_type: str, invoice: Invoice, event_key: str) -> entities.Out
 # --- rendering -------------------------------------------------------------------------------------------
 
 
+def _paid_amount_cents(invoice: Invoice) -> int:
+    """What the customer has paid: the whole total once the payment status is `succeeded` (Lagoon records
+    no partial payments: payments are a deferred feature)."""
+    return invoice.total_amount_cents if invoice.payment_status == "succeeded" else 0
+
+
 def _render_base(invoice: Invoice, customer_body: dict[str, Any]) -> dict[str, Any]:
+    paid = _paid_amount_cents(invoice)
     return {
         "lago_id": invoice.lago_id,
         "billing_entity_code": None,
@@ -322,6 +329,9 @@ def _render_base(invoice: Invoice, customer_body: dict[str, Any]) -> dict[str, A
         "prepaid_purchased_credit_amount_cents": invoice.prepaid_credit_amount_cents,
         "progressive_billing_credit_amount_cents": 0,
         "total_amount_cents": invoice.total_amount_cents,
+        # Not in the v1.51 contract, but lago-python-client requires total_due_amount_cents (Lago sends both).
+        "total_paid_amount_cents": paid,
+        "total_due_amount_cents": invoice.total_amount_cents - paid,
         "version_number": 4,
         "self_billed": False,
         "created_at": invoice.created_at,
