@@ -179,6 +179,10 @@ def due_boundaries(
     if cursor is None:
         if _starts_with_invoice(terms, origin) and origin <= now:
             found.append(origin)
+        elif terms.terminated_at == origin and terms.started_at < origin and origin <= now:
+            # Terminated in the very second billing started (created with a past subscription_at, then
+            # upgraded or deleted at once): the days of the current period used before it are still owed.
+            found.append(origin)
         after = origin
     else:
         after = cursor

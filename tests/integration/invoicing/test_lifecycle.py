@@ -181,3 +181,16 @@ def test_list_contract_customer_invoices_and_deferred_routes(api, org, gateway, 
     response = api.request("POST", "/invoices/preview", {})
     assert response.status == 405, response.body
     assert response.json["code"] == "not_implemented"
+
+
+def test_upgrade_in_the_second_of_creation_still_bills_the_days_used(api, org, gateway, customer):
+    # Given a subscription created on January 10th at 10:00:00.2 with a subscription_at on January 1st
+    create_plan(api, "startup", amount_cents=3100)
+    create_plan(api, "pro", amount_cents=6200, pay_in_advance=True)
+    subscribe_at(org.id, "2024-01-10T10:00:00.200000Z", subscription_at=at("2024-01-01T00:00:00Z"))
+    # When it upgrades within the same second (created_at and terminated_at are both 10:00:00)
+    subscribe_at(org.id, "2024-01-10T10:00:00.700000Z", plan_code="pro")
+    # Then January 1st-10th of startup is owed in arrears, and pro from the 10th in advance
+    (only,) = invoices_of(api)
+    amounts = sorted((f["item"]["code"], f["amount_cents"]) for f in invoice(api, only["lago_id"])["fees"])
+    assert amounts == [("pro", 4400), ("startup", 1000)]
