@@ -1,5 +1,5 @@
-"""moto as the local AWS, in this process: a threaded moto server whose Kinesis and DynamoDB queries stay
-fast as they fill.
+"""moto as the local AWS, in this process: a threaded moto server whose Kinesis, DynamoDB queries and
+DynamoDB transactions stay fast as they fill.
 
 moto's Kinesis shard finds its max sequence number by listing every stored record and scans from the start
 on GetRecords, so each put costs more with every stored record (TOOLCHAIN-NOTES). Sequence numbers are
@@ -122,6 +122,117 @@ def patch_dynamodb_queries() -> None:
     query.lagoon_patched = True  # type: ignore[attr-defined]
     Table.query = query  # type: ignore[method-assign]
     Table.all_items = all_items  # type: ignore[method-assign]
+
+
+def patch_dynamodb_transactions() -> None:
+    """TransactWriteItems snapshots the items it touches, not whole tables (idempotent).
+
+    To roll back a failed transaction, moto deep-copies every table the transaction names before applying it:
+    O(table) per transaction, so every invoice of a billing run cost more with every item stored (a run of
+    1,000 subscriptions spent most of its time copying the entities table). This version keeps moto's checks,
+    order and errors (one outcome per action, `TransactionCanceledException` with the reasons), evaluates
+    each condition before its write, and on failure puts back only the items it changed.
+    """
+    import copy
+
+    from moto.dynamodb.comparisons import get_filter_expression
+    from moto.dynamodb.exceptions import (
+        ConditionalCheckFailed,
+        MockValidationException,
+        MultipleTransactionsException,
+        TooManyTransactionsException,
+        TransactionCanceledException,
+        TransactWriteSingleOpException,
+    )
+    from moto.dynamodb.models import DynamoDBBackend
+
+    if getattr(DynamoDBBackend.transact_write_items, "lagoon_patched", False):
+        return
+
+    def put_back(table: Any, hash_value: Any, range_value: Any, previous: Any) -> None:
+        if range_value is None:
+            if previous is None:
+                table.items.pop(hash_value, None)
+            else:
+                table.items[hash_value] = previous
+        elif previous is None:
+            table.items[hash_value].pop(range_value, None)
+        else:
+            table.items[hash_value][range_value] = previous
+
+    def transact_write_items(self: Any, transact_items: list[dict[str, Any]]) -> None:
+        if len(transact_items) > 100:
+            raise TooManyTransactionsException()
+        touched: set[tuple[str, Any, Any]] = set()
+        snapshots: list[tuple[Any, Any, Any, Any]] = []
+        outcomes: list[tuple[str | None, str | None, Any]] = []
+
+        def roll_back() -> None:
+            for table, hash_value, range_value, previous in reversed(snapshots):
+                put_back(table, hash_value, range_value, previous)
+
+        for action in transact_items:
+            if len(action) > 1:
+                raise TransactWriteSingleOpException
+            kind, op = next(iter(action.items()))
+            old_item = None
+            try:
+                if kind not in ("ConditionCheck", "Put", "Delete", "Update"):
+                    raise ValueError("Unsupported transaction operation")
+                table_name = op["TableName"]
+                table = self.get_table(table_name)
+                attributes = op["Item"] if kind == "Put" else op["Key"]
+                key = {table.hash_key_attr: attributes[table.hash_key_attr]}
+                if table.range_key_attr is not None:
+                    key[table.range_key_attr] = attributes[table.range_key_attr]
+                hash_value, range_value = self.get_keys_value(table, key)
+                if (table_name, hash_value, range_value) in touched:
+                    raise MultipleTransactionsException()
+                touched.add((table_name, hash_value, range_value))
+                current = table.get_item(hash_value, range_value)
+                names, values = op.get("ExpressionAttributeNames"), op.get("ExpressionAttributeValues")
+                condition = op.get("ConditionExpression")
+                if condition is not None and not get_filter_expression(condition, names, values).expr(
+                    current
+                ):
+                    if op.get("ReturnValuesOnConditionCheckFailure") == "ALL_OLD" and current:
+                        old_item = current.to_json()["Attributes"]
+                    raise ConditionalCheckFailed(item=old_item)
+                if kind != "ConditionCheck":
+                    snapshots.append((table, hash_value, range_value, copy.deepcopy(current)))
+                if kind == "Put":
+                    self.put_item(
+                        table_name,
+                        op["Item"],
+                        expression_attribute_names=names,
+                        expression_attribute_values=values,
+                    )
+                elif kind == "Delete":
+                    self.delete_item(
+                        table_name, key, expression_attribute_names=names, expression_attribute_values=values
+                    )
+                elif kind == "Update":
+                    self.update_item(
+                        table_name,
+                        key,
+                        update_expression=op["UpdateExpression"],
+                        expression_attribute_names=names,
+                        expression_attribute_values=values,
+                    )
+                outcomes.append((None, None, None))
+            except (MultipleTransactionsException, MockValidationException):
+                roll_back()
+                raise
+            except ConditionalCheckFailed as exc:
+                outcomes.append(("ConditionalCheckFailed", str(exc.message), old_item))
+            except Exception as exc:  # moto reports any other failure as the action's cancellation reason
+                outcomes.append((type(exc).__name__, str(exc), None))
+        if any(code is not None for code, _, _ in outcomes):
+            roll_back()
+            raise TransactionCanceledException(outcomes)
+
+    transact_write_items.lagoon_patched = True  # type: ignore[attr-defined]
+    DynamoDBBackend.transact_write_items = transact_write_items  # type: ignore[method-assign]
 
 
 def quiet_werkzeug() -> None:

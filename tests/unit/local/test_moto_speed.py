@@ -6,13 +6,14 @@ import time
 
 import boto3
 import pytest
-from lagoon.local.moto_aws import patch_dynamodb_queries, patch_kinesis_shards
+from lagoon.local.moto_aws import patch_dynamodb_queries, patch_dynamodb_transactions, patch_kinesis_shards
 from moto import mock_aws
 
 
 @pytest.fixture
 def dynamodb():
     patch_dynamodb_queries()
+    patch_dynamodb_transactions()
     with mock_aws():
         client = boto3.client("dynamodb", region_name="us-east-1")
         client.create_table(
@@ -87,6 +88,76 @@ def test_a_query_costs_the_same_with_many_other_items(dynamodb):
     for start in range(0, len(requests), 25):
         dynamodb.batch_write_item(RequestItems={"t": requests[start : start + 25]})
     assert query_time() < before * 3
+
+
+def _items(client):
+    return sorted(
+        (i["pk"]["S"], i["sk"]["S"], i.get("v", {}).get("S")) for i in client.scan(TableName="t")["Items"]
+    )
+
+
+def _put(pk, sk, v, **condition):
+    return {"Put": {"TableName": "t", "Item": {"pk": {"S": pk}, "sk": {"S": sk}, "v": {"S": v}}, **condition}}
+
+
+def test_a_transaction_applies_every_action_or_none_with_moto_answers(dynamodb):
+    put(dynamodb, "a", "1", v="old")
+    put(dynamodb, "a", "2", v="kept")
+    # A failed condition cancels the whole transaction: the earlier put and delete are undone
+    with pytest.raises(dynamodb.exceptions.TransactionCanceledException) as failed:
+        dynamodb.transact_write_items(
+            TransactItems=[
+                _put("a", "1", "new"),
+                {"Delete": {"TableName": "t", "Key": {"pk": {"S": "a"}, "sk": {"S": "2"}}}},
+                _put("b", "1", "created"),
+                _put("a", "3", "x", ConditionExpression="attribute_exists(pk)"),
+            ]
+        )
+    reasons = [r["Code"] for r in failed.value.response["CancellationReasons"]]
+    assert reasons == ["None", "None", "None", "ConditionalCheckFailed"]
+    assert _items(dynamodb) == [("a", "1", "old"), ("a", "2", "kept")]
+    # The same item twice is a validation error, and nothing is written
+    with pytest.raises(dynamodb.exceptions.ClientError, match="ValidationException"):
+        dynamodb.transact_write_items(TransactItems=[_put("c", "1", "x"), _put("c", "1", "y")])
+    assert _items(dynamodb) == [("a", "1", "old"), ("a", "2", "kept")]
+    # A transaction whose conditions hold applies everything
+    dynamodb.transact_write_items(
+        TransactItems=[
+            _put(
+                "a",
+                "1",
+                "new",
+                ConditionExpression="v = :old",
+                ExpressionAttributeValues={":old": {"S": "old"}},
+            ),
+            {"Delete": {"TableName": "t", "Key": {"pk": {"S": "a"}, "sk": {"S": "2"}}}},
+            {
+                "Update": {
+                    "TableName": "t",
+                    "Key": {"pk": {"S": "b"}, "sk": {"S": "1"}},
+                    "UpdateExpression": "SET v = :v",
+                    "ExpressionAttributeValues": {":v": {"S": "updated"}},
+                }
+            },
+        ]
+    )
+    assert _items(dynamodb) == [("a", "1", "new"), ("b", "1", "updated")]
+
+
+def test_a_transaction_costs_the_same_with_many_other_items(dynamodb):
+    def transaction_time():
+        started = time.perf_counter()
+        for n in range(20):
+            dynamodb.transact_write_items(
+                TransactItems=[_put("small", str(n), "x"), _put("other", str(n), "y")]
+            )
+        return time.perf_counter() - started
+
+    before = transaction_time()
+    requests = [{"PutRequest": {"Item": {"pk": {"S": "big"}, "sk": {"S": f"{n:06d}"}}}} for n in range(5000)]
+    for start in range(0, len(requests), 25):
+        dynamodb.batch_write_item(RequestItems={"t": requests[start : start + 25]})
+    assert transaction_time() < before * 3
 
 
 def test_kinesis_puts_and_reads_stay_cheap_as_the_shard_fills():
