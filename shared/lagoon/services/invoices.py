@@ -40,8 +40,11 @@ from lagoon.domain.organizations import Organization
 from lagoon.domain.subscriptions import iso, parse_iso
 from lagoon.engine.periods import local_date, local_midnight
 from lagoon.services import customers, organizations, subscriptions
+from lagoon.services.lookups import Lookups
 
 TIMER_KIND = "invoice_timer"
+# PDFs to render, read by the documents function (its own partition: the billing run never reads them).
+DOCUMENT_TIMER_KIND = "document_timer"
 GLOBAL = "global"
 _NAMESPACE = uuid.UUID("6f1d2b7e-3c55-4a0e-8f0a-2b9e4d7c1a55")
 
@@ -262,33 +265,42 @@ def parse_timer_due(key: str) -> datetime:
     return parse_iso(key.split("#", 1)[0])  # type: ignore[return-value]
 
 
-def schedule(writes: entities.Writes, invoice: Invoice, due: datetime, action: str) -> None:
+def schedule(
+    writes: entities.Writes, invoice: Invoice, due: datetime, action: str, kind: str = TIMER_KIND
+) -> None:
     writes.put(
         GLOBAL,
-        TIMER_KIND,
+        kind,
         timer_key(due, invoice, action),
         {"organization_id": invoice.organization_id, "invoice_id": invoice.lago_id, "action": action},
     )
 
 
-def due_timers(now: datetime) -> list[tuple[str, dict[str, Any]]]:
+def schedule_document(writes: entities.Writes, invoice: Invoice, due: datetime) -> None:
+    """Ask the documents function for the PDF of a finalized invoice, in the finalization's transaction."""
+    schedule(writes, invoice, due, "pdf", kind=DOCUMENT_TIMER_KIND)
+
+
+def due_timers(now: datetime, kind: str = TIMER_KIND) -> list[tuple[str, dict[str, Any]]]:
     """Invoice timers due at `now`, oldest first."""
     table = get_settings().entities_table
-    items = UsageStore().query(table, entities.partition(GLOBAL, TIMER_KIND), before=f"{iso(now)}#\U0010ffff")
+    items = UsageStore().query(table, entities.partition(GLOBAL, kind), before=f"{iso(now)}#\U0010ffff")
     return [(item["sk"]["S"], json.loads(item["body"]["S"])) for item in items]
 
 
-def drop_timer(key: str) -> None:
-    entities.Writes().delete(GLOBAL, TIMER_KIND, key).commit()
+def drop_timer(key: str, kind: str = TIMER_KIND) -> None:
+    entities.Writes().delete(GLOBAL, kind, key).commit()
 
 
 # --- webhooks --------------------------------------------------------------------------------------------
 
 
-def message(webhook_type: str, invoice: Invoice, event_key: str) -> entities.OutboxMessage:
+def message(
+    webhook_type: str, invoice: Invoice, event_key: str, lookups: Lookups | None = None
+) -> entities.OutboxMessage:
     """The webhook of an invoice event, with the rendered invoice; its id is derived from the event."""
     result = entities.OutboxMessage(
-        invoice.organization_id, webhook_type, "invoice", render_invoice_extended(invoice)
+        invoice.organization_id, webhook_type, "invoice", render_invoice_extended(invoice, lookups)
     )
     result.message_id = stable_id(invoice.organization_id, invoice.lago_id, webhook_type, event_key)
     return result
@@ -351,14 +363,17 @@ def _without_nulls(body: dict[str, Any], *keys: str) -> dict[str, Any]:
     return body
 
 
-def _render_customer(invoice: Invoice) -> dict[str, Any]:
-    customer = customers.get_customer_by_id(invoice.organization_id, invoice.customer_id)
-    return customers.render_customer(customer, organizations.get_organization(invoice.organization_id))
+def _render_customer(invoice: Invoice, lookups: Lookups) -> dict[str, Any]:
+    return customers.render_customer(lookups.customer(invoice.customer_id), lookups.organization)
 
 
-def render_invoice(invoice: Invoice, customer_body: dict[str, Any] | None = None) -> dict[str, Any]:
+def render_invoice(
+    invoice: Invoice, customer_body: dict[str, Any] | None = None, lookups: Lookups | None = None
+) -> dict[str, Any]:
     """InvoiceObject of the contract (list items: without fees)."""
-    body = _render_base(invoice, customer_body or _render_customer(invoice))
+    if customer_body is None:
+        customer_body = _render_customer(invoice, lookups or Lookups(invoice.organization_id))
+    body = _render_base(invoice, customer_body)
     return _without_nulls(body, "sequential_id")  # a draft has no number yet
 
 
@@ -391,18 +406,18 @@ def _billing_period(invoice: Invoice, part: Any, plan_ids: dict[str, tuple[str, 
     }
 
 
-def render_invoice_extended(invoice: Invoice) -> dict[str, Any]:
+def render_invoice_extended(invoice: Invoice, lookups: Lookups | None = None) -> dict[str, Any]:
     """InvoiceObjectExtended: the invoice with its fees, credits, billing periods and subscriptions — the
     object the API, the webhooks and the PDF renderer (`lagoon.documents.render_invoice_pdf`) take."""
-    body = render_invoice(invoice)
-    org = invoice.organization_id
+    lookups = lookups or Lookups(invoice.organization_id)
+    body = render_invoice(invoice, lookups=lookups)
     subscription_ids = list(dict.fromkeys(part.subscription_id for part in invoice.parts))
     rendered_subscriptions = []
     plan_ids: dict[str, tuple[str, str]] = {}
     for subscription_id in subscription_ids:
-        subscription = subscriptions.get_subscription_by_id(org, subscription_id)
+        subscription = lookups.subscription(subscription_id)
         plan_ids[subscription_id] = (subscription.plan_id, subscription.external_id)
-        rendered_subscriptions.append(subscriptions.render_subscription(subscription))
+        rendered_subscriptions.append(subscriptions.render_subscription(subscription, lookups=lookups))
     body["billing_periods"] = [_billing_period(invoice, part, plan_ids) for part in invoice.parts]
     body["credits"] = [
         dict(credit, invoice={"lago_id": invoice.lago_id, "payment_status": invoice.payment_status})

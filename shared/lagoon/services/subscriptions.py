@@ -25,7 +25,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lagoon import errors
 from lagoon.data import entities
@@ -45,6 +45,9 @@ from lagoon.domain.subscriptions import (
 from lagoon.engine.periods import SubscriptionTerms, billing_period_containing, is_upgrade
 from lagoon.observability import logger
 from lagoon.services import customers, organizations, plans
+
+if TYPE_CHECKING:
+    from lagoon.services.lookups import Lookups
 
 TIMER_KIND = "subscription_timer"
 GLOBAL = "global"
@@ -220,17 +223,23 @@ def _timers_for(subscription: Subscription, plan: Plan, now: datetime) -> list[t
 
 
 def render_subscription(
-    subscription: Subscription, plan: Plan | None = None, *, now: datetime | None = None
+    subscription: Subscription,
+    plan: Plan | None = None,
+    *,
+    now: datetime | None = None,
+    lookups: Lookups | None = None,
 ) -> dict[str, Any]:
-    """SubscriptionObject of the contract."""
-    plan = plan or plans.get_plan_by_id(
-        subscription.organization_id, subscription.plan_id, include_deleted=True
-    )
+    """SubscriptionObject of the contract (`lookups`: reads shared with the caller's other renders)."""
+    if lookups is None:
+        from lagoon.services.lookups import Lookups
+
+        lookups = Lookups(subscription.organization_id)
+    plan = plan or lookups.plan(subscription.plan_id)
     period_from: str | None = None
     period_to: str | None = None
     if subscription.status == "active":
-        customer = customers.get_customer_by_id(subscription.organization_id, subscription.lago_customer_id)
-        terms = terms_of(subscription, plan, billing_timezone(customer))
+        customer = lookups.customer(subscription.lago_customer_id)
+        terms = terms_of(subscription, plan, lookups.timezone(customer))
         if terms is not None:
             moment = max(now or _now(), terms.started_at)
             period = billing_period_containing(terms, moment)

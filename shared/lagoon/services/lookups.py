@@ -1,0 +1,56 @@
+"""Reads of one organization's objects, each done once: what rendering invoices and subscriptions needs.
+
+An invoice renders its customer (with the organization's timezone), each of its subscriptions, their plans and
+customer again; the billing run renders each invoice for its webhook, so without memory every invoice would
+read the same organization, customer, subscriptions and plans several times (the run's cost must follow
+subscriptions, not renders). A billing run keeps one `Lookups` for the whole run; a request renders with a
+fresh one. Objects are as read at their first use: fine for rendering, not for deciding anything.
+"""
+
+from __future__ import annotations
+
+from lagoon.domain.customers import Customer
+from lagoon.domain.organizations import Organization
+from lagoon.domain.plans import Plan
+from lagoon.domain.subscriptions import Subscription
+from lagoon.services import customers, organizations, plans, subscriptions
+
+
+class Lookups:
+    def __init__(self, organization_id: str, organization: Organization | None = None) -> None:
+        self.organization_id = organization_id
+        self._organization = organization
+        self._customers: dict[str, Customer] = {}
+        self._subscriptions: dict[str, Subscription] = {}
+        self._plans: dict[str, Plan] = {}
+
+    @property
+    def organization(self) -> Organization:
+        if self._organization is None:
+            self._organization = organizations.get_organization(self.organization_id)
+        return self._organization
+
+    def customer(self, lago_id: str) -> Customer:
+        if lago_id not in self._customers:
+            self._customers[lago_id] = customers.get_customer_by_id(self.organization_id, lago_id)
+        return self._customers[lago_id]
+
+    def subscription(self, lago_id: str) -> Subscription:
+        if lago_id not in self._subscriptions:
+            self._subscriptions[lago_id] = subscriptions.get_subscription_by_id(self.organization_id, lago_id)
+        return self._subscriptions[lago_id]
+
+    def plan(self, lago_id: str) -> Plan:
+        """Deleted plans too: old invoices and subscriptions still name them."""
+        if lago_id not in self._plans:
+            self._plans[lago_id] = plans.get_plan_by_id(self.organization_id, lago_id, include_deleted=True)
+        return self._plans[lago_id]
+
+    def remember(self, *found: Subscription) -> None:
+        """Subscriptions the caller has already read."""
+        for subscription in found:
+            self._subscriptions[subscription.lago_id] = subscription
+
+    def timezone(self, customer: Customer) -> str:
+        """The customer's billing timezone: its own, else the organization's, else UTC."""
+        return customer.timezone or self.organization.timezone or "UTC"
