@@ -42,10 +42,6 @@ def bucket() -> str:
     return name
 
 
-def has_bucket() -> bool:
-    return bool(get_settings().documents_bucket)
-
-
 def exists(key: str) -> bool:
     """Whether an object is stored under `key`."""
     try:

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import contextlib
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -74,6 +74,7 @@ from lagoon.services import (
     taxes,
     usage,
 )
+from lagoon.services.lookups import Lookups
 
 _TINY = timedelta(microseconds=1)
 MAX_ATTEMPTS = 5
@@ -88,19 +89,18 @@ class Catalog:
 
     organization_id: str
     organization: Organization = field(init=False)
-    _plans: dict[str, Plan] = field(default_factory=dict)
+    # Organization, customers, subscriptions and plans, shared with the renders of the run's invoices.
+    lookups: Lookups = field(init=False)
     _metrics: dict[str, dict[str, BillableMetric]] = field(default_factory=dict)
     _taxes: dict[str, Tax] | None = None
-    _customers: dict[str, Customer] = field(default_factory=dict)
     _applied_coupons: dict[str, list[AppliedCoupon]] | None = None
 
     def __post_init__(self) -> None:
         self.organization = organizations.get_organization(self.organization_id)
+        self.lookups = Lookups(self.organization_id, self.organization)
 
     def plan(self, plan_id: str) -> Plan:
-        if plan_id not in self._plans:
-            self._plans[plan_id] = plans.get_plan_by_id(self.organization_id, plan_id, include_deleted=True)
-        return self._plans[plan_id]
+        return self.lookups.plan(plan_id)
 
     def metrics(self, plan: Plan) -> dict[str, BillableMetric]:
         if plan.lago_id not in self._metrics:
@@ -108,12 +108,10 @@ class Catalog:
         return self._metrics[plan.lago_id]
 
     def customer(self, customer_id: str) -> Customer:
-        if customer_id not in self._customers:
-            self._customers[customer_id] = customers.get_customer_by_id(self.organization_id, customer_id)
-        return self._customers[customer_id]
+        return self.lookups.customer(customer_id)
 
     def timezone(self, customer: Customer) -> str:
-        return customer.timezone or self.organization.timezone or "UTC"
+        return self.lookups.timezone(customer)
 
     def taxes(self, codes: Iterable[str]) -> tuple[Tax, ...]:
         if self._taxes is None:
@@ -815,14 +813,10 @@ def _finalize_into(
         update={**update, "status": "finalized", "number": number, "sequential_id": customer_sequence}
     )
     stored = invoices.put_invoice(writes, finalized, new=invoice.revision == 0)
-    writes.message(invoices.message("invoice.created", stored, "finalized"))
+    writes.message(invoices.message("invoice.created", stored, "finalized", catalog.lookups))
     invoices.schedule(writes, stored, invoices.overdue_at(stored, timezone), "overdue")
+    invoices.schedule_document(writes, stored, moment)
     return stored
-
-
-finalization_hooks: list[Callable[[Invoice], None]] = []
-"""Called after the commit with each finalized invoice (again after a crash: hooks must be idempotent and
-must not raise). `lagoon.services.invoice_documents` registers the PDF generation here (issue 9)."""
 
 
 def _after_commit(invoice: Invoice, previous: Invoice | None = None) -> None:
@@ -830,9 +824,6 @@ def _after_commit(invoice: Invoice, previous: Invoice | None = None) -> None:
     invoices.project_fees(invoice, previous)
     if invoice.status in ("finalized", "closed"):
         close_periods(invoice)
-    if invoice.status == "finalized":
-        for hook in finalization_hooks:
-            hook(invoice)
 
 
 def close_periods(invoice: Invoice) -> None:
@@ -960,7 +951,7 @@ def _create_invoice(
         _advance_cursor(writes, org, subscription.lago_id, cursor, boundary)
     if grace:
         stored = invoices.put_invoice(writes, draft, new=True)
-        writes.message(invoices.message("invoice.drafted", stored, "drafted"))
+        writes.message(invoices.message("invoice.drafted", stored, "drafted", catalog.lookups))
         invoices.schedule(writes, stored, boundary + timedelta(days=grace), "finalize")
     else:
         stored = _finalize_into(writes, draft, catalog, customer, moment)
@@ -1046,6 +1037,7 @@ def bill_organization(organization_id: str, now: datetime, moment: datetime, rep
     by_customer: dict[str, list[Subscription]] = defaultdict(list)
     for subscription in subscriptions.list_billable_subscriptions(organization_id):
         by_customer[subscription.lago_customer_id].append(subscription)
+        catalog.lookups.remember(subscription)
     for customer_id, found in by_customer.items():
         try:
             bill_customer(catalog, customer_id, found, now, moment, report)

@@ -4,19 +4,21 @@ presigned URL (docs/documents.md).
 Lago generates the PDF of an invoice when it is finalized and keeps that file (`Invoices::GenerateService`:
 `generate_pdf(invoice) if invoice.file.blank?`); `POST /invoices/{lago_id}/download` serves only finalized
 invoices (`invoices.finalized.find_by`: a draft, voided or unknown invoice is a 404 `invoice_not_found`).
-Lagoon does the same:
+Lagoon does the same, asynchronously as Lago does (its PDF job runs after the finalization):
+- every finalization (billing run, grace-period timer, `PUT /finalize`, terminations, one-off invoices)
+  records a document timer in its own transaction; the documents function (every minute) renders the PDF of
+  each due timer and then drops it — a crash leaves the timer for the next run. Rendering (~70 ms a page)
+  stays out of the billing run, whose time must follow subscriptions, not documents;
 - the key is derived from the invoice (`invoices/<org>/<lago_id>.pdf`) and the object is put only when absent,
-  so a retried finalization, the billing run redoing post-commit work, or a download racing the
-  finalization all find or write the same object (the renderer is deterministic: same invoice, same bytes);
-- generation is registered as a finalization hook of `lagoon.services.billing` (billing run, grace-period
-  timer, `PUT /finalize`, terminations) and called by one-off invoices; a failure there is logged, never
-  raised (the invoice is already final), and the first download generates the missing file;
+  so a timer run twice or a download racing the documents function find or write the same object (the
+  renderer is deterministic: same invoice, same bytes); the first download renders a file not there yet;
 - each generated file records an `invoice.generated` webhook, once (message id derived from the invoice).
 """
 
 from __future__ import annotations
 
 import contextlib
+from datetime import datetime
 from typing import Any
 
 from lagoon import errors
@@ -24,7 +26,8 @@ from lagoon.data import documents_store, entities
 from lagoon.documents import render_invoice_pdf
 from lagoon.domain.invoices import Invoice
 from lagoon.observability import logger
-from lagoon.services import billing, invoices, organizations
+from lagoon.services import invoices, organizations
+from lagoon.services.lookups import Lookups
 
 URL_LIFETIME_SECONDS = 3600
 """Lifetime of a download URL. On AWS a presigned URL also ends with the Lambda role's session credentials,
@@ -35,10 +38,11 @@ def document_key(invoice: Invoice) -> str:
     return f"invoices/{invoice.organization_id}/{invoice.lago_id}.pdf"
 
 
-def render_pdf(invoice: Invoice) -> bytes:
+def render_pdf(invoice: Invoice, lookups: Lookups | None = None) -> bytes:
     """The invoice's PDF, from the invoice exactly as the API renders it (`lagoon.documents`)."""
-    body = invoices.render_invoice_extended(invoice)
-    organization = organizations.render_organization(organizations.get_organization(invoice.organization_id))
+    lookups = lookups or Lookups(invoice.organization_id)
+    body = invoices.render_invoice_extended(invoice, lookups)
+    organization = organizations.render_organization(lookups.organization)
     return render_invoice_pdf(body, organization, body["customer"])
 
 
@@ -47,24 +51,31 @@ def ensure_invoice_pdf(invoice: Invoice) -> str:
     key = document_key(invoice)
     if documents_store.exists(key):
         return key
-    documents_store.put_pdf(key, render_pdf(invoice), f"{invoice.number}.pdf")
+    lookups = Lookups(invoice.organization_id)
+    documents_store.put_pdf(key, render_pdf(invoice, lookups), f"{invoice.number}.pdf")
     # One webhook per file: a concurrent generation that recorded it first wins the message id.
     with contextlib.suppress(errors.ConflictRetry):
-        entities.Writes().message(invoices.message("invoice.generated", invoice, "pdf")).commit()
+        entities.Writes().message(invoices.message("invoice.generated", invoice, "pdf", lookups)).commit()
     return key
 
 
-def generate_at_finalization(invoice: Invoice) -> None:
-    """Finalization hook. Functions without the documents bucket (those that finalize only as a side effect
-    of a termination) leave the file to the first download."""
-    if not documents_store.has_bucket():
-        return
-    try:
-        ensure_invoice_pdf(invoice)
-    except Exception:  # the invoice is final whatever happens here; the download generates it again
-        logger.exception(
-            "invoice PDF generation deferred to the first download", extra={"invoice_id": invoice.lago_id}
-        )
+def generate_due_documents(now: datetime) -> tuple[int, int]:
+    """The documents function's run: render the PDF of every finalized invoice whose document timer is due.
+    Returns (rendered, failed); a failed timer stays for the next run."""
+    rendered = failed = 0
+    for key, timer in invoices.due_timers(now, kind=invoices.DOCUMENT_TIMER_KIND):
+        try:
+            invoice = invoices.find_invoice(timer["organization_id"], timer["invoice_id"])
+            if invoice is not None and invoice.status == "finalized":
+                ensure_invoice_pdf(invoice)
+                rendered += 1
+        except errors.LagoonError:
+            failed += 1
+            logger.exception("invoice PDF not rendered, retried next run", extra={"timer": key})
+            continue
+        with contextlib.suppress(errors.ConflictRetry):
+            invoices.drop_timer(key, kind=invoices.DOCUMENT_TIMER_KIND)
+    return rendered, failed
 
 
 def download_invoice(organization_id: str, lago_id: str) -> dict[str, Any]:
@@ -77,11 +88,3 @@ def download_invoice(organization_id: str, lago_id: str) -> dict[str, Any]:
     body = invoices.render_invoice(invoice)
     body["file_url"] = documents_store.presigned_get_url(key, URL_LIFETIME_SECONDS)
     return body
-
-
-def register_hooks() -> None:
-    if generate_at_finalization not in billing.finalization_hooks:
-        billing.finalization_hooks.append(generate_at_finalization)
-
-
-register_hooks()

@@ -11,7 +11,8 @@ and `Fees::OneOffService` do:
   (`engine.invoice_math.resolve_fee_taxes`, no plan level for add-ons); coupons never apply to add-ons;
 - the invoice is finalized at once (no grace period), numbered like every invoice, `payment_status`
   `succeeded` when nothing is due, and announced with `invoice.one_off_created`; a zero-amount invoice of a
-  customer that skips them is `closed` (DECISIONS.md), without webhook. Its PDF is generated right after.
+  customer that skips them is `closed` (DECISIONS.md), without webhook. Its PDF is rendered by the documents function
+  right after (`lagoon.services.invoice_documents`), or by the first download.
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ from lagoon.engine.invoice_math import (
     resolve_fee_taxes,
 )
 from lagoon.engine.money import currency_exponent, round_cents
-from lagoon.services import add_ons, billing, customers, invoices, organizations, taxes
+from lagoon.services import add_ons, customers, invoices, organizations, taxes
 from lagoon.services.usage import decimal_text
 
 MAX_ATTEMPTS = 5
@@ -257,10 +258,14 @@ def build_invoice(
 
 
 def _finalize_into(
-    writes: entities.Writes, organization: Organization, customer: Customer, draft: Invoice
+    writes: entities.Writes,
+    organization: Organization,
+    customer: Customer,
+    draft: Invoice,
+    moment: datetime,
 ) -> Invoice:
     """Number the invoice (counters under their revisions, as `billing` does) or close a skipped zero-amount
-    one, and record `invoice.one_off_created` and the overdue timer — in `writes`."""
+    one, and record `invoice.one_off_created`, the overdue timer and the PDF to render — in `writes`."""
     org = organization.lago_id
     customer_counter = invoices.read_counter(org, invoices.customer_counter_key(customer.lago_id))
     if draft.total_amount_cents == 0 and not invoices.finalizes_zero_amount(organization, customer):
@@ -278,6 +283,7 @@ def _finalize_into(
     )
     stored = invoices.put_invoice(writes, finalized, new=True)
     writes.message(invoices.message("invoice.one_off_created", stored, "created"))
+    invoices.schedule_document(writes, stored, moment)
     if stored.payment_status != "succeeded":
         timezone = customer.timezone or organization.timezone or "UTC"
         invoices.schedule(writes, stored, invoices.overdue_at(stored, timezone), "overdue")
@@ -305,15 +311,12 @@ def create_one_off_invoice(
         writes = entities.Writes()
         if not (customer.locked_currency and customer.currency == currency):
             customers.lock_currency(writes, customer, currency)
-        stored = _finalize_into(writes, organization, customer, draft)
+        stored = _finalize_into(writes, organization, customer, draft, moment)
         try:
             writes.commit()
         except errors.ConflictRetry:
             customer = customers.get_customer(organization_id, data.external_customer_id)
             continue  # another invoice of this customer took the number: take the next one
         invoices.project_fees(stored)
-        if stored.status == "finalized":
-            for hook in billing.finalization_hooks:
-                hook(stored)
         return stored
     raise errors.TransientFailure("the invoice could not be numbered, retry")

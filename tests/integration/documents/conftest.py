@@ -17,6 +17,7 @@ from tests.integration.invoicing.conftest import (  # noqa: F401  (fixtures and 
     invoices_of,
     outbox,
     run_billing,
+    run_documents,
     subscribe_at,
 )
 

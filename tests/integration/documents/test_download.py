@@ -13,16 +13,24 @@ from tests.integration.documents.conftest import (
     outbox,
     pdf_text,
     run_billing,
+    run_documents,
     stored_object,
     subscribe_at,
 )
 from tests.integration.webhooks.conftest import assert_webhook_matches_contract
 
 
-def test_the_pdf_is_stored_at_finalization_and_downloaded_through_its_url(api, finalized):
+def test_the_pdf_is_stored_after_finalization_and_downloaded_through_its_url(api, org, gateway, finalized):
     from lagoon.data import documents_store
 
-    # Given a finalized invoice: its PDF was stored by the billing run, with one invoice.generated webhook
+    # Given a finalized invoice: the billing run leaves its PDF to the documents function
+    assert outbox("invoice.generated") == []
+    key = f"invoices/{org.id}/{finalized['lago_id']}.pdf"
+    assert not documents_store.exists(key)
+    # whose next run (a minute later) stores it, with one invoice.generated webhook; a second run does nothing
+    assert run_documents(gateway, "2024-02-01T00:01:00Z") == {"rendered": 1}
+    assert run_documents(gateway, "2024-02-01T00:02:00Z") == {"rendered": 0}
+    assert documents_store.exists(key)
     (generated,) = outbox("invoice.generated")
     assert generated["payload"]["lago_id"] == finalized["lago_id"]
     assert_webhook_matches_contract(envelope(generated))
@@ -47,14 +55,11 @@ def test_the_pdf_is_stored_at_finalization_and_downloaded_through_its_url(api, f
     )
 
 
-def test_a_missing_pdf_is_generated_on_demand(api, finalized):
+def test_a_missing_pdf_is_generated_on_demand(api, org, finalized):
     from lagoon.data import documents_store
-    from lagoon.data.connection import aws_client
 
-    # Given the stored PDF is gone (e.g. the finalizing function had no bucket)
-    org_id = outbox("invoice.generated")[0]["organization_id"]
-    key = f"invoices/{org_id}/{finalized['lago_id']}.pdf"
-    aws_client("s3").delete_object(Bucket=documents_store.bucket(), Key=key)
+    # Given a finalized invoice whose PDF the documents function has not rendered yet
+    key = f"invoices/{org.id}/{finalized['lago_id']}.pdf"
     assert not documents_store.exists(key)
 
     # When it is downloaded, it is rendered again, stored, and served
@@ -88,13 +93,15 @@ def test_drafts_and_unknown_invoices_have_no_document(api, org, gateway):
     assert draft["status"] == "draft"
 
     # Then no PDF is generated and the download is a 404 (Lago: `invoices.finalized.find_by`)
+    assert run_documents(gateway, "2024-02-01T00:01:00Z") == {"rendered": 0}
     stored = aws_client("s3").list_objects_v2(Bucket=documents_store.bucket()).get("KeyCount", 0)
     assert stored == 0 and outbox("invoice.generated") == []
     response = api.post(f"/invoices/{draft['lago_id']}/download")
     assert response.status == 404 and response.json["code"] == "invoice_not_found"
     assert api.post("/invoices/00000000-0000-4000-8000-000000000000/download").status == 404
 
-    # When the grace period ends, the finalization generates it
+    # When the grace period ends, the finalization asks the documents function for it
     run_billing(gateway, "2024-02-04T00:00:00Z")
+    assert run_documents(gateway, "2024-02-04T00:01:00Z") == {"rendered": 1}
     assert len(outbox("invoice.generated")) == 1
     assert api.post(f"/invoices/{draft['lago_id']}/download").status == 200

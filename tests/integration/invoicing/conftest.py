@@ -52,6 +52,11 @@ def run_billing(gateway: Any, time: str) -> Any:
     return gateway.functions.invoke("BillingFunction", scheduled_event(time))
 
 
+def run_documents(gateway: Any, time: str) -> Any:
+    """Invoke the real documents handler at `time` (it renders the PDFs of the invoices finalized by then)."""
+    return gateway.functions.invoke("DocumentsFunction", scheduled_event(time))
+
+
 def invoices_of(api: ApiClient, **query: Any) -> list[dict[str, Any]]:
     response = api.get("/invoices", query=query or None)
     assert response.status == 200, response.body
