@@ -19,6 +19,7 @@ import json
 import logging
 import re
 import threading
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -269,9 +270,16 @@ class Invocation:
     schedule: str
     time: str
     error: str | None = None
+    seconds: float = 0.0  # how long the function ran
 
     def as_json(self) -> dict[str, Any]:
-        return {"function": self.function, "schedule": self.schedule, "time": self.time, "error": self.error}
+        return {
+            "function": self.function,
+            "schedule": self.schedule,
+            "time": self.time,
+            "error": self.error,
+            "seconds": round(self.seconds, 3),
+        }
 
 
 Invoke = Callable[[str, dict[str, Any]], Any]
@@ -302,11 +310,13 @@ class Scheduler:
 
     def fire(self, schedule: Schedule, moment: datetime) -> Invocation:
         invocation = Invocation(schedule.function, schedule.name, event_time(moment))
+        started = time.perf_counter()
         try:
             self.invoke(schedule.function, scheduled_event(self.template, schedule, moment))
         except Exception as exc:
             log.exception("scheduled function %s (%s) failed", schedule.function, schedule.name)
             invocation.error = f"{type(exc).__name__}: {exc}"
+        invocation.seconds = time.perf_counter() - started
         return invocation
 
     def tick(self, moment: datetime) -> list[Invocation]:
