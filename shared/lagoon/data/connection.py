@@ -6,6 +6,7 @@ from functools import cache
 from typing import Any
 
 import boto3
+from botocore.config import Config
 from pynamodb.models import Model
 
 from lagoon.config import Settings, get_settings
@@ -46,14 +47,20 @@ def ensure_bound() -> None:
 
 
 @cache
-def _client(service: str, region: str, endpoint: str | None) -> Any:
-    return boto3.client(service, region_name=region, endpoint_url=endpoint)  # type: ignore[call-overload]
+def _client(service: str, region: str, endpoint: str | None, validate: bool) -> Any:
+    config = Config(parameter_validation=validate)
+    return boto3.client(service, region_name=region, endpoint_url=endpoint, config=config)  # type: ignore[call-overload]
 
 
-def aws_client(service: str) -> Any:
-    """A boto3 client for `service`, created on first use (never at import time)."""
+def aws_client(service: str, *, validate: bool = True) -> Any:
+    """A boto3 client for `service`, created on first use (never at import time).
+
+    `validate=False` skips botocore's client-side parameter validation: for hot paths whose requests are built
+    by our own code (the aggregator's batch writes), where it costs ~15% of each call's CPU and the service
+    validates anyway.
+    """
     settings = get_settings()
-    return _client(service, settings.region, settings.aws_endpoint_url)
+    return _client(service, settings.region, settings.aws_endpoint_url, validate)
 
 
 def reset_clients() -> None:

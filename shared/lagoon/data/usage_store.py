@@ -82,7 +82,7 @@ class UsageStore:
 
     @property
     def _client(self) -> Any:
-        return aws_client("dynamodb")
+        return aws_client("dynamodb", validate=False)
 
     def batch_get(
         self, keys: Iterable[tuple[str, Key]], projection: Sequence[str] | None = None

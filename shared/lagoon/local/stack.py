@@ -124,6 +124,7 @@ class LocalStack:
         from lagoon.local.moto_aws import (
             MotoServer,
             patch_dynamodb_queries,
+            patch_dynamodb_request_parsing,
             patch_dynamodb_transactions,
             patch_kinesis_shards,
             quiet_werkzeug,
@@ -145,6 +146,7 @@ class LocalStack:
         with self.progress.step("Starting local AWS (moto)") as note:
             patch_kinesis_shards()
             patch_dynamodb_queries()
+            patch_dynamodb_request_parsing()
             patch_dynamodb_transactions()
             quiet_werkzeug()
             self.persistence = Persistence(config.data_dir) if config.persist else None

@@ -184,3 +184,49 @@ def test_kinesis_puts_and_reads_stay_cheap_as_the_shard_fills():
         )["ShardIterator"]
         records = kinesis.get_records(ShardIterator=iterator, Limit=10)["Records"]
         assert [r["SequenceNumber"] for r in records] == ["79999", "80000"]
+
+
+def test_attribute_values_parse_as_moto_parses_them():
+    """Given a BatchWriteItem body with every kind of attribute value (nested, binary, nulls, unknown members),
+    when moto's parser runs with and without the fast AttributeValue path, then both give the same parameters."""
+    import base64
+    import json
+
+    from lagoon.local import moto_aws
+    from moto.core.parse import BaseJSONParser, JSONParser
+    from moto.core.responses import get_service_model
+
+    blob = base64.b64encode(b"\x00\xffzlib").decode()
+    item = {
+        "pk": {"S": "ev#org#tx"},
+        "n": {"N": "12.5"},
+        "b": {"B": blob},
+        "bs": {"BS": [blob, base64.b64encode(b"x").decode()]},
+        "ss": {"SS": ["a", "b"]},
+        "ns": {"NS": ["1", "2"]},
+        "flag": {"BOOL": False},
+        "none": {"NULL": True},
+        "odd": {"S": "kept", "X": "dropped", "N": None},
+        "m": {"M": {"inner": {"B": blob}, "l": {"L": [{"S": "x"}, {"M": {"deep": {"BS": [blob]}}}]}}},
+    }
+    body = json.dumps(
+        {"RequestItems": {"t": [{"PutRequest": {"Item": item}}]}, "ReturnConsumedCapacity": "NONE"}
+    )
+    operation = get_service_model("dynamodb").operation_model("BatchWriteItem")
+
+    def parse() -> dict:
+        return JSONParser(operation).parse(
+            {"method": "POST", "values": {}, "headers": {}, "body": body.encode()}
+        )
+
+    original = BaseJSONParser._parse_shape
+    try:
+        expected = parse()
+        moto_aws.patch_dynamodb_request_parsing()
+        assert BaseJSONParser._parse_shape is not original
+        assert parse() == expected
+    finally:
+        BaseJSONParser._parse_shape = original  # type: ignore[method-assign]
+    parsed_item = expected["RequestItems"]["t"][0]["PutRequest"]["Item"]
+    assert parsed_item["m"]["M"]["inner"] == {"B": b"\x00\xffzlib"}
+    assert parsed_item["odd"] == {"S": "kept"}
