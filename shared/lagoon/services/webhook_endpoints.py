@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from lagoon import errors
 from lagoon.data import entities
@@ -14,10 +15,14 @@ from lagoon.domain.webhook_endpoints import (
 )
 from lagoon.services.organizations import WEBHOOK_ENDPOINT
 
-# One document per organization whose revision every creation bumps: two concurrent creations conflict, so the
-# limit holds under concurrency (the loser recounts).
-_CREATION_GUARD = "webhook_endpoint_guard"
-_CREATE_ATTEMPTS = 5
+# One document per organization whose revision every create, update and delete bumps, in the same transaction,
+# conditionally on the revision read *before* the endpoints were read. A commit therefore succeeds only if no
+# other change committed since that read: the count (at most 10) and the URL uniqueness were checked against
+# the current set, whatever the concurrency (the loser re-reads and re-checks).
+_GUARD = "webhook_endpoint_guard"
+_ATTEMPTS = 8
+
+T = TypeVar("T")
 
 
 def list_endpoints(organization_id: str) -> list[WebhookEndpoint]:
@@ -35,15 +40,40 @@ def get_endpoint(organization_id: str, lago_id: str) -> WebhookEndpoint:
     return WebhookEndpoint.model_validate(document)
 
 
+def _guarded(organization_id: str, change: Callable[[list[WebhookEndpoint], entities.Writes], T]) -> T:
+    """Apply `change(current endpoints, writes)` and commit it with the guard bump; retried on conflict."""
+    for _ in range(_ATTEMPTS):
+        guard = entities.get(organization_id, _GUARD, "guard")  # read first: see the module comment
+        version = int(guard["version"]) if guard else 0
+        writes = entities.Writes()
+        result = change(list_endpoints(organization_id), writes)
+        writes.put(
+            organization_id,
+            _GUARD,
+            "guard",
+            {"version": version + 1},
+            revision=version + 1,
+            must_not_exist=guard is None,
+            expected_revision=version if guard else None,
+        )
+        try:
+            writes.commit()
+        except errors.ConflictRetry:
+            continue
+        return result
+    raise errors.TransientFailure("too many concurrent webhook endpoint changes")
+
+
 def _check_unique_url(existing: list[WebhookEndpoint], url: str, except_id: str | None = None) -> None:
+    """Lago validates `webhook_url` unique per organization (Rails `taken` → `value_already_exist`)."""
     if any(e.webhook_url == url and e.lago_id != except_id for e in existing):
         raise errors.ValidationFailed.field("webhook_url", "value_already_exist")
 
 
 def create_endpoint(organization_id: str, data: WebhookEndpointInput) -> WebhookEndpoint:
     """A new endpoint; 422 `exceeded_limit` (on `base`) beyond 10, `value_already_exist` for a known URL."""
-    for _ in range(_CREATE_ATTEMPTS):
-        existing = list_endpoints(organization_id)
+
+    def create(existing: list[WebhookEndpoint], writes: entities.Writes) -> WebhookEndpoint:
         if len(existing) >= MAX_ENDPOINTS_PER_ORGANIZATION:
             raise errors.ValidationFailed.field("base", "exceeded_limit")
         _check_unique_url(existing, data.webhook_url)
@@ -58,52 +88,50 @@ def create_endpoint(organization_id: str, data: WebhookEndpointInput) -> Webhook
             created_at=now,
             updated_at=now,
         )
-        guard = entities.get(organization_id, _CREATION_GUARD, "guard")
-        version = int(guard["version"]) if guard else 0
-        writes = entities.Writes()
         writes.put(
             organization_id, WEBHOOK_ENDPOINT, endpoint.lago_id, endpoint.model_dump(), must_not_exist=True
         )
-        writes.put(
-            organization_id,
-            _CREATION_GUARD,
-            "guard",
-            {"version": version + 1},
-            revision=version + 1,
-            must_not_exist=guard is None,
-            expected_revision=version if guard else None,
-        )
-        try:
-            writes.commit()
-        except errors.ConflictRetry:
-            continue
         return endpoint
-    raise errors.TransientFailure("too many concurrent webhook endpoint changes")
+
+    return _guarded(organization_id, create)
+
+
+def _find(existing: list[WebhookEndpoint], lago_id: str) -> WebhookEndpoint:
+    for endpoint in existing:
+        if endpoint.lago_id == lago_id:
+            return endpoint
+    raise errors.NotFound("webhook_endpoint")
 
 
 def update_endpoint(organization_id: str, lago_id: str, data: WebhookEndpointInput) -> WebhookEndpoint:
     """`PUT`: the URL, and the other fields sent (a null `signature_algo` keeps the current one)."""
-    current = get_endpoint(organization_id, lago_id)
-    _check_unique_url(list_endpoints(organization_id), data.webhook_url, except_id=lago_id)
-    sent = data.model_dump(exclude_unset=True)
-    changes: dict[str, Any] = {"webhook_url": data.webhook_url, "updated_at": entities.now_iso()}
-    if sent.get("signature_algo"):
-        changes["signature_algo"] = sent["signature_algo"]
-    for key in ("name", "event_types"):
-        if key in sent:
-            changes[key] = sent[key]
-    updated = current.model_copy(update=changes)
-    entities.Writes().put(
-        organization_id, WEBHOOK_ENDPOINT, lago_id, updated.model_dump(), must_exist=True
-    ).commit()
-    return updated
+
+    def update(existing: list[WebhookEndpoint], writes: entities.Writes) -> WebhookEndpoint:
+        current = _find(existing, lago_id)
+        _check_unique_url(existing, data.webhook_url, except_id=lago_id)
+        sent = data.model_dump(exclude_unset=True)
+        changes: dict[str, Any] = {"webhook_url": data.webhook_url, "updated_at": entities.now_iso()}
+        if sent.get("signature_algo"):
+            changes["signature_algo"] = sent["signature_algo"]
+        for key in ("name", "event_types"):
+            if key in sent:
+                changes[key] = sent[key]
+        updated = current.model_copy(update=changes)
+        writes.put(organization_id, WEBHOOK_ENDPOINT, lago_id, updated.model_dump(), must_exist=True)
+        return updated
+
+    return _guarded(organization_id, update)
 
 
 def delete_endpoint(organization_id: str, lago_id: str) -> WebhookEndpoint:
     """Remove the endpoint; messages still waiting for it are not sent to it any more."""
-    endpoint = get_endpoint(organization_id, lago_id)
-    entities.Writes().delete(organization_id, WEBHOOK_ENDPOINT, lago_id).commit()
-    return endpoint
+
+    def delete(existing: list[WebhookEndpoint], writes: entities.Writes) -> WebhookEndpoint:
+        endpoint = _find(existing, lago_id)
+        writes.delete(organization_id, WEBHOOK_ENDPOINT, lago_id, must_exist=True)
+        return endpoint
+
+    return _guarded(organization_id, delete)
 
 
 def render_webhook_endpoint(endpoint: WebhookEndpoint) -> dict[str, Any]:

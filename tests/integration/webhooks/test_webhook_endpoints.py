@@ -176,3 +176,66 @@ def test_public_key_requires_an_api_key(gateway, api):
     response = api.get("/webhooks/public_key", api_key=None)
     assert response.status == 401
     assert response.json == {"status": 401, "error": "Unauthorized"}
+
+
+def _interleaved(monkeypatch, concurrent_change):
+    """Run `concurrent_change()` (another request) right after the next create/update has read the endpoints,
+    as if it committed while the first one was still in flight."""
+    from lagoon.services import webhook_endpoints
+
+    real_list = webhook_endpoints.list_endpoints
+    pending = [concurrent_change]
+
+    def list_then_let_the_other_request_commit(organization_id):
+        found = real_list(organization_id)
+        if pending:
+            pending.pop()()
+        return found
+
+    monkeypatch.setattr(webhook_endpoints, "list_endpoints", list_then_let_the_other_request_commit)
+
+
+def test_the_limit_holds_when_the_tenth_and_eleventh_are_created_concurrently(api, monkeypatch):
+    # Given nine endpoints
+    for n in range(9):
+        assert _create(api, url=f"https://example.com/{n}").status == 200
+    # When two creations race for the last slot (the second commits while the first is in flight)
+    second: list = []
+    _interleaved(monkeypatch, lambda: second.append(_create(api, url="https://example.com/b")))
+    first = _create(api, url="https://example.com/a")
+    # Then exactly one of them gets it and the other answers Lago's limit error
+    assert second[0].status == 200, second[0].body
+    assert first.status == 422, first.body
+    assert first.json["error_details"] == {"base": ["exceeded_limit"]}
+    assert len(api.get("/webhook_endpoints").json["webhook_endpoints"]) == 10
+
+
+def test_the_same_url_created_concurrently_is_stored_once(api, monkeypatch):
+    second: list = []
+    _interleaved(monkeypatch, lambda: second.append(_create(api, url="https://example.com/same")))
+    first = _create(api, url="https://example.com/same")
+    assert second[0].status == 200, second[0].body
+    assert first.status == 422, first.body
+    assert first.json["error_details"] == {"webhook_url": ["value_already_exist"]}
+    urls = [e["webhook_url"] for e in api.get("/webhook_endpoints").json["webhook_endpoints"]]
+    assert urls == ["https://example.com/same"]
+
+
+def test_a_url_changed_concurrently_to_one_being_created_is_stored_once(api, monkeypatch):
+    lago_id = _create(api, url="https://example.com/old").json["webhook_endpoint"]["lago_id"]
+    moved: list = []
+    _interleaved(
+        monkeypatch,
+        lambda: moved.append(
+            api.put(
+                f"/webhook_endpoints/{lago_id}",
+                {"webhook_endpoint": {"webhook_url": "https://example.com/new"}},
+            )
+        ),
+    )
+    created = _create(api, url="https://example.com/new")
+    assert moved[0].status == 200, moved[0].body
+    assert created.status == 422, created.body
+    assert created.json["error_details"] == {"webhook_url": ["value_already_exist"]}
+    urls = [e["webhook_url"] for e in api.get("/webhook_endpoints").json["webhook_endpoints"]]
+    assert urls == ["https://example.com/new"]
