@@ -7,8 +7,10 @@ One run, at the schedule's "now":
    accept its type (a snapshot: endpoints added later do not receive older messages, as in Lago);
 4. POST the envelope to every endpoint due, in parallel: at most `concurrency` requests at once and at most
    `endpoint_concurrency` per endpoint, round-robin between endpoints, so a slow or dead endpoint only ever
-   holds its own slots (and at most `endpoint_backlog` of its deliveries wait in a run; the rest wait for
-   the next run without being claimed);
+   holds its own slots. At most `endpoint_backlog` deliveries per endpoint are claimed ahead; a message is
+   claimed for those of its endpoints that have room (the others' deliveries stay due for a later run), and
+   one whose endpoints are all busy waits unclaimed (at most `max_waiting_messages` of them, the rest are left
+   for the next run) while reading goes on, so a busy endpoint's backlog never hides other endpoints' messages;
 5. record each message's outcome as soon as its deliveries are done: succeeded, retried later with
    exponential backoff, or `failed` after `max_attempts` (then listed and retryable, see webhook_messages).
 
@@ -219,9 +221,15 @@ class _Run:
         self.organizations: dict[str, _Organization] = {}
         self.cursors: dict[str, dict[str, Any] | None] = {shard: None for shard in webhook_outbox.SHARDS}
         self.seen: set[str] = set()  # read this run: a message handed back is not taken twice
-        # Read but not claimed: their endpoints have enough work queued; by the endpoint they wait for.
-        self.waiting: dict[str, deque[OutboxEntry]] = {}
-        self.waiting_count = 0
+        # Read but not claimed, because every endpoint they are due for has enough work queued: each waits
+        # under those of them that have fewer than `endpoint_backlog` waiting, and whichever frees up first
+        # admits it. One that no endpoint can take in (or beyond `max_waiting_messages`) is left behind: not
+        # kept, read again when one of its endpoints can take waiting messages again (see reread).
+        self.waiting_entries: dict[str, tuple[OutboxEntry, list[str]]] = {}
+        self.waiting: dict[str, deque[str]] = {}
+        self.waiting_load: Counter[str] = Counter()
+        self.left_behind: set[str] = set()
+        self.left_behind_for: set[str] = set()
         self.reserved: Counter[str] = Counter()  # deliveries of admitted messages being claimed
         self.admitted: list[tuple[OutboxEntry, list[str]]] = []
         self.open: dict[str, _Message] = {}
@@ -270,17 +278,26 @@ class _Run:
         return self.load(endpoint_id) >= max(self.policy.endpoint_backlog, 1)
 
     def admit(self, entry: OutboxEntry) -> None:
-        """Claim the message if all its due endpoints have room; else it waits (unclaimed) for the first
-        endpoint that has none."""
+        """Claim the message for those of its due endpoints that have room (the others' deliveries stay due, for
+        a later run); if none has room, it waits or is left behind (see __init__). Reading goes on either way,
+        so a busy endpoint's backlog never hides the messages of other endpoints behind it."""
         due = self.due_endpoints(entry)
-        blocked = next((e for e in due if self.backlogged(e)), None)
-        if blocked is not None:
-            self.waiting.setdefault(blocked, deque()).append(entry)
-            self.waiting_count += 1
+        with_room = [e for e in due if not self.backlogged(e)]
+        if due and not with_room:
+            quota = max(self.policy.endpoint_backlog, 1)
+            under = [e for e in due if self.waiting_load[e] < quota]
+            if not under or len(self.waiting_entries) >= self.policy.max_waiting_messages:
+                self.left_behind.add(entry.message_id)
+                self.left_behind_for.update(due)
+                return
+            self.waiting_entries[entry.message_id] = (entry, under)
+            for endpoint_id in under:
+                self.waiting_load[endpoint_id] += 1
+                self.waiting.setdefault(endpoint_id, deque()).append(entry.message_id)
             return
-        for endpoint_id in due:
+        for endpoint_id in with_room:
             self.reserved[endpoint_id] += 1
-        self.admitted.append((entry, due))
+        self.admitted.append((entry, with_room))
 
     def fetch(self) -> None:
         """Read the next page of due messages of every shard that has more."""
@@ -298,14 +315,33 @@ class _Run:
                     self.admit(entry)
 
     def readmit(self) -> None:
-        """Messages waiting for an endpoint that has room again are admitted (or wait for another one)."""
+        """Messages waiting for an endpoint that has room again are admitted (or wait again)."""
         for endpoint_id in list(self.waiting):
             queue = self.waiting[endpoint_id]
             while queue and not self.backlogged(endpoint_id):
-                self.waiting_count -= 1
-                self.admit(queue.popleft())
+                waiting = self.waiting_entries.pop(queue.popleft(), None)
+                if waiting is None:
+                    continue  # already admitted through another of its endpoints
+                entry, under = waiting
+                for other in under:
+                    self.waiting_load[other] -= 1
+                self.admit(entry)
             if not queue:
                 del self.waiting[endpoint_id]
+
+    def reread(self) -> None:
+        """Once every shard is read, page through the due messages again if some were left behind and one of
+        their endpoints can take waiting messages again (an endpoint that stays busy causes no re-reading)."""
+        if self.cursors or not self.left_behind:
+            return
+        if len(self.waiting_entries) >= self.policy.max_waiting_messages:
+            return
+        quota = max(self.policy.endpoint_backlog, 1)
+        if all(self.waiting_load[e] >= quota for e in self.left_behind_for):
+            return
+        self.seen -= self.left_behind
+        self.left_behind, self.left_behind_for = set(), set()
+        self.cursors = {shard: None for shard in webhook_outbox.SHARDS}
 
     def claim_admitted(self) -> None:
         """Claim the admitted messages in the background; each opens when its claim comes back."""
@@ -526,9 +562,9 @@ class _Run:
                 accepting = self.accepting()
                 if accepting:
                     self.readmit()
+                    self.reread()
                     if (
                         self.cursors
-                        and self.waiting_count < self.policy.max_waiting_messages
                         and len(self.open) + len(self.claims) < self.policy.max_open_messages
                         and self.startable() < self.policy.concurrency
                     ):
@@ -538,7 +574,7 @@ class _Run:
                     self.start(pool)
                 if not self.futures and not self.claims:
                     if not accepting or not (
-                        self.cursors or self.admitted or self.startable() or self.waiting
+                        self.cursors or self.admitted or self.startable() or self.waiting_entries
                     ):
                         break
                     continue
@@ -554,7 +590,7 @@ class _Run:
                 self.complete(message)
             for save in self.saves:
                 save.result()  # a failure to record is a crash: the leases expire and nothing is lost
-        self.report.deferred += self.waiting_count
+        self.report.deferred += len(self.waiting_entries) + len(self.left_behind)
         return self.report
 
 

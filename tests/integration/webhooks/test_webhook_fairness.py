@@ -72,3 +72,55 @@ def test_a_backlogged_endpoint_holds_only_its_backlog_and_the_rest_waits_unclaim
     second = dispatch_due_messages(now + timedelta(minutes=1), policy=policy, time_left=lambda: 60)
     assert first.delivered + second.delivered == 6
     assert len({r.unique_key for r in receiver.received()}) == 6
+
+
+# A receiver that hangs far longer than the attempt deadline, and a run that may start deliveries for ~3 s
+# (half of the 6 s its function has left): the hanging endpoint frees its single slot every 1.5 s, so it can
+# take at most 3 attempts in the run, while the fast endpoint has every one of its messages to take.
+_HANGING = DeliveryPolicy(
+    timeout_seconds=1.5, concurrency=4, endpoint_concurrency=1, endpoint_backlog=1, max_waiting_messages=2
+)
+
+
+def test_a_hanging_endpoint_does_not_hold_back_messages_also_addressed_to_others(
+    api, receiver, webhook_settings
+):
+    # Given an endpoint that hangs and a fast one, both receiving every type, and 8 messages
+    receiver.delays["/hanging"] = 5.0
+    _endpoint(api, receiver.url("/hanging"))
+    _endpoint(api, receiver.url("/fast"))
+    for n in range(8):
+        api.post("/customers", {"customer": {"external_id": f"c{n}"}})
+    # When one run delivers while the hanging endpoint's one slot and backlog are full
+    report = dispatch_due_messages(
+        datetime.now(UTC) + timedelta(seconds=1), policy=_HANGING, time_left=lambda: 6.0
+    )
+    # Then the fast endpoint received all 8 messages in that run, each once
+    assert sorted(r.json["customer"]["external_id"] for r in receiver.received("/fast")) == [
+        f"c{n}" for n in range(8)
+    ]
+    # and the hanging one only what its slot allowed (the rest stays due for the next runs)
+    assert 1 <= len(receiver.received("/hanging")) <= 3
+    assert report.succeeded_attempts == 8
+
+
+def test_a_hanging_endpoints_backlog_does_not_hide_newer_messages_of_other_endpoints(
+    api, other_api, receiver, webhook_settings
+):
+    # Given 16 older messages for an endpoint that hangs (one organization), then 4 for a fast endpoint of
+    # another organization: with pages of 2 per shard, the first pages hold only the hanging endpoint's messages
+    receiver.delays["/hanging"] = 5.0
+    _endpoint(api, receiver.url("/hanging"))
+    _endpoint(other_api, receiver.url("/fast"))
+    for n in range(16):
+        api.post("/customers", {"customer": {"external_id": f"slow{n}"}})
+    for n in range(4):
+        other_api.post("/customers", {"customer": {"external_id": f"fast{n}"}})
+    policy = DeliveryPolicy(**{**_HANGING.__dict__, "page_size": 2})
+    # When one run delivers
+    dispatch_due_messages(datetime.now(UTC) + timedelta(seconds=1), policy=policy, time_left=lambda: 6.0)
+    # Then the fast endpoint got its 4 messages in that run, not after the hanging endpoint's backlog
+    assert sorted(r.json["customer"]["external_id"] for r in receiver.received("/fast")) == [
+        f"fast{n}" for n in range(4)
+    ]
+    assert 1 <= len(receiver.received("/hanging")) <= 3
