@@ -5,6 +5,10 @@
     python -m lagoon.admin add-key ORG_ID [--api-key KEY]
     python -m lagoon.admin revoke-key API_KEY
     python -m lagoon.admin hmac-key ORG_ID
+    python -m lagoon.admin failed-webhooks ORG_ID           failed webhook messages, most recent first
+    python -m lagoon.admin show-webhook ORG_ID MESSAGE_ID   a message, its deliveries and every attempt
+    python -m lagoon.admin retry-webhook ORG_ID MESSAGE_ID  send a failed message again at the next run
+    python -m lagoon.admin retry-webhooks ORG_ID            the same for all of the organization's failed ones
 
 Target (first that applies):
     --stack-name NAME [--region R]  a deployed stack: its tables are read from CloudFormation (real AWS,
@@ -105,7 +109,45 @@ def run(command: str, args: argparse.Namespace) -> Any:
     if command == "hmac-key":
         organization = organizations.get_organization(args.organization_id)
         return {"organization_id": organization.lago_id, "hmac_key": organization.hmac_key}
+    if command in ("failed-webhooks", "show-webhook", "retry-webhook", "retry-webhooks"):
+        return run_webhook_command(command, args)
     raise AssertionError(command)
+
+
+def _failure_summary(entry: Any) -> dict[str, Any]:
+    from lagoon.services import webhook_messages
+
+    rendered = webhook_messages.render_message(entry)
+    return {
+        key: rendered[key]
+        for key in ("message_id", "webhook_type", "object_type", "status", "created_at", "finished_at")
+    } | {
+        "deliveries": [
+            {
+                "endpoint_id": d["endpoint_id"],
+                "status": d["status"],
+                "attempts": len(d.get("attempts", [])),
+                "last_attempt": (d.get("attempts") or [None])[-1],
+            }
+            for d in rendered["deliveries"]
+        ]
+    }
+
+
+def run_webhook_command(command: str, args: argparse.Namespace) -> Any:
+    """Failed webhooks for operators (Lago retries them from its UI; see docs/webhooks.md "Operations")."""
+    from lagoon.services import webhook_messages
+
+    organization_id = args.organization_id
+    if command == "failed-webhooks":
+        return [_failure_summary(e) for e in webhook_messages.list_failed_messages(organization_id)]
+    if command == "show-webhook":
+        return webhook_messages.render_message(webhook_messages.get_message(organization_id, args.message_id))
+    if command == "retry-webhook":
+        entry = webhook_messages.retry_failed_message(organization_id, args.message_id)
+        return {"retried": [entry.message_id], "next_attempt_at": entry.next_attempt_at}
+    retried = webhook_messages.retry_failed_messages(organization_id)
+    return {"retried": [e.message_id for e in retried]}
 
 
 def parser() -> argparse.ArgumentParser:
@@ -137,6 +179,16 @@ def parser() -> argparse.ArgumentParser:
     revoke.add_argument("api_key")
     hmac = commands.add_parser("hmac-key", help="show an organization's hmac_key")
     hmac.add_argument("organization_id")
+    failed = commands.add_parser("failed-webhooks", help="list an organization's failed webhook messages")
+    failed.add_argument("organization_id")
+    show = commands.add_parser("show-webhook", help="show a webhook message with every delivery attempt")
+    show.add_argument("organization_id")
+    show.add_argument("message_id")
+    retry = commands.add_parser("retry-webhook", help="send a failed webhook message again")
+    retry.add_argument("organization_id")
+    retry.add_argument("message_id")
+    retry_all = commands.add_parser("retry-webhooks", help="send all failed webhook messages again")
+    retry_all.add_argument("organization_id")
     return root
 
 
@@ -161,6 +213,9 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     except errors.ValidationFailed as exc:
         print(f"lagoon.admin: invalid: {exc}", file=sys.stderr)
+        return 1
+    except errors.UnprocessableError as exc:
+        print(f"lagoon.admin: {exc.code}: {exc}", file=sys.stderr)
         return 1
     print(json.dumps(result, indent=2))
     return 0
