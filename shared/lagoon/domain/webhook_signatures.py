@@ -1,6 +1,6 @@
 """Webhook signatures, as Lago computes them (docs: webhooks "Format & Signature"). Pure: keys are passed in.
 
-- `jwt`: RS256 JWT whose claims are `{"data": "<the JSON body as a string>", "iss": "<API base URL>"}`.
+- `jwt`: RS256 JWT whose claims are `{"data": "<the JSON body as a string>", "iss": "<API base URL>/"}`.
 - `hmac`: base64 (standard alphabet, padded) of HMAC-SHA256 over the exact body bytes, keyed by the
   organization's `hmac_key` (its UTF-8 bytes).
 """
@@ -63,6 +63,13 @@ def envelope_body(
         object_type: payload,
     }
     return json.dumps(envelope, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def jwt_issuer(api_base_url: str) -> str:
+    """The JWT `iss`: the API base URL with exactly one trailing slash, so it is the same string on AWS (the
+    stage URL, published as the stack's `ApiUrl` output, ends with one) and on the local stack (whose server URL
+    does not), and receivers pass that very value as `issuer=` (README "Verifying webhook signatures")."""
+    return api_base_url.strip().rstrip("/") + "/"
 
 
 def jwt_signature(body: bytes, keys: SigningKeys, issuer: str) -> str:

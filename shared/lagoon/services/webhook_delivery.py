@@ -40,7 +40,7 @@ from lagoon.config import Settings, get_settings
 from lagoon.data import webhook_outbox
 from lagoon.data.webhook_outbox import DELIVERED, FAILED, PENDING, OutboxEntry
 from lagoon.domain.webhook_endpoints import WebhookEndpoint
-from lagoon.domain.webhook_signatures import envelope_body, hmac_signature, jwt_signature
+from lagoon.domain.webhook_signatures import envelope_body, hmac_signature, jwt_issuer, jwt_signature
 from lagoon.observability import logger
 from lagoon.services import organizations, webhook_endpoints, webhook_keys
 
@@ -217,7 +217,7 @@ class _Run:
         self.report = DispatchReport(run_id)
         self.start_deadline = start_deadline
         self.started = time.monotonic()
-        self.issuer = get_settings().api_base_url
+        self.issuer = jwt_issuer(get_settings().api_base_url)
         self.organizations: dict[str, _Organization] = {}
         self.cursors: dict[str, dict[str, Any] | None] = {shard: None for shard in webhook_outbox.SHARDS}
         self.seen: set[str] = set()  # read this run: a message handed back is not taken twice

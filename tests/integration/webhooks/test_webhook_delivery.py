@@ -66,6 +66,25 @@ def test_a_jwt_webhook_verifies_with_the_published_public_key(api, org, receiver
     assert _outbox()[message_id].status == "delivered"
 
 
+def test_the_jwt_issuer_has_the_trailing_slash_whatever_api_base_url_is_given_with(
+    api, receiver, dispatcher, monkeypatch
+):
+    from lagoon.config import reset_settings
+
+    # Given the local stack's form of the base URL (no trailing slash; the AWS stage URL has one)
+    monkeypatch.setenv("API_BASE_URL", ISSUER.rstrip("/"))
+    reset_settings()
+    _endpoint(api, receiver.url())
+    _customer(api, "c1")
+    dispatcher.at()
+    # Then the JWT names the same issuer as on AWS: the base URL with one trailing slash
+    (request,) = receiver.received()
+    assert jwt.decode(request.headers["x-lago-signature"], options={"verify_signature": False}) == {
+        "data": request.body.decode(),
+        "iss": ISSUER,
+    }
+
+
 def test_an_hmac_webhook_verifies_with_the_organization_key(api, org, receiver, dispatcher):
     from lagoon.services import organizations
 

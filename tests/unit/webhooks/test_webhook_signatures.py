@@ -13,6 +13,7 @@ from lagoon.domain.webhook_signatures import (
     envelope_body,
     generate_private_pem,
     hmac_signature,
+    jwt_issuer,
     jwt_signature,
 )
 
@@ -75,3 +76,31 @@ def test_a_non_rsa_key_is_refused():
     )
     with pytest.raises(ValueError):
         SigningKeys.from_private_pem(pem)
+
+
+@pytest.mark.parametrize(
+    ("api_base_url", "issuer"),
+    [
+        # the local stack's URL (no slash) and the AWS stage URL (the ApiUrl output, with its slash)
+        ("http://127.0.0.1:3000", "http://127.0.0.1:3000/"),
+        (
+            "https://abc.execute-api.us-east-1.amazonaws.com/dev/",
+            "https://abc.execute-api.us-east-1.amazonaws.com/dev/",
+        ),
+        ("https://billing.example.com//", "https://billing.example.com/"),
+        (" https://billing.example.com ", "https://billing.example.com/"),
+    ],
+)
+def test_the_jwt_issuer_is_the_api_base_url_with_one_trailing_slash(api_base_url, issuer):
+    assert jwt_issuer(api_base_url) == issuer
+
+
+def test_the_dispatcher_signs_with_the_url_the_stack_publishes_as_api_url():
+    # The receiver's `issuer=` is the ApiUrl output: the dispatcher's API_BASE_URL must be the same expression
+    from lagoon.local.template import Template
+
+    template = Template.load()
+    dispatcher = template.resources["WebhookDispatcherFunction"]["Properties"]["Environment"]["Variables"]
+    api_url = template.document["Outputs"]["ApiUrl"]["Value"]
+    assert dispatcher["API_BASE_URL"] == api_url
+    assert jwt_issuer(str(template.resolve(api_url))) == str(template.resolve(api_url))
