@@ -6,8 +6,10 @@ The stored shape is the one `services.organizations` already writes for the lega
 
 from __future__ import annotations
 
+import ipaddress
+import re
 from typing import Annotated, Literal
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from pydantic_core import PydanticCustomError
@@ -18,18 +20,39 @@ MAX_ENDPOINTS_PER_ORGANIZATION = 10
 SignatureAlgo = Literal["jwt", "hmac"]
 
 
+# Long enough for any real receiver (browsers and proxies commonly cap URLs at 2 KB); bounded so a stored
+# endpoint stays far below DynamoDB's item size and a log line stays readable.
+MAX_WEBHOOK_URL_LENGTH = 2048
+# RFC 3986 characters: printable ASCII without space and the characters it never allows unescaped.
+_URL_CHARACTERS = frozenset(chr(c) for c in range(0x21, 0x7F)) - set('<>"{}|\\^`')
+_HOST_NAME = re.compile(r"^(?!-)[A-Za-z0-9_-]{1,63}(?<!-)(?:\.(?!-)[A-Za-z0-9_-]{1,63}(?<!-))*\.?$")
+
+
+def _valid_host(parts: SplitResult) -> bool:
+    host = parts.hostname or ""
+    if parts.netloc.rsplit("@", 1)[-1].startswith("["):
+        try:
+            return ipaddress.ip_address(host).version == 6
+        except ValueError:
+            return False
+    return bool(_HOST_NAME.match(host)) and len(host) <= 253
+
+
 def check_webhook_url(value: str) -> str:
-    """Lago's UrlValidator: an http(s) URL with a host, else `url_invalid`."""
-    try:
-        parts = urlsplit(value.strip())
-        valid = parts.scheme in ("http", "https") and bool(parts.hostname)
-        if valid:
-            parts.port  # noqa: B018 - raises ValueError on a malformed port
-    except ValueError:
-        valid = False
+    """Lago's UrlValidator (an http(s) URI with a host, else `url_invalid`), and stricter: no whitespace, control
+    or non-ASCII characters anywhere (percent-encode them), a valid host name or IP, at most 2048 characters."""
+    valid = 0 < len(value) <= MAX_WEBHOOK_URL_LENGTH and set(value) <= _URL_CHARACTERS
+    if valid:
+        try:
+            parts = urlsplit(value)
+            valid = parts.scheme.lower() in ("http", "https") and _valid_host(parts)
+            if valid:
+                parts.port  # noqa: B018 - raises ValueError on a malformed port
+        except ValueError:
+            valid = False
     if not valid:
-        raise PydanticCustomError("url_invalid", "not an http(s) URL with a host")
-    return value.strip()
+        raise PydanticCustomError("url_invalid", "not an http(s) URL with a valid host")
+    return value
 
 
 def check_event_types(value: list[str] | None) -> list[str] | None:

@@ -78,10 +78,36 @@ def test_get_list_update_delete(api):
 
 
 def test_invalid_urls_and_algorithms_are_refused_with_lago_codes(api):
-    for url in ("not a url", "ftp://example.com/x", "https://", "http://:80/x"):
+    too_long = "https://example.com/" + "a" * 2029  # 2049 characters
+    for url in (
+        "not a url",
+        "ftp://example.com/x",
+        "https://",
+        "http://:80/x",
+        " https://example.com",
+        "https://exa mple.com/",
+        "https://example.com/a b",
+        "https://example.com/\r\nX: 1",
+        too_long,
+    ):
         response = _create(api, url=url)
         assert response.status == 422, url
-        assert response.json["error_details"] == {"webhook_url": ["url_invalid"]}, url
+        assert response.json == {
+            "status": 422,
+            "error": "Unprocessable Entity",
+            "code": "validation_errors",
+            "error_details": {"webhook_url": ["url_invalid"]},
+        }, url
+    lago_id = _create(api).json["webhook_endpoint"]["lago_id"]
+    updated = api.put(
+        f"/webhook_endpoints/{lago_id}", {"webhook_endpoint": {"webhook_url": "https://a b.com"}}
+    )
+    assert updated.status == 422
+    assert updated.json["error_details"] == {"webhook_url": ["url_invalid"]}
+    assert (
+        api.get(f"/webhook_endpoints/{lago_id}").json["webhook_endpoint"]["webhook_url"]
+        == "https://example.com/hooks"
+    )
     response = _create(api, signature_algo="rsa")
     assert response.status == 422
     assert response.json["error_details"] == {"signature_algo": ["value_is_invalid"]}

@@ -11,10 +11,19 @@ from pydantic import ValidationError
 
 
 @pytest.mark.parametrize(
-    "url", ["https://example.com", "http://127.0.0.1:8080/hooks?token=x", "https://a.b/c#d", " https://x.io "]
+    "url",
+    [
+        "https://example.com",
+        "http://127.0.0.1:8080/hooks?token=x",
+        "https://a.b/c#d",
+        "HTTPS://Example.COM/Path",
+        "http://[::1]:8080/hooks",
+        "https://hooks.example.com/a%20b",
+        "https://example.com/" + "a" * (2048 - len("https://example.com/")),  # the longest accepted
+    ],
 )
 def test_http_and_https_urls_with_a_host_are_accepted(url):
-    assert WebhookEndpointInput(webhook_url=url).webhook_url == url.strip()
+    assert WebhookEndpointInput(webhook_url=url).webhook_url == url
 
 
 @pytest.mark.parametrize(
@@ -27,6 +36,16 @@ def test_http_and_https_urls_with_a_host_are_accepted(url):
         "javascript:alert(1)",
         "http://x:99999/",
         "http://[::1",
+        " https://x.io",
+        "https://x.io ",
+        "https://exa mple.com/hooks",
+        "https://example.com/a b",
+        "https://example.com/\nX-Injected: 1",
+        "https://example.com/\t",
+        "https://exa<mple>.com/",
+        "http:///path-only",
+        "mailto:someone@example.com",
+        "https://example.com/" + "a" * (2049 - len("https://example.com/")),  # longer than 2048
     ],
 )
 def test_other_urls_are_url_invalid(url):
