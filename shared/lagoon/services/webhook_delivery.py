@@ -20,7 +20,11 @@ with the same `X-Lago-Unique-Key` (the message id).
 
 from __future__ import annotations
 
+import contextlib
+import http.client
 import json
+import socket
+import ssl
 import threading
 import time
 import uuid
@@ -32,8 +36,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
-
-import urllib3
 
 from lagoon import errors
 from lagoon.config import Settings, get_settings
@@ -111,28 +113,59 @@ Sender = Callable[[str, bytes, dict[str, str], float], HttpResult]
 
 
 class HttpSender:
-    """POSTs with urllib3 (it ships with botocore in every Lambda runtime): keep-alive pools per host, no
-    redirects, no retries (retries are ours), connect and read timeouts."""
+    """POSTs over one connection per attempt (as Lago's HTTP client does), never following redirects nor
+    retrying (retries are ours), within **one deadline for the whole attempt**: connecting, the TLS handshake,
+    sending, and reading the status, headers and the start of the body. Socket timeouts alone bound each read,
+    so a receiver trickling a byte a second could hold an attempt for hours; here a watchdog shuts the socket
+    down at the deadline wherever the attempt is blocked. (Name resolution is the resolver's, not bounded here.)
+    """
 
-    def __init__(self, connections_per_host: int = 4) -> None:
-        self._pools = urllib3.PoolManager(num_pools=64, maxsize=connections_per_host, retries=False)
+    def __init__(self, tls: ssl.SSLContext | None = None) -> None:
+        self._tls = tls or ssl.create_default_context()
 
     def __call__(self, url: str, body: bytes, headers: dict[str, str], timeout: float) -> HttpResult:
         started = time.monotonic()
-        try:
-            response = self._pools.request(
-                "POST",
-                url,
-                body=body,
-                headers=headers,
-                timeout=urllib3.Timeout(connect=timeout, read=timeout),
-                retries=False,
-                redirect=False,
+        parts = urlsplit(url)
+        connection: http.client.HTTPConnection
+        if parts.scheme.lower() == "https":
+            connection = http.client.HTTPSConnection(
+                parts.hostname, parts.port, timeout=timeout, context=self._tls
             )
+        else:
+            connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=timeout)
+        expired = threading.Event()
+
+        def abort() -> None:
+            expired.set()
+            sock = connection.sock  # the plain socket while TLS shakes hands, then the TLS one
+            if sock is not None:
+                with contextlib.suppress(OSError):
+                    sock.shutdown(socket.SHUT_RDWR)  # wakes up the attempt's blocked call
+
+        watchdog = threading.Timer(timeout, abort)
+        watchdog.daemon = True
+        watchdog.start()
+        try:
+            connection.connect()
+            if expired.is_set():
+                raise TimeoutError
+            target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+            connection.request("POST", target, body=body, headers={**headers, "Connection": "close"})
+            response = connection.getresponse()
+            start_of_body = response.read(300)
+            if expired.is_set():
+                raise TimeoutError
+            text = start_of_body.decode("utf-8", "replace")
+            return HttpResult(response.status, _elapsed_ms(started), response=text)
         except Exception as exc:  # any transport failure is a failed attempt, never a crash
-            return HttpResult(None, _elapsed_ms(started), error=f"{type(exc).__name__}: {exc}"[:300])
-        text = (response.data or b"")[:300].decode("utf-8", "replace")
-        return HttpResult(response.status, _elapsed_ms(started), response=text)
+            if expired.is_set() or isinstance(exc, TimeoutError):
+                error = f"deadline exceeded ({timeout:g} s for connect, request and answer)"
+            else:
+                error = f"{type(exc).__name__}: {exc}"[:300]
+            return HttpResult(None, _elapsed_ms(started), error=error)
+        finally:
+            watchdog.cancel()
+            connection.close()
 
 
 def _elapsed_ms(started: float) -> int:
@@ -610,7 +643,7 @@ def dispatch_due_messages(
     run = _Run(
         now,
         policy,
-        sender or HttpSender(policy.endpoint_concurrency),
+        sender or HttpSender(),
         run_id or str(uuid.uuid4()),
         time.monotonic() + budget,
     )

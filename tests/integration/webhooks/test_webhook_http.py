@@ -1,0 +1,119 @@
+"""One delivery attempt over real sockets on 127.0.0.1: a single deadline for connect + headers + body, and
+which answers count as a success (exactly 200, 201, 202 and 204)."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+
+import pytest
+from lagoon.services.webhook_delivery import HttpSender
+
+
+class TricklingReceiver:
+    """Accepts, reads the request, then answers one byte every `interval` seconds for up to `for_seconds`:
+    every single read is quick, the whole answer is not."""
+
+    def __init__(self, head: bytes, trickle: bytes, interval: float = 0.2, for_seconds: float = 8.0) -> None:
+        self.head, self.trickle, self.interval, self.for_seconds = head, trickle, interval, for_seconds
+        self.server = socket.create_server(("127.0.0.1", 0))
+        self.port = self.server.getsockname()[1]
+        self.stopped = threading.Event()
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        self.server.settimeout(0.2)
+        while not self.stopped.is_set():
+            try:
+                client, _ = self.server.accept()
+            except TimeoutError:
+                continue
+            threading.Thread(target=self._answer, args=(client,), daemon=True).start()
+
+    def _answer(self, client: socket.socket) -> None:
+        with client:
+            client.recv(65536)
+            try:
+                client.sendall(self.head)
+                until = time.monotonic() + self.for_seconds
+                for byte in self.trickle:
+                    if self.stopped.is_set() or time.monotonic() > until:
+                        break
+                    client.sendall(bytes([byte]))
+                    time.sleep(self.interval)
+                while not self.stopped.is_set() and time.monotonic() < until:
+                    time.sleep(0.05)  # then hold the connection, silent
+            except OSError:
+                pass  # the sender gave up and closed: what is expected
+
+    def stop(self) -> None:
+        self.stopped.set()
+        self.server.close()
+
+
+@pytest.fixture
+def trickling() -> Iterator[list[TricklingReceiver]]:
+    started: list[TricklingReceiver] = []
+    yield started
+    for receiver in started:
+        receiver.stop()
+
+
+def _post(port: int, timeout: float):
+    return HttpSender()(
+        f"http://127.0.0.1:{port}/hooks", b'{"a":1}', {"Content-Type": "application/json"}, timeout
+    )
+
+
+@pytest.mark.parametrize(
+    ("head", "trickle"),
+    [
+        # the headers trickle in (a status line, then one header byte at a time)
+        (b"HTTP/1.1 200 OK\r\n", b"X-Slow: " + b"a" * 200 + b"\r\nContent-Length: 0\r\n\r\n"),
+        # the headers are quick, the body trickles
+        (b"HTTP/1.1 200 OK\r\nContent-Length: 200\r\n\r\n", b"b" * 200),
+    ],
+    ids=["headers", "body"],
+)
+def test_a_trickling_receiver_cannot_hold_an_attempt_past_its_deadline(trickling, head, trickle):
+    # Given a receiver answering one byte every 0.2 s (each read is well within the 1 s deadline)
+    receiver = TricklingReceiver(head, trickle)
+    trickling.append(receiver)
+    # When an attempt with a 1 s deadline posts to it
+    started = time.monotonic()
+    result = _post(receiver.port, timeout=1.0)
+    elapsed = time.monotonic() - started
+    # Then the attempt ends at its deadline, as a failure without a status (not after the receiver's 8 s)
+    assert 1.0 <= elapsed < 3.0, elapsed
+    assert result.status is None
+    assert result.error == "deadline exceeded (1 s for connect, request and answer)"
+
+
+def test_a_receiver_that_never_answers_fails_at_the_deadline(trickling):
+    receiver = TricklingReceiver(b"", b"")  # reads the request, then stays silent for 8 s
+    trickling.append(receiver)
+    started = time.monotonic()
+    result = _post(receiver.port, timeout=0.5)
+    assert 0.5 <= time.monotonic() - started < 2.5
+    assert (result.status, result.error) == (
+        None,
+        "deadline exceeded (0.5 s for connect, request and answer)",
+    )
+
+
+def test_a_quick_answer_gives_its_status_and_the_start_of_its_body(receiver):
+    receiver.status = 503
+    result = HttpSender()(receiver.url(), b"{}", {"Content-Type": "application/json"}, 5.0)
+    assert (result.status, result.error, result.response) == (503, None, '{"ok":true}')
+    assert receiver.received()[0].body == b"{}"
+
+
+def test_a_closed_port_fails_at_once_with_the_connection_error():
+    with socket.create_server(("127.0.0.1", 0)) as probe:
+        port = probe.getsockname()[1]
+    result = _post(port, timeout=5.0)
+    assert result.status is None
+    assert result.error is not None and result.error.startswith("ConnectionRefusedError")
+    assert result.duration_ms < 2000
