@@ -126,13 +126,12 @@ class HttpSender:
     def __call__(self, url: str, body: bytes, headers: dict[str, str], timeout: float) -> HttpResult:
         started = time.monotonic()
         parts = urlsplit(url)
+        host = parts.hostname or ""  # validated URLs always have one
         connection: http.client.HTTPConnection
         if parts.scheme.lower() == "https":
-            connection = http.client.HTTPSConnection(
-                parts.hostname, parts.port, timeout=timeout, context=self._tls
-            )
+            connection = http.client.HTTPSConnection(host, parts.port, timeout=timeout, context=self._tls)
         else:
-            connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=timeout)
+            connection = http.client.HTTPConnection(host, parts.port, timeout=timeout)
         expired = threading.Event()
 
         def abort() -> None:
