@@ -3,6 +3,7 @@ which answers count as a success (exactly 200, 201, 202 and 204)."""
 
 from __future__ import annotations
 
+import json
 import socket
 import threading
 import time
@@ -117,3 +118,60 @@ def test_a_closed_port_fails_at_once_with_the_connection_error():
     assert result.status is None
     assert result.error is not None and result.error.startswith("ConnectionRefusedError")
     assert result.duration_ms < 2000
+
+
+SUCCEEDED = {200, 201, 202, 204}
+FAILED = {203, 205, 206, 226, 299, 301, 302, 304, 307, 400, 404, 410, 429, 500, 503}
+
+
+def test_only_200_201_202_and_204_count_as_delivered(api, receiver, dispatcher):
+    from lagoon.data.records import OutboxRecord
+
+    # Given one endpoint per status, each answered with that status
+    receiver.script = lambda request: int(request.path.rsplit("/", 1)[1])
+    endpoint_status = {}
+    for status in sorted(SUCCEEDED | FAILED):
+        response = api.post(
+            "/webhook_endpoints", {"webhook_endpoint": {"webhook_url": receiver.url(f"/s/{status}")}}
+        )
+        if response.status == 422:  # at most 10 per organization: the rest in a second pass below
+            break
+        endpoint_status[response.json["webhook_endpoint"]["lago_id"]] = status
+    assert len(endpoint_status) == 10
+    # When a message is dispatched to all of them
+    assert api.post("/customers", {"customer": {"external_id": "c1"}}).status == 200
+    dispatcher.at()
+    # Then exactly the 2xx that Lago accepts are delivered; the others failed their first attempt
+    (record,) = OutboxRecord.scan()
+    deliveries = json.loads(record.deliveries)
+    outcome = {
+        endpoint_status[e]: (d["status"], [(a["outcome"], a["http_status"]) for a in d["attempts"]])
+        for e, d in deliveries.items()
+    }
+    assert outcome == {
+        status: ("succeeded", [("succeeded", status)])
+        if status in SUCCEEDED
+        else ("pending", [("failed", status)])
+        for status in endpoint_status.values()
+    }
+    assert {d["attempts"][0]["error"] for d in deliveries.values() if d["status"] == "pending"} == {
+        f"HTTP {status}" for status in endpoint_status.values() if status not in SUCCEEDED
+    }
+
+
+@pytest.mark.parametrize("status", sorted(FAILED))
+def test_any_other_status_is_a_failed_attempt(api, receiver, dispatcher, status):
+    from lagoon.data.records import OutboxRecord
+
+    receiver.status = status
+    api.post("/webhook_endpoints", {"webhook_endpoint": {"webhook_url": receiver.url()}})
+    api.post("/customers", {"customer": {"external_id": "c1"}})
+    report = dispatcher.at()
+    assert (report["succeeded_attempts"], report["failed_attempts"], report["retrying"]) == (0, 1, 1)
+    (record,) = OutboxRecord.scan()
+    (delivery,) = json.loads(record.deliveries).values()
+    assert [(a["outcome"], a["http_status"], a["error"]) for a in delivery["attempts"]] == [
+        ("failed", status, f"HTTP {status}")
+    ]
+    assert receiver.received()[0].path == "/hooks"  # one request: a redirect is not followed
+    assert len(receiver.received()) == 1
