@@ -31,6 +31,8 @@ class TricklingReceiver:
                 client, _ = self.server.accept()
             except TimeoutError:
                 continue
+            except OSError:
+                return  # stopped: the listening socket is closed
             threading.Thread(target=self._answer, args=(client,), daemon=True).start()
 
     def _answer(self, client: socket.socket) -> None:
@@ -175,3 +177,83 @@ def test_any_other_status_is_a_failed_attempt(api, receiver, dispatcher, status)
     ]
     assert receiver.received()[0].path == "/hooks"  # one request: a redirect is not followed
     assert len(receiver.received()) == 1
+
+
+@pytest.fixture(scope="module")
+def certificate(tmp_path_factory) -> tuple[str, str]:
+    """A self-signed certificate for 127.0.0.1: (cert file, key file)."""
+    import datetime as dt
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = dt.datetime.now(dt.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    folder = tmp_path_factory.mktemp("tls")
+    cert_file, key_file = folder / "cert.pem", folder / "key.pem"
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
+    return str(cert_file), str(key_file)
+
+
+@pytest.fixture
+def tls_receiver(receiver, certificate):
+    """The test receiver, served over TLS with the self-signed certificate."""
+    import ssl
+
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(*certificate)
+    server = receiver._server
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    return receiver
+
+
+def test_https_receivers_get_the_post_over_a_verified_tls_connection(tls_receiver, certificate):
+    import ssl
+
+    sender = HttpSender(tls=ssl.create_default_context(cafile=certificate[0]))
+    result = sender(f"https://127.0.0.1:{tls_receiver.port}/tls", b'{"a":1}', {"X-Lago-Unique-Key": "k"}, 5.0)
+    assert (result.status, result.error) == (200, None)
+    (request,) = tls_receiver.received("/tls")
+    assert (request.body, request.headers["x-lago-unique-key"]) == (b'{"a":1}', "k")
+
+
+def test_an_untrusted_certificate_is_a_failed_attempt(tls_receiver):
+    result = HttpSender()(f"https://127.0.0.1:{tls_receiver.port}/tls", b"{}", {}, 5.0)
+    assert result.status is None
+    assert result.error is not None and result.error.startswith("SSLCertVerificationError")
+    assert tls_receiver.received() == []
+
+
+def test_a_stalled_tls_handshake_fails_at_the_deadline(trickling):
+    receiver = TricklingReceiver(b"", b"")  # reads the ClientHello, never answers it
+    trickling.append(receiver)
+    started = time.monotonic()
+    result = HttpSender()(f"https://127.0.0.1:{receiver.port}/hooks", b"{}", {}, 0.5)
+    assert 0.5 <= time.monotonic() - started < 2.5
+    assert (result.status, result.error) == (
+        None,
+        "deadline exceeded (0.5 s for connect, request and answer)",
+    )
