@@ -267,6 +267,11 @@ class _Run:
         self.open: dict[str, _Message] = {}
         self.queues: dict[str, deque[_Task]] = {}
         self.active: Counter[str] = Counter()
+        # Endpoints that took at least half the deadline to answer (or missed it) in this run, and the attempts
+        # to them under way: together they hold at most half of the slots, so several dead endpoints (common
+        # across organizations) cannot take every slot for a whole deadline at a time.
+        self.slow: set[str] = set()
+        self.slow_futures: set[Future[dict[str, Any]]] = set()
         self.futures: dict[Future[dict[str, Any]], _Task] = {}
         self.claims: dict[Future[OutboxEntry | None], list[str]] = {}
         self.saves: list[Future[None]] = []
@@ -427,7 +432,8 @@ class _Run:
         )
 
     def start(self, pool: ThreadPoolExecutor) -> None:
-        """Round-robin over endpoints: one task each per pass, within the global and per-endpoint bounds."""
+        """Round-robin over endpoints: one task each per pass, within the global and per-endpoint bounds, and
+        at most half of the slots for the endpoints found slow in this run."""
         progressed = True
         while progressed and len(self.futures) < self.policy.concurrency:
             progressed = False
@@ -437,9 +443,15 @@ class _Run:
                     continue
                 if len(self.futures) >= self.policy.concurrency:
                     break
+                slow = endpoint_id in self.slow
+                if slow and len(self.slow_futures) >= max(self.policy.concurrency // 2, 1):
+                    continue
                 task = queue.popleft()
                 self.active[endpoint_id] += 1
-                self.futures[pool.submit(self.attempt, task)] = task
+                future = pool.submit(self.attempt, task)
+                self.futures[future] = task
+                if slow:
+                    self.slow_futures.add(future)
                 progressed = True
             # rotate so the next pass starts with another endpoint
             if self.queues:
@@ -481,9 +493,12 @@ class _Run:
 
     def finish(self, future: Future[dict[str, Any]]) -> None:
         task = self.futures.pop(future)
+        self.slow_futures.discard(future)
         endpoint_id = task.endpoint.lago_id
         self.active[endpoint_id] -= 1
         attempt = future.result()
+        if attempt["duration_ms"] >= self.policy.timeout_seconds * 500:
+            self.slow.add(endpoint_id)
         message = task.message
         delivery = message.deliveries[endpoint_id]
         delivery["attempts"] = [*delivery["attempts"], attempt][-MAX_ATTEMPTS_KEPT:]

@@ -124,3 +124,24 @@ def test_a_hanging_endpoints_backlog_does_not_hide_newer_messages_of_other_endpo
         f"fast{n}" for n in range(4)
     ]
     assert 1 <= len(receiver.received("/hanging")) <= 3
+
+
+def test_several_hanging_endpoints_leave_half_of_the_slots_to_the_others(api, receiver, webhook_settings):
+    # Given three endpoints that hang and a fast one, 4 parallel requests in all and 2 per endpoint, and 6
+    # messages for all of them: the hanging endpoints alone could take every slot for a whole deadline each time
+    for n in range(3):
+        receiver.delays[f"/hanging{n}"] = 5.0
+        _endpoint(api, receiver.url(f"/hanging{n}"))
+    _endpoint(api, receiver.url("/fast"))
+    for n in range(6):
+        api.post("/customers", {"customer": {"external_id": f"c{n}"}})
+    policy = DeliveryPolicy(timeout_seconds=1.0, concurrency=4, endpoint_concurrency=2, max_attempts=3)
+    # When a run may start deliveries for 3 s
+    started = datetime.now(UTC)
+    dispatch_due_messages(started + timedelta(seconds=1), policy=policy, time_left=lambda: 6.0)
+    # Then once the hanging endpoints have missed a deadline they share at most half of the slots: the fast
+    # endpoint got its 6 messages within about one deadline, not one message per deadline
+    fast = sorted(r.at for r in receiver.received("/fast"))
+    assert len(fast) == 6
+    first_hanging = min(r.at for r in receiver.received() if r.path.startswith("/hanging"))
+    assert fast[-1] - first_hanging < 1.9
