@@ -18,7 +18,7 @@ from datetime import datetime
 from typing import Any
 
 from pynamodb.connection import Connection
-from pynamodb.exceptions import DoesNotExist, TransactWriteError, UpdateError
+from pynamodb.exceptions import DoesNotExist, QueryError, TransactWriteError, UpdateError
 from pynamodb.transactions import TransactWrite
 
 from lagoon import errors
@@ -93,7 +93,10 @@ def due_messages(shard: str, now: str, limit: int, start_key: dict[str, Any] | N
         limit=limit,
         last_evaluated_key=start_key,
     )
-    entries = [_entry(record) for record in results]
+    try:
+        entries = [_entry(record) for record in results]
+    except QueryError as exc:
+        raise errors.TransientFailure("could not read the due outbox messages") from exc
     return DuePage(entries, results.last_evaluated_key)
 
 

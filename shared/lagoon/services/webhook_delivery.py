@@ -339,9 +339,15 @@ class _Run:
     def fetch(self) -> None:
         """Read the next page of due messages of every shard that has more."""
         for shard in list(self.cursors):
-            page = webhook_outbox.due_messages(
-                shard, self.now_iso, self.policy.page_size, start_key=self.cursors[shard]
-            )
+            try:
+                page = webhook_outbox.due_messages(
+                    shard, self.now_iso, self.policy.page_size, start_key=self.cursors[shard]
+                )
+            except errors.TransientFailure:
+                # Throttled or unavailable: the rest of this shard waits for the next run, the others go on.
+                logger.warning("could not read due webhook messages", extra={"shard": shard}, exc_info=True)
+                del self.cursors[shard]
+                continue
             if page.next_key is None:
                 del self.cursors[shard]
             else:
@@ -391,7 +397,12 @@ class _Run:
     def claimed(self, claim: Future[OutboxEntry | None]) -> None:
         for endpoint_id in self.claims.pop(claim):
             self.reserved[endpoint_id] -= 1
-        taken = claim.result()
+        try:
+            taken = claim.result()
+        except errors.TransientFailure:
+            # Not claimed (or claimed without our knowing: its lease then runs out): it is due again later.
+            logger.warning("could not claim a webhook message", exc_info=True)
+            return
         if taken is not None:
             self.report.claimed += 1
             self.open_message(taken)

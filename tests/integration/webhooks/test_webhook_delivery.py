@@ -308,3 +308,44 @@ def test_the_envelope_of_every_message_matches_the_webhook_contract(api, org, re
     dispatcher.at()
     for request in receiver.received():
         assert_webhook_matches_contract(request.json)
+
+
+def test_a_failed_page_read_or_claim_skips_only_those_messages_until_the_next_run(
+    api, receiver, dispatcher, monkeypatch
+):
+    from lagoon import errors
+    from lagoon.data import webhook_outbox
+
+    # Given 8 messages, and DynamoDB failing (throttled) the first page read of one shard and one claim
+    _endpoint(api, receiver.url())
+    for n in range(8):
+        _customer(api, f"c{n}")
+    shard_of = {message_id: webhook_outbox.shard_of(message_id) for message_id in _outbox()}
+    failing_shard = max(set(shard_of.values()), key=list(shard_of.values()).count)
+    real_due, real_claim = webhook_outbox.due_messages, webhook_outbox.claim
+    failures = {"page": 1, "claim": 1}
+
+    def due_messages(shard, *args, **kwargs):
+        if shard == failing_shard and failures["page"]:
+            failures["page"] -= 1
+            raise errors.TransientFailure("throttled")
+        return real_due(shard, *args, **kwargs)
+
+    def claim(entry, *args):
+        if entry.organization_id and failures["claim"] and shard_of[entry.message_id] != failing_shard:
+            failures["claim"] -= 1
+            raise errors.TransientFailure("throttled")
+        return real_claim(entry, *args)
+
+    monkeypatch.setattr(webhook_outbox, "due_messages", due_messages)
+    monkeypatch.setattr(webhook_outbox, "claim", claim)
+    # When the schedule fires: the run completes, delivering all but those messages
+    first = dispatcher.at()
+    skipped = sum(1 for shard in shard_of.values() if shard == failing_shard) + (1 - failures["claim"])
+    assert failures == {"page": 0, "claim": 0}
+    assert first["delivered"] == 8 - skipped
+    # and the next run delivers the rest, each message exactly once in all
+    second = dispatcher.at(minutes(1))
+    assert second["delivered"] == skipped
+    assert sorted(r.unique_key for r in receiver.received()) == sorted(shard_of)
+    assert {record.status for record in _outbox().values()} == {"delivered"}
