@@ -230,3 +230,28 @@ def test_attribute_values_parse_as_moto_parses_them():
     parsed_item = expected["RequestItems"]["t"][0]["PutRequest"]["Item"]
     assert parsed_item["m"]["M"]["inner"] == {"B": b"\x00\xffzlib"}
     assert parsed_item["odd"] == {"S": "kept"}
+
+
+def test_the_dispatcher_answers_as_moto_and_looks_a_host_up_once(monkeypatch):
+    from lagoon.local.moto_aws import CachedDispatcher
+    from moto import backends
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+
+    hosts = [
+        "dynamodb.us-east-1.amazonaws.com",
+        "kinesis.us-east-1.amazonaws.com",
+        "s3",
+        "127.0.0.1:4566",
+        None,
+    ]
+    moto_answers = [DomainDispatcherApplication(create_backend_app).get_backend_for_host(h) for h in hosts]
+    assert moto_answers[:3] == ["dynamodb", "kinesis", "s3"]
+
+    listed = []
+    original = backends.list_of_moto_modules
+    monkeypatch.setattr(backends, "list_of_moto_modules", lambda: listed.append(1) or original())
+    dispatcher = CachedDispatcher(create_backend_app)
+    assert [dispatcher.get_backend_for_host(h) for h in hosts] == moto_answers
+    lookups = len(listed)
+    assert [dispatcher.get_backend_for_host(h) for h in hosts * 3] == moto_answers * 3
+    assert len(listed) == lookups  # nothing listed again
