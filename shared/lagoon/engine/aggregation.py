@@ -24,11 +24,12 @@ import bisect
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal
 from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from lagoon.engine.numbers import EXACT, event_number, exact
 from lagoon.engine.properties import AGGREGATION_TYPES, ROUNDING_FUNCTIONS
 
 ZERO = Decimal(0)
@@ -38,6 +39,7 @@ KEEP_EVERY_EVENT_VALUE = -1
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
 _MICROSECONDS_PER_SECOND = Decimal(1_000_000)
+_PRORATION_QUANTUM = Decimal("0.00001")
 
 
 @dataclass(frozen=True, slots=True)
@@ -203,25 +205,12 @@ def new_state(
 
 
 def numeric_property(value: object) -> Decimal | None:
-    """The Decimal of an event property, or None when it is missing or not a number.
+    """The Decimal of an event property, or None when it is missing, not a number or out of bounds.
 
-    Lago event properties are JSON: numbers or numeric strings both count ("12", 12, 12.5).
+    Numbers or numeric strings count ("12", 12, 12.5); strings as Lago tests them (ASCII digits, optional
+    minus and decimals), bounded (`lagoon.engine.numbers`).
     """
-    kind = type(value)
-    if kind is int:
-        return Decimal(value)  # type: ignore[arg-type]
-    if kind is str:
-        try:
-            parsed = Decimal(value)  # type: ignore[arg-type]
-        except InvalidOperation:
-            return None
-        return parsed if parsed.is_finite() else None
-    if kind is float:
-        parsed = Decimal(str(value))
-        return parsed if parsed.is_finite() else None
-    if isinstance(value, Decimal):
-        return value if value.is_finite() else None
-    return None
+    return event_number(value)
 
 
 def aggregation_property_error(metric: MetricDefinition, event: UsageEvent) -> str | None:
@@ -265,13 +254,17 @@ def _keep_event_value(state: AggregationState, event: UsageEvent, value: Decimal
 
 def _add_precise_amount(state: AggregationState, event: UsageEvent) -> None:
     if event.precise_total_amount_cents is not None:
-        state.precise_total_amount_cents += event.precise_total_amount_cents
+        state.precise_total_amount_cents = EXACT.add(
+            state.precise_total_amount_cents, event.precise_total_amount_cents
+        )
 
 
 def _fold_count(state: AggregationState, event: UsageEvent) -> None:
     state.events_count += 1
     if event.precise_total_amount_cents is not None:
-        state.precise_total_amount_cents += event.precise_total_amount_cents
+        state.precise_total_amount_cents = EXACT.add(
+            state.precise_total_amount_cents, event.precise_total_amount_cents
+        )
     if state.keep_event_values:
         _keep_event_value(state, event, Decimal(1))
 
@@ -282,16 +275,18 @@ def _fold_sum(state: AggregationState, event: UsageEvent) -> None:
         state.ignored_events_count += 1
         return
     state.events_count += 1
-    state.total += value
+    state.total = EXACT.add(state.total, value)
     if event.precise_total_amount_cents is not None:
-        state.precise_total_amount_cents += event.precise_total_amount_cents
+        state.precise_total_amount_cents = EXACT.add(
+            state.precise_total_amount_cents, event.precise_total_amount_cents
+        )
     if state.recurring:
         day = _local_day(_microseconds(event.timestamp), state.timezone).isoformat()
         added, removed = state.daily_totals.get(day, (ZERO, ZERO))
         if value >= 0:
-            state.daily_totals[day] = (added + value, removed)
+            state.daily_totals[day] = (EXACT.add(added, value), removed)
         else:
-            state.daily_totals[day] = (added, removed + value)
+            state.daily_totals[day] = (added, EXACT.add(removed, value))
     if state.keep_event_values:
         _keep_event_value(state, event, value)
 
@@ -306,7 +301,9 @@ def _fold_max(state: AggregationState, event: UsageEvent) -> None:
     if maximum is None or value > maximum:
         state.maximum = value
     if event.precise_total_amount_cents is not None:
-        state.precise_total_amount_cents += event.precise_total_amount_cents
+        state.precise_total_amount_cents = EXACT.add(
+            state.precise_total_amount_cents, event.precise_total_amount_cents
+        )
     if state.keep_event_values:
         _keep_event_value(state, event, value)
 
@@ -332,8 +329,8 @@ def _fold_weighted_sum(state: AggregationState, event: UsageEvent) -> None:
         state.ignored_events_count += 1
         return
     state.events_count += 1
-    state.total += value
-    state.weighted_time_sum += value * _microseconds(event.timestamp)
+    state.total = EXACT.add(state.total, value)
+    state.weighted_time_sum = EXACT.fma(value, _microseconds(event.timestamp), state.weighted_time_sum)
     _add_precise_amount(state, event)
     if state.keep_event_values:
         _keep_event_value(state, event, value)
@@ -400,6 +397,7 @@ def _merge_opening(a: Decimal, b: Decimal) -> Decimal:
     return a or b
 
 
+@exact
 def merge(a: AggregationState, b: AggregationState) -> AggregationState:
     """Combine two partial states of the same metric and period into a new state.
 
@@ -443,6 +441,7 @@ def merge(a: AggregationState, b: AggregationState) -> AggregationState:
     )
 
 
+@exact
 def apply_rounding(units: Decimal, rounding_function: str | None, rounding_precision: int | None) -> Decimal:
     """The metric's `rounding_function` at `rounding_precision` decimals (negative: tens, hundreds…).
 
@@ -466,13 +465,14 @@ def _days(period_from: datetime, period_to: datetime, timezone: str) -> tuple[da
 
 
 def _prorated_sum(state: AggregationState, first: date, last: date, days: int) -> Decimal:
-    """Carried units count in full; units added on a day count from that day (included) to the period end;
-    units removed on a day stop counting after that day (a started day counts, checklist §3.3)."""
+    """Carried units count in full; every event's value counts from its local day (included) to the period
+    end, removals as additions: Lago multiplies each value by (days from its day to the end + 1) / days,
+    then ceils the prorated sum to 5 decimals (`ProratedAggregations::SumService`)."""
     weighted = state.opening_value * days
     for day_text, (added, removed) in state.daily_totals.items():
         day = min(max(date.fromisoformat(day_text), first), last)
-        weighted += added * ((last - day).days + 1) + removed * (last - day).days
-    return weighted / days
+        weighted += (added + removed) * ((last - day).days + 1)
+    return (weighted / days).quantize(_PRORATION_QUANTUM, rounding=ROUND_CEILING)
 
 
 def _unique_count(state: AggregationState, first: date, last: date, days: int) -> tuple[int, Decimal]:
@@ -494,9 +494,11 @@ def _unique_count(state: AggregationState, first: date, last: date, days: int) -
             active_at_end += 1
             value_days += (last - active_since).days + 1
         active_days += min(value_days, days)
-    return active_at_end, Decimal(active_days) / days
+    # Lago ceils the prorated count to 5 decimals (`ProratedAggregations::UniqueCountService`).
+    return active_at_end, (Decimal(active_days) / days).quantize(_PRORATION_QUANTUM, rounding=ROUND_CEILING)
 
 
+@exact
 def finalize(
     state: AggregationState,
     period_from: datetime,
@@ -549,9 +551,10 @@ def finalize(
     )
 
 
+@exact
 def open_next_period(state: AggregationState, period_to: datetime | None = None) -> AggregationState:
     """The opening state of the next period: a recurring metric carries its units over (checklist §3.3),
-    weighted_sum_agg carries its level; every other metric starts again from zero."""
+    a recurring weighted_sum_agg its level; every other metric starts again from zero."""
     opening = AggregationState(
         aggregation_type=state.aggregation_type,
         field_name=state.field_name,
@@ -559,9 +562,9 @@ def open_next_period(state: AggregationState, period_to: datetime | None = None)
         timezone=state.timezone,
         keep_event_values=state.keep_event_values,
     )
-    if state.aggregation_type == "weighted_sum_agg" or (
-        state.recurring and state.aggregation_type == "sum_agg"
-    ):
+    # Lago's weighted sum starts from the latest value only for recurring metrics (`initial_value` is 0
+    # otherwise), as a recurring sum does.
+    if state.recurring and state.aggregation_type in ("sum_agg", "weighted_sum_agg"):
         opening.opening_value = state.opening_value + state.total
     elif state.recurring and state.aggregation_type == "unique_count_agg":
         for value, operations in state.unique_values.items():
@@ -582,10 +585,20 @@ class ChargeFilterDefinition:
     invoice_display_name: str | None = None
 
 
+def filter_value(value: object) -> str:
+    """An event property as filters and group keys compare it: Lago reads properties as JSON text, so
+    booleans are "true" / "false" (not Python's "True")."""
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    return str(value)
+
+
 def _matches(event_properties: Mapping[str, Any], values: Mapping[str, Sequence[str]]) -> bool:
     for key, accepted in values.items():
         value = event_properties.get(key)
-        if value is None or str(value) not in accepted:
+        if value is None or filter_value(value) not in accepted:
             return False
     return True
 
@@ -622,7 +635,7 @@ def invalid_filter_keys(metric: MetricDefinition, event_properties: Mapping[str,
     invalid = []
     for metric_filter in metric.filters:
         value = event_properties.get(metric_filter.key)
-        if value is not None and str(value) not in metric_filter.values:
+        if value is not None and filter_value(value) not in metric_filter.values:
             invalid.append(metric_filter.key)
     return tuple(invalid)
 
@@ -630,4 +643,6 @@ def invalid_filter_keys(metric: MetricDefinition, event_properties: Mapping[str,
 def group_key(event_properties: Mapping[str, Any], keys: Sequence[str]) -> tuple[str | None, ...]:
     """The values of the charge's `pricing_group_keys` (or `grouped_by`) on an event; a missing key groups
     under None (Lago shows such usage without a group value)."""
-    return tuple(None if event_properties.get(key) is None else str(event_properties[key]) for key in keys)
+    return tuple(
+        None if event_properties.get(key) is None else filter_value(event_properties[key]) for key in keys
+    )

@@ -15,6 +15,7 @@ from typing import Any
 
 from lagoon.engine.aggregation import AggregationResult
 from lagoon.engine.money import cents_to_amount, round_cents, to_cents
+from lagoon.engine.numbers import exact
 from lagoon.engine.properties import (
     ChargeProperties,
     DynamicProperties,
@@ -133,11 +134,13 @@ def _price_tiers(
     return total, breakdown
 
 
+@exact
 def price_standard(properties: StandardProperties, units: Decimal) -> tuple[Decimal, dict[str, Any]]:
     """standard: units * `amount`."""
     return units * properties.amount, {}
 
 
+@exact
 def price_graduated(
     properties: GraduatedProperties | Sequence[_Tier], units: Decimal
 ) -> tuple[Decimal, dict[str, Any]]:
@@ -151,6 +154,7 @@ def price_graduated(
     return total, {"graduated_ranges": breakdown}
 
 
+@exact
 def price_graduated_percentage(
     properties: GraduatedPercentageProperties, units: Decimal
 ) -> tuple[Decimal, dict[str, Any]]:
@@ -160,6 +164,7 @@ def price_graduated_percentage(
     return total, {"graduated_percentage_ranges": breakdown}
 
 
+@exact
 def price_volume(
     properties: VolumeProperties, units: Decimal, priced_units: Decimal | None = None
 ) -> tuple[Decimal, dict[str, Any]]:
@@ -182,6 +187,7 @@ def price_volume(
     return matching.flat_amount + per_unit_total, details
 
 
+@exact
 def price_package(properties: PackageProperties, units: Decimal) -> tuple[Decimal, dict[str, Any]]:
     """package: `amount` per started package of `package_size` units beyond `free_units`.
 
@@ -208,6 +214,7 @@ def percentage_values_needed(properties: PercentageProperties) -> int:
     return properties.free_units_per_events or 0
 
 
+@exact
 def price_percentage(
     properties: PercentageProperties,
     units: Decimal,
@@ -230,11 +237,12 @@ def price_percentage(
     free_events_allowed = properties.free_units_per_events or 0
     cap = properties.free_units_per_total_aggregation
     free_events = min(free_events_allowed, events_count)
-    if len(event_values) < free_events:
-        raise ValueError(f"percentage pricing needs the {free_events} earliest event values")
+    # The kept values may be fewer than asked (a charge whose free events or min/max were set after its
+    # events were folded): price with the values known, never fail (the events' count still decides).
+    known_values = event_values[:events_count]
 
     if free_events_allowed:
-        free_amount = sum(event_values[:free_events], ZERO)
+        free_amount = sum(known_values[:free_events], ZERO)
         if cap is not None:
             free_amount = min(free_amount, cap)
     else:
@@ -249,12 +257,10 @@ def price_percentage(
     minimum = properties.per_transaction_min_amount
     maximum = properties.per_transaction_max_amount
     adjustment = ZERO
-    if (minimum is not None or maximum is not None) and events_count:
-        if len(event_values) < events_count:
-            raise ValueError("per-transaction min/max pricing needs every event value")
+    if (minimum is not None or maximum is not None) and events_count and len(known_values) == events_count:
         clamped_total = ZERO
         budget = free_amount
-        for index, value in enumerate(event_values[:events_count]):
+        for index, value in enumerate(known_values):
             free_part = min(budget, value) if value > 0 else ZERO
             budget -= free_part
             fee = (value - free_part) * rate
@@ -318,6 +324,7 @@ def _precise_amount(
     raise ValueError(f"properties {type(properties).__name__} do not fit charge model {charge_model!r}")
 
 
+@exact
 def price_charge(
     charge_model: str,
     properties: ChargeProperties,
@@ -335,6 +342,17 @@ def price_charge(
     units = aggregation.units
     if prorated and aggregation.prorated_units is not None:
         details = {**details, "prorated_units": aggregation.prorated_units}
+    if units < 0 or amount < 0:
+        # Lago's `Fees::ChargeService`: "Prevent trying to create a fee with negative units or amount" —
+        # units, amount and unit amount all become 0 (e.g. a sum of negative values).
+        return ChargeResult(
+            units=ZERO,
+            amount=ZERO,
+            amount_cents=0,
+            unit_amount=ZERO,
+            events_count=aggregation.events_count,
+            details=details,
+        )
     return ChargeResult(
         units=units,
         amount=amount,
@@ -345,17 +363,25 @@ def price_charge(
     )
 
 
+@exact
 def price_in_advance_event(
     charge_model: str,
     properties: ChargeProperties,
     before: AggregationResult,
     after: AggregationResult,
     currency: str,
+    *,
+    prorated: bool = False,
 ) -> ChargeResult:
     """The fee of one pay-in-advance event: price(units after it) - price(units before it) (checklist §4.3:
-    "The fee is computed for each event as it is ingested"). Never negative: a decreasing event is free."""
-    amount_before, _ = _precise_amount(charge_model, properties, before, currency, prorated=False)
-    amount_after, details = _precise_amount(charge_model, properties, after, currency, prorated=False)
+    "The fee is computed for each event as it is ingested"). Never negative: a decreasing event is free.
+
+    `prorated` (recurring sum / unique count): both sides are priced on their `prorated_units`, so the
+    event's increment counts for the days left in the period, its own day included, as Lago prorates it
+    (`ProratedAggregations::BaseService#compute_pay_in_advance_aggregation`: ceil(days left) / days).
+    """
+    amount_before, _ = _precise_amount(charge_model, properties, before, currency, prorated=prorated)
+    amount_after, details = _precise_amount(charge_model, properties, after, currency, prorated=prorated)
     amount = max(amount_after - amount_before, ZERO)
     units = after.units - before.units
     return ChargeResult(
@@ -368,6 +394,7 @@ def price_in_advance_event(
     )
 
 
+@exact
 def true_up_amount_cents(
     charge_fees_amount_cents: int,
     min_amount_cents: int,

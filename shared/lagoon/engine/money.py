@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from decimal import ROUND_HALF_UP, Decimal
 
+from lagoon.engine.numbers import EXACT
+
 # Currencies Lago accepts (lago-docs/24-resources.md "Currencies" and the spec's currency enum), with their ISO 4217 minor-unit
 # exponents. Currencies with 3 decimals (BHD, IQD, JOD, KWD, LYD, OMR, TND) are not in Lago's list; they are
 # kept here so the exponent table stays correct if the list grows.
@@ -168,7 +170,7 @@ def round_half_up(value: Decimal, exponent: int) -> Decimal:
     A negative exponent rounds to tens, hundreds… (1250 at -2 → 1300).
     """
     quantum = _QUANTUMS.get(exponent) or Decimal(1).scaleb(-exponent)
-    rounded = value.quantize(quantum, rounding=ROUND_HALF_UP)
+    rounded = value.quantize(quantum, rounding=ROUND_HALF_UP, context=EXACT)
     if exponent < 0:
         # quantize keeps the exponent form (1.3E+3); normalise back to an integral Decimal.
         return Decimal(int(rounded))
@@ -178,14 +180,14 @@ def round_half_up(value: Decimal, exponent: int) -> Decimal:
 def to_cents(amount: Decimal, currency: str) -> int:
     """Integer minor units of a precise amount in currency units, rounded half-up (12.345 EUR → 1235)."""
     exponent = currency_exponent(currency)
-    return int(round_half_up(amount.scaleb(exponent), 0))
+    return int(round_half_up(amount.scaleb(exponent, context=EXACT), 0))
 
 
 def cents_to_amount(cents: int | Decimal, currency: str) -> Decimal:
     """Currency units of an amount in minor units (1235 EUR cents → 12.35; 500 JPY → 500)."""
-    return Decimal(cents).scaleb(-currency_exponent(currency))
+    return Decimal(cents).scaleb(-currency_exponent(currency), context=EXACT)
 
 
 def round_cents(precise_cents: Decimal) -> int:
     """Integer cents of a precise amount already expressed in cents, rounded half-up (12.5 → 13)."""
-    return int(precise_cents.quantize(_QUANTUMS[0], rounding=ROUND_HALF_UP))
+    return int(precise_cents.quantize(_QUANTUMS[0], rounding=ROUND_HALF_UP, context=EXACT))

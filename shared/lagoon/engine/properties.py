@@ -26,10 +26,12 @@ last tier".
 from __future__ import annotations
 
 from collections.abc import Mapping
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, field_serializer
+
+from lagoon.engine.numbers import property_number
 
 CHARGE_MODELS: tuple[str, ...] = (
     "standard",
@@ -199,28 +201,12 @@ class _ErrorCollector:
 
 
 def parse_decimal(value: object) -> Decimal | None:
-    """A finite Decimal from a Lago decimal string or a JSON number; None when it is not one.
+    """A bounded, finite Decimal from a Lago decimal string or a JSON number; None when it is not one.
 
-    Floats go through `str` so 0.1 becomes Decimal("0.1"), not its binary approximation.
+    ASCII digits only, at most 20 integer digits and 26 decimals (`lagoon.engine.numbers`), so "1e400",
+    "NaN", "١٢٣" or "1_000" are refused. Floats go through `repr` so 0.1 becomes Decimal("0.1").
     """
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, Decimal):
-        parsed = value
-    elif isinstance(value, int):
-        parsed = Decimal(value)
-    elif isinstance(value, float):
-        parsed = Decimal(str(value))
-    elif isinstance(value, str):
-        try:
-            parsed = Decimal(value.strip())
-        except InvalidOperation:
-            return None
-    else:
-        return None
-    if not parsed.is_finite():
-        return None
-    return parsed
+    return property_number(value)
 
 
 def _parse_amount(value: object) -> Decimal | None:

@@ -20,7 +20,7 @@ from lagoon.domain import subscriptions as subscription_kinds
 from lagoon.domain.billable_metrics import BillableMetric
 from lagoon.domain.plans import ALL_FILTER_VALUES, Charge, ChargeFilter, Plan
 from lagoon.domain.subscriptions import parse_iso
-from lagoon.engine.aggregation import KEEP_EVERY_EVENT_VALUE, MetricDefinition, MetricFilter
+from lagoon.engine.aggregation import KEEP_EVERY_EVENT_VALUE, MetricDefinition, MetricFilter, filter_value
 from lagoon.engine.periods import SubscriptionTerms
 
 CATALOG_TTL_SECONDS = 30.0
@@ -64,7 +64,7 @@ def _matches(charge_filter: ChargeFilter, properties: Mapping[str, Any]) -> bool
         value = properties.get(key)
         if value is None:
             return False
-        if allowed != [ALL_FILTER_VALUES] and str(value) not in allowed:
+        if allowed != [ALL_FILTER_VALUES] and filter_value(value) not in allowed:
             return False
     return True
 

@@ -107,7 +107,7 @@ def _state_for_period(periods: list[tuple[str, AggregationState]], current: str)
         if period_from == current:
             return combined
         carried = open_next_period(combined)
-    if carried is not None and (carried.recurring or carried.aggregation_type == "weighted_sum_agg"):
+    if carried is not None and carried.recurring:
         return carried
     return None
 

@@ -118,25 +118,33 @@ def test_weighted_sum_is_the_time_weighted_level() -> None:
     events = [event(0, {"gb": 10}, at=start), event(1, {"gb": -4}, at=start + timedelta(days=15))]
     state = fold_events(new_state(metric), events)
     assert finalize(state, start, end).units == Decimal(8)
-    # The next period opens at the carried level of 6 GB.
+    # A metered weighted sum starts the next period from zero (Lago: `initial_value` is 0 unless recurring).
     following = open_next_period(state)
-    assert finalize(following, end, datetime(2024, 6, 1, tzinfo=UTC)).units == Decimal(6)
+    assert finalize(following, end, datetime(2024, 6, 1, tzinfo=UTC)).units == Decimal(0)
+    # A recurring one opens at the carried level of 6 GB.
+    recurring = MetricDefinition(
+        "memory", "weighted_sum_agg", "gb", recurring=True, weighted_interval="seconds"
+    )
+    carried = open_next_period(fold_events(new_state(recurring), events))
+    assert finalize(carried, end, datetime(2024, 6, 1, tzinfo=UTC)).units == Decimal(6)
 
 
 def test_recurring_sum_carries_units_and_prorates_by_started_days() -> None:
-    # Checklist §3.3 "Recurring count": added September 15th → 16/30; removed October 22nd → 22/31.
+    # Added September 15th → 16/30 (a started day counts). Removed October 22nd: Lago's prorated sum weighs
+    # every value, the removal's -1 too, by (days from its day to the end + 1) → (31 - 10) / 31; ceiled
+    # to 5 decimals as Lago does.
     metric = MetricDefinition("seats", "sum_agg", "seats", recurring=True)
     sep, october, nov = (datetime(2024, m, 1, tzinfo=UTC) for m in (9, 10, 11))
     state = fold(new_state(metric), event(0, {"seats": 1}, at=datetime(2024, 9, 15, 10, tzinfo=UTC)))
     september = finalize(state, sep, october)
     assert september.units == 1
-    assert september.prorated_units * 30 == pytest.approx(Decimal(16))
+    assert september.prorated_units == Decimal("0.53334")
     following = fold(
         open_next_period(state), event(1, {"seats": -1}, at=datetime(2024, 10, 22, 9, tzinfo=UTC))
     )
     result = finalize(following, october, nov)
     assert result.units == 0
-    assert result.prorated_units * 31 == pytest.approx(Decimal(22))
+    assert result.prorated_units == Decimal("0.67742")
 
 
 def test_recurring_unique_count_add_remove_and_proration() -> None:
@@ -147,12 +155,12 @@ def test_recurring_unique_count_add_remove_and_proration() -> None:
     fold(state, event(1, {"user_id": "u2"}, at=datetime(2024, 9, 1, tzinfo=UTC)))
     september = finalize(state, sep, october)
     assert september.units == 2
-    assert september.prorated_units == Decimal(30 + 16) / 30
+    assert september.prorated_units == Decimal("1.53334")  # (30 + 16) / 30, ceiled to 5 decimals
     removal = {"user_id": "u1", "operation_type": "remove"}
     following = fold(open_next_period(state), event(2, removal, at=datetime(2024, 10, 22, 18, tzinfo=UTC)))
     result = finalize(following, october, nov)
     assert result.units == 1
-    assert result.prorated_units == Decimal(22 + 31) / 31
+    assert result.prorated_units == Decimal("1.70968")  # (22 + 31) / 31: the removal day counts
 
 
 def test_metered_unique_count_has_no_proration() -> None:
@@ -174,7 +182,7 @@ def test_proration_days_follow_the_billing_timezone() -> None:
     zone_end = datetime(2024, 9, 30, 22, tzinfo=UTC)
     state = new_state(metric, timezone="Europe/Paris")
     fold(state, event(0, {"seats": 1}, at=datetime(2024, 9, 14, 23, 30, tzinfo=UTC)))
-    assert finalize(state, zone_start, zone_end).prorated_units * 30 == pytest.approx(Decimal(16))
+    assert finalize(state, zone_start, zone_end).prorated_units == Decimal("0.53334")
 
 
 def test_event_values_keep_only_the_earliest_when_bounded() -> None:

@@ -214,10 +214,15 @@ def test_percentage_per_transaction_min_and_max() -> None:
     assert priced.details["min_max_adjustment_total_amount"] == Decimal("8.00") - Decimal("13.60")
 
 
-def test_percentage_needs_the_free_event_values() -> None:
+def test_percentage_without_kept_event_values_never_fails() -> None:
+    # Free events set after the events were folded: no values kept, so no free amount is known.
+    # 1 % of 1000 + 0.5 x 5 paid events = 12.50.
     properties = validate_charge_properties("percentage", PERCENTAGE)
-    with pytest.raises(ValueError):
-        price_charge("percentage", properties, aggregation(1000, 10), "USD")
+    assert price_charge("percentage", properties, aggregation(1000, 10), "USD").amount_cents == 1250
+    # min/max with fewer values than events: priced without the per-transaction clamp, not an error.
+    capped = validate_charge_properties("percentage", {"rate": "1", "per_transaction_max_amount": "0.5"})
+    priced = price_charge("percentage", capped, aggregation(300, 3, event_values=(Decimal(100),)), "USD")
+    assert priced.amount_cents == 300
 
 
 def test_prorated_standard_and_volume_price_the_prorated_units() -> None:
