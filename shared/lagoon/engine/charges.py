@@ -222,36 +222,45 @@ def price_percentage(
     event_values: Sequence[Decimal] = (),
 ) -> tuple[Decimal, dict[str, Any]]:
     """percentage: `rate` % of the aggregated amount beyond the free amount, plus `fixed_amount` per paid
-    transaction (checklist §4.2).
+    transaction (checklist §4.2), as Lago's `Charges::ChargeModels::PercentageService` computes it:
 
-    - the first `free_units_per_events` transactions are free: they pay no fixed fee and their amounts are
-      free, up to `free_units_per_total_aggregation` when both are set;
-    - with only `free_units_per_total_aggregation`, that amount of the total is free;
-    - with `per_transaction_min_amount` / `per_transaction_max_amount`, each paid transaction's fee
-      (rate * its non-free amount + fixed fee) is clamped to [min, max]; this needs every event value.
-    Derived vector: rate 1 %, fixed 0.5, 5 free events, 500 free; 10 transactions of 100 → 7.50.
-    `event_values` are the event values in timestamp order (`AggregationResult.event_values`).
+    - running totals: the cumulative amounts of the first `free_units_per_events` transactions;
+    - free amount: the last running total, capped by `free_units_per_total_aggregation`; with only the
+      cap, min(cap, units);
+    - free transactions: the smallest non-zero of `free_units_per_events` and the number of running totals
+      still below the cap; they pay no fixed fee (none at all when every transaction is free or units are 0);
+    - with `per_transaction_min_amount` / `per_transaction_max_amount`, transactions are priced one by one
+      in timestamp order: free transactions and the free amount are used up first (a transaction partly
+      covered pays on its remainder), then each pays rate * value + fixed, raised to the min or lowered to
+      the max. This needs every event value; without them the totals formula applies.
+    Vector: rate 1 %, fixed 0.5, 5 free events, 500 free; 10 transactions of 100 → running totals 100…500,
+    4 below 500 → 1 % x 500 + 0.5 x 6 = 8.00. `event_values` are in timestamp order.
     """
     rate = properties.rate / HUNDRED
     fixed = properties.fixed_amount or ZERO
     free_events_allowed = properties.free_units_per_events or 0
-    cap = properties.free_units_per_total_aggregation
-    free_events = min(free_events_allowed, events_count)
+    cap = properties.free_units_per_total_aggregation or ZERO
     # The kept values may be fewer than asked (a charge whose free events or min/max were set after its
     # events were folded): price with the values known, never fail (the events' count still decides).
     known_values = event_values[:events_count]
 
+    running_totals: list[Decimal] = []
     if free_events_allowed:
-        free_amount = sum(known_values[:free_events], ZERO)
-        if cap is not None:
-            free_amount = min(free_amount, cap)
+        total = ZERO
+        for value in known_values[:free_events_allowed]:
+            total += value
+            running_totals.append(total)
+        last_total = running_totals[-1] if running_totals else ZERO
+        free_amount = min(last_total, cap) if cap else last_total
     else:
-        free_amount = cap or ZERO
-    free_amount = min(free_amount, max(units, ZERO))
+        free_amount = min(cap, max(units, ZERO))
+    below_cap = sum(1 for total in running_totals if total < cap) if cap else 0
+    free_events = min((n for n in (free_events_allowed, below_cap) if n), default=0)
+
+    percentage_amount = ZERO if free_amount > units else (units - free_amount) * rate
     paid_units = units - free_amount
-    paid_events = events_count - free_events
-    percentage_amount = paid_units * rate
-    fixed_total = paid_events * fixed
+    paid_events = max(events_count - free_events, 0)
+    fixed_total = ZERO if units == 0 or free_events >= events_count else paid_events * fixed
     amount = percentage_amount + fixed_total
 
     minimum = properties.per_transaction_min_amount
@@ -259,18 +268,24 @@ def price_percentage(
     adjustment = ZERO
     if (minimum is not None or maximum is not None) and events_count and len(known_values) == events_count:
         clamped_total = ZERO
-        budget = free_amount
-        for index, value in enumerate(known_values):
-            free_part = min(budget, value) if value > 0 else ZERO
-            budget -= free_part
-            fee = (value - free_part) * rate
-            if index < free_events:
-                clamped_total += fee
-                continue
-            fee += fixed
+        remaining_events = free_events_allowed
+        remaining_amount = cap
+        for event_value in known_values:
+            value = event_value
+            if remaining_events > 0 or remaining_amount > 0:
+                remaining_events -= 1
+                if remaining_amount <= 0:
+                    continue
+                if remaining_amount > value:
+                    remaining_amount -= value
+                    continue
+                value -= remaining_amount
+                remaining_amount = ZERO
+                remaining_events = 0
+            fee = value * rate + fixed
             if minimum is not None and fee < minimum:
                 fee = minimum
-            if maximum is not None and fee > maximum:
+            elif maximum is not None and fee > maximum:
                 fee = maximum
             clamped_total += fee
         adjustment = clamped_total - amount

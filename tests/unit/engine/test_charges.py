@@ -84,8 +84,8 @@ PRICING_CASES = [
         PERCENTAGE,
         aggregation(1000, 10, event_values=tuple(Decimal(100) for _ in range(5))),
         "USD",
-        750,
-        id="percentage-checklist-4.2-derived-7.50",
+        800,
+        id="percentage-lago-running-totals-8.00",
     ),
     pytest.param("percentage", {"rate": "2.5"}, aggregation(200, 3), "EUR", 500, id="percentage-rate-only"),
     pytest.param(
@@ -186,12 +186,36 @@ def test_percentage_details_and_free_events() -> None:
     )
     details = amount_details_json(priced.details)
     assert (details["free_events"], details["paid_events"], details["free_units"], details["paid_units"]) == (
-        5,
-        5,
+        4,
+        6,
         "500",
         "500",
     )
-    assert (details["fixed_fee_total_amount"], details["per_unit_total_amount"]) == ("2.5", "5")
+    # Lago counts the running totals still below the cap (100…400): 4 free events, the 5th reaches it.
+    assert (details["fixed_fee_total_amount"], details["per_unit_total_amount"]) == ("3", "5")
+
+
+def test_percentage_min_max_uses_up_the_free_amount_transaction_by_transaction() -> None:
+    # Lago: 100 is free (50 of the 150 left); 200 pays on 150 → 1.5 + 0.5 = 2.00; 1000 → 10.5 → max 3.75.
+    properties = validate_charge_properties(
+        "percentage",
+        {
+            "rate": "1",
+            "fixed_amount": "0.5",
+            "free_units_per_total_aggregation": "150",
+            "per_transaction_min_amount": "1.75",
+            "per_transaction_max_amount": "3.75",
+        },
+    )
+    values = (Decimal(100), Decimal(200), Decimal(1000))
+    priced = price_charge("percentage", properties, aggregation(1300, 3, event_values=values), "USD")
+    assert priced.amount == Decimal("5.75")
+    # Free events alone make whole transactions free, then each pays rate + fixed, clamped.
+    free_events = validate_charge_properties(
+        "percentage", {"rate": "1", "free_units_per_events": 2, "per_transaction_min_amount": "1.75"}
+    )
+    priced = price_charge("percentage", free_events, aggregation(1300, 3, event_values=values), "USD")
+    assert priced.amount == Decimal("10.00")
 
 
 def test_percentage_per_transaction_min_and_max() -> None:
