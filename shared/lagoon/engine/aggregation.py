@@ -174,7 +174,9 @@ class AggregationResult:
     - `prorated_units`: recurring sum / unique count only, units weighted by the days each unit was active
       (a started day counts), used by `prorated` charges;
     - `event_values`: values of the kept events in timestamp order (percentage pricing);
-    - `precise_total_amount_cents`: Σ of the events' `precise_total_amount_cents` (dynamic pricing).
+    - `precise_total_amount_cents`: Σ of the events' `precise_total_amount_cents` (dynamic pricing);
+    - `prorated_steps`: recurring sum only, (full units, prorated units) of the carried value and of each
+      local day's net change, in time order, for prorated graduated pricing.
     """
 
     units: Decimal
@@ -184,6 +186,7 @@ class AggregationResult:
     event_values: tuple[Decimal, ...] = ()
     precise_total_amount_cents: Decimal = ZERO
     ignored_events_count: int = 0
+    prorated_steps: tuple[tuple[Decimal, Decimal], ...] = ()
 
 
 def new_state(
@@ -475,6 +478,23 @@ def _prorated_sum(state: AggregationState, first: date, last: date, days: int) -
     return (weighted / days).quantize(_PRORATION_QUANTUM, rounding=ROUND_CEILING)
 
 
+def _prorated_steps(
+    state: AggregationState, first: date, last: date, days: int
+) -> tuple[tuple[Decimal, Decimal], ...]:
+    """(full, prorated) per step: the carried value counts in full, each day's net change from its day
+    (included) to the period end, as Lago's per-event prorated aggregation (events of one day share it)."""
+    steps: list[tuple[Decimal, Decimal]] = []
+    if state.opening_value:
+        steps.append((state.opening_value, state.opening_value))
+    for day_text in sorted(state.daily_totals):
+        added, removed = state.daily_totals[day_text]
+        net = added + removed
+        if net:
+            day = min(max(date.fromisoformat(day_text), first), last)
+            steps.append((net, net * ((last - day).days + 1) / days))
+    return tuple(steps)
+
+
 def _unique_count(state: AggregationState, first: date, last: date, days: int) -> tuple[int, Decimal]:
     """Distinct values active at the period end, and the active-day-weighted count (prorated units)."""
     active_at_end = 0
@@ -514,6 +534,7 @@ def finalize(
     """
     kind = state.aggregation_type
     prorated: Decimal | None = None
+    steps: tuple[tuple[Decimal, Decimal], ...] = ()
     if kind == "count_agg":
         total = Decimal(state.events_count)
     elif kind == "sum_agg":
@@ -521,6 +542,7 @@ def finalize(
         if state.recurring:
             first, last, days = _days(period_from, period_to, state.timezone)
             prorated = _prorated_sum(state, first, last, days)
+            steps = _prorated_steps(state, first, last, days)
     elif kind == "max_agg":
         total = state.maximum if state.maximum is not None else ZERO
     elif kind == "latest_agg":
@@ -548,6 +570,7 @@ def finalize(
         event_values=tuple(value for _, _, value in state.event_values),
         precise_total_amount_cents=state.precise_total_amount_cents,
         ignored_events_count=state.ignored_events_count,
+        prorated_steps=steps,
     )
 
 

@@ -155,6 +155,55 @@ def price_graduated(
 
 
 @exact
+def price_graduated_prorated(
+    properties: GraduatedProperties, units: Decimal, steps: Sequence[tuple[Decimal, Decimal]]
+) -> tuple[Decimal, dict[str, Any]]:
+    """graduated with `prorated: true` (lago-api `ProratedGraduatedService`): the full units, in time order,
+    decide which tier each step falls in; the step's prorated units are priced at that tier's price (a
+    step across a bound is split in proportion). A reached tier adds its flat amount in full.
+
+    `steps` are `AggregationResult.prorated_steps`; a negative step takes units back from the top.
+    """
+    tiers = _prepared_tiers(properties)
+    tier_prorated = [ZERO] * len(tiers)
+    tier_full = [ZERO] * len(tiers)
+    level = ZERO
+    for full, prorated in steps:
+        if not full:
+            continue
+        ratio = prorated / full
+        low, high = (level, level + full) if full > 0 else (level + full, level)
+        sign = 1 if full > 0 else -1
+        for index, tier in enumerate(tiers):
+            top = high if tier.upper is None else min(high, tier.upper)
+            bottom = max(low, tier.lower)
+            if top > bottom:
+                tier_full[index] += sign * (top - bottom)
+                tier_prorated[index] += sign * (top - bottom) * ratio
+        level += full
+    total = ZERO
+    breakdown: list[dict[str, Any]] = []
+    for index, tier in enumerate(tiers):
+        if units <= 0 or (units <= tier.lower and breakdown):
+            break
+        per_unit_total = tier_prorated[index] * tier.per_unit_amount
+        tier_total = per_unit_total + tier.flat_amount
+        total += tier_total
+        breakdown.append(
+            {
+                "units": tier_prorated[index],
+                "from_value": tier.from_value,
+                "to_value": tier.to_value,
+                "flat_unit_amount": tier.flat_amount,
+                "per_unit_amount": tier.per_unit_amount,
+                "per_unit_total_amount": per_unit_total,
+                "total_with_flat_amount": tier_total,
+            }
+        )
+    return total, {"graduated_ranges": breakdown}
+
+
+@exact
 def price_graduated_percentage(
     properties: GraduatedPercentageProperties, units: Decimal
 ) -> tuple[Decimal, dict[str, Any]]:
@@ -325,6 +374,8 @@ def _precise_amount(
     if charge_model == "standard" and isinstance(properties, StandardProperties):
         return price_standard(properties, priced_units)
     if charge_model == "graduated" and isinstance(properties, GraduatedProperties):
+        if prorated and aggregation.prorated_steps:
+            return price_graduated_prorated(properties, units, aggregation.prorated_steps)
         return price_graduated(properties, priced_units)
     if charge_model == "volume" and isinstance(properties, VolumeProperties):
         return price_volume(properties, units, priced_units if prorated else None)
@@ -450,6 +501,7 @@ __all__ = [
     "price_dynamic",
     "price_graduated",
     "price_graduated_percentage",
+    "price_graduated_prorated",
     "price_in_advance_event",
     "price_package",
     "price_percentage",

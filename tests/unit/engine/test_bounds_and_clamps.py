@@ -159,3 +159,30 @@ def test_boolean_properties_match_filters_as_json_text() -> None:
     metric = MetricDefinition("calls", "count_agg", filters=(MetricFilter("premium", ("true", "false")),))
     assert invalid_filter_keys(metric, {"premium": True}) == ()
     assert group_key({"premium": False}, ["premium"]) == ("false",)
+
+
+def test_prorated_graduated_prices_each_step_in_the_tier_its_full_units_reach() -> None:
+    # Lago's ProratedGraduatedService. September (30 days): +6 seats on the 1st (30/30), +8 on the 16th
+    # (15/30). Full units 0-6 and 6-10 fill tier 1 (6 + 4 x 0.5 = 8 prorated → 8.00), 10-14 go to tier 2
+    # (4 x 0.5 = 2 prorated x 2 = 4.00, + flat 5.00) → 17.00.
+    metric = MetricDefinition("seats", "sum_agg", "seats", recurring=True)
+    sep, october = datetime(2024, 9, 1, tzinfo=UTC), datetime(2024, 10, 1, tzinfo=UTC)
+    state = new_state(metric)
+    fold(state, event(0, {"seats": 6}, at=datetime(2024, 9, 1, 8, tzinfo=UTC)))
+    fold(state, event(1, {"seats": 8}, at=datetime(2024, 9, 16, 8, tzinfo=UTC)))
+    result = finalize(state, sep, october)
+    graduated = validate_charge_properties(
+        "graduated",
+        {
+            "graduated_ranges": [
+                {"from_value": 0, "to_value": 10, "per_unit_amount": "1", "flat_amount": "0"},
+                {"from_value": 11, "to_value": None, "per_unit_amount": "2", "flat_amount": "5"},
+            ]
+        },
+    )
+    fee = price_charge("graduated", graduated, result, "EUR", prorated=True)
+    assert (fee.units, fee.amount_cents) == (Decimal(14), 1700)
+    tiers = fee.details["graduated_ranges"]
+    assert [row["units"] for row in tiers] == [Decimal(8), Decimal(2)]
+    # Not prorated: 10 x 1 + 4 x 2 + 5 = 23.00.
+    assert price_charge("graduated", graduated, result, "EUR").amount_cents == 2300
