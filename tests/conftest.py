@@ -102,9 +102,10 @@ class ApiClient:
         query: dict[str, Any] | list[tuple[str, Any]] | None = None,
         api_key: str | None = "__default__",
         raw_body: bytes | None = None,
+        content_type: str = "application/json",
     ) -> ApiResponse:
         key = self.api_key if api_key == "__default__" else api_key
-        headers = {"Content-Type": "application/json", "User-Agent": "lagoon-tests"}
+        headers = {"Content-Type": content_type, "User-Agent": "lagoon-tests"}
         if key is not None:
             headers["Authorization"] = f"Bearer {key}"
         data = raw_body if raw_body is not None else (json.dumps(body).encode() if body is not None else None)

@@ -172,3 +172,40 @@ def test_customer_created_and_updated_are_recorded_in_the_outbox(api):
     messages = sorted(OutboxRecord.scan(), key=lambda m: m.created_at)
     assert [m.webhook_type for m in messages] == ["customer.created", "customer.updated"]
     assert all(m.status == "pending" and m.object_type == "customer" for m in messages)
+
+
+def test_percent_encoded_external_ids_in_the_path_are_decoded_like_api_gateway(api):
+    # Given customers whose external ids need percent-encoding in a URL
+    for external_id in ("a b", "a/b", "100%", "café"):
+        assert api.post("/customers", {"customer": {"external_id": external_id}}).status == 200
+    # When they are read through their encoded paths, then each one is found
+    for external_id, encoded in (
+        ("a b", "a%20b"),
+        ("a/b", "a%2Fb"),
+        ("100%", "100%25"),
+        ("café", "caf%C3%A9"),
+    ):
+        got = api.get(f"/customers/{encoded}")
+        assert got.status == 200, (encoded, got.body)
+        assert got.json["customer"]["external_id"] == external_id
+    # And a delete through the encoded path deletes exactly that customer
+    assert api.delete("/customers/a%2Fb").json["customer"]["external_id"] == "a/b"
+    assert api.get("/customers/a%2Fb").status == 404
+    assert api.get("/customers/a%20b").status == 200
+
+
+def test_the_gateway_passes_decoded_path_parameters_and_the_raw_path(gateway):
+    route, params = gateway.match("GET", "/api/v1/customers/a%2Fb%20c")
+    event = gateway.build_event(route, "GET", "/api/v1/customers/a%2Fb%20c", params, {}, "", None)
+    assert event["pathParameters"] == {"external_customer_id": "a/b c"}
+    assert event["path"] == "/api/v1/customers/a%2Fb%20c"
+
+
+def test_an_unsupported_content_type_is_a_400(api):
+    for content_type, body in (("text/plain", b"hello"), ("application/xml", b"<customer/>")):
+        response = api.post("/customers", raw_body=body, content_type=content_type)
+        assert (response.status, response.json) == (
+            400,
+            {"status": 400, "error": "BadRequest: unsupported content type, send application/json"},
+        ), content_type
+    assert api.get("/customers").json["customers"] == []

@@ -9,10 +9,14 @@ import typing
 from collections.abc import Callable
 from http import HTTPStatus
 from typing import Any
+from urllib.parse import unquote
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
-from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.event_handler.openapi.exceptions import (
+    RequestUnsupportedContentType,
+    RequestValidationError,
+)
 from aws_lambda_powertools.event_handler.router import Router
 from pydantic_core.core_schema import ErrorType
 
@@ -81,6 +85,15 @@ def map_request_validation(errs: list[dict[str, Any]]) -> Response:
     return validation_response(details)
 
 
+class LagoonRestResolver(APIGatewayRestResolver):
+    """Route parameters decoded as API Gateway REST decodes `pathParameters` (`a%20b` → `a b`, `a%2Fb` → `a/b`).
+
+    Powertools reads parameters from the raw `path`, which keeps the percent-encoding."""
+
+    def _convert_matches_into_route_keys(self, match: typing.Match[str]) -> dict[str, str]:
+        return {name: unquote(value) for name, value in match.groupdict().items()}
+
+
 def build_resolver(
     *routers: Router,
     enable_swagger: bool = False,
@@ -94,7 +107,7 @@ def build_resolver(
     from lagoon.services.wiring import register_hooks
 
     register_hooks()
-    app = APIGatewayRestResolver(enable_validation=True, strip_prefixes=[API_PREFIX])
+    app = LagoonRestResolver(enable_validation=True, strip_prefixes=[API_PREFIX])
     for router in routers:
         app.include_router(router)
     if enable_swagger:
@@ -144,6 +157,10 @@ def build_resolver(
     @app.exception_handler(errors.TransientFailure)
     def _on_transient(exc: errors.TransientFailure) -> Response:
         return error_response(503, "service_unavailable", error_details={"message": str(exc)})
+
+    @app.exception_handler(RequestUnsupportedContentType)
+    def _on_unsupported_content_type(exc: RequestUnsupportedContentType) -> Response:
+        return error_response(400, error="BadRequest: unsupported content type, send application/json")
 
     @app.exception_handler(NotFoundError)
     def _on_no_route(exc: NotFoundError) -> Response:

@@ -13,7 +13,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, unquote
 
 from lagoon.local.template import LOCAL_ACCOUNT, Route, Template
 
@@ -178,7 +178,8 @@ class Gateway:
             "multiValueHeaders": {k: [v] for k, v in headers.items()},
             "queryStringParameters": single or None,
             "multiValueQueryStringParameters": multi or None,
-            "pathParameters": params or None,
+            # API Gateway REST decodes path parameters and keeps `path` as sent.
+            "pathParameters": {name: unquote(value) for name, value in params.items()} or None,
             "stageVariables": None,
             "requestContext": {
                 "resourcePath": route.path,
