@@ -7,13 +7,22 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from lagoon.domain import validators as v
+from lagoon.domain.webhook_endpoints import check_webhook_url
 
 Country = Annotated[str | None, AfterValidator(v.check_country)]
 Currency = Annotated[str | None, AfterValidator(v.check_currency)]
 Timezone = Annotated[str | None, AfterValidator(v.check_timezone)]
 DocumentLocale = Annotated[str | None, AfterValidator(v.check_document_locale)]
 Emails = Annotated[str | None, AfterValidator(v.check_emails)]
-NonNegative = Annotated[int | None, AfterValidator(v.check_non_negative)]
+# Days (net payment term, invoice grace period): whole numbers, never booleans or strings, at most ten years —
+# Lago only requires >= 0; the bound keeps dates computable and rejects obvious mistakes.
+MAX_DAYS = 3650
+NonNegative = Annotated[int | None, Field(strict=True, ge=0, le=MAX_DAYS)]
+
+
+def _legacy_webhook_url(value: str | None) -> str | None:
+    """The legacy `webhook_url` is validated as a webhook endpoint's URL (null leaves the endpoints alone)."""
+    return None if value is None else check_webhook_url(value)
 
 
 class OrganizationBillingConfiguration(BaseModel):
@@ -63,7 +72,7 @@ class OrganizationUpdate(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     name: str | None = None
-    webhook_url: str | None = None
+    webhook_url: Annotated[str | None, AfterValidator(_legacy_webhook_url)] = None
     country: Country = None
     default_currency: Currency = None
     address_line1: str | None = None

@@ -103,7 +103,26 @@ def update_organization(organization_id: str, update: OrganizationUpdate) -> Org
     """`PUT /organizations`: change the fields sent; `webhook_url` upserts the first webhook endpoint."""
     current = get_organization(organization_id)
     changes = update.model_dump(exclude_unset=True)
-    if "billing_configuration" in changes and changes["billing_configuration"] is not None:
+    # Lago validates these on the organization: an explicit null is refused, not stored (name: presence,
+    # days: numericality, finalize_zero_amount_invoice: inclusion in [true, false]).
+    refused: dict[str, list[str]] = {
+        field: ["value_is_mandatory" if field == "name" else "value_is_invalid"]
+        for field in ("name", "net_payment_term", "finalize_zero_amount_invoice", "email_settings")
+        if field in changes and changes[field] is None
+    }
+    billing = changes.get("billing_configuration") or {}
+    for field in ("invoice_grace_period", "document_locale"):
+        if field in billing and billing[field] is None:
+            refused[field] = ["value_is_invalid"]
+    if refused:
+        raise errors.ValidationFailed(refused)
+    if changes.get("billing_configuration", "") is None:
+        changes.pop("billing_configuration")  # Lago: a null billing_configuration changes nothing
+    if changes.get("tax_codes"):
+        from lagoon.services import taxes  # taxes depend on organizations; imported late to avoid a cycle
+
+        taxes.check_tax_codes(organization_id, changes["tax_codes"])
+    if "billing_configuration" in changes:
         merged = current.billing_configuration.model_dump()
         merged.update(update.billing_configuration.model_dump(exclude_unset=True))  # type: ignore[union-attr]
         changes["billing_configuration"] = merged
