@@ -7,8 +7,11 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field
 
 from lagoon.domain.organizations import Currency
+from lagoon.domain.validators import CODE_MAX_LENGTH
 
 NonEmptyText = Annotated[str, Field(min_length=1)]
+CatalogCode = Annotated[str, Field(min_length=1, max_length=CODE_MAX_LENGTH)]
+"""A code is a DynamoDB sort key (at most 1,024 bytes): 255 characters fit in any UTF-8 encoding."""
 NonNegativeInt = Annotated[int, Field(ge=0)]
 
 
@@ -18,7 +21,7 @@ class AddOnCreateInput(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     name: NonEmptyText
-    code: NonEmptyText
+    code: CatalogCode
     amount_cents: NonNegativeInt
     amount_currency: Currency
     invoice_display_name: str | None = None
@@ -32,7 +35,7 @@ class AddOnUpdateInput(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     name: NonEmptyText | None = None
-    code: NonEmptyText | None = None
+    code: CatalogCode | None = None
     amount_cents: NonNegativeInt | None = None
     amount_currency: Currency = None
     invoice_display_name: str | None = None

@@ -10,6 +10,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from lagoon.domain.validators import CODE_MAX_LENGTH
+
 AggregationType = Literal[
     "count_agg", "sum_agg", "max_agg", "unique_count_agg", "weighted_sum_agg", "latest_agg"
 ]
@@ -25,6 +27,8 @@ AGGREGATIONS_PAYABLE_IN_ADVANCE = frozenset({"count_agg", "sum_agg", "unique_cou
 """Lago `AGGREGATION_TYPES_PAYABLE_IN_ADVANCE`: only these metrics can back a pay-in-advance charge."""
 
 NonEmptyText = Annotated[str, Field(min_length=1)]
+CatalogCode = Annotated[str, Field(min_length=1, max_length=CODE_MAX_LENGTH)]
+"""A code is a DynamoDB sort key (at most 1,024 bytes): 255 characters fit in any UTF-8 encoding."""
 
 
 class BillableMetricFilterInput(BaseModel):
@@ -42,7 +46,7 @@ class BillableMetricCreateInput(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     name: NonEmptyText
-    code: NonEmptyText
+    code: CatalogCode
     aggregation_type: AggregationType
     description: str | None = None
     recurring: bool | None = None
@@ -60,7 +64,7 @@ class BillableMetricUpdateInput(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     name: NonEmptyText | None = None
-    code: NonEmptyText | None = None
+    code: CatalogCode | None = None
     aggregation_type: AggregationType | None = None
     description: str | None = None
     recurring: bool | None = None

@@ -14,6 +14,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_serial
 from pydantic_core import PydanticCustomError
 
 from lagoon.domain.organizations import Currency
+from lagoon.domain.validators import CODE_MAX_LENGTH
 from lagoon.engine.properties import parse_decimal
 
 CouponType = Literal["fixed_amount", "percentage"]
@@ -22,6 +23,8 @@ Expiration = Literal["no_expiration", "time_limit"]
 Status = Literal["active", "terminated"]
 
 NonEmptyText = Annotated[str, Field(min_length=1)]
+CatalogCode = Annotated[str, Field(min_length=1, max_length=CODE_MAX_LENGTH)]
+"""A code is a DynamoDB sort key (at most 1,024 bytes): 255 characters fit in any UTF-8 encoding."""
 NonNegativeInt = Annotated[int, Field(ge=0)]
 
 
@@ -69,7 +72,7 @@ class CouponCreateInput(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     name: NonEmptyText
-    code: NonEmptyText
+    code: CatalogCode
     coupon_type: CouponType
     frequency: Frequency
     expiration: Expiration
@@ -89,7 +92,7 @@ class CouponUpdateInput(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     name: NonEmptyText | None = None
-    code: NonEmptyText | None = None
+    code: CatalogCode | None = None
     coupon_type: CouponType | None = None
     frequency: Frequency | None = None
     expiration: Expiration | None = None

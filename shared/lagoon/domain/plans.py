@@ -12,6 +12,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from lagoon.domain.organizations import Currency
+from lagoon.domain.validators import CODE_MAX_LENGTH
 from lagoon.engine.properties import ChargeProperties, validate_charge_properties
 
 Interval = Literal["weekly", "monthly", "quarterly", "semiannual", "yearly"]
@@ -24,6 +25,8 @@ ALL_FILTER_VALUES = "__ALL_FILTER_VALUES__"
 """Lago's wildcard in a charge filter: every value of the key (`ChargeFilterValue::ALL_FILTER_VALUES`)."""
 
 NonEmptyText = Annotated[str, Field(min_length=1)]
+CatalogCode = Annotated[str, Field(min_length=1, max_length=CODE_MAX_LENGTH)]
+"""A code is a DynamoDB sort key (at most 1,024 bytes): 255 characters fit in any UTF-8 encoding."""
 NonNegativeInt = Annotated[int, Field(ge=0)]
 
 
@@ -82,7 +85,7 @@ class PlanCreateInput(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     name: NonEmptyText
-    code: NonEmptyText
+    code: CatalogCode
     interval: Interval
     amount_cents: NonNegativeInt
     amount_currency: Currency
@@ -102,7 +105,7 @@ class PlanUpdateInput(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     name: NonEmptyText | None = None
-    code: NonEmptyText | None = None
+    code: CatalogCode | None = None
     interval: Interval | None = None
     amount_cents: NonNegativeInt | None = None
     amount_currency: Currency = None

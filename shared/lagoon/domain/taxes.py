@@ -12,9 +12,12 @@ from typing import Annotated, Any
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_serializer
 from pydantic_core import PydanticCustomError
 
+from lagoon.domain.validators import CODE_MAX_LENGTH
 from lagoon.engine.properties import parse_decimal
 
 NonEmptyText = Annotated[str, Field(min_length=1)]
+CatalogCode = Annotated[str, Field(min_length=1, max_length=CODE_MAX_LENGTH)]
+"""A code is a DynamoDB sort key (at most 1,024 bytes): 255 characters fit in any UTF-8 encoding."""
 
 
 def _parse_rate(value: Any) -> Decimal | None:
@@ -36,7 +39,7 @@ class TaxCreateInput(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     name: NonEmptyText
-    code: NonEmptyText
+    code: CatalogCode
     rate: Rate
     description: str | None = None
     applied_to_organization: bool | None = None
@@ -48,7 +51,7 @@ class TaxUpdateInput(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     name: NonEmptyText | None = None
-    code: NonEmptyText | None = None
+    code: CatalogCode | None = None
     rate: Rate = None
     description: str | None = None
     applied_to_organization: bool | None = None
