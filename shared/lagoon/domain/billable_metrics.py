@@ -11,6 +11,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from lagoon.domain.validators import CODE_MAX_LENGTH
+from lagoon.engine.numbers import MAX_INTEGER_DIGITS, MAX_SCALE
 
 AggregationType = Literal[
     "count_agg", "sum_agg", "max_agg", "unique_count_agg", "weighted_sum_agg", "latest_agg"
@@ -27,6 +28,8 @@ AGGREGATIONS_PAYABLE_IN_ADVANCE = frozenset({"count_agg", "sum_agg", "unique_cou
 """Lago `AGGREGATION_TYPES_PAYABLE_IN_ADVANCE`: only these metrics can back a pay-in-advance charge."""
 
 NonEmptyText = Annotated[str, Field(min_length=1)]
+RoundingPrecision = Annotated[int, Field(ge=-MAX_INTEGER_DIGITS, le=MAX_SCALE)]
+"""Decimals the units are rounded to; beyond the engine's bounded numbers a rounding cannot be computed."""
 CatalogCode = Annotated[str, Field(min_length=1, max_length=CODE_MAX_LENGTH)]
 """A code is a DynamoDB sort key (at most 1,024 bytes): 255 characters fit in any UTF-8 encoding."""
 
@@ -53,7 +56,7 @@ class BillableMetricCreateInput(BaseModel):
     field_name: str | None = None
     weighted_interval: WeightedInterval | None = None
     rounding_function: RoundingFunction | None = None
-    rounding_precision: int | None = None
+    rounding_precision: RoundingPrecision | None = None
     expression: str | None = None
     filters: list[BillableMetricFilterInput] | None = None
 
@@ -71,7 +74,7 @@ class BillableMetricUpdateInput(BaseModel):
     field_name: str | None = None
     weighted_interval: WeightedInterval | None = None
     rounding_function: RoundingFunction | None = None
-    rounding_precision: int | None = None
+    rounding_precision: RoundingPrecision | None = None
     expression: str | None = None
     filters: list[BillableMetricFilterInput] | None = None
 

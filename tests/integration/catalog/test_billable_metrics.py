@@ -75,6 +75,19 @@ def test_weighted_sum_defaults_its_interval_to_seconds(api):
         ({"rounding_function": "banker"}, {"rounding_function": ["value_is_invalid"]}),
         ({"weighted_interval": "hours"}, {"weighted_interval": ["value_is_invalid"]}),
         ({"filters": [{"key": "region", "values": []}]}, {"values": ["value_is_mandatory"]}),
+        # 10**30 decimals used to be stored, then broke every billing of the metric (Decimal quantize)
+        (
+            {"rounding_function": "round", "rounding_precision": 10**30},
+            {"rounding_precision": ["value_is_invalid"]},
+        ),
+        (
+            {"rounding_function": "round", "rounding_precision": 27},
+            {"rounding_precision": ["value_is_invalid"]},
+        ),
+        (
+            {"rounding_function": "round", "rounding_precision": -21},
+            {"rounding_precision": ["value_is_invalid"]},
+        ),
     ],
 )
 def test_invalid_metrics_are_refused_with_lago_codes(api, fields, details):
@@ -216,3 +229,14 @@ def test_service_reads_for_other_modules(api, org):
 
 def test_wrong_method_is_405(api):
     assert api.request("PATCH", "/billable_metrics/storage").status == 405
+
+
+def test_rounding_precision_accepts_the_engine_bounds(api):
+    assert (
+        create_metric(api, "fine", rounding_function="round", rounding_precision=26)["rounding_precision"]
+        == 26
+    )
+    assert (
+        create_metric(api, "tens", rounding_function="floor", rounding_precision=-20)["rounding_precision"]
+        == -20
+    )
