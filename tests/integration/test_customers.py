@@ -209,3 +209,18 @@ def test_an_unsupported_content_type_is_a_400(api):
             {"status": 400, "error": "BadRequest: unsupported content type, send application/json"},
         ), content_type
     assert api.get("/customers").json["customers"] == []
+
+
+def test_blank_or_oversized_external_ids_are_422_and_unknown_in_paths(api):
+    for external_id, code in (
+        ("", "value_is_mandatory"),
+        ("   ", "value_is_mandatory"),
+        ("é" * 513, "value_is_too_long"),
+    ):
+        response = api.post("/customers", {"customer": {"external_id": external_id}})
+        assert (response.status, response.json["error_details"]) == (422, {"external_id": [code]}), (
+            external_id
+        )
+    assert api.post("/customers", {"customer": {"external_id": "x" * 1024}}).status == 200
+    assert api.get("/customers/" + "x" * 1025).json["code"] == "customer_not_found"
+    assert api.get("/customers").json["meta"]["total_count"] == 1

@@ -4,9 +4,22 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic_core import PydanticCustomError
 
 from lagoon.domain.organizations import Country, Currency, DocumentLocale, Emails, NonNegative, Timezone
+
+# The external id is a DynamoDB sort key (the customer's alias), and those hold at most 1,024 bytes.
+MAX_EXTERNAL_ID_BYTES = 1024
+
+
+def check_external_id(value: str) -> str:
+    """Blank (empty or only spaces) is Lago's `value_is_mandatory`; longer than a key can hold, `value_is_too_long`."""
+    if not value.strip():
+        raise PydanticCustomError("value_is_mandatory", "external_id must not be blank")
+    if len(value.encode()) > MAX_EXTERNAL_ID_BYTES:
+        raise PydanticCustomError("value_is_too_long", "external_id is at most 1024 bytes (UTF-8)")
+    return value
 
 
 class Address(BaseModel):
@@ -53,7 +66,7 @@ class CustomerInput(BaseModel):
 
     model_config = ConfigDict(extra="ignore")
 
-    external_id: Annotated[str, Field(min_length=1)]
+    external_id: Annotated[str, AfterValidator(check_external_id)]
     billing_entity_code: str | None = None
     address_line1: str | None = None
     address_line2: str | None = None

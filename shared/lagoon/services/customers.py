@@ -9,7 +9,7 @@ from typing import Any
 
 from lagoon import errors
 from lagoon.data import entities
-from lagoon.domain.customers import Customer, CustomerInput, CustomerMetadata
+from lagoon.domain.customers import MAX_EXTERNAL_ID_BYTES, Customer, CustomerInput, CustomerMetadata
 from lagoon.domain.organizations import Organization
 from lagoon.services import organizations
 
@@ -23,6 +23,8 @@ deletion_hooks: list[Callable[[str, Customer], None]] = []
 
 
 def find_customer(organization_id: str, external_id: str) -> Customer | None:
+    if len(external_id.encode()) > MAX_EXTERNAL_ID_BYTES:
+        return None  # no customer can have it (and DynamoDB refuses such a key)
     alias = entities.get(organization_id, CUSTOMER_BY_EXTERNAL_ID, external_id)
     if alias is None:
         return None
