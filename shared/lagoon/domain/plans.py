@@ -28,6 +28,8 @@ NonEmptyText = Annotated[str, Field(min_length=1)]
 CatalogCode = Annotated[str, Field(min_length=1, max_length=CODE_MAX_LENGTH)]
 """A code is a DynamoDB sort key (at most 1,024 bytes): 255 characters fit in any UTF-8 encoding."""
 NonNegativeInt = Annotated[int, Field(ge=0)]
+TrialPeriod = Annotated[float, Field(ge=0, le=36_500, allow_inf_nan=False)]
+"""Days of trial, at most 100 years: 1e308 days overflowed the subscription dates (a 500 on subscribe)."""
 
 
 class ChargeFilterInput(BaseModel):
@@ -92,7 +94,7 @@ class PlanCreateInput(BaseModel):
     pay_in_advance: bool
     invoice_display_name: str | None = None
     description: str | None = None
-    trial_period: Annotated[float, Field(ge=0)] | None = None
+    trial_period: TrialPeriod | None = None
     bill_charges_monthly: bool | None = None
     tax_codes: list[str] | None = None
     minimum_commitment: MinimumCommitmentInput | None = None
@@ -112,7 +114,7 @@ class PlanUpdateInput(BaseModel):
     pay_in_advance: bool | None = None
     invoice_display_name: str | None = None
     description: str | None = None
-    trial_period: Annotated[float, Field(ge=0)] | None = None
+    trial_period: TrialPeriod | None = None
     bill_charges_monthly: bool | None = None
     tax_codes: list[str] | None = None
     minimum_commitment: MinimumCommitmentUpdateInput | None = None

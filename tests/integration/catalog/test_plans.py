@@ -190,6 +190,10 @@ def test_unknown_metric_and_tax_are_404_as_lago_answers(api):
         ({"amount_currency": "XXX"}, {"amount_currency": ["value_is_invalid"]}),
         ({"amount_cents": -1}, {"amount_cents": ["value_is_invalid"]}),
         ({"pay_in_advance": None}, {"pay_in_advance": ["value_is_invalid"]}),
+        # Used to be stored, then overflowed the subscription's trial end (a 500 on POST /subscriptions)
+        ({"trial_period": 1e308}, {"trial_period": ["value_is_invalid"]}),
+        ({"trial_period": float("inf")}, {"trial_period": ["value_is_invalid"]}),
+        ({"trial_period": 36_500.5}, {"trial_period": ["value_is_invalid"]}),
     ],
 )
 def test_invalid_plans_are_refused(api, fields, details):
@@ -319,3 +323,7 @@ def test_service_reads_for_other_modules(api, org):
     assert stored.filters[0].matches({"region": "us"})
     assert str(stored.pricing(stored.filters[0]).amount) == "2"  # type: ignore[union-attr]
     assert plan.yearly_amount_cents == 120000
+
+
+def test_a_trial_of_up_to_100_years_is_accepted(api):
+    assert create_plan(api, trial_period=36_500)["trial_period"] == 36_500
