@@ -224,3 +224,19 @@ def test_blank_or_oversized_external_ids_are_422_and_unknown_in_paths(api):
     assert api.post("/customers", {"customer": {"external_id": "x" * 1024}}).status == 200
     assert api.get("/customers/" + "x" * 1025).json["code"] == "customer_not_found"
     assert api.get("/customers").json["meta"]["total_count"] == 1
+
+
+def test_an_authorizer_error_is_a_500_and_is_not_cached_as_a_deny(api, gateway, monkeypatch):
+    real_invoke = gateway.functions.invoke
+    failures = iter([RuntimeError("DynamoDB unreachable")])
+
+    def flaky(logical_id, event):
+        if logical_id == gateway.authorizer[0]:
+            for failure in failures:
+                raise failure
+        return real_invoke(logical_id, event)
+
+    monkeypatch.setattr(gateway.functions, "invoke", flaky)
+    assert api.get("/customers").status == 500
+    # The next request with the same key is authorized again, not answered from a cached denial
+    assert api.get("/customers").status == 200

@@ -45,6 +45,10 @@ class GatewayResponse:
     body: bytes
 
 
+class AuthorizerFailure(Exception):
+    """The authorizer failed (not a deny): API Gateway answers 500 and caches nothing."""
+
+
 class FunctionRegistry:
     """Imports the real handler of each template function once, by its dotted module path."""
 
@@ -132,8 +136,11 @@ class Gateway:
         }
         try:
             result = self.functions.invoke(logical_id, auth_event)
-        except Exception:  # the authorizer raised "Unauthorized": API Gateway denies and caches the denial
-            context = None
+        except Exception as exc:
+            if str(exc) != "Unauthorized":
+                # Any other error is an authorizer failure (500 AUTHORIZER_FAILURE), never cached as a deny.
+                raise AuthorizerFailure() from exc
+            context = None  # "Unauthorized": API Gateway answers 401 and caches the denial
         else:
             allowed = any(s.get("Effect") == "Allow" for s in result["policyDocument"]["Statement"])
             context = (
@@ -208,7 +215,10 @@ class Gateway:
         route, params = found
         event = self.build_event(route, method, path, params, headers, query, body)
         if route.authorized and self.authorizer:
-            context = self._authorize(route, event)
+            try:
+                context = self._authorize(route, event)
+            except AuthorizerFailure:
+                return self._gateway_error("AUTHORIZER_FAILURE", 500)
             if context is None:
                 return self._gateway_error("UNAUTHORIZED", 401)
             event["requestContext"]["authorizer"] = context
