@@ -14,7 +14,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_serial
 from pydantic_core import PydanticCustomError
 
 from lagoon.domain.organizations import Currency
-from lagoon.domain.validators import CODE_MAX_LENGTH
+from lagoon.domain.validators import BIGINT_MAX, CODE_MAX_LENGTH
 from lagoon.engine.properties import parse_decimal
 
 CouponType = Literal["fixed_amount", "percentage"]
@@ -25,7 +25,7 @@ Status = Literal["active", "terminated"]
 NonEmptyText = Annotated[str, Field(min_length=1)]
 CatalogCode = Annotated[str, Field(min_length=1, max_length=CODE_MAX_LENGTH)]
 """A code is a DynamoDB sort key (at most 1,024 bytes): 255 characters fit in any UTF-8 encoding."""
-NonNegativeInt = Annotated[int, Field(ge=0)]
+NonNegativeInt = Annotated[int, Field(ge=0, le=BIGINT_MAX)]
 
 
 def _parse_rate(value: Any) -> Decimal | None:

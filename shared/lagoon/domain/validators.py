@@ -61,3 +61,6 @@ def check_non_negative(value: int | None) -> int | None:
 
 CODE_MAX_LENGTH = 255
 """Longest catalog `code` accepted: codes are DynamoDB sort keys (1,024 bytes), 255 characters always fit."""
+
+BIGINT_MAX = 2**63 - 1
+"""Largest amount in cents (and count) accepted, Lago's bigint columns: 10**30 cents used to be stored."""

@@ -47,3 +47,19 @@ def test_a_code_of_more_than_255_characters_is_refused(api, path):
     created = api.post(path, {root: {**fields, "code": "é" * 255}})
     assert created.status == 200, created.body
     assert api.get(f"{path}/{'é' * 255}").json[root]["code"] == "é" * 255
+
+
+@pytest.mark.parametrize(
+    ("path", "field"),
+    [("/plans", "amount_cents"), ("/add_ons", "amount_cents"), ("/coupons", "frequency_duration")],
+)
+def test_counts_and_cents_beyond_lagos_bigint_are_refused(api, path, field):
+    root, fields = BODIES[path]
+    extra = {"frequency": "recurring"} if path == "/coupons" else {}
+    # 10**30 cents used to be stored as is
+    response = api.post(path, {root: {**fields, **extra, "code": "big", field: 2**63}})
+    assert response.status == 422, response.body
+    assert response.json["error_details"] == {field: ["value_is_invalid"]}
+    created = api.post(path, {root: {**fields, **extra, "code": "max", field: 2**63 - 1}})
+    assert created.status == 200, created.body
+    assert created.json[root][field] == 2**63 - 1
