@@ -240,3 +240,10 @@ def test_an_authorizer_error_is_a_500_and_is_not_cached_as_a_deny(api, gateway, 
     assert api.get("/customers").status == 500
     # The next request with the same key is authorized again, not answered from a cached denial
     assert api.get("/customers").status == 200
+
+
+def test_default_gateway_responses_take_their_status_from_the_template(gateway):
+    gateway.gateway_responses = {"DEFAULT_5XX": (503, '{"status": 503}'), "DEFAULT_4XX": (None, '{"s": 4}')}
+    failure = gateway._gateway_error("AUTHORIZER_FAILURE", 500)
+    assert (failure.status, failure.body) == (503, b'{"status": 503}')
+    assert gateway._gateway_error("ACCESS_DENIED", 403).status == 403

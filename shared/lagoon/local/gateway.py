@@ -98,10 +98,11 @@ class Gateway:
 
     def _gateway_error(self, kind: str, default_status: int) -> GatewayResponse:
         status, body = self.gateway_responses.get(kind, (None, ""))
-        if not body:
-            _, body = self.gateway_responses.get(
+        if not body:  # no response of its own: the DEFAULT_4XX/5XX one, with the status the template gives it
+            fallback_status, body = self.gateway_responses.get(
                 "DEFAULT_4XX" if default_status < 500 else "DEFAULT_5XX", (None, "")
             )
+            status = status or fallback_status
         body = body or json.dumps({"status": default_status, "error": "Error"})
         return GatewayResponse(status or default_status, {"Content-Type": "application/json"}, body.encode())
 
