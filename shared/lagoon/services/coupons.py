@@ -230,6 +230,9 @@ def apply_coupon(organization_id: str, data: AppliedCouponInput) -> AppliedCoupo
 
     amount_cents = data.amount_cents if data.amount_cents is not None else coupon.amount_cents
     duration = data.frequency_duration if data.frequency_duration is not None else coupon.frequency_duration
+    if (data.frequency or coupon.frequency) == "recurring" and not duration:
+        # A recurring applied coupon without a duration would be deducted forever (Coupon's own rule).
+        raise errors.ValidationFailed.field("frequency_duration", "value_is_mandatory")
     applied = AppliedCoupon(
         lago_id=str(uuid.uuid4()),
         organization_id=organization_id,

@@ -232,3 +232,20 @@ def test_an_applied_coupon_freezes_the_coupon_terms(api, customer):
     )
     coupon = updated.json["coupon"]
     assert (coupon["name"], coupon["amount_cents"], coupon["code"]) == ("Renamed", 5000, "startup_deal")
+
+
+def test_a_recurring_override_needs_a_duration(api, customer):
+    # Given a once coupon, overridden to recurring without a duration (it used to be deducted forever)
+    create_coupon(api, frequency="once", frequency_duration=None)
+    response = apply(api, frequency="recurring")
+    assert response.status == 422, response.body
+    assert response.json == {
+        "status": 422,
+        "error": "Unprocessable Entity",
+        "code": "validation_errors",
+        "error_details": {"frequency_duration": ["value_is_mandatory"]},
+    }
+    assert api.get("/applied_coupons").json["applied_coupons"] == []
+    applied = apply(api, frequency="recurring", frequency_duration=2)
+    assert applied.status == 200, applied.body
+    assert applied.json["applied_coupon"]["frequency_duration_remaining"] == 2
