@@ -846,6 +846,7 @@ def record_in_advance_fees(folds: Sequence[InAdvanceFold]) -> None:
                 folded.before,
                 folded.after,
                 plan.amount_currency,
+                prorated=charge.prorated,
             )
             body = render_charge_fee(
                 organization_id,
@@ -944,7 +945,12 @@ def estimate_fees(organization_id: str, event: EstimateEventInput) -> list[dict[
             after = finalize(after_state, start, end, metric=view.metric)
             charge_filter = next((f for f in charge.filters if f.lago_id == filter_id), None)
             priced = price_in_advance_event(
-                charge.charge_model, charge.pricing(charge_filter), before, after, plan.amount_currency
+                charge.charge_model,
+                charge.pricing(charge_filter),
+                before,
+                after,
+                plan.amount_currency,
+                prorated=charge.prorated,
             )
             context = _FeeContext(
                 subscription=subscription,

@@ -137,3 +137,18 @@ def test_in_arrears_charges_create_no_fee(api, org, stream):
     send(api, stream, event("tx_1", gb=3))
     assert _fees(org.id) == []
     assert outbox("fee.created") == []
+
+
+def test_a_prorated_recurring_charge_prices_the_days_left_in_the_period(api, org, stream):
+    # Given a recurring sum metric on a prorated standard pay-in-advance charge: 31 per gb per January
+    metric = create_metric(api, recurring=True)
+    create_plan(
+        api,
+        charges=[charge(metric, pay_in_advance=True, prorated=True, properties={"amount": "31"})],
+    )
+    subscribe(api)
+    # When 2 gb arrive on January 15 (17 days left, the 15th included)
+    send(api, stream, event("tx_1", gb=2, at="2024-01-15T12:00:00Z"))
+    # Then the fee is 2 x 31 x 17/31 = 34.00, not the full month's 62.00
+    [fee] = _fees(org.id)
+    assert (fee["amount_cents"], fee["units"], fee["event_transaction_id"]) == (3400, "2", "tx_1")
