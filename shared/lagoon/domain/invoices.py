@@ -48,7 +48,9 @@ class InvoicePart(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     subscription_id: str
-    invoicing_reason: Literal["subscription_starting", "subscription_periodic", "subscription_terminating"]
+    invoicing_reason: Literal[
+        "subscription_starting", "subscription_periodic", "subscription_terminating", "in_advance_charge"
+    ]
     fee_period: Period | None = None
     charges_period: Period | None = None
     commitment_period: Period | None = None

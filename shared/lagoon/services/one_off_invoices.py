@@ -257,15 +257,18 @@ def build_invoice(
     )
 
 
-def _finalize_into(
+def finalize_new_invoice(
     writes: entities.Writes,
     organization: Organization,
     customer: Customer,
     draft: Invoice,
     moment: datetime,
+    *,
+    webhook_type: str = "invoice.one_off_created",
 ) -> Invoice:
-    """Number the invoice (counters under their revisions, as `billing` does) or close a skipped zero-amount
-    one, and record `invoice.one_off_created`, the overdue timer and the PDF to render — in `writes`."""
+    """Number a new invoice finalized at creation (counters under their revisions, as `billing` does) or
+    close a skipped zero-amount one, and record its webhook, the overdue timer and the PDF to render — in
+    `writes`. One-off invoices and the instant invoices of pay-in-advance charges are made this way."""
     org = organization.lago_id
     customer_counter = invoices.read_counter(org, invoices.customer_counter_key(customer.lago_id))
     if draft.total_amount_cents == 0 and not invoices.finalizes_zero_amount(organization, customer):
@@ -282,7 +285,7 @@ def _finalize_into(
         update={"status": "finalized", "number": number, "sequential_id": customer_sequence}
     )
     stored = invoices.put_invoice(writes, finalized, new=True)
-    writes.message(invoices.message("invoice.one_off_created", stored, "created"))
+    writes.message(invoices.message(webhook_type, stored, "created"))
     invoices.schedule_document(writes, stored, moment)
     if stored.payment_status != "succeeded":
         timezone = customer.timezone or organization.timezone or "UTC"
@@ -311,7 +314,7 @@ def create_one_off_invoice(
         writes = entities.Writes()
         if not (customer.locked_currency and customer.currency == currency):
             customers.lock_currency(writes, customer, currency)
-        stored = _finalize_into(writes, organization, customer, draft, moment)
+        stored = finalize_new_invoice(writes, organization, customer, draft, moment)
         try:
             writes.commit()
         except errors.ConflictRetry:

@@ -32,6 +32,7 @@ from lagoon.data import entities
 from lagoon.data.usage_store import UsageStore, aggregates_table, text
 from lagoon.domain.billable_metrics import BillableMetric
 from lagoon.domain.customers import Customer
+from lagoon.domain.events import microseconds_to_datetime
 from lagoon.domain.plans import Charge, ChargeFilter, Plan
 from lagoon.domain.subscriptions import Subscription
 from lagoon.domain.usage import ChargeUsageResult, EstimateEventInput, SubscriptionUsage
@@ -783,7 +784,8 @@ def record_in_advance_fees(folds: Sequence[InAdvanceFold]) -> None:
     Exactly once: the fee id derives from (subscription, charge, filter, group, transaction_id) and is put
     only if absent; the webhook's message id derives from the fee id. A replayed batch refolds only events no
     aggregate recorded, from the same state, so it finds (or completes) the same fees.
-    Invoicing owns invoices: an `invoiceable` fee waits with `lago_invoice_id: null` for its instant invoice.
+    An `invoiceable` fee is stored with its instant invoice, in the same transaction (`_bill_fees`); the others
+    are stored alone, `lago_invoice_id: null`.
     """
     from lagoon.services import billable_metrics, plans
 
@@ -803,6 +805,7 @@ def record_in_advance_fees(folds: Sequence[InAdvanceFold]) -> None:
         customer_docs = entities.get_many(organization_id, "customer", customer_ids)
         customer_by_id = {k: Customer.model_validate(v) for k, v in customer_docs.items()}
         pending: list[tuple[str, dict[str, Any]]] = []
+        invoiced: list[tuple[str, dict[str, Any], InAdvanceFold, Customer]] = []
         wanted = {}
         for folded in org_folds:
             key = folded.key
@@ -857,8 +860,35 @@ def record_in_advance_fees(folds: Sequence[InAdvanceFold]) -> None:
                 created_at=entities.now_iso()[:19] + "Z",
                 units_total=folded.after.total_aggregated_units - folded.before.total_aggregated_units,
             )
-            pending.append((fee_id, body))
+            if charge.invoiceable and customer is not None:
+                invoiced.append((fee_id, body, folded, customer))
+            else:
+                pending.append((fee_id, body))
         _write_fees(organization_id, pending)
+        if invoiced:
+            _bill_fees(organization_id, invoiced)
+
+
+def _bill_fees(
+    organization_id: str, invoiced: Sequence[tuple[str, dict[str, Any], InAdvanceFold, Customer]]
+) -> None:
+    """Each invoiceable fee with its instant invoice (`lagoon.services.in_advance_invoices`), one
+    transaction per fee: the customer's invoice number is taken in it."""
+    from lagoon.services import in_advance_invoices, organizations
+
+    organization = organizations.get_organization(organization_id)
+    moment = datetime.now(UTC).replace(microsecond=0)
+    for fee_id, body, folded, customer in invoiced:
+        in_advance_invoices.bill_fee(
+            organization,
+            customer,
+            body,
+            lambda fee, fee_id=fee_id: _fee_message(organization_id, fee_id, fee),
+            period_from=folded.period_from,
+            period_to=folded.period_to,
+            event_at=microseconds_to_datetime(folded.event.timestamp_us),
+            moment=moment,
+        )
 
 
 def _fee_message(organization_id: str, fee_id: str, body: dict[str, Any]) -> entities.OutboxMessage:

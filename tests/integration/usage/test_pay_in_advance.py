@@ -18,6 +18,13 @@ def _fees(organization_id: str) -> list[dict[str, Any]]:
     return sorted(entities.query(organization_id, "fee"), key=lambda f: f["event_transaction_id"])
 
 
+def _invoice(api, lago_id: str) -> dict[str, Any]:
+    response = api.get(f"/invoices/{lago_id}")
+    assert response.status == 200, response.body
+    assert_matches_contract("/invoices/{lago_id}", "get", 200, response.json)
+    return response.json["invoice"]  # type: ignore[no-any-return]
+
+
 def _graduated_in_advance(api, **fields: Any) -> dict[str, Any]:
     metric = create_metric(api)
     ranges = [
@@ -54,22 +61,43 @@ def test_each_event_gets_its_increment_as_a_fee_with_a_webhook(api, org, stream)
     fee = fees[1]
     assert fee["pay_in_advance"] is True and fee["invoiceable"] is True
     assert fee["lago_charge_id"] == plan["charges"][0]["lago_id"]
-    assert fee["lago_invoice_id"] is None
     assert fee["external_subscription_id"] == "sub_1" and fee["external_customer_id"] == "cus_1"
     assert fee["from_date"] == "2024-01-01T00:00:00Z" and fee["to_date"] == "2024-01-31T23:59:59Z"
     assert fee["item"]["code"] == "storage" and fee["item"]["type"] == "charge"
-    # And each fee went out once as fee.created, shaped as the contract's webhook
+    # And each fee went out once as fee.created, shaped as the contract's webhook, pointing at its invoice
     messages = outbox("fee.created")
     assert sorted(m["payload"]["lago_id"] for m in messages) == sorted(f["lago_id"] for f in fees)
+    assert {m["payload"]["lago_invoice_id"] for m in messages} == {f["lago_invoice_id"] for f in fees}
     for fee in fees:
         assert_matches_contract("/fees/{lago_id}", "get", 200, {"fee": fee})
+    # And each fee was billed at once on an instant invoice of its own, finalized and numbered
+    bodies = [_invoice(api, f["lago_invoice_id"]) for f in fees]
+    assert [(b["status"], b["payment_status"], b["invoice_type"]) for b in bodies] == [
+        ("finalized", "pending", "subscription")
+    ] * 2
+    assert [(b["fees_amount_cents"], b["taxes_amount_cents"], b["total_amount_cents"]) for b in bodies] == [
+        (600, 0, 600),
+        (600, 0, 600),
+    ]
+    assert [b["sequential_id"] for b in bodies] == [1, 2]
+    assert bodies[0]["number"] != bodies[1]["number"] and "DRAFT" not in bodies[0]["number"]
+    assert [[f["lago_id"] for f in b["fees"]] for b in bodies] == [[f["lago_id"]] for f in fees]
+    assert bodies[0]["issuing_date"] == "2024-01-15"
+    assert [p["invoicing_reason"] for p in bodies[0]["billing_periods"]] == ["in_advance_charge"]
+    assert [s["external_id"] for s in bodies[0]["subscriptions"]] == ["sub_1"]
+    created = outbox("invoice.created")
+    assert sorted(m["payload"]["lago_id"] for m in created) == sorted(b["lago_id"] for b in bodies)
+    # And an invoiced fee can no longer be changed
+    assert api.delete(f"/fees/{fees[0]['lago_id']}").status == 405
 
 
 def test_invoiceable_false_records_the_fee_only(api, org, stream):
     _graduated_in_advance(api, invoiceable=False)
     send(api, stream, event("tx_1", gb=3))
     [fee] = _fees(org.id)
-    assert (fee["amount_cents"], fee["invoiceable"]) == (300, False)
+    assert (fee["amount_cents"], fee["invoiceable"], fee["lago_invoice_id"]) == (300, False, None)
+    assert len(outbox("fee.created")) == 1
+    assert outbox("invoice.created") == []
 
 
 def test_a_redelivered_batch_creates_no_new_fee(api, org, stream):
@@ -85,6 +113,10 @@ def test_a_redelivered_batch_creates_no_new_fee(api, org, stream):
     # Then fees, amounts and webhooks are unchanged
     assert [(f["lago_id"], f["amount_cents"]) for f in _fees(org.id)] == before
     assert len(outbox("fee.created")) == 2
+    # And no second invoice was made: still the two numbered ones
+    listed = api.get("/invoices").json["invoices"]
+    assert sorted(i["sequential_id"] for i in listed) == [1, 2]
+    assert len(outbox("invoice.created")) == 2
 
 
 class Crash(Exception):
@@ -128,6 +160,10 @@ def test_a_crash_then_a_replay_prices_each_event_once(api, org, stream, crash):
         ("tx_3", 100),
     ]
     assert len(outbox("fee.created")) == 3
+    # And each was invoiced once, the numbers gapless
+    listed = api.get("/invoices").json["invoices"]
+    assert sorted((i["sequential_id"], i["total_amount_cents"]) for i in listed) == [(1, 600), (2, 600), (3, 100)]
+    assert len(outbox("invoice.created")) == 3
 
 
 def test_in_arrears_charges_create_no_fee(api, org, stream):
