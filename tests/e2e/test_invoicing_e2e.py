@@ -328,3 +328,41 @@ def test_upgrade_now_and_downgrade_at_the_period_end(lago: Lago, stack: LocalSta
     _, second = lago.invoices()
     assert second.issuing_date == next_first.isoformat()
     assert lago.fees(second) == {"subscription:tiny": 100}
+
+
+def test_pay_in_advance_charge_is_invoiced_at_once_and_not_again_at_the_period_end(
+    lago: Lago, stack: LocalStackProcess
+) -> None:
+    # Given a $50 monthly plan in arrears with a pay-in-advance charge of $2/GB taxed 10 %, from 2030-01-01
+    lago.post("/taxes", {"tax": {"name": "VAT", "code": "vat10", "rate": "10"}})
+    metric = lago.metric()
+    charge = {
+        "billable_metric_id": metric["lago_id"],
+        "charge_model": "standard",
+        "pay_in_advance": True,
+        "invoiceable": True,
+        "properties": {"amount": "2"},
+    }
+    lago.plan("metered", 5000, charges=[charge], tax_codes=["vat10"])
+    lago.customer("acme")
+    lago.subscribe("acme", "metered", "sub_acme", subscription_at="2030-01-01T00:00:00Z")
+    stack.tick("2030-01-01T00:00:00Z")
+
+    # When 3 GB arrive on January 15 (and the same event is sent again)
+    lago.usage("sub_acme", "2030-01-15T12:00:00Z", 3, transaction_id="t1")
+    lago.usage("sub_acme", "2030-01-15T12:00:00Z", 3, transaction_id="t1")
+    stack.drain()
+
+    # Then one instant invoice, finalized and numbered: 6.00 + 10 % VAT = 6.60, dated the event's day
+    (instant,) = lago.invoices()
+    assert lago.fees(instant) == {"charge:storage": 600}
+    assert (instant.fees_amount_cents, instant.taxes_amount_cents, instant.total_amount_cents) == (600, 60, 660)
+    assert instant.status == "finalized" and instant.invoice_type == "subscription"
+    assert instant.issuing_date == "2030-01-15" and instant.number.endswith("-001-001")
+
+    # And the month's invoice bills the subscription only: the charge was paid in advance
+    stack.tick("2030-02-01T00:00:00Z")
+    first, period = lago.invoices()
+    assert first.lago_id == instant.lago_id
+    assert lago.fees(period) == {"subscription:metered": 5000}
+    assert (period.total_amount_cents, period.number[-3:]) == (5500, "002")
