@@ -7,6 +7,7 @@ One-off invoices, deletion, download, void, retry, payment URL and disputes are 
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Annotated, Any, Literal
 
 from aws_lambda_powertools.event_handler.openapi.params import Body, Query
@@ -35,6 +36,14 @@ def _filters(
     payment_statuses: list[str] | None,
     **fields: Any,
 ) -> invoices.InvoiceFilters:
+    for name in ("issuing_date_from", "issuing_date_to"):
+        value = fields.get(name)
+        if value is None:
+            continue
+        try:
+            fields[name] = date.fromisoformat(value).isoformat()
+        except ValueError:
+            raise errors.ValidationFailed.field(name, "invalid_date") from None
     return invoices.InvoiceFilters(
         statuses=tuple(statuses or ()), payment_statuses=tuple(payment_statuses or ()), **fields
     )

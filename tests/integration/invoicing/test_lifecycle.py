@@ -176,6 +176,12 @@ def test_list_contract_customer_invoices_and_deferred_routes(api, org, gateway, 
     assert len(per_customer.json["invoices"]) == 1
     assert api.get("/customers/nobody/invoices").status == 404
     assert api.get("/invoices", query={"currency": "EUR"}).json["invoices"] == []
+    # An issuing date that is not a date is a Lago validation error, not an empty or wrong list
+    for path in ("/invoices", "/customers/cus_1/invoices"):
+        bad = api.get(path, query={"issuing_date_to": "2024-13-01"})
+        assert (bad.status, bad.json["error_details"]) == (422, {"issuing_date_to": ["invalid_date"]})
+    early = api.get("/invoices", query={"issuing_date_to": "2024-01-31"})
+    assert early.json["invoices"] == []
     # Issue 9 serves one-off invoices, deletion, download, void and the payment actions
     # (tests/integration/documents); preview stays deferred.
     response = api.request("POST", "/invoices/preview", {})
