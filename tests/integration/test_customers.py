@@ -208,6 +208,12 @@ def test_an_unsupported_content_type_is_a_400(api):
             400,
             {"status": 400, "error": "BadRequest: unsupported content type, send application/json"},
         ), content_type
+    # A multipart type without its boundary cannot be parsed: a 400 too, not a 500
+    response = api.post("/customers", raw_body=b"abc", content_type="multipart/form-data")
+    assert (response.status, response.json) == (
+        400,
+        {"status": 400, "error": "BadRequest: malformed multipart body, send application/json"},
+    )
     assert api.get("/customers").json["customers"] == []
 
 

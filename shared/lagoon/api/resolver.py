@@ -180,6 +180,12 @@ def build_resolver(
 
     @app.exception_handler(Exception)
     def _on_unexpected(exc: Exception) -> Response:
+        content_type = (app.current_event.headers or {}).get("content-type") or (
+            app.current_event.headers or {}
+        ).get("Content-Type", "")
+        if isinstance(exc, ValueError) and content_type.lower().startswith("multipart/"):
+            # Powertools' form parser raises a bare ValueError on a multipart type without a boundary.
+            return error_response(400, error="BadRequest: malformed multipart body, send application/json")
         logger.exception("unhandled error")
         return error_response(500, "internal_error")
 
