@@ -133,35 +133,19 @@ def update_organization(organization_id: str, update: OrganizationUpdate) -> Org
         changes["tax_codes"] = list(dict.fromkeys(changes["tax_codes"] or []))
     updated = current.model_copy(update=changes)
     updated = Organization.model_validate(updated.model_dump())
-    writes = entities.Writes().put(GLOBAL, ORGANIZATION, organization_id, updated.model_dump(mode="json"))
-    if changes.get("webhook_url"):
-        _upsert_legacy_webhook_endpoint(writes, organization_id, changes["webhook_url"])
-    writes.commit()
+    document = updated.model_dump(mode="json")
+    if not changes.get("webhook_url"):
+        entities.Writes().put(GLOBAL, ORGANIZATION, organization_id, document).commit()
+        return updated
+    # The legacy webhook_url moves the first webhook endpoint, under the endpoints' guard (count, uniqueness).
+    from lagoon.services import webhook_endpoints  # they depend on this module: imported late
+
+    def change(existing: list[Any], writes: entities.Writes) -> None:
+        writes.put(GLOBAL, ORGANIZATION, organization_id, document)
+        webhook_endpoints.put_legacy_endpoint(organization_id, existing, writes, changes["webhook_url"])
+
+    webhook_endpoints.guarded(organization_id, change)
     return updated
-
-
-def _upsert_legacy_webhook_endpoint(writes: entities.Writes, organization_id: str, url: str) -> None:
-    """The legacy `webhook_url` is the organization's first webhook endpoint (Lago keeps both in sync)."""
-    endpoints = sorted(entities.query(organization_id, WEBHOOK_ENDPOINT), key=lambda e: e["created_at"])
-    if endpoints:
-        first = dict(endpoints[0], webhook_url=url)
-        writes.put(organization_id, WEBHOOK_ENDPOINT, first["lago_id"], first)
-        return
-    lago_id = str(uuid.uuid4())
-    writes.put(
-        organization_id,
-        WEBHOOK_ENDPOINT,
-        lago_id,
-        {
-            "lago_id": lago_id,
-            "lago_organization_id": organization_id,
-            "webhook_url": url,
-            "signature_algo": "jwt",
-            "name": None,
-            "event_types": None,
-            "created_at": entities.now_iso(),
-        },
-    )
 
 
 def render_organization(organization: Organization) -> dict[str, Any]:
@@ -169,7 +153,9 @@ def render_organization(organization: Organization) -> dict[str, Any]:
     body = organization.model_dump(mode="json", exclude={"hmac_key", "tax_codes"})
     body["webhook_urls"] = [
         e["webhook_url"]
-        for e in sorted(entities.query(organization.lago_id, WEBHOOK_ENDPOINT), key=lambda e: e["created_at"])
+        for e in sorted(
+            entities.query(organization.lago_id, WEBHOOK_ENDPOINT), key=lambda e: (e["created_at"], e["lago_id"])
+        )
     ]
     body["webhook_url"] = body["webhook_urls"][0] if body["webhook_urls"] else organization.webhook_url
     from lagoon.services import taxes  # taxes depend on organizations; imported late to avoid a cycle

@@ -40,7 +40,7 @@ def get_endpoint(organization_id: str, lago_id: str) -> WebhookEndpoint:
     return WebhookEndpoint.model_validate(document)
 
 
-def _guarded(organization_id: str, change: Callable[[list[WebhookEndpoint], entities.Writes], T]) -> T:
+def guarded(organization_id: str, change: Callable[[list[WebhookEndpoint], entities.Writes], T]) -> T:
     """Apply `change(current endpoints, writes)` and commit it with the guard bump; retried on conflict."""
     for _ in range(_ATTEMPTS):
         guard = entities.get(organization_id, _GUARD, "guard")  # read first: see the module comment
@@ -93,7 +93,33 @@ def create_endpoint(organization_id: str, data: WebhookEndpointInput) -> Webhook
         )
         return endpoint
 
-    return _guarded(organization_id, create)
+    return guarded(organization_id, create)
+
+
+def put_legacy_endpoint(
+    organization_id: str, existing: list[WebhookEndpoint], writes: entities.Writes, url: str
+) -> WebhookEndpoint:
+    """The organization's legacy `webhook_url` is its first endpoint (Lago keeps both in sync): that endpoint
+    takes the URL, or one is created. Under `guarded`, with the same URL and limit checks as the API."""
+    now = entities.now_iso()
+    if existing:
+        first = existing[0]
+        _check_unique_url(existing, url, except_id=first.lago_id)
+        updated = first.model_copy(update={"webhook_url": url, "updated_at": now})
+        writes.put(organization_id, WEBHOOK_ENDPOINT, first.lago_id, updated.model_dump(), must_exist=True)
+        return updated
+    endpoint = WebhookEndpoint(
+        lago_id=str(uuid.uuid4()),
+        lago_organization_id=organization_id,
+        webhook_url=url,
+        signature_algo="jwt",
+        name=None,
+        event_types=None,
+        created_at=now,
+        updated_at=now,
+    )
+    writes.put(organization_id, WEBHOOK_ENDPOINT, endpoint.lago_id, endpoint.model_dump(), must_not_exist=True)
+    return endpoint
 
 
 def _find(existing: list[WebhookEndpoint], lago_id: str) -> WebhookEndpoint:
@@ -120,7 +146,7 @@ def update_endpoint(organization_id: str, lago_id: str, data: WebhookEndpointInp
         writes.put(organization_id, WEBHOOK_ENDPOINT, lago_id, updated.model_dump(), must_exist=True)
         return updated
 
-    return _guarded(organization_id, update)
+    return guarded(organization_id, update)
 
 
 def delete_endpoint(organization_id: str, lago_id: str) -> WebhookEndpoint:
@@ -131,7 +157,7 @@ def delete_endpoint(organization_id: str, lago_id: str) -> WebhookEndpoint:
         writes.delete(organization_id, WEBHOOK_ENDPOINT, lago_id, must_exist=True)
         return endpoint
 
-    return _guarded(organization_id, delete)
+    return guarded(organization_id, delete)
 
 
 def render_webhook_endpoint(endpoint: WebhookEndpoint) -> dict[str, Any]:

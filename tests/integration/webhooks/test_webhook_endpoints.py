@@ -169,6 +169,25 @@ def test_the_legacy_organization_webhook_url_is_the_first_endpoint(api):
     endpoints = api.get("/webhook_endpoints").json["webhook_endpoints"]
     assert [e["webhook_url"] for e in endpoints] == ["https://legacy.example.com/hook"]
     assert endpoints[0]["signature_algo"] == "jwt"
+    # And a second endpoint, then the legacy URL moved: the first endpoint follows, the second stays
+    second = api.post("/webhook_endpoints", {"webhook_endpoint": {"webhook_url": "https://two.example.com"}})
+    assert second.status == 200, second.body
+    moved = api.put("/organizations", {"organization": {"webhook_url": "https://moved.example.com/hook"}})
+    assert moved.status == 200
+    assert moved.json["organization"]["webhook_urls"] == [
+        "https://moved.example.com/hook",
+        "https://two.example.com",
+    ]
+    listed = api.get("/webhook_endpoints").json["webhook_endpoints"]
+    assert [(e["lago_id"], e["webhook_url"]) for e in listed] == [
+        (endpoints[0]["lago_id"], "https://moved.example.com/hook"),
+        (second.json["webhook_endpoint"]["lago_id"], "https://two.example.com"),
+    ]
+    # And the legacy URL cannot duplicate another endpoint's: 422, the organization unchanged
+    taken = api.put("/organizations", {"organization": {"webhook_url": "https://two.example.com"}})
+    assert (taken.status, taken.json["error_details"]) == (422, {"webhook_url": ["value_already_exist"]})
+    unchanged = api.put("/organizations", {"organization": {}}).json["organization"]
+    assert unchanged["webhook_url"] == "https://moved.example.com/hook"
 
 
 def test_public_key_is_a_base64_pem_and_the_same_in_both_forms(api):
