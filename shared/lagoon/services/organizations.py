@@ -131,8 +131,7 @@ def update_organization(organization_id: str, update: OrganizationUpdate) -> Org
             changes.pop(nullable_default)
     if "tax_codes" in changes:
         changes["tax_codes"] = list(dict.fromkeys(changes["tax_codes"] or []))
-    updated = current.model_copy(update=changes)
-    updated = Organization.model_validate(updated.model_dump())
+    updated = Organization.model_validate({**current.model_dump(), **changes})
     document = updated.model_dump(mode="json")
     if not changes.get("webhook_url"):
         entities.Writes().put(GLOBAL, ORGANIZATION, organization_id, document).commit()
