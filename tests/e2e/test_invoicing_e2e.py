@@ -356,7 +356,11 @@ def test_pay_in_advance_charge_is_invoiced_at_once_and_not_again_at_the_period_e
     # Then one instant invoice, finalized and numbered: 6.00 + 10 % VAT = 6.60, dated the event's day
     (instant,) = lago.invoices()
     assert lago.fees(instant) == {"charge:storage": 600}
-    assert (instant.fees_amount_cents, instant.taxes_amount_cents, instant.total_amount_cents) == (600, 60, 660)
+    assert (instant.fees_amount_cents, instant.taxes_amount_cents, instant.total_amount_cents) == (
+        600,
+        60,
+        660,
+    )
     assert instant.status == "finalized" and instant.invoice_type == "subscription"
     assert instant.issuing_date == "2030-01-15" and instant.number.endswith("-001-001")
 

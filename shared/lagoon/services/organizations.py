@@ -153,7 +153,8 @@ def render_organization(organization: Organization) -> dict[str, Any]:
     body["webhook_urls"] = [
         e["webhook_url"]
         for e in sorted(
-            entities.query(organization.lago_id, WEBHOOK_ENDPOINT), key=lambda e: (e["created_at"], e["lago_id"])
+            entities.query(organization.lago_id, WEBHOOK_ENDPOINT),
+            key=lambda e: (e["created_at"], e["lago_id"]),
         )
     ]
     body["webhook_url"] = body["webhook_urls"][0] if body["webhook_urls"] else organization.webhook_url

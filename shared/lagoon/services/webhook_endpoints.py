@@ -118,7 +118,9 @@ def put_legacy_endpoint(
         created_at=now,
         updated_at=now,
     )
-    writes.put(organization_id, WEBHOOK_ENDPOINT, endpoint.lago_id, endpoint.model_dump(), must_not_exist=True)
+    writes.put(
+        organization_id, WEBHOOK_ENDPOINT, endpoint.lago_id, endpoint.model_dump(), must_not_exist=True
+    )
     return endpoint
 
 

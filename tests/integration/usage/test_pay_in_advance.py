@@ -162,7 +162,11 @@ def test_a_crash_then_a_replay_prices_each_event_once(api, org, stream, crash):
     assert len(outbox("fee.created")) == 3
     # And each was invoiced once, the numbers gapless
     listed = api.get("/invoices").json["invoices"]
-    assert sorted((i["sequential_id"], i["total_amount_cents"]) for i in listed) == [(1, 600), (2, 600), (3, 100)]
+    assert sorted((i["sequential_id"], i["total_amount_cents"]) for i in listed) == [
+        (1, 600),
+        (2, 600),
+        (3, 100),
+    ]
     assert len(outbox("invoice.created")) == 3
 
 
