@@ -18,6 +18,7 @@ Service API used by invoicing:
 
 from __future__ import annotations
 
+import functools
 import json
 import uuid
 from collections import defaultdict
@@ -883,7 +884,7 @@ def _bill_fees(
             organization,
             customer,
             body,
-            lambda fee, fee_id=fee_id: _fee_message(organization_id, fee_id, fee),
+            functools.partial(_fee_message, organization_id, fee_id),
             period_from=folded.period_from,
             period_to=folded.period_to,
             event_at=microseconds_to_datetime(folded.event.timestamp_us),
