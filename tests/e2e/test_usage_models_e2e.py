@@ -286,3 +286,49 @@ def test_period_boundary_and_past_usage(stack: LocalStackProcess) -> None:
         periods_count=1,
     )["usage_periods"]
     assert [(p["amount_cents"], [c["units"] for c in p["charges_usage"]]) for p in only] == [(3100, ["10"])]
+
+
+def test_pay_in_advance_fees_survive_a_redelivery_of_the_whole_stream(stack: LocalStackProcess) -> None:
+    lago = Catalog(stack)
+    charge = {
+        "billable_metric_id": lago.metric("calls", "count_agg"),
+        "charge_model": "standard",
+        "pay_in_advance": True,
+        "invoiceable": True,
+        "properties": {"amount": "2"},
+    }
+    now = datetime.now(UTC)
+    lago.subscribe([charge], datetime(now.year, now.month, 1, tzinfo=UTC).strftime("%Y-%m-%dT%H:%M:%SZ"))
+    # Given three calls, one of them sent twice by the client
+    at = int(time.time()) - 60
+    lago.send(*[("calls", at, {}) for _ in range(3)])
+    stack.drain()
+    first = lago.get("/events", external_subscription_id=lago.code("sub"))["events"][0]
+    resend = {key: first[key] for key in ("transaction_id", "external_subscription_id", "code")}
+    resend["timestamp"] = at
+    lago.post("/events", {"event": resend})
+    stack.drain()
+
+    def billed() -> tuple[list[tuple[int, int, str]], Any]:
+        invoices = lago.get("/invoices", external_customer_id=lago.code("cus"))["invoices"]
+        usage = lago.get(
+            f"/customers/{lago.code('cus')}/current_usage", external_subscription_id=lago.code("sub")
+        )["customer_usage"]
+        return sorted((i["sequential_id"], i["fees_amount_cents"], i["lago_id"]) for i in invoices), (
+            usage["charges_usage"][0]["units"],
+            usage["amount_cents"],
+        )
+
+    # Then each call is invoiced at once, 2.00 each, and the resent one only once
+    invoices, usage = billed()
+    assert [(n, amount) for n, amount, _ in invoices] == [(1, 200), (2, 200), (3, 200)]
+    assert usage == ("3", 600)
+    # When the aggregator gets the whole stream again (its checkpoint lost: Lambda redelivers from
+    # TRIM_HORIZON, as after a crash before the checkpoint)
+    assert stack.stop() == 0
+    (stack.data_dir / "checkpoints.json").unlink()
+    stack.start()
+    redelivered = stack.drain()
+    assert sum(s["invocations"] for s in redelivered["shards"]) >= 1, redelivered
+    # Then no call is invoiced or counted twice
+    assert billed() == (invoices, usage)
