@@ -306,3 +306,65 @@ def test_unknown_customer_or_subscription_is_404(api, org, stream):
     assert (response.status, response.json["code"]) == (404, "customer_not_found")
     response = api.get("/customers/cus_1/current_usage", query={"external_subscription_id": "nope"})
     assert (response.status, response.json["code"]) == (404, "subscription_not_found")
+
+
+def test_current_usage_reads_the_same_whatever_the_number_of_events(api, org, stream, monkeypatch):
+    # Given a charge with two filters and a group key, and 10 events over both filters and three groups
+    import botocore.client
+
+    metric = create_metric(api, filters=[{"key": "region", "values": ["eu", "us"]}])
+    create_plan(
+        api,
+        charges=[
+            charge(
+                metric,
+                properties={"amount": "1", "pricing_group_keys": ["cloud"]},
+                filters=[
+                    {
+                        "values": {"region": ["eu"]},
+                        "properties": {"amount": "2", "pricing_group_keys": ["cloud"]},
+                    },
+                    {
+                        "values": {"region": ["us"]},
+                        "properties": {"amount": "3", "pricing_group_keys": ["cloud"]},
+                    },
+                ],
+            )
+        ],
+    )
+    subscribe(api)
+
+    def events(first: int, count: int) -> list[dict[str, Any]]:
+        return [
+            event(f"tx_{n}", gb=1, region=("eu", "us")[n % 2], cloud=("aws", "gcp", "azure")[n % 3])
+            for n in range(first, first + count)
+        ]
+
+    calls: list[tuple[str, int]] = []
+    real = botocore.client.BaseClient._make_api_call
+
+    def counting(client: Any, operation: str, params: dict[str, Any]) -> Any:
+        answer = real(client, operation, params)
+        if client.meta.service_model.service_name == "dynamodb":
+            calls.append((operation, len(answer.get("Items", [])) if isinstance(answer, dict) else 0))
+        return answer
+
+    def reads_of_one_call() -> tuple[list[tuple[str, int]], int]:
+        calls.clear()
+        monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", counting)
+        try:
+            amount = current_usage(api)["amount_cents"]
+        finally:
+            monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", real)
+        return list(calls), amount
+
+    send(api, stream, *events(0, 10))
+    few, few_amount = reads_of_one_call()
+    # When 1,000 more events arrive in the same buckets
+    send(api, stream, *events(10, 1000))
+    many, many_amount = reads_of_one_call()
+    # Then the call makes the same DynamoDB requests and reads the same number of items (one aggregate per
+    # filter x group bucket), while the amount follows the events: 505 eu x 2 + 505 us x 3
+    assert many_amount == 505 * 200 + 505 * 300 and few_amount == 5 * 200 + 5 * 300
+    assert many == few and ("Query", 6) in many, many
+    assert sum(items for operation, items in many if operation == "Query") <= 2 * 3 + 2
