@@ -59,6 +59,9 @@ class ChargeInput(BaseModel):
     properties: dict[str, Any] | None = None
     filters: list[ChargeFilterInput] | None = None
     tax_codes: list[str] | None = None
+    applied_pricing_unit: dict[str, Any] | None = None
+    """Lagoon has no pricing units (none can be created): a charge that sets one is refused, never billed in
+    the plan's currency as if it were not there."""
 
 
 class MinimumCommitmentInput(BaseModel):

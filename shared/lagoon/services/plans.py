@@ -231,6 +231,10 @@ def _build_charges(
     organization_id: str, sent: list[ChargeInput], previous: list[Charge], locked: bool
 ) -> list[Charge]:
     """Charges sent with the id of an existing charge update it, others are new; charges not sent are removed."""
+    if any(item.applied_pricing_unit for item in sent):
+        # Lagoon keeps no pricing units (docs/decisions.md): refused like the other features it lacks, never
+        # priced in the plan's currency as if the field were not there.
+        raise errors.NotImplementedYet("pricing units")
     metrics = _metrics_for(organization_id, sent)
     by_id = {c.lago_id: c for c in previous}
     found = _Errors()

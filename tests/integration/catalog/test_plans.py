@@ -183,6 +183,22 @@ def test_unknown_metric_and_tax_are_404_as_lago_answers(api):
     assert (response.status, response.json["code"]) == (404, "tax_not_found")
 
 
+def test_a_charge_in_pricing_units_is_refused_not_billed_in_the_currency(api):
+    # Given a charge priced in "credits" (Lagoon keeps no pricing units)
+    metric = create_metric(api)
+    unit = {"code": "credits", "conversion_rate": "0.5"}
+    response = api.post("/plans", plan_body(charges=[standard_charge(metric, applied_pricing_unit=unit)]))
+    # Then the plan is refused with the deferred-feature error and nothing is stored
+    assert response.status == 405
+    assert response.json["error_details"] == {
+        "message": "pricing units is not implemented in this version of Lagoon"
+    }
+    assert api.get("/plans/startup").status == 404
+    # And a null pricing unit (what clients send by default) is no pricing unit at all
+    response = api.post("/plans", plan_body(charges=[standard_charge(metric, applied_pricing_unit=None)]))
+    assert response.status == 200, response.body
+
+
 @pytest.mark.parametrize(
     ("fields", "details"),
     [
