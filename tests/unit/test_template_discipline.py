@@ -79,3 +79,25 @@ def test_every_table_has_point_in_time_recovery_and_encryption(template: Templat
 
 def test_every_api_route_answers_any_method_so_the_function_can_say_405(template: Template) -> None:
     assert {route.method for route in template.routes()} == {"ANY"}
+
+
+def test_every_function_that_checks_for_a_document_may_list_the_bucket(template: Template) -> None:
+    # lagoon.data.documents_store.exists HEADs a key: without s3:ListBucket, S3 answers a missing key with 403
+    # (not 404), which moto does not emulate.
+    for logical_id, function in template.functions.items():
+        variables = function["Properties"].get("Environment", {}).get("Variables", {})
+        if "DOCUMENTS_BUCKET" not in variables:
+            continue
+        allowed = False
+        for policy in function["Properties"]["Policies"]:
+            if isinstance(policy, dict) and ("S3CrudPolicy" in policy or "S3ReadPolicy" in policy):
+                allowed = True
+            for statement in policy.get("Statement", []) if isinstance(policy, dict) else []:
+                actions = (
+                    statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+                )
+                if "s3:ListBucket" in actions and statement["Resource"] == {
+                    "Fn::GetAtt": ["DocumentsBucket", "Arn"]
+                }:
+                    allowed = True
+        assert allowed, f"{logical_id} reads documents but may not list the bucket"
