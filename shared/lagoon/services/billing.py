@@ -810,7 +810,14 @@ def _finalize_into(
         organization_sequence = invoices.take_number(writes, catalog.organization_id, org_counter)
     number = invoices.invoice_number(organization, customer, customer_sequence, organization_sequence, month)
     finalized = invoice.model_copy(
-        update={**update, "status": "finalized", "number": number, "sequential_id": customer_sequence}
+        update={
+            **update,
+            "status": "finalized",
+            "number": number,
+            "sequential_id": customer_sequence,
+            # Lago: nothing to collect on a zero-amount invoice, so it is paid (and never overdue)
+            "payment_status": "pending" if invoice.total_amount_cents > 0 else "succeeded",
+        }
     )
     stored = invoices.put_invoice(writes, finalized, new=invoice.revision == 0)
     writes.message(invoices.message("invoice.created", stored, "finalized", catalog.lookups))

@@ -150,6 +150,25 @@ def test_zero_amount_invoice_skipped_by_the_customer_is_closed(api, org, gateway
     assert outbox("invoice.created") == []
 
 
+def test_a_finalized_zero_amount_invoice_is_paid(api, org, gateway):
+    # Given a free plan, and a customer whose zero-amount invoices are finalized (the default)
+    api.post("/customers", {"customer": {"external_id": "cus_1"}})
+    create_plan(api, "free", amount_cents=0)
+    subscribe_at(org.id, "2024-01-01T00:00:00Z", plan_code="free", subscription_at=at("2024-01-01T00:00:00Z"))
+    run_billing(gateway, "2024-02-01T00:00:00Z")
+    # Then the invoice is numbered and succeeded, as Lago marks an invoice with nothing to collect
+    (listed,) = invoices_of(api)
+    assert (listed["status"], listed["total_amount_cents"], listed["payment_status"]) == (
+        "finalized",
+        0,
+        "succeeded",
+    )
+    assert [m["payload"]["payment_status"] for m in outbox("invoice.created")] == ["succeeded"]
+    # And it never becomes overdue
+    run_billing(gateway, "2024-06-01T00:00:00Z")
+    assert invoice(api, listed["lago_id"])["payment_overdue"] is False
+
+
 def test_per_organization_numbering(api, org, gateway):
     assert (
         api.put("/organizations", {"organization": {"document_numbering": "per_organization"}}).status == 200
