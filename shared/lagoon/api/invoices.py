@@ -72,10 +72,15 @@ def list_invoices(
     payment_statuses: Annotated[list[PaymentStatusFilter] | None, Query(alias="payment_statuses[]")] = None,
     payment_status: Annotated[PaymentStatusFilter | None, Query()] = None,
 ) -> dict[str, Any]:
+    org_id = organization_id(router)
+    # The customer who holds the external_id now (a deleted one's invoices are not theirs); none left →
+    # the deleted customers' invoices under that external_id
+    current = customers.find_customer(org_id, external_customer_id) if external_customer_id else None
     filters = _filters(
         [*(statuses or ()), *([status] if status else [])],
         [*(payment_statuses or ()), *([payment_status] if payment_status else [])],
         external_customer_id=external_customer_id,
+        customer_id=current.lago_id if current else None,
         issuing_date_from=issuing_date_from,
         issuing_date_to=issuing_date_to,
         currency=currency,
@@ -85,7 +90,7 @@ def list_invoices(
         amount_to=amount_to,
         search_term=search_term,
     )
-    return _listing(organization_id(router), filters, page, per_page)
+    return _listing(org_id, filters, page, per_page)
 
 
 @router.get("/customers/<external_customer_id>/invoices")
@@ -106,11 +111,12 @@ def list_customer_invoices(
     payment_statuses: Annotated[list[PaymentStatusFilter] | None, Query(alias="payment_statuses[]")] = None,
 ) -> dict[str, Any]:
     org_id = organization_id(router)
-    customers.get_customer(org_id, external_customer_id)
+    customer = customers.get_customer(org_id, external_customer_id)
     filters = _filters(
         [*(statuses or ()), *([status] if status else [])],
         [*(payment_statuses or ()), *([payment_status] if payment_status else [])],
         external_customer_id=external_customer_id,
+        customer_id=customer.lago_id,
         issuing_date_from=issuing_date_from,
         issuing_date_to=issuing_date_to,
         invoice_type=invoice_type,

@@ -437,6 +437,8 @@ class InvoiceFilters:
     statuses: tuple[str, ...] = ()
     payment_statuses: tuple[str, ...] = ()
     external_customer_id: str | None = None
+    customer_id: str | None = None
+    """The customer's lago_id: a deleted customer's external_id may be reused, its invoices stay its own."""
     issuing_date_from: str | None = None
     issuing_date_to: str | None = None
     currency: str | None = None
@@ -452,6 +454,7 @@ class InvoiceFilters:
             invoice.status in statuses,
             not self.payment_statuses or invoice.payment_status in self.payment_statuses,
             self.external_customer_id is None or invoice.external_customer_id == self.external_customer_id,
+            self.customer_id is None or invoice.customer_id == self.customer_id,
             self.issuing_date_from is None or invoice.issuing_date >= self.issuing_date_from,
             self.issuing_date_to is None or invoice.issuing_date <= self.issuing_date_to,
             self.currency is None or invoice.currency == self.currency,

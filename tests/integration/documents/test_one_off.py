@@ -98,6 +98,24 @@ def test_numbers_follow_the_customer_sequence_and_zero_amounts_are_paid(api):
     assert {i["lago_id"] for i in listed} == {first["lago_id"], free["lago_id"]}
 
 
+def test_a_reused_external_id_does_not_inherit_the_deleted_customers_invoices(api):
+    # Given cus_1 invoiced, deleted, and a new customer created with the same external_id
+    create_add_on(api, "setup_fee", 1000)
+    create_customer(api)
+    old = one_off(api, [{"add_on_code": "setup_fee"}]).json["invoice"]
+    assert api.delete("/customers/cus_1").status == 200
+    create_customer(api)
+    # Then the new customer's invoices are its own: none yet
+    assert api.get("/customers/cus_1/invoices").json["invoices"] == []
+    assert api.get("/invoices", query={"external_customer_id": "cus_1"}).json["invoices"] == []
+    # And the deleted customer's invoice is still listed and readable
+    assert [i["lago_id"] for i in api.get("/invoices").json["invoices"]] == [old["lago_id"]]
+    assert api.get(f"/invoices/{old['lago_id']}").status == 200
+    # And the new customer's first invoice is listed alone
+    new = one_off(api, [{"add_on_code": "setup_fee"}]).json["invoice"]
+    assert [i["lago_id"] for i in api.get("/customers/cus_1/invoices").json["invoices"]] == [new["lago_id"]]
+
+
 def test_errors(api):
     create_add_on(api, "setup_fee", 1000)
     create_customer(api)
