@@ -63,3 +63,18 @@ def test_the_font_has_a_glyph_for_every_label_and_currency_symbol(style: str) ->
     text += "".join(CURRENCY_SYMBOLS.values()) + "€Żżßł•—·\u00a0\u202f"
     missing = sorted({char for char in text if ord(char) not in cmap and char not in "{}"})
     assert not missing
+
+
+@pytest.mark.parametrize("code", sorted(LOCALES))
+def test_every_fee_table_header_fits_its_column(code: str) -> None:
+    # The header cells after the first are single lines: a longer label ran into its neighbour (Spanish did)
+    from fpdf import FPDF
+    from lagoon.documents import fonts
+    from lagoon.documents.invoice_pdf import COLUMNS
+
+    pdf = FPDF()
+    fonts.add_document_fonts(pdf)
+    pdf.set_font(fonts.FAMILY, "B", 8)
+    locale = LOCALES[code]
+    for key, width in zip(("unit", "unit_price", "tax_rate", "amount"), COLUMNS[1:], strict=True):
+        assert pdf.get_string_width(locale.label(key)) <= width - 2 * pdf.c_margin, (code, key)
