@@ -282,10 +282,15 @@ class Aggregator:
     # -- 2. resolve ------------------------------------------------------------------------------
     def _resolve(self, candidates: list[_Occurrence]) -> None:
         pairs = {(o.record.organization_id, o.record.external_subscription_id) for o in candidates}
+        codes_by_org: dict[str, set[str]] = {}
+        for occurrence in candidates:
+            codes_by_org.setdefault(occurrence.record.organization_id, set()).add(occurrence.event.code)
+        # Before the subscriptions (and their plans): a metric created since the cache was filled reloads it once
+        metrics = {org: self.directory.metrics(org, codes=codes) for org, codes in codes_by_org.items()}
         subscriptions = self.directory.subscriptions(pairs) if pairs else {}
         for occurrence in candidates:
             org = occurrence.record.organization_id
-            metric_codes = self.directory.metrics(org)
+            metric_codes = metrics[org]
             if occurrence.event.code not in metric_codes:
                 occurrence.errors.append(INVALID_CODE)
             views = subscriptions.get((org, occurrence.record.external_subscription_id))

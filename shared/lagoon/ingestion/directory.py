@@ -3,7 +3,8 @@
 Subscriptions are read fresh for every batch (two BatchGetItem calls: the external_id aliases, then the
 subscriptions with their customers), so a termination is honoured by the next batch. Plans, metrics and the
 organization's timezone change rarely and are cached per container for `CATALOG_TTL_SECONDS`; a plan edited
-in the meantime applies to events processed after the cache expires.
+in the meantime applies to events processed after the cache expires. A metric missing from the cache (created
+since: a new plan's charge, an event's code) reloads the metrics at once.
 """
 
 from __future__ import annotations
@@ -212,14 +213,27 @@ class Directory:
             self._cache[key] = entry
         return entry.value
 
-    def metrics(self, organization_id: str) -> dict[str, BillableMetric]:
-        """The organization's live metrics by code (cached)."""
+    def metrics(
+        self, organization_id: str, *, codes: Iterable[str] = (), ids: Iterable[str] = ()
+    ) -> dict[str, BillableMetric]:
+        """The organization's live metrics by code (cached). When one of `codes` or `ids` is not among the cached
+        metrics, they are read again: a metric created since the cache was filled is known at once, so its plan's
+        charges and its events count. Callers ask once per batch (the aggregator) or per plan loaded, so unknown
+        codes cost at most one Query per organization and batch."""
         from lagoon.services import billable_metrics
 
-        return self._cached(  # type: ignore[no-any-return]
-            ("metrics", organization_id),
-            lambda: {m.code: m for m in billable_metrics.list_billable_metrics(organization_id)},
-        )
+        key = ("metrics", organization_id)
+
+        def load() -> dict[str, BillableMetric]:
+            return {m.code: m for m in billable_metrics.list_billable_metrics(organization_id)}
+
+        found: dict[str, BillableMetric] = self._cached(key, load)
+        wanted_codes, wanted_ids = set(codes), set(ids)
+        missing = bool(wanted_codes - found.keys()) or bool(wanted_ids - {m.lago_id for m in found.values()})
+        if missing:
+            found = load()
+            self._cache[key] = _Cached(self._monotonic() + self._ttl, found)
+        return found
 
     def timezone(self, organization_id: str) -> str:
         from lagoon import errors
@@ -247,7 +261,8 @@ class Directory:
             documents = self._store.get_documents((org, "plan", plan_id) for org, plan_id in missing)
             for (org, _, plan_id), document in documents.items():
                 plan = Plan.model_validate(document)
-                metrics_by_id = {m.lago_id: m for m in self.metrics(org).values()}
+                needed = [c.billable_metric_id for c in plan.charges]
+                metrics_by_id = {m.lago_id: m for m in self.metrics(org, ids=needed).values()}
                 view = plan_view(plan, metrics_by_id)
                 self._cache[("plan", org, plan_id)] = _Cached(now + self._ttl, view)
                 found[(org, plan_id)] = view

@@ -121,3 +121,20 @@ def test_list_events_newest_first_with_filters(api, stream):
 
 def test_unknown_event_is_404(api):
     assert api.get("/events/nope").json == {"status": 404, "error": "Not Found", "code": "event_not_found"}
+
+
+def test_a_metric_and_plan_created_after_the_aggregator_warmed_up_count_at_once(api, org, stream):
+    # Given an aggregator that has processed an event, so its catalog cache is filled
+    _setup(api)
+    api.post("/events", {"event": event("tx_1", gb=1)})
+    stream.drain()
+    # When a new metric, a plan on it and a subscription are created, and an event for them arrives at once
+    calls = create_metric(api, "calls")
+    plan = create_plan(api, "second", charges=[charge(calls)])
+    second = subscribe(api, "sub_2", plan_code="second", customer="cus_2")
+    assert api.post("/events", {"event": event("tx_2", sub="sub_2", code="calls", gb=3)}).status == 200
+    stream.drain()
+    # Then it is counted in the new plan's charge (it used to be left out until the cache expired, 30 s)
+    [aggregate] = aggregates(org.id, second["lago_id"])
+    assert aggregate["charge_id"] == plan["charges"][0]["lago_id"]
+    assert Decimal(aggregate["state"]["total"]) == 3
