@@ -94,6 +94,7 @@ class Catalog:
     _metrics: dict[str, dict[str, BillableMetric]] = field(default_factory=dict)
     _taxes: dict[str, Tax] | None = None
     _applied_coupons: dict[str, list[AppliedCoupon]] | None = None
+    _invoices: dict[str, dict[str, Invoice]] | None = None
 
     def __post_init__(self) -> None:
         self.organization = organizations.get_organization(self.organization_id)
@@ -131,6 +132,21 @@ class Catalog:
 
     def coupons_changed(self) -> None:
         self._applied_coupons = None
+
+    def invoices_of(self, customer_id: str) -> list[Invoice]:
+        """A customer's invoices (all customers read in one query, kept up to date by `remember_invoice`)."""
+        if self._invoices is None:
+            self._invoices = defaultdict(dict)
+            for found in invoices.all_invoices(self.organization_id):
+                self._invoices[found.customer_id][found.lago_id] = found
+        return list(self._invoices.get(customer_id, {}).values())
+
+    def remember_invoice(self, invoice: Invoice) -> None:
+        if self._invoices is not None:
+            self._invoices.setdefault(invoice.customer_id, {})[invoice.lago_id] = invoice
+
+    def invoices_changed(self) -> None:
+        self._invoices = None
 
     def terms(self, subscription: Subscription) -> SubscriptionTerms | None:
         customer = self.customer(subscription.lago_customer_id)
@@ -504,6 +520,7 @@ def _commitment_fee(
     assert commitment is not None and period is not None
     subscription_fee = subscription_fee_for_period(plan.amount_cents, terms, _billing_period(period))
     charges = sum(f.amount_cents for f in fees_so_far if f.fee_type == "charge")
+    charges += _charges_billed_earlier(catalog, subscription, part)
     active, full = _active_days(terms, period)
     amount = minimum_commitment_true_up_cents(
         commitment.amount_cents, subscription_fee + charges, active_days=active, period_days=full
@@ -540,6 +557,37 @@ def _commitment_fee(
             to_date=_inclusive(period.to_datetime),
         )
     ]
+
+
+def _charges_billed_earlier(catalog: Catalog, subscription: Subscription, part: InvoicePart) -> int:
+    """The charge fees of `subscription` already invoiced inside the commitment period: a yearly plan with
+    `bill_charges_monthly` invoices its charges month by month, and its yearly commitment counts them all
+    (pay-in-advance charges and voided invoices excepted). Zero for a plan whose charges period is the
+    commitment period."""
+    period = part.commitment_period
+    assert period is not None
+    current = part.charges_period.from_datetime if part.charges_period is not None else None
+    total = 0
+    for invoice in catalog.invoices_of(subscription.lago_customer_id):
+        if invoice.status not in ("draft", "finalized", "closed"):
+            continue
+        for other in invoice.parts:
+            charges_period = other.charges_period
+            if (
+                other.subscription_id != subscription.lago_id
+                or other.invoicing_reason == "in_advance_charge"
+                or charges_period is None
+                or charges_period.from_datetime == current
+                or not period.from_datetime <= charges_period.from_datetime < period.to_datetime
+            ):
+                continue
+            total += sum(
+                fee["amount_cents"]
+                for fee in invoice.fees
+                if fee.get("lago_subscription_id") == subscription.lago_id
+                and (fee.get("item") or {}).get("type") == "charge"
+            )
+    return total
 
 
 def _coupon_inputs(
@@ -967,7 +1015,9 @@ def _create_invoice(
     try:
         writes.commit()
     except errors.ConflictRetry:
+        catalog.invoices_changed()  # the winner's invoice is not in the cache
         return None
+    catalog.remember_invoice(stored)
     if stored.coupon_applications:
         catalog.coupons_changed()
     _after_commit(stored)

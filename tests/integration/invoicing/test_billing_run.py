@@ -196,3 +196,54 @@ def test_customer_timezone_moves_the_boundary(api, org, gateway):
     run_billing(gateway, "2024-02-01T05:00:00Z")
     (only,) = invoices_of(api)
     assert only["issuing_date"] == "2024-02-01" and only["total_amount_cents"] == 10000
+
+
+def test_minimum_commitment_true_up_of_a_monthly_plan(api, org, gateway, stream, customer):
+    # A $100 monthly plan in arrears committing to $150, with $1/GB and 3 GB used in January
+    metric = create_metric(api, "storage")
+    create_plan(api, "startup", charges=[charge(metric)], minimum_commitment={"amount_cents": 15000})
+    subscribe_at(org.id, "2024-01-01T00:00:00Z", subscription_at=at("2024-01-01T00:00:00Z"))
+    api.post("/events", {"event": event("t1", at="2024-01-15T12:00:00Z", gb=3)})
+    stream.drain()
+
+    run_billing(gateway, "2024-02-01T00:00:00Z")
+
+    (listed,) = invoices_of(api)
+    body = invoice(api, listed["lago_id"])
+    # 150.00 - (100.00 + 3.00) = 47.00
+    assert _fees(body) == {"subscription:startup": 10000, "charge:storage": 300, "commitment:startup": 4700}
+    assert body["total_amount_cents"] == 15000
+
+
+def test_yearly_commitment_counts_the_charges_billed_monthly(api, org, gateway, stream, customer):
+    # A $1,200 yearly plan in arrears, charges billed monthly at $1/GB, committing to $1,500 a year
+    metric = create_metric(api, "storage")
+    create_plan(
+        api,
+        "yearly",
+        interval="yearly",
+        amount_cents=120000,
+        bill_charges_monthly=True,
+        charges=[charge(metric)],
+        minimum_commitment={"amount_cents": 150000},
+    )
+    subscribe_at(
+        org.id, "2024-01-01T00:00:00Z", plan_code="yearly", subscription_at=at("2024-01-01T00:00:00Z")
+    )
+    used = {"2024-01-15T12:00:00Z": 10, "2024-06-15T12:00:00Z": 20, "2024-12-15T12:00:00Z": 30}
+    for number, (moment, gb) in enumerate(used.items()):
+        api.post("/events", {"event": event(f"t{number}", at=moment, gb=gb)})
+    stream.drain()
+
+    for month in range(2, 13):
+        run_billing(gateway, f"2024-{month:02d}-01T00:00:00Z")
+    run_billing(gateway, "2025-01-01T00:00:00Z")
+
+    found = sorted(invoices_of(api), key=lambda i: i["issuing_date"])
+    assert [i["issuing_date"] for i in found] == [f"2024-{m:02d}-01" for m in range(2, 13)] + ["2025-01-01"]
+    monthly = {i["issuing_date"]: i["total_amount_cents"] for i in found[:-1] if i["total_amount_cents"]}
+    assert monthly == {"2024-02-01": 1000, "2024-07-01": 2000}
+    last = invoice(api, found[-1]["lago_id"])
+    # 1,500.00 - (1,200.00 + 10.00 + 20.00 + 30.00) = 240.00: the commitment covers the whole year
+    assert _fees(last) == {"subscription:yearly": 120000, "charge:storage": 3000, "commitment:yearly": 24000}
+    assert last["total_amount_cents"] == 147000
