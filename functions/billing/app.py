@@ -1,4 +1,4 @@
-"""Every hour: invoice what is due, finalize drafts whose grace period ended, flag overdue invoices
+"""Every hour: invoice what is due, refresh the drafts late events changed, finalize drafts whose grace period ended, flag overdue invoices
 ("now" = the schedule's `time`)."""
 
 from typing import Any
@@ -17,5 +17,6 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     return {
         "invoices": len(report.invoices),
         "finalized": len(report.finalized),
+        "refreshed": len(report.refreshed),
         "overdue": len(report.overdue),
     }

@@ -18,7 +18,10 @@ AggregatesTable (pk, sk):
 - aggregate        pk `<org>#<subscription lago_id>`, sk `<charges period from>#<charge>#<filter>#<group>` —
                    the running aggregate (engine AggregationState of the events of that period only) and the
                    per-shard sequence watermark of the stream records already folded into it.
-- period closed    pk `<org>#<subscription lago_id>`, sk `closed#<charges period from>` — set by invoicing.
+- period closed    pk `<org>#<subscription lago_id>`, sk `closed#<charges period from>` — set by invoicing;
+                   with `ms = draft` (a draft invoice covers it) the period still counts late events.
+- draft to refresh pk `drafts_to_refresh`, sk `<org>#<invoice lago_id>`, `at` — set by the aggregator when
+                   events land in a draft's period; the billing run refreshes the draft and removes it.
 """
 
 from __future__ import annotations

@@ -149,6 +149,45 @@ class UsageStore:
             if self._after_write is not None:
                 self._after_write(self.write_requests)
 
+    def put_item(
+        self, table: str, item: Item, *, condition: str, names: dict[str, str], values: dict[str, Any]
+    ) -> bool:
+        """Put one item if `condition` holds; False when it does not."""
+        return self._conditional(
+            "put_item",
+            TableName=table,
+            Item=item,
+            ConditionExpression=condition,
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues=values,
+        )
+
+    def delete_item(
+        self, table: str, key: Key, *, condition: str, names: dict[str, str], values: dict[str, Any]
+    ) -> bool:
+        """Delete one item if `condition` holds; False when it does not."""
+        return self._conditional(
+            "delete_item",
+            TableName=table,
+            Key={"pk": S(key[0]), "sk": S(key[1])},
+            ConditionExpression=condition,
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues=values,
+        )
+
+    def _conditional(self, operation: str, **kwargs: Any) -> bool:
+        if not kwargs.get("ExpressionAttributeValues"):
+            kwargs.pop("ExpressionAttributeValues", None)  # DynamoDB refuses an empty map
+        try:
+            getattr(self._client, operation)(**kwargs)
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+                return False
+            raise errors.TransientFailure(f"usage store {operation} failed") from exc
+        except BotoCoreError as exc:
+            raise errors.TransientFailure(f"usage store {operation} failed") from exc
+        return True
+
     def query(
         self,
         table: str,

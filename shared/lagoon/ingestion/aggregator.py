@@ -93,6 +93,17 @@ def closed_sk(period_from: str) -> str:
     return f"closed#{period_from}"
 
 
+MARKER_DRAFT = "draft"
+"""`ms` of a `closed#` item written for a draft invoice: its period still counts events, and each batch that
+brings some flags the draft for the billing run to refresh. A marker without `ms` closes the period."""
+REFRESH_PK = "drafts_to_refresh"
+"""Partition of the draft invoices to refresh (sk `<org>#<invoice lago_id>`, `at` = who flagged it last)."""
+
+
+def refresh_sk(organization_id: str, invoice_id: str) -> str:
+    return f"{organization_id}#{invoice_id}"
+
+
 def _iso(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -205,10 +216,12 @@ class Aggregator:
             list(in_advance_hooks) if in_advance_hooks is not None else default_in_advance_hooks()
         )
         self._in_advance: list[InAdvanceFold] = []
+        self._drafts: dict[AggregateKey, str] = {}
 
     def apply(self, records: Sequence[StreamRecord]) -> BatchReport:
         report = BatchReport(records=len(records))
         self._in_advance = []
+        self._drafts = {}
         occurrences = self._occurrences(records, report)
         candidates = self._dedupe(occurrences, report)
         self._resolve(candidates)
@@ -219,6 +232,7 @@ class Aggregator:
         items.extend(self._page_items(candidates))
         items.extend(self._error_items(records, candidates))
         items.extend(self._orphan_items(candidates))
+        items.extend(self._refresh_items(targets))
         aggregate_items = self._fold(targets, aggregates, report)
         items.extend(aggregate_items)
         report.aggregates_written = len(aggregate_items)
@@ -359,7 +373,15 @@ class Aggregator:
         keys = [(table, (key.pk, key.sk)) for key in targets]
         keys += [(table, (key.pk, closed_sk(key.period_from))) for key in targets]
         found = {k: item for (_, k), item in self.store.batch_get(keys).items()}
-        closed = {key for key in targets if (key.pk, closed_sk(key.period_from)) in found}
+        closed = set()
+        for key in targets:
+            marker = found.get((key.pk, closed_sk(key.period_from)))
+            if marker is None:
+                continue
+            if text(marker, "ms") == MARKER_DRAFT:
+                self._drafts[key] = text(marker, "inv") or ""
+            else:
+                closed.add(key)
         for key in closed:
             for occurrence in targets.pop(key).occurrences:
                 occurrence.status = STATUS_CLOSED
@@ -450,6 +472,20 @@ class Aggregator:
         )
 
     # -- 5. the records of the events ------------------------------------------------------------
+    def _refresh_items(self, targets: dict[AggregateKey, _Target]) -> list[tuple[str, dict[str, Any]]]:
+        """Flag the drafts whose periods this batch brings events to — also on a redelivery that folds
+        nothing anew, since the attempt that folded them may have stopped before its flag was written."""
+        table = aggregates_table()
+        flagged: dict[str, dict[str, Any]] = {}
+        for key, invoice_id in self._drafts.items():
+            target = targets.get(key)
+            if not invoice_id or target is None or not target.occurrences:
+                continue
+            sk = refresh_sk(key.organization_id, invoice_id)
+            stamp = f"{_iso(datetime.now(UTC))}#{target.occurrences[0].source}"
+            flagged[sk] = {"pk": S(REFRESH_PK), "sk": S(sk), "at": S(stamp)}
+        return [(table, item) for item in flagged.values()]
+
     def _event_items(self, candidates: list[_Occurrence]) -> list[tuple[str, dict[str, Any]]]:
         table = events_table()
         items: list[tuple[str, dict[str, Any]]] = []

@@ -29,7 +29,7 @@ from typing import Any
 
 from lagoon import errors
 from lagoon.data import entities
-from lagoon.data.usage_store import UsageStore, aggregates_table
+from lagoon.data.usage_store import S, UsageStore, aggregates_table
 from lagoon.domain.billable_metrics import BillableMetric
 from lagoon.domain.coupons import AppliedCoupon
 from lagoon.domain.customers import Customer
@@ -61,7 +61,7 @@ from lagoon.engine.periods import (
     next_billing_date,
     subscription_fee_for_period,
 )
-from lagoon.ingestion.aggregator import aggregate_pk, closed_sk
+from lagoon.ingestion.aggregator import MARKER_DRAFT, REFRESH_PK, aggregate_pk, closed_sk
 from lagoon.observability import logger
 from lagoon.services import (
     billable_metrics,
@@ -879,6 +879,29 @@ def _after_commit(invoice: Invoice, previous: Invoice | None = None) -> None:
     invoices.project_fees(invoice, previous)
     if invoice.status in ("finalized", "closed"):
         close_periods(invoice)
+    elif invoice.status == "draft":
+        mark_draft_periods(invoice)
+
+
+def mark_draft_periods(invoice: Invoice) -> None:
+    """Tell the aggregator which draft covers each period, so late events there flag it for a refresh. A
+    closed marker is never turned back into a draft one (a finalization may have overtaken this call)."""
+    store = UsageStore()
+    for part in invoice.parts:
+        if part.charges_period is None:
+            continue
+        store.put_item(
+            aggregates_table(),
+            {
+                "pk": S(aggregate_pk(invoice.organization_id, part.subscription_id)),
+                "sk": S(closed_sk(part.charges_period.from_datetime)),
+                "inv": S(invoice.lago_id),
+                "ms": S(MARKER_DRAFT),
+            },
+            condition="attribute_not_exists(#pk) OR #ms = :draft",
+            names={"#pk": "pk", "#ms": "ms"},
+            values={":draft": S(MARKER_DRAFT)},
+        )
 
 
 def close_periods(invoice: Invoice) -> None:
@@ -946,6 +969,7 @@ def _advance_cursor(
 class RunReport:
     invoices: list[str] = field(default_factory=list)
     finalized: list[str] = field(default_factory=list)
+    refreshed: list[str] = field(default_factory=list)
     overdue: list[str] = field(default_factory=list)
     skipped: int = 0
     failures: int = 0
@@ -1085,6 +1109,7 @@ def run_billing(now: datetime, *, moment: datetime | None = None) -> RunReport:
     moment = moment or now
     for organization in organizations.list_organizations():
         bill_organization(organization.lago_id, now, moment, report)
+    refresh_flagged_drafts(moment, report)
     process_timers(now, report)
     return report
 
@@ -1150,6 +1175,34 @@ def finalize_invoice(organization_id: str, lago_id: str, now: datetime | None = 
         _after_commit(stored, invoice)
         return stored
     raise errors.TransientFailure("the invoice could not be finalized, retry")
+
+
+def refresh_flagged_drafts(moment: datetime, report: RunReport) -> None:
+    """Refresh the drafts late events were counted into since the last run (the aggregator flags them). A
+    flag rewritten while its draft was being refreshed stays for the next run."""
+    store = UsageStore()
+    table = aggregates_table()
+    for item in list(store.query(table, REFRESH_PK)):
+        organization_id, _, lago_id = item["sk"]["S"].partition("#")
+        try:
+            refresh_invoice(organization_id, lago_id, moment)
+        except errors.NotFound:
+            pass  # the invoice or its organization is gone: nothing to refresh
+        except errors.ConflictRetry:
+            continue  # the draft changed meanwhile (a finalization, a refresh): the next run looks again
+        except errors.TransientFailure as exc:
+            report.failures += 1
+            logger.exception("refreshing a draft failed", extra={"invoice_id": lago_id, "error": str(exc)})
+            continue
+        else:
+            report.refreshed.append(lago_id)
+        store.delete_item(
+            table,
+            (REFRESH_PK, item["sk"]["S"]),
+            condition="#at = :at",
+            names={"#at": "at"},
+            values={":at": item["at"]},
+        )
 
 
 def finalize_customer_drafts(organization_id: str, customer_id: str, now: datetime | None = None) -> None:

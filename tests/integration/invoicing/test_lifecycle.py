@@ -54,6 +54,69 @@ def test_grace_period_keeps_a_draft_that_late_usage_changes_until_it_is_finalize
     assert api.put(f"/invoices/{draft['lago_id']}/refresh").json["invoice"]["total_amount_cents"] == 10500
 
 
+def _drop_refresh_flags() -> int:
+    from lagoon.data.usage_store import UsageStore, aggregates_table
+    from lagoon.ingestion.aggregator import REFRESH_PK
+
+    store = UsageStore()
+    flags = list(store.query(aggregates_table(), REFRESH_PK))
+    for flag in flags:
+        store.delete_item(
+            aggregates_table(),
+            (REFRESH_PK, flag["sk"]["S"]),
+            condition="attribute_exists(#pk)",
+            names={"#pk": "pk"},
+            values={},
+        )
+    return len(flags)
+
+
+def test_the_hourly_run_refreshes_a_draft_that_late_events_changed(api, org, gateway, stream):
+    api.post(
+        "/customers",
+        {"customer": {"external_id": "cus_1", "billing_configuration": {"invoice_grace_period": 3}}},
+    )
+    metric = create_metric(api, "storage")
+    create_plan(api, "startup", charges=[charge(metric)])
+    subscribe_at(org.id, "2024-01-01T00:00:00Z", subscription_at=at("2024-01-01T00:00:00Z"))
+    api.post("/events", {"event": event("on_time", at="2024-01-20T10:00:00Z", gb=2)})
+    stream.drain()
+    run_billing(gateway, "2024-02-01T00:00:00Z")
+    (draft,) = invoices_of(api)
+    assert draft["status"] == "draft" and draft["total_amount_cents"] == 10200
+
+    # Late January events, one sent twice; the batch is folded, its draft flag lost (as if the aggregator
+    # stopped before writing it), then the batch redelivered: the flag is written again, nothing counted twice
+    api.post("/events", {"event": event("late_1", at="2024-01-31T23:00:00Z", gb=5)})
+    api.post("/events", {"event": event("late_1", at="2024-01-31T23:00:00Z", gb=5)})
+    api.post("/events", {"event": event("late_2", at="2024-01-15T08:00:00Z", gb=1)})
+    records = stream.pending()
+    stream.deliver(records)
+    assert _drop_refresh_flags() == 1
+    stream.deliver(records)
+    stream.mark_delivered(records)
+    # February usage belongs to the next period and leaves the draft alone
+    api.post("/events", {"event": event("february", at="2024-02-01T06:00:00Z", gb=40)})
+    stream.drain()
+    assert invoice(api, draft["lago_id"])["total_amount_cents"] == 10200
+    result = run_billing(gateway, "2024-02-01T01:00:00Z")
+    assert result["refreshed"] == 1
+    body = invoice(api, draft["lago_id"])
+    assert body["status"] == "draft" and body["total_amount_cents"] == 10800
+    assert {f["item"]["type"]: f["units"] for f in body["fees"]} == {"subscription": "1", "charge": "8"}
+    # Nothing new: the next run refreshes nothing
+    assert run_billing(gateway, "2024-02-01T02:00:00Z")["refreshed"] == 0
+
+    # Finalized at the end of the grace period, a later January event no longer flags nor changes it
+    run_billing(gateway, "2024-02-04T00:00:00Z")
+    assert invoice(api, draft["lago_id"])["status"] == "finalized"
+    api.post("/events", {"event": event("too_late", at="2024-01-31T23:30:00Z", gb=7)})
+    stream.drain()
+    assert run_billing(gateway, "2024-02-04T01:00:00Z")["refreshed"] == 0
+    assert invoice(api, draft["lago_id"])["total_amount_cents"] == 10800
+    assert len(outbox("invoice.created")) == 1
+
+
 def test_manual_finalize(api, org, gateway):
     api.post(
         "/customers",
