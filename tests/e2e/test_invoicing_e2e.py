@@ -273,13 +273,20 @@ def test_grace_period_draft_then_finalization(lago: Lago, stack: LocalStackProce
     stack.drain()
     assert lago.client.invoices.refresh(draft.lago_id).total_amount_cents == 10500
 
+    # And without a refresh call, the next hourly tick brings more late usage into the draft
+    lago.usage("sub_acme", "2030-01-20T12:00:00Z", 2)
+    stack.drain()
+    assert lago.client.invoices.find(draft.lago_id).total_amount_cents == 10500
+    stack.tick("2030-02-01T01:00:00Z")
+    assert lago.client.invoices.find(draft.lago_id).total_amount_cents == 10700
+
     # Then the grace period ends on February 4th and the hourly run finalizes and numbers it
     stack.tick("2030-02-03T23:00:00Z")
     assert lago.client.invoices.find(draft.lago_id).status == "draft"
     stack.tick("2030-02-04T00:00:00Z")
     final = lago.client.invoices.find(draft.lago_id)
     assert final.status == "finalized" and final.number.endswith("-001-001")
-    assert (final.issuing_date, final.total_amount_cents) == ("2030-02-04", 10500)
+    assert (final.issuing_date, final.total_amount_cents) == ("2030-02-04", 10700)
     assert final.payment_due_date == "2030-02-04"
 
 
