@@ -299,9 +299,10 @@ class Aggregator:
         codes_by_org: dict[str, set[str]] = {}
         for occurrence in candidates:
             codes_by_org.setdefault(occurrence.record.organization_id, set()).add(occurrence.event.code)
-        # Before the subscriptions (and their plans): a metric created since the cache was filled reloads it once
-        metrics = {org: self.directory.metrics(org, codes=codes) for org, codes in codes_by_org.items()}
+        # The subscriptions first: reading them also drops the catalog cached for an organization whose
+        # catalog version moved. A metric created since the cache was filled reloads the metrics once.
         subscriptions = self.directory.subscriptions(pairs) if pairs else {}
+        metrics = {org: self.directory.metrics(org, codes=codes) for org, codes in codes_by_org.items()}
         for occurrence in candidates:
             org = occurrence.record.organization_id
             metric_codes = metrics[org]

@@ -2,9 +2,10 @@
 
 Subscriptions are read fresh for every batch (two BatchGetItem calls: the external_id aliases, then the
 subscriptions with their customers), so a termination is honoured by the next batch. Plans, metrics and the
-organization's timezone change rarely and are cached per container for `CATALOG_TTL_SECONDS`; a plan edited
-in the meantime applies to events processed after the cache expires. A metric missing from the cache (created
-since: a new plan's charge, an event's code) reloads the metrics at once.
+organization's timezone change rarely and are cached per container for `CATALOG_TTL_SECONDS`, and dropped as
+soon as the organization's catalog version moves (read with the aliases, in the same BatchGetItem): a plan or
+metric edited applies from the next batch on. A metric missing from the cache (created since: a new plan's
+charge, an event's code) reloads the metrics at once.
 """
 
 from __future__ import annotations
@@ -204,6 +205,7 @@ class Directory:
         self._ttl = ttl_seconds
         self._monotonic = monotonic
         self._cache: dict[tuple[str, ...], _Cached] = {}
+        self._versions: dict[str, str] = {}
 
     def _cached(self, key: tuple[str, ...], load: Callable[[], Any]) -> Any:
         entry = self._cache.get(key)
@@ -212,6 +214,16 @@ class Directory:
             entry = _Cached(now + self._ttl, load())
             self._cache[key] = entry
         return entry.value
+
+    def catalog_version(self, organization_id: str, version: str) -> None:
+        """Drop what is cached for the organization when its catalog version moved since it was cached
+        (lagoon.services.catalog_version): an edited plan or metric applies from this batch on."""
+        if self._versions.get(organization_id) == version:
+            return
+        if organization_id in self._versions:
+            for key in [k for k in self._cache if k[1] == organization_id]:
+                del self._cache[key]
+        self._versions[organization_id] = version
 
     def metrics(
         self, organization_id: str, *, codes: Iterable[str] = (), ids: Iterable[str] = ()
@@ -273,8 +285,17 @@ class Directory:
     ) -> dict[tuple[str, str], list[SubscriptionView]]:
         """Started subscriptions of each (organization, external_id), oldest first; pairs without any
         subscription (not even a pending one) are absent."""
+        from lagoon.services import catalog_version
+
         pairs = list(dict.fromkeys(pairs))
-        aliases = self._store.get_documents((org, subscription_kinds.ALIAS_KIND, ext) for org, ext in pairs)
+        organizations = list(dict.fromkeys(org for org, _ in pairs))
+        aliases = self._store.get_documents(
+            [(org, subscription_kinds.ALIAS_KIND, ext) for org, ext in pairs]
+            + [(org, catalog_version.KIND, catalog_version.KEY) for org in organizations]
+        )
+        for org in organizations:
+            version = aliases.get((org, catalog_version.KIND, catalog_version.KEY), {}).get("version", "")
+            self.catalog_version(org, version)
         keys: list[tuple[str, str, str]] = []
         for (org, _, _), alias in aliases.items():
             for entry in alias.get("subscriptions", [])[-3:]:

@@ -20,7 +20,7 @@ from lagoon.domain.billable_metrics import (
     BillableMetricFilterInput,
     BillableMetricUpdateInput,
 )
-from lagoon.services import catalog_codes
+from lagoon.services import catalog_codes, catalog_version
 
 BILLABLE_METRIC = "billable_metric"
 
@@ -153,6 +153,7 @@ def update_billable_metric(
         plans.prune_charge_filters(writes, organization_id, metric, using_plans)
     writes.message(_message("billable_metric.updated", metric, plans_count=len(using_plans)))
     catalog_codes.commit_claiming_codes(writes)
+    catalog_version.bump(organization_id)
     return metric
 
 
@@ -174,6 +175,7 @@ def delete_billable_metric(organization_id: str, code: str) -> BillableMetric:
     plans.remove_charges_of_metric(writes, organization_id, metric.lago_id, using_plans)
     writes.message(_message("billable_metric.deleted", deleted, plans_count=0))
     writes.commit()
+    catalog_version.bump(organization_id)
     return deleted
 
 

@@ -135,6 +135,7 @@ def update_organization(organization_id: str, update: OrganizationUpdate) -> Org
     document = updated.model_dump(mode="json")
     if not changes.get("webhook_url"):
         entities.Writes().put(GLOBAL, ORGANIZATION, organization_id, document).commit()
+        _timezone_changed(organization_id, current, updated)
         return updated
     # The legacy webhook_url moves the first webhook endpoint, under the endpoints' guard (count, uniqueness).
     from lagoon.services import webhook_endpoints  # they depend on this module: imported late
@@ -144,7 +145,15 @@ def update_organization(organization_id: str, update: OrganizationUpdate) -> Org
         webhook_endpoints.put_legacy_endpoint(organization_id, existing, writes, changes["webhook_url"])
 
     webhook_endpoints.guarded(organization_id, change)
+    _timezone_changed(organization_id, current, updated)
     return updated
+
+
+def _timezone_changed(organization_id: str, before: Organization, after: Organization) -> None:
+    if before.timezone != after.timezone:
+        from lagoon.services import catalog_version  # the aggregator caches the timezone
+
+        catalog_version.bump(organization_id)
 
 
 def render_organization(organization: Organization) -> dict[str, Any]:

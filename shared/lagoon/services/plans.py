@@ -30,7 +30,7 @@ from lagoon.domain.plans import (
     PlanUpdateInput,
 )
 from lagoon.engine.properties import ChargePropertiesError, dump_charge_properties, validate_charge_properties
-from lagoon.services import billable_metrics, catalog_codes, taxes
+from lagoon.services import billable_metrics, catalog_codes, catalog_version, taxes
 
 PLAN = "plan"
 
@@ -345,6 +345,7 @@ def update_plan(organization_id: str, code: str, data: PlanUpdateInput) -> Plan:
     catalog_codes.change_code(writes, organization_id, PLAN, current.code, plan.code, plan.lago_id)
     writes.message(_message("plan.updated", plan))
     catalog_codes.commit_claiming_codes(writes)
+    catalog_version.bump(organization_id)
     for hook in update_hooks:
         hook(organization_id, current, plan)
     return plan
@@ -392,6 +393,7 @@ def delete_plan(organization_id: str, code: str) -> Plan:
         writes.put(organization_id, PLAN, plan.lago_id, pending.model_dump(mode="json"))
         writes.message(_message("plan.deleted", pending))
         writes.commit()
+        catalog_version.bump(organization_id)
         for hook in deletion_hooks:
             hook(organization_id, pending)
         return pending
@@ -401,6 +403,7 @@ def delete_plan(organization_id: str, code: str) -> Plan:
     catalog_codes.release_code(writes, organization_id, PLAN, plan.code)
     writes.message(_message("plan.deleted", deleted))
     writes.commit()
+    catalog_version.bump(organization_id)
     return deleted
 
 
@@ -414,6 +417,7 @@ def finish_plan_deletion(organization_id: str, plan_id: str) -> Plan:
     writes.put(organization_id, PLAN, plan.lago_id, deleted.model_dump(mode="json"))
     catalog_codes.release_code(writes, organization_id, PLAN, plan.code)
     writes.commit()
+    catalog_version.bump(organization_id)
     return deleted
 
 

@@ -138,3 +138,26 @@ def test_a_metric_and_plan_created_after_the_aggregator_warmed_up_count_at_once(
     [aggregate] = aggregates(org.id, second["lago_id"])
     assert aggregate["charge_id"] == plan["charges"][0]["lago_id"]
     assert Decimal(aggregate["state"]["total"]) == 3
+
+
+def test_a_plan_edited_after_the_aggregator_warmed_up_applies_to_the_next_batch(api, org, stream):
+    # Given a warm aggregator that folded an event of the plan's only charge
+    metric, plan, subscription = _setup(api)
+    calls = create_metric(api, "calls", aggregation_type="count_agg", field_name=None)
+    api.post("/events", {"event": event("tx_1", gb=1)})
+    stream.drain()
+    # When the plan gets a second charge, on `calls`, and an event for it arrives at once
+    edited = api.put(
+        f"/plans/{plan['code']}",
+        {"plan": {"charges": [{"id": plan["charges"][0]["lago_id"], **charge(metric)}, charge(calls)]}},
+    )
+    assert edited.status == 200, edited.body
+    api.post("/events", {"event": event("tx_2", code="calls")})
+    stream.drain()
+    # Then the event is counted under the new charge (it used to be missed until the cache expired, 30 s)
+    new_charge = next(
+        c for c in edited.json["plan"]["charges"] if c["lago_billable_metric_id"] == calls["lago_id"]
+    )
+    by_charge = {a["charge_id"]: a for a in aggregates(org.id, subscription["lago_id"])}
+    assert set(by_charge) == {plan["charges"][0]["lago_id"], new_charge["lago_id"]}
+    assert by_charge[new_charge["lago_id"]]["state"]["events_count"] == 1
