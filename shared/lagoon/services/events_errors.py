@@ -2,7 +2,10 @@
 found invalid in the previous hour, by category (DECISIONS.md "Events"; EventsErrorsObject).
 
 The aggregator files invalid events under the hour their batch arrived (`err#<hour>`). Each organization's
-report is one outbox message whose id derives from (organization, hour): a re-run never sends it twice.
+report is one outbox message whose id derives from (organization, hour): a re-run never sends it twice. A
+cursor (the last hour reported) makes a run catch up the hours a failed or missed run left, up to
+`MAX_CATCH_UP_HOURS`; a run at an earlier time than the cursor (a local clock moved back) reports its own
+previous hour and moves the cursor there.
 Lagoon adds two categories to Lago's three when they are not empty: `unknown_subscription` (stored, not
 counted) and `invalid_event` (rejected from a direct stream producer), see docs/ingestion.md.
 """
@@ -31,10 +34,38 @@ LAGO_CATEGORIES = (INVALID_CODE, MISSING_AGGREGATION_PROPERTY, INVALID_FILTER_VA
 LAGOON_CATEGORIES = (UNKNOWN_SUBSCRIPTION, INVALID_EVENT)
 
 
+GLOBAL = "global"
+CURSOR_KIND = "events_errors_cursor"
+CURSOR_KEY = "hourly"
+MAX_CATCH_UP_HOURS = 48
+_HOUR = "%Y-%m-%dT%H"
+
+
 def report_events_errors(now: datetime, store: UsageStore | None = None) -> int:
-    """Record the previous hour's reports; returns how many organizations got one."""
+    """Record the reports of the previous hour and of any hour since the last run that reported; returns how
+    many reports (organization and hour) were recorded."""
     store = store or UsageStore()
-    hour = (now - timedelta(hours=1)).strftime("%Y-%m-%dT%H")
+    last = (now - timedelta(hours=1)).replace(minute=0, second=0, microsecond=0)
+    cursor = entities.get(GLOBAL, CURSOR_KIND, CURSOR_KEY)
+    reported = (
+        datetime.strptime(cursor["reported_through"], _HOUR).replace(tzinfo=last.tzinfo) if cursor else None
+    )
+    if reported is None or reported > last:
+        start = last
+    else:
+        start = max(reported + timedelta(hours=1), last - timedelta(hours=MAX_CATCH_UP_HOURS - 1))
+    sent = 0
+    hour = start
+    while hour <= last:
+        sent += _report_hour(hour.strftime(_HOUR), store)
+        hour += timedelta(hours=1)
+    if reported != last:
+        body = {"reported_through": last.strftime(_HOUR)}
+        entities.Writes().put(GLOBAL, CURSOR_KIND, CURSOR_KEY, body).commit()
+    return sent
+
+
+def _report_hour(hour: str, store: UsageStore) -> int:
     found: dict[str, dict[str, dict[str, None]]] = defaultdict(lambda: defaultdict(dict))
     for item in store.query(events_table(), errors_pk(hour)):
         organization_id = item["o"]["S"]

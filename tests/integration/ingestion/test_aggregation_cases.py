@@ -176,3 +176,23 @@ def test_events_before_their_subscription_are_counted_once_it_exists(api, org, s
     [aggregate] = aggregates(org.id, subscription["lago_id"])
     assert Decimal(aggregate["state"]["total"]) == 7
     assert api.get("/events/early-1").json["event"]["lago_subscription_id"] == subscription["lago_id"]
+
+
+def test_events_errors_of_an_hour_a_missed_run_left_are_reported_by_the_next_run(api, org, stream):
+    from datetime import timedelta
+
+    from lagoon.services.events_errors import report_events_errors
+
+    create_plan(api, charges=[charge(create_metric(api))])
+    subscribe(api)
+    this_hour = datetime.now(UTC).replace(minute=5, second=0, microsecond=0)  # before: errors file at arrival
+    api.post("/events", {"event": event("bad-code", code="nope")})
+    stream.drain()
+    # A run before the errors' hour moves the cursor; the runs of the next two hours never happen
+    assert report_events_errors(this_hour) == 0
+    # Then the run three hours later reports the hour the missed runs left, once
+    assert report_events_errors(this_hour + timedelta(hours=3)) == 1
+    assert report_events_errors(this_hour + timedelta(hours=3)) == 0
+    assert report_events_errors(this_hour + timedelta(hours=4)) == 0
+    [message] = outbox("events.errors")
+    assert message["payload"]["invalid_code"] == ["bad-code"]
