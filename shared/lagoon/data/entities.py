@@ -15,7 +15,14 @@ from functools import cache
 from typing import Any
 
 from pynamodb.connection import Connection
-from pynamodb.exceptions import DeleteError, DoesNotExist, PutError, TransactWriteError, UpdateError
+from pynamodb.exceptions import (
+    DeleteError,
+    DoesNotExist,
+    PutError,
+    PynamoDBException,
+    TransactWriteError,
+    UpdateError,
+)
 from pynamodb.transactions import TransactWrite
 
 from lagoon import errors
@@ -63,6 +70,20 @@ def get_many(organization_id: str, kind: str, keys: list[str]) -> dict[str, dict
     for record in EntityRecord.batch_get([(pk, key) for key in unique]):
         found[record.sk] = json.loads(record.body)
     return found
+
+
+def delete_many(organization_id: str, kind: str, keys: list[str]) -> None:
+    """Delete these documents unconditionally, 25 a BatchWriteItem request."""
+    if not keys:
+        return
+    ensure_bound()
+    pk = partition(organization_id, kind)
+    try:
+        with EntityRecord.batch_write() as batch:
+            for key in dict.fromkeys(keys):
+                batch.delete(EntityRecord(pk, key))
+    except PynamoDBException as exc:
+        raise errors.TransientFailure("the deletes could not be written") from exc
 
 
 def query(organization_id: str, kind: str, prefix: str | None = None) -> Iterator[dict[str, Any]]:

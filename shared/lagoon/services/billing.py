@@ -95,6 +95,8 @@ class Catalog:
     _taxes: dict[str, Tax] | None = None
     _applied_coupons: dict[str, list[AppliedCoupon]] | None = None
     _invoices: dict[str, dict[str, Invoice]] | None = None
+    done_timers: list[str] = field(default_factory=list)
+    """Keys of `project` timers whose work is done, deleted together by `drop_done_timers`."""
 
     def __post_init__(self) -> None:
         self.organization = organizations.get_organization(self.organization_id)
@@ -147,6 +149,12 @@ class Catalog:
 
     def invoices_changed(self) -> None:
         self._invoices = None
+
+    def drop_done_timers(self) -> None:
+        """One BatchWriteItem per 25 invoices instead of a DeleteItem each; timers left by a crash before this
+        are redone by the next run (the work is idempotent)."""
+        keys, self.done_timers = self.done_timers, []
+        entities.delete_many(invoices.GLOBAL, invoices.TIMER_KIND, keys)
 
     def terms(self, subscription: Subscription) -> SubscriptionTerms | None:
         customer = self.customer(subscription.lago_customer_id)
@@ -1045,8 +1053,7 @@ def _create_invoice(
     if stored.coupon_applications:
         catalog.coupons_changed()
     _after_commit(stored)
-    with contextlib.suppress(errors.ConflictRetry):
-        invoices.drop_timer(invoices.timer_key(moment, stored, "project"))
+    catalog.done_timers.append(invoices.timer_key(moment, stored, "project"))
     return stored
 
 
@@ -1070,13 +1077,18 @@ def bill_customer(
     now: datetime,
     moment: datetime,
     report: RunReport,
+    known_cursors: dict[str, _Cursor] | None = None,
 ) -> None:
     """Invoice every boundary up to `now` of one customer's subscriptions, oldest first, one invoice per
     boundary. After a lost race it reads the cursors again (the winner's invoice stands)."""
     customer = catalog.customer(customer_id)
     lost = 0
+    ids = [s.lago_id for s in found]
+    if known_cursors is not None and all(i in known_cursors for i in ids):
+        cursors = {i: known_cursors[i] for i in ids}  # read for the whole organization at the run's start
+    else:
+        cursors = _read_cursors(catalog.organization_id, ids)
     while lost < MAX_ATTEMPTS:
-        cursors = _read_cursors(catalog.organization_id, [s.lago_id for s in found])
         by_boundary: dict[datetime, list[tuple[Subscription, InvoicePart, _Cursor]]] = defaultdict(list)
         for subscription in found:
             terms = catalog.terms(subscription)
@@ -1098,8 +1110,11 @@ def bill_customer(
         if created is None:
             lost += 1
             report.skipped += 1
+            cursors = _read_cursors(catalog.organization_id, [s.lago_id for s in found])
         else:
             report.invoices.append(created.lago_id)
+            for subscription, _, cursor in by_boundary[boundary]:  # as `_advance_cursor` wrote them
+                cursors[subscription.lago_id] = _Cursor(boundary, (cursor.revision or 0) + 1)
 
 
 def run_billing(now: datetime, *, moment: datetime | None = None) -> RunReport:
@@ -1120,14 +1135,19 @@ def bill_organization(organization_id: str, now: datetime, moment: datetime, rep
     for subscription in subscriptions.list_billable_subscriptions(organization_id):
         by_customer[subscription.lago_customer_id].append(subscription)
         catalog.lookups.remember(subscription)
-    for customer_id, found in by_customer.items():
-        try:
-            bill_customer(catalog, customer_id, found, now, moment, report)
-        except (errors.TransientFailure, errors.NotFound) as exc:
-            report.failures += 1
-            logger.exception(
-                "billing a customer failed", extra={"customer_id": customer_id, "error": str(exc)}
-            )
+    catalog.lookups.preload_customers(list(by_customer))
+    cursors = _read_cursors(organization_id, [s.lago_id for found in by_customer.values() for s in found])
+    try:
+        for customer_id, found in by_customer.items():
+            try:
+                bill_customer(catalog, customer_id, found, now, moment, report, cursors)
+            except (errors.TransientFailure, errors.NotFound) as exc:
+                report.failures += 1
+                logger.exception(
+                    "billing a customer failed", extra={"customer_id": customer_id, "error": str(exc)}
+                )
+    finally:
+        catalog.drop_done_timers()
 
 
 # --- drafts: refresh and finalize ------------------------------------------------------------------------
@@ -1267,9 +1287,12 @@ def bill_termination(organization_id: str, subscription: Subscription) -> None:
             for s in subscriptions.list_billable_subscriptions(organization_id)
             if s.lago_customer_id == subscription.lago_customer_id
         ]
-        bill_customer(
-            catalog, subscription.lago_customer_id, found, terminated_at, invoices.now_utc(), RunReport()
-        )
+        try:
+            bill_customer(
+                catalog, subscription.lago_customer_id, found, terminated_at, invoices.now_utc(), RunReport()
+            )
+        finally:
+            catalog.drop_done_timers()
     except errors.LagoonError as exc:
         logger.exception(
             "termination billing deferred to the hourly run",

@@ -46,6 +46,12 @@ def get_customer_by_id(organization_id: str, lago_id: str) -> Customer:
     return Customer.model_validate(document)
 
 
+def get_customers_by_ids(organization_id: str, lago_ids: list[str]) -> dict[str, Customer]:
+    """Customers by lago_id, in BatchGetItem requests; unknown ids are absent."""
+    documents = entities.get_many(organization_id, CUSTOMER, lago_ids)
+    return {key: Customer.model_validate(document) for key, document in documents.items()}
+
+
 def _merge_metadata(existing: list[CustomerMetadata], sent: list[Any]) -> list[CustomerMetadata]:
     """Lago: items with a known id are updated, items without an id are added, the rest are removed."""
     by_id = {item.lago_id: item for item in existing}

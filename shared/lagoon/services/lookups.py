@@ -35,6 +35,12 @@ class Lookups:
             self._customers[lago_id] = customers.get_customer_by_id(self.organization_id, lago_id)
         return self._customers[lago_id]
 
+    def preload_customers(self, lago_ids: list[str]) -> None:
+        """Read these customers in batches (100 a request) instead of one request each at first use."""
+        wanted = [i for i in dict.fromkeys(lago_ids) if i not in self._customers]
+        if wanted:
+            self._customers.update(customers.get_customers_by_ids(self.organization_id, wanted))
+
     def subscription(self, lago_id: str) -> Subscription:
         if lago_id not in self._subscriptions:
             self._subscriptions[lago_id] = subscriptions.get_subscription_by_id(self.organization_id, lago_id)

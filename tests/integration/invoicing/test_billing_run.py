@@ -247,3 +247,79 @@ def test_yearly_commitment_counts_the_charges_billed_monthly(api, org, gateway, 
     # 1,500.00 - (1,200.00 + 10.00 + 20.00 + 30.00) = 240.00: the commitment covers the whole year
     assert _fees(last) == {"subscription:yearly": 120000, "charge:storage": 3000, "commitment:yearly": 24000}
     assert last["total_amount_cents"] == 147000
+
+
+def _per_organization_subscriptions(api, org, count: int) -> None:
+    assert (
+        api.put("/organizations", {"organization": {"document_numbering": "per_organization"}}).status == 200
+    )
+    create_plan(api, "startup")
+    for n in range(count):
+        subscribe_at(
+            org.id,
+            "2024-01-01T00:00:00Z",
+            external_id=f"sub_{n}",
+            customer=f"cus_{n}",
+            subscription_at=at("2024-01-01T00:00:00Z"),
+        )
+
+
+def test_a_run_overtaken_by_a_concurrent_one_invoices_nothing_twice(api, org, gateway, monkeypatch):
+    # Two runs for the same "now": the second runs whole between the first's computing its first invoice
+    # and committing it (the widest race: every one of the first run's cursors is stale by then)
+    from lagoon.services import billing
+
+    _per_organization_subscriptions(api, org, 4)
+    real = billing._advance_cursor
+    raced: list[bool] = []
+
+    def overtaken(*args, **kwargs):
+        if not raced:
+            raced.append(True)
+            run_billing(gateway, "2024-02-01T00:00:00Z")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(billing, "_advance_cursor", overtaken)
+    run_billing(gateway, "2024-02-01T00:00:00Z")
+
+    assert raced == [True]
+    found = invoices_of(api)
+    assert sorted(i["customer"]["external_id"] for i in found) == [f"cus_{n}" for n in range(4)]
+    assert sorted(i["number"].split("-", 2)[-1] for i in found) == [f"202402-{n:03d}" for n in range(1, 5)]
+    assert len(outbox("invoice.created")) == 4
+    fees = api.get("/fees", query={"per_page": 100}).json["fees"]
+    assert sorted(f["lago_invoice_id"] for f in fees) == sorted(i["lago_id"] for i in found)
+
+
+def test_a_run_that_crashes_halfway_is_resumed_by_the_next(api, org, gateway, monkeypatch):
+    from lagoon.services import billing
+
+    _per_organization_subscriptions(api, org, 5)
+    real = billing._after_commit
+    committed: list[str] = []
+
+    def crash_on_the_third(invoice, previous=None):
+        committed.append(invoice.lago_id)
+        if len(committed) == 3:
+            raise RuntimeError("the function stopped here")
+        real(invoice, previous)
+
+    monkeypatch.setattr(billing, "_after_commit", crash_on_the_third)
+    try:
+        run_billing(gateway, "2024-02-01T00:00:00Z")
+    except RuntimeError:
+        pass
+    else:
+        raise AssertionError("the injected crash did not stop the run")
+    # The crash came after the third invoice committed, before its fee documents: two more are left
+    assert len(invoices_of(api)) == 3
+    assert len(api.get("/fees", query={"per_page": 100}).json["fees"]) == 2
+
+    monkeypatch.setattr(billing, "_after_commit", real)
+    run_billing(gateway, "2024-02-01T01:00:00Z")
+    found = invoices_of(api)
+    assert len(found) == 5 and {i["total_amount_cents"] for i in found} == {10000}
+    assert sorted(i["number"].split("-", 2)[-1] for i in found) == [f"202402-{n:03d}" for n in range(1, 6)]
+    fees = api.get("/fees", query={"per_page": 100}).json["fees"]
+    assert sorted(f["lago_invoice_id"] for f in fees) == sorted(i["lago_id"] for i in found)
+    assert len(outbox("invoice.created")) == 5
