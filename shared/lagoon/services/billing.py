@@ -95,6 +95,7 @@ class Catalog:
     _taxes: dict[str, Tax] | None = None
     _applied_coupons: dict[str, list[AppliedCoupon]] | None = None
     _invoices: dict[str, dict[str, Invoice]] | None = None
+    _counters: dict[str, invoices.Counter] = field(default_factory=dict)
     done_timers: list[str] = field(default_factory=list)
     """Keys of `project` timers whose work is done, deleted together by `drop_done_timers`."""
 
@@ -149,6 +150,15 @@ class Catalog:
 
     def invoices_changed(self) -> None:
         self._invoices = None
+
+    def preload_counters(self, customer_ids: list[str]) -> None:
+        keys = [invoices.customer_counter_key(i) for i in customer_ids]
+        self._counters.update(invoices.read_counters(self.organization_id, keys))
+
+    def take_counter(self, key: str) -> invoices.Counter:
+        """A preloaded counter, once (the next use reads it: this run may have moved it), else read now."""
+        found = self._counters.pop(key, None)
+        return found if found is not None else invoices.read_counter(self.organization_id, key)
 
     def drop_done_timers(self) -> None:
         """One BatchWriteItem per 25 invoices instead of a DeleteItem each; timers left by a crash before this
@@ -849,9 +859,7 @@ def _finalize_into(
         if application["terminated"]:
             changes.update(status="terminated", terminated_at=iso(moment))
         coupons.put_applied_coupon(writes, applied.model_copy(update=changes))
-    customer_counter = invoices.read_counter(
-        catalog.organization_id, invoices.customer_counter_key(customer.lago_id)
-    )
+    customer_counter = catalog.take_counter(invoices.customer_counter_key(customer.lago_id))
     if invoice.total_amount_cents == 0 and not invoices.finalizes_zero_amount(organization, customer):
         # DECISIONS.md: a skipped zero-amount invoice is closed — not numbered, no webhook. The counter's
         # revision still moves, so coupon consumption stays serialised per customer.
@@ -884,10 +892,9 @@ def _finalize_into(
 
 def _after_commit(invoice: Invoice, previous: Invoice | None = None) -> None:
     """Fee documents, and (once final) the period-closed markers that stop late events from counting."""
-    invoices.project_fees(invoice, previous)
-    if invoice.status in ("finalized", "closed"):
-        close_periods(invoice)
-    elif invoice.status == "draft":
+    final = invoice.status in ("finalized", "closed")
+    invoices.project_fees(invoice, previous, with_items=_closed_items(invoice) if final else [])
+    if invoice.status == "draft":
         mark_draft_periods(invoice)
 
 
@@ -913,7 +920,13 @@ def mark_draft_periods(invoice: Invoice) -> None:
 
 
 def close_periods(invoice: Invoice) -> None:
-    items = []
+    items = _closed_items(invoice)
+    if items:
+        UsageStore().batch_write(items)
+
+
+def _closed_items(invoice: Invoice) -> list[tuple[str, dict[str, Any]]]:
+    items: list[tuple[str, dict[str, Any]]] = []
     for part in invoice.parts:
         if part.charges_period is None:
             continue
@@ -928,8 +941,7 @@ def close_periods(invoice: Invoice) -> None:
                 },
             )
         )
-    if items:
-        UsageStore().batch_write(items)
+    return items
 
 
 # --- creating the invoice of a boundary ------------------------------------------------------------------
@@ -1136,6 +1148,7 @@ def bill_organization(organization_id: str, now: datetime, moment: datetime, rep
         by_customer[subscription.lago_customer_id].append(subscription)
         catalog.lookups.remember(subscription)
     catalog.lookups.preload_customers(list(by_customer))
+    catalog.preload_counters(list(by_customer))
     cursors = _read_cursors(organization_id, [s.lago_id for found in by_customer.values() for s in found])
     try:
         for customer_id, found in by_customer.items():

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -105,9 +105,12 @@ def put_invoice(writes: entities.Writes, invoice: Invoice, *, new: bool = False)
     return stored
 
 
-def project_fees(invoice: Invoice, previous: Invoice | None = None) -> None:
+def project_fees(
+    invoice: Invoice, previous: Invoice | None = None, *, with_items: Sequence[tuple[str, Any]] = ()
+) -> None:
     """Write the invoice's fees as `fee` documents (idempotent: same ids, same content) and delete the fees
-    a recomputation dropped. The invoice document stays the source of truth."""
+    a recomputation dropped. The invoice document stays the source of truth. `with_items` (of any table) are
+    written in the same BatchWriteItem requests."""
     store = UsageStore()
     table = get_settings().entities_table
     items = []
@@ -126,7 +129,7 @@ def project_fees(invoice: Invoice, previous: Invoice | None = None) -> None:
                 },
             )
         )
-    store.batch_write(items)
+    store.batch_write([*items, *with_items])
     if previous is not None:
         kept = {fee["lago_id"] for fee in invoice.fees}
         dropped = [fee["lago_id"] for fee in previous.fees if fee["lago_id"] not in kept]
@@ -146,6 +149,20 @@ class Counter:
     value: int
     revision: int | None
     """None: the counter does not exist yet."""
+
+
+def read_counters(organization_id: str, keys: list[str]) -> dict[str, Counter]:
+    """Counters by key, in BatchGetItem requests (absent ones at 0, not existing yet)."""
+    documents = entities.get_many(organization_id, COUNTER_KIND, keys) if keys else {}
+    found = {}
+    for key in keys:
+        document = documents.get(key)
+        found[key] = (
+            Counter(key, int(document["value"]), int(document["revision"]))
+            if document
+            else Counter(key, 0, None)
+        )
+    return found
 
 
 def read_counter(organization_id: str, key: str) -> Counter:
