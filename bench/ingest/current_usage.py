@@ -1,6 +1,6 @@
 """current_usage latency at 10, 10k and 100k events of the same subscription, in one run.
 
-Run from the repository root: `python -m bench.usage.run`. In-process: moto AWS created from template.yaml,
+Run from the repository root: `python -m bench.ingest.current_usage` (also run by `python -m bench.ingest`). In-process: moto AWS created from template.yaml,
 the real gateway (authorizer + UsageFunction handler) and the real aggregator folding the events (records of
 100 events, as the events API writes them). Goal (issue 7): latency at 100k <= 1.3 x latency at 10 — the
 endpoint reads the subscription's aggregates (one Query), never its events.
