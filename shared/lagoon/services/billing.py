@@ -902,17 +902,10 @@ def mark_draft_periods(invoice: Invoice) -> None:
     """Tell the aggregator which draft covers each period, so late events there flag it for a refresh. A
     closed marker is never turned back into a draft one (a finalization may have overtaken this call)."""
     store = UsageStore()
-    for part in invoice.parts:
-        if part.charges_period is None:
-            continue
+    for table, item in _closed_items(invoice):
         store.put_item(
-            aggregates_table(),
-            {
-                "pk": S(aggregate_pk(invoice.organization_id, part.subscription_id)),
-                "sk": S(closed_sk(part.charges_period.from_datetime)),
-                "inv": S(invoice.lago_id),
-                "ms": S(MARKER_DRAFT),
-            },
+            table,
+            {**item, "ms": S(MARKER_DRAFT)},
             condition="attribute_not_exists(#pk) OR #ms = :draft",
             names={"#pk": "pk", "#ms": "ms"},
             values={":draft": S(MARKER_DRAFT)},
@@ -1122,7 +1115,7 @@ def bill_customer(
         if created is None:
             lost += 1
             report.skipped += 1
-            cursors = _read_cursors(catalog.organization_id, [s.lago_id for s in found])
+            cursors = _read_cursors(catalog.organization_id, ids)
         else:
             report.invoices.append(created.lago_id)
             for subscription, _, cursor in by_boundary[boundary]:  # as `_advance_cursor` wrote them

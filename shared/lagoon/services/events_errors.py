@@ -28,13 +28,13 @@ from lagoon.ingestion.aggregator import (
     UNKNOWN_SUBSCRIPTION,
     errors_pk,
 )
+from lagoon.services.organizations import GLOBAL
 
 _NAMESPACE = uuid.UUID("a4f3c2b1-7e6d-4c5b-9a8f-1e2d3c4b5a69")
 LAGO_CATEGORIES = (INVALID_CODE, MISSING_AGGREGATION_PROPERTY, INVALID_FILTER_VALUES)
 LAGOON_CATEGORIES = (UNKNOWN_SUBSCRIPTION, INVALID_EVENT)
 
 
-GLOBAL = "global"
 CURSOR_KIND = "events_errors_cursor"
 CURSOR_KEY = "hourly"
 MAX_CATCH_UP_HOURS = 48

@@ -154,19 +154,14 @@ class Counter:
 def read_counters(organization_id: str, keys: list[str]) -> dict[str, Counter]:
     """Counters by key, in BatchGetItem requests (absent ones at 0, not existing yet)."""
     documents = entities.get_many(organization_id, COUNTER_KIND, keys) if keys else {}
-    found = {}
-    for key in keys:
-        document = documents.get(key)
-        found[key] = (
-            Counter(key, int(document["value"]), int(document["revision"]))
-            if document
-            else Counter(key, 0, None)
-        )
-    return found
+    return {key: _counter(key, documents.get(key)) for key in keys}
 
 
 def read_counter(organization_id: str, key: str) -> Counter:
-    document = entities.get(organization_id, COUNTER_KIND, key)
+    return _counter(key, entities.get(organization_id, COUNTER_KIND, key))
+
+
+def _counter(key: str, document: dict[str, Any] | None) -> Counter:
     if document is None:
         return Counter(key, 0, None)
     return Counter(key, int(document["value"]), int(document["revision"]))

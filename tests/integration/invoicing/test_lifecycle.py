@@ -17,7 +17,8 @@ from tests.integration.invoicing.conftest import (
 )
 
 
-def test_grace_period_keeps_a_draft_that_late_usage_changes_until_it_is_finalized(api, org, gateway, stream):
+def _grace_period_subscription(api, org) -> None:
+    """A customer with a 3-day grace period on a $100 monthly plan in arrears with $1/GB, from 2024-01-01."""
     api.post(
         "/customers",
         {"customer": {"external_id": "cus_1", "billing_configuration": {"invoice_grace_period": 3}}},
@@ -25,6 +26,10 @@ def test_grace_period_keeps_a_draft_that_late_usage_changes_until_it_is_finalize
     metric = create_metric(api, "storage")
     create_plan(api, "startup", charges=[charge(metric)])
     subscribe_at(org.id, "2024-01-01T00:00:00Z", subscription_at=at("2024-01-01T00:00:00Z"))
+
+
+def test_grace_period_keeps_a_draft_that_late_usage_changes_until_it_is_finalized(api, org, gateway, stream):
+    _grace_period_subscription(api, org)
     run_billing(gateway, "2024-02-01T00:00:00Z")
     (draft,) = invoices_of(api)
     assert draft["status"] == "draft" and draft["number"].endswith("-DRAFT")
@@ -72,13 +77,7 @@ def _drop_refresh_flags() -> int:
 
 
 def test_the_hourly_run_refreshes_a_draft_that_late_events_changed(api, org, gateway, stream):
-    api.post(
-        "/customers",
-        {"customer": {"external_id": "cus_1", "billing_configuration": {"invoice_grace_period": 3}}},
-    )
-    metric = create_metric(api, "storage")
-    create_plan(api, "startup", charges=[charge(metric)])
-    subscribe_at(org.id, "2024-01-01T00:00:00Z", subscription_at=at("2024-01-01T00:00:00Z"))
+    _grace_period_subscription(api, org)
     api.post("/events", {"event": event("on_time", at="2024-01-20T10:00:00Z", gb=2)})
     stream.drain()
     run_billing(gateway, "2024-02-01T00:00:00Z")
