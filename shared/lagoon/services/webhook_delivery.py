@@ -386,6 +386,14 @@ class _Run:
         self.left_behind, self.left_behind_for = set(), set()
         self.cursors = {shard: None for shard in webhook_outbox.SHARDS}
 
+    def can_read(self) -> bool:
+        """More pages to read, and room for what they bring."""
+        return bool(
+            self.cursors
+            and len(self.open) + len(self.claims) < self.policy.max_open_messages
+            and self.startable() < self.policy.concurrency
+        )
+
     def claim_admitted(self) -> None:
         """Claim the admitted messages in the background; each opens when its claim comes back."""
         lease_until = iso(self.clock() + timedelta(seconds=self.policy.lease_seconds))
@@ -621,11 +629,7 @@ class _Run:
                 if accepting:
                     self.readmit()
                     self.reread()
-                    if (
-                        self.cursors
-                        and len(self.open) + len(self.claims) < self.policy.max_open_messages
-                        and self.startable() < self.policy.concurrency
-                    ):
+                    if self.can_read():
                         self.fetch()
                     if self.admitted:
                         self.claim_admitted()
@@ -637,7 +641,11 @@ class _Run:
                         break
                     continue
                 running: list[Future[Any]] = [*self.futures, *self.claims]
-                done, _ = wait(running, return_when=FIRST_COMPLETED)
+                # While there is more to read, reading does not wait for deliveries under way: pages of messages
+                # all left behind (a hanging endpoint's backlog) claim nothing, and blocking on that endpoint's
+                # attempt would hold back the other endpoints' messages on the pages after them.
+                reading = accepting and self.can_read()
+                done, _ = wait(running, timeout=0 if reading else None, return_when=FIRST_COMPLETED)
                 for future in done:
                     if future in self.claims:
                         self.claimed(future)  # type: ignore[arg-type]
