@@ -10,7 +10,7 @@ TIME ?=
 export SAM_CLI_TELEMETRY := 0
 export AWS_DEFAULT_REGION ?= us-east-1
 
-.PHONY: help install run tick drain reset test lint format typecheck template test-unit test-integration test-e2e bench build pr clean
+.PHONY: help install run tick drain reset test lint format typecheck template test-unit test-integration test-e2e test-all bench build pr clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -65,7 +65,13 @@ test-integration: install ## Handler tests on moto (real API Gateway events, rea
 test-e2e: install ## End-to-end tests over HTTP against the local stack
 	$(BIN)/pytest tests/e2e
 
-test: lint typecheck template ## Everything CI runs: lint, types, template checks, all test tiers
+# The two venvs install side by side, then the checks run beside the test suite: CI's machine has 2 cores and
+# pytest mostly uses one. The checks' few output lines may land between pytest's dots.
+test: ## Everything CI runs: lint, types, template checks, all test tiers
+	@$(MAKE) --no-print-directory -j2 $(BIN)/.installed $(SAM_VENV)/.installed
+	@$(MAKE) --no-print-directory -j2 test-all lint typecheck template
+
+test-all: install ## All test tiers (without the checks)
 	$(BIN)/pytest tests
 
 bench: install ## Benchmarks (engine, ingestion, billing) — targets are printed next to the numbers
