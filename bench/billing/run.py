@@ -32,13 +32,14 @@ os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "ERROR")
 
 def _setup(events_per_charge: int) -> str:
     """An organization with a 5-charge plan and SUBSCRIPTIONS subscriptions, their January aggregates."""
+    from lagoon.data.usage_keys import aggregate_pk, event_pk
     from lagoon.data.usage_store import UsageStore, aggregates_table, events_table
     from lagoon.domain.billable_metrics import BillableMetricCreateInput
     from lagoon.domain.customers import CustomerInput
     from lagoon.domain.plans import PlanCreateInput
     from lagoon.domain.subscriptions import SubscriptionInput
     from lagoon.engine.aggregation import UsageEvent, fold, new_state
-    from lagoon.ingestion.aggregator import STATUS_COUNTED, aggregate_pk, event_pk
+    from lagoon.ingestion.aggregator import STATUS_COUNTED
     from lagoon.ingestion.directory import metric_definition
     from lagoon.services import billable_metrics, customers, organizations, plans, subscriptions
 
@@ -72,7 +73,7 @@ def _setup(events_per_charge: int) -> str:
     table = aggregates_table()
     for n in range(SUBSCRIPTIONS):
         customers.upsert_customer(org, CustomerInput(external_id=f"cus_{n}"))
-        subscription = subscriptions.create_subscription(
+        subscription, _ = subscriptions.create_subscription(
             org,
             SubscriptionInput(external_customer_id=f"cus_{n}", plan_code="bench", external_id=f"sub_{n}"),
             now=START,

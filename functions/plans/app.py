@@ -5,7 +5,6 @@ from typing import Any
 from lagoon.api.plans import router
 from lagoon.api.resolver import build_resolver
 from lagoon.observability import lambda_entrypoint
-from lagoon.services import billing  # noqa: F401  (registers the invoicing hooks: bill terminations and deletions)
 
 app = build_resolver(router)
 

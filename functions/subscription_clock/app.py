@@ -1,11 +1,11 @@
-"""Every 5 minutes: start, alert, end subscriptions whose time has come ("now" = the schedule's `time`)."""
+"""Every 5 minutes: start, alert, end subscriptions whose time has come ("now" = the schedule's `time`); what a
+timer terminates is billed at once (lagoon.services.lifecycle.run_clock)."""
 
 from typing import Any
 
 from lagoon.observability import lambda_entrypoint
-from lagoon.services import billing  # noqa: F401  (registers the invoicing hooks: bill terminations and deletions)
+from lagoon.services.lifecycle import run_clock
 from lagoon.services.scheduling import scheduled_time
-from lagoon.services.subscriptions import run_clock
 
 
 @lambda_entrypoint()

@@ -11,7 +11,7 @@ from pydantic import BaseModel
 from lagoon.api.pagination import Page, PageParam, PerPageParam, list_body
 from lagoon.api.resolver import organization_id
 from lagoon.domain.customers import CustomerInput
-from lagoon.services import customers, organizations
+from lagoon.services import customers, lifecycle, organizations
 
 router = APIGatewayRouter()
 
@@ -41,7 +41,7 @@ def get_customer(external_customer_id: str) -> dict[str, Any]:
 @router.delete("/customers/<external_customer_id>")
 def delete_customer(external_customer_id: str) -> dict[str, Any]:
     org_id = organization_id(router)
-    return {"customer": _render(org_id)(customers.delete_customer(org_id, external_customer_id))}
+    return {"customer": _render(org_id)(lifecycle.delete_customer(org_id, external_customer_id))}
 
 
 @router.get("/customers")

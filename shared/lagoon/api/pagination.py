@@ -1,45 +1,20 @@
-"""Lago pagination: `page`, `per_page` (default and max 100, DECISIONS.md) and the `meta` object."""
+"""Lago pagination at the edge: the `page` / `per_page` query parameters and list bodies (rules: domain.paging)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Annotated, Any, TypeVar
 
 from aws_lambda_powertools.event_handler.openapi.params import Query
 
-T = TypeVar("T")
+from lagoon.domain.paging import MAX_PER_PAGE, Page, paginate
 
-MAX_PER_PAGE = 100
+__all__ = ["MAX_PER_PAGE", "Page", "PageParam", "PerPageParam", "list_body", "paginate"]
+
+T = TypeVar("T")
 
 PageParam = Annotated[int, Query(ge=1)]
 PerPageParam = Annotated[int, Query(ge=1)]
-
-
-@dataclass(frozen=True)
-class Page:
-    number: int = 1
-    size: int = MAX_PER_PAGE
-
-    @classmethod
-    def of(cls, page: int | None, per_page: int | None) -> Page:
-        return cls(number=max(page or 1, 1), size=min(max(per_page or MAX_PER_PAGE, 1), MAX_PER_PAGE))
-
-
-def paginate(items: Sequence[T], page: Page) -> tuple[list[T], dict[str, Any]]:
-    """Slice `items` for `page` and build Lago's meta block."""
-    total = len(items)
-    total_pages = max((total + page.size - 1) // page.size, 1) if total else 0
-    start = (page.number - 1) * page.size
-    chunk = list(items[start : start + page.size])
-    meta = {
-        "current_page": page.number,
-        "next_page": page.number + 1 if page.number < total_pages else None,
-        "prev_page": page.number - 1 if page.number > 1 else None,
-        "total_pages": total_pages,
-        "total_count": total,
-    }
-    return chunk, meta
 
 
 def list_body(root_key: str, items: Sequence[T], page: Page, render: Any) -> dict[str, Any]:

@@ -11,7 +11,7 @@ from pydantic import BaseModel
 from lagoon.api.pagination import Page, PageParam, PerPageParam, list_body
 from lagoon.api.resolver import organization_id
 from lagoon.domain.plans import PlanCreateInput, PlanUpdateInput
-from lagoon.services import plans
+from lagoon.services import lifecycle, plans
 
 router = APIGatewayRouter()
 
@@ -41,7 +41,7 @@ def update_plan(code: str, body: Annotated[PlanUpdateBody, Body()]) -> dict[str,
 
 @router.delete("/plans/<code>")
 def delete_plan(code: str) -> dict[str, Any]:
-    return {"plan": plans.render_plan(plans.delete_plan(organization_id(router), code))}
+    return {"plan": plans.render_plan(lifecycle.delete_plan(organization_id(router), code))}
 
 
 @router.get("/plans")

@@ -104,9 +104,6 @@ def build_resolver(
     `deferred(method, path)` names a deferred Lago feature for paths no router serves (answered 405
     `not_implemented`, DECISIONS.md).
     """
-    from lagoon.services.wiring import register_hooks
-
-    register_hooks()
     app = LagoonRestResolver(enable_validation=True, strip_prefixes=[API_PREFIX])
     for router in routers:
         app.include_router(router)

@@ -12,7 +12,7 @@ from pydantic import BaseModel
 from lagoon.api.pagination import Page, PageParam, PerPageParam, list_body
 from lagoon.api.resolver import organization_id
 from lagoon.domain.subscriptions import SubscriptionInput, SubscriptionUpdateInput
-from lagoon.services import customers, subscriptions
+from lagoon.services import customers, lifecycle, subscriptions
 
 router = APIGatewayRouter()
 
@@ -31,7 +31,7 @@ class SubscriptionUpdateBody(BaseModel):
 @router.post("/subscriptions")
 def create_subscription(body: Annotated[SubscriptionCreateBody, Body()]) -> dict[str, Any]:
     org_id = organization_id(router)
-    subscription = subscriptions.create_subscription(org_id, body.subscription)
+    subscription = lifecycle.create_subscription(org_id, body.subscription)
     return {"subscription": subscriptions.render_subscription_extended(subscription)}
 
 
@@ -89,5 +89,5 @@ def update_subscription(
 
 @router.delete("/subscriptions/<external_id>")
 def terminate_subscription(external_id: str, status: Annotated[str | None, Query()] = None) -> dict[str, Any]:
-    ended = subscriptions.terminate_subscription(organization_id(router), external_id, status)
+    ended = lifecycle.terminate_subscription(organization_id(router), external_id, status)
     return {"subscription": subscriptions.render_subscription(ended)}

@@ -7,6 +7,7 @@ from typing import Any
 
 import boto3
 from botocore.config import Config
+from pynamodb.connection import Connection
 from pynamodb.models import Model
 
 from lagoon.config import Settings, get_settings
@@ -63,9 +64,18 @@ def aws_client(service: str, *, validate: bool = True) -> Any:
     return _client(service, settings.region, settings.aws_endpoint_url, validate)
 
 
-def reset_clients() -> None:
-    from lagoon.data import entities
+@cache
+def _pynamodb_connection(region: str, host: str | None) -> Connection:
+    return Connection(region=region, host=host)
 
+
+def transaction_connection() -> Connection:
+    """One PynamoDB connection per container and endpoint (a new one per commit costs a botocore client)."""
+    settings = get_settings()
+    return _pynamodb_connection(settings.region, settings.aws_endpoint_url)
+
+
+def reset_clients() -> None:
     _client.cache_clear()
-    entities._connection.cache_clear()
+    _pynamodb_connection.cache_clear()
     _bound_for.clear()

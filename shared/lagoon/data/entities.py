@@ -11,10 +11,8 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from functools import cache
 from typing import Any
 
-from pynamodb.connection import Connection
 from pynamodb.exceptions import (
     DeleteError,
     DoesNotExist,
@@ -26,21 +24,10 @@ from pynamodb.exceptions import (
 from pynamodb.transactions import TransactWrite
 
 from lagoon import errors
-from lagoon.data.connection import ensure_bound, get_settings
+from lagoon.data.connection import ensure_bound, transaction_connection
 from lagoon.data.records import EntityRecord, OutboxRecord
 
 OUTBOX_SHARDS = 4
-
-
-@cache
-def _connection(region: str, host: str | None) -> Connection:
-    return Connection(region=region, host=host)
-
-
-def transaction_connection() -> Connection:
-    """One PynamoDB connection per container and endpoint (a new one per commit costs a botocore client)."""
-    settings = get_settings()
-    return _connection(settings.region, settings.aws_endpoint_url)
 
 
 def partition(organization_id: str, kind: str) -> str:

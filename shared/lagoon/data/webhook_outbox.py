@@ -22,8 +22,8 @@ from pynamodb.exceptions import DoesNotExist, QueryError, TransactWriteError, Up
 from pynamodb.transactions import TransactWrite
 
 from lagoon import errors
-from lagoon.data.connection import ensure_bound
-from lagoon.data.entities import OUTBOX_SHARDS, partition, transaction_connection
+from lagoon.data.connection import ensure_bound, transaction_connection
+from lagoon.data.entities import OUTBOX_SHARDS, partition
 from lagoon.data.records import EntityRecord, OutboxRecord
 
 FAILURE_KIND = "webhook_failure"

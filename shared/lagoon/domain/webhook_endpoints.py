@@ -15,6 +15,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from pydantic_core import PydanticCustomError
 
 # Lago: WebhookEndpoint::LIMIT (DECISIONS.md: 422 `exceeded_limit` beyond it).
+KIND = "webhook_endpoint"  # storage kind of the endpoint documents
 MAX_ENDPOINTS_PER_ORGANIZATION = 10
 
 SignatureAlgo = Literal["jwt", "hmac"]

@@ -116,3 +116,9 @@ def property_number(value: object) -> Decimal | None:
     if isinstance(value, int):
         return Decimal(value) if -_LIMIT < value < _LIMIT else None
     return _from_number(value)
+
+
+def decimal_text(value: Decimal) -> str:
+    """A Decimal as Lago prints units (`"12.0"` style is not required: plain, no exponent)."""
+    normalized = value.normalize() if value == value.to_integral_value() else value
+    return format(normalized, "f")

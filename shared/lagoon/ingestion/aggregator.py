@@ -34,6 +34,18 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
+from lagoon.data.usage_keys import (
+    MARKER_DRAFT,
+    REFRESH_PK,
+    aggregate_pk,
+    closed_sk,
+    days_pk,
+    errors_pk,
+    event_pk,
+    orphans_pk,
+    page_pk,
+    refresh_sk,
+)
 from lagoon.data.usage_store import N, S, UsageStore, aggregates_table, events_table, text
 from lagoon.domain.events import IncomingEvent, StreamRecord, microseconds_to_datetime
 from lagoon.engine.aggregation import (
@@ -63,45 +75,6 @@ MISSING_AGGREGATION_PROPERTY = "missing_aggregation_property"
 INVALID_FILTER_VALUES = "invalid_filter_values"
 UNKNOWN_SUBSCRIPTION = "unknown_subscription"
 INVALID_EVENT = "invalid_event"
-
-
-def event_pk(organization_id: str, transaction_id: str) -> str:
-    return f"ev#{organization_id}#{transaction_id}"
-
-
-def page_pk(organization_id: str, day: str) -> str:
-    return f"pg#{organization_id}#{day}"
-
-
-def days_pk(organization_id: str) -> str:
-    return f"days#{organization_id}"
-
-
-def errors_pk(hour: str) -> str:
-    return f"err#{hour}"
-
-
-def orphans_pk(organization_id: str, external_subscription_id: str) -> str:
-    return f"orph#{organization_id}#{external_subscription_id}"
-
-
-def aggregate_pk(organization_id: str, subscription_id: str) -> str:
-    return f"{organization_id}#{subscription_id}"
-
-
-def closed_sk(period_from: str) -> str:
-    return f"closed#{period_from}"
-
-
-MARKER_DRAFT = "draft"
-"""`ms` of a `closed#` item written for a draft invoice: its period still counts events, and each batch that
-brings some flags the draft for the billing run to refresh. A marker without `ms` closes the period."""
-REFRESH_PK = "drafts_to_refresh"
-"""Partition of the draft invoices to refresh (sk `<org>#<invoice lago_id>`, `at` = who flagged it last)."""
-
-
-def refresh_sk(organization_id: str, invoice_id: str) -> str:
-    return f"{organization_id}#{invoice_id}"
 
 
 def _iso(moment: datetime) -> str:
@@ -195,12 +168,6 @@ on that order: a replay folds again only what no aggregate recorded, from the sa
 write under keys derived from the fold (subscription, charge, filter, group, transaction_id), idempotently."""
 
 
-def default_in_advance_hooks() -> list[InAdvanceHook]:
-    from lagoon.services.usage import record_in_advance_fees
-
-    return [record_in_advance_fees]
-
-
 class Aggregator:
     """Applies batches of stream records. Keep one per container: its directory caches the catalog."""
 
@@ -208,13 +175,13 @@ class Aggregator:
         self,
         store: UsageStore | None = None,
         directory: Directory | None = None,
-        in_advance_hooks: Sequence[InAdvanceHook] | None = None,
+        in_advance_hooks: Sequence[InAdvanceHook] = (),
     ) -> None:
+        """`in_advance_hooks`: what bills pay-in-advance folds (functions/aggregator injects the usage
+        service's; none by default, so ingestion does not depend on invoicing)."""
         self.store = store or UsageStore()
         self.directory = directory or Directory(self.store)
-        self.in_advance_hooks = (
-            list(in_advance_hooks) if in_advance_hooks is not None else default_in_advance_hooks()
-        )
+        self.in_advance_hooks = list(in_advance_hooks)
         self._in_advance: list[InAdvanceFold] = []
         self._drafts: dict[AggregateKey, str] = {}
 
@@ -615,10 +582,10 @@ def _usage_event(event: IncomingEvent) -> UsageEvent:
 _default: list[Aggregator] = []
 
 
-def default_aggregator() -> Aggregator:
-    """The container's aggregator (created on first use, never at import time)."""
+def default_aggregator(in_advance_hooks: Sequence[InAdvanceHook] = ()) -> Aggregator:
+    """The container's aggregator (created on first use, never at import time, with the hooks first given)."""
     if not _default:
-        _default.append(Aggregator())
+        _default.append(Aggregator(in_advance_hooks=in_advance_hooks))
     return _default[0]
 
 

@@ -17,13 +17,16 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from lagoon import errors
+from lagoon.data import catalog
+from lagoon.data.organizations import get_organization
 from lagoon.data.usage_store import UsageStore
 from lagoon.domain import subscriptions as subscription_kinds
 from lagoon.domain.billable_metrics import BillableMetric
 from lagoon.domain.plans import ALL_FILTER_VALUES, Charge, ChargeFilter, Plan
 from lagoon.domain.subscriptions import parse_iso
 from lagoon.engine.aggregation import KEEP_EVERY_EVENT_VALUE, MetricDefinition, MetricFilter, filter_value
-from lagoon.engine.periods import SubscriptionTerms
+from lagoon.engine.periods import SubscriptionTerms, local_date, local_midnight
 
 CATALOG_TTL_SECONDS = 30.0
 DEFAULT_FILTER = "-"
@@ -105,8 +108,6 @@ class SubscriptionView:
         """Whether `moment` is in the subscription's periods (its first period starts at its local start day)."""
         if self.terms is None or self.started_at is None:
             return False
-        from lagoon.engine.periods import local_date, local_midnight
-
         start = local_midnight(local_date(self.started_at, self.timezone), self.timezone)
         return moment >= start and (self.terminated_at is None or moment < self.terminated_at)
 
@@ -217,7 +218,7 @@ class Directory:
 
     def catalog_version(self, organization_id: str, version: str) -> None:
         """Drop what is cached for the organization when its catalog version moved since it was cached
-        (lagoon.services.catalog_version): an edited plan or metric applies from this batch on."""
+        (lagoon.data.catalog.bump_version): an edited plan or metric applies from this batch on."""
         if self._versions.get(organization_id) == version:
             return
         if organization_id in self._versions:
@@ -232,12 +233,10 @@ class Directory:
         metrics, they are read again: a metric created since the cache was filled is known at once, so its plan's
         charges and its events count. Callers ask once per batch (the aggregator) or per plan loaded, so unknown
         codes cost at most one Query per organization and batch."""
-        from lagoon.services import billable_metrics
-
         key = ("metrics", organization_id)
 
         def load() -> dict[str, BillableMetric]:
-            return {m.code: m for m in billable_metrics.list_billable_metrics(organization_id)}
+            return {m.code: m for m in catalog.METRICS.live(organization_id)}
 
         found: dict[str, BillableMetric] = self._cached(key, load)
         wanted_codes, wanted_ids = set(codes), set(ids)
@@ -248,12 +247,9 @@ class Directory:
         return found
 
     def timezone(self, organization_id: str) -> str:
-        from lagoon import errors
-        from lagoon.services import organizations
-
         def load() -> str:
             try:
-                return organizations.get_organization(organization_id).timezone or "UTC"
+                return get_organization(organization_id).timezone or "UTC"
             except errors.NotFound:
                 return "UTC"
 
@@ -285,16 +281,14 @@ class Directory:
     ) -> dict[tuple[str, str], list[SubscriptionView]]:
         """Started subscriptions of each (organization, external_id), oldest first; pairs without any
         subscription (not even a pending one) are absent."""
-        from lagoon.services import catalog_version
-
         pairs = list(dict.fromkeys(pairs))
         organizations = list(dict.fromkeys(org for org, _ in pairs))
         aliases = self._store.get_documents(
             [(org, subscription_kinds.ALIAS_KIND, ext) for org, ext in pairs]
-            + [(org, catalog_version.KIND, catalog_version.KEY) for org in organizations]
+            + [(org, catalog.VERSION_KIND, catalog.VERSION_KEY) for org in organizations]
         )
         for org in organizations:
-            version = aliases.get((org, catalog_version.KIND, catalog_version.KEY), {}).get("version", "")
+            version = aliases.get((org, catalog.VERSION_KIND, catalog.VERSION_KEY), {}).get("version", "")
             self.catalog_version(org, version)
         keys: list[tuple[str, str, str]] = []
         for (org, _, _), alias in aliases.items():

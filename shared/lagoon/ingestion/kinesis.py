@@ -15,7 +15,7 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
 from aws_lambda_powertools.utilities.data_classes.kinesis_stream_event import KinesisStreamRecord
 
 from lagoon.domain.events import MalformedRecord, StreamRecord, decode_record
-from lagoon.ingestion.aggregator import Aggregator, BatchReport, default_aggregator
+from lagoon.ingestion.aggregator import Aggregator, BatchReport
 from lagoon.observability import logger
 
 _processor: list[BatchProcessor] = []
@@ -33,7 +33,7 @@ def decode_kinesis_record(record: KinesisStreamRecord) -> StreamRecord:
     return decode_record(record.kinesis.data_as_bytes(), shard_id, record.kinesis.sequence_number, arrived)
 
 
-def process_kinesis_event(event: dict[str, Any], aggregator: Aggregator | None = None) -> dict[str, Any]:
+def process_kinesis_event(event: dict[str, Any], aggregator: Aggregator) -> dict[str, Any]:
     """Decode every record, apply the batch, answer `batchItemFailures` (empty unless decoding failed)."""
     records = event.get("Records") or []
     if not records:
@@ -52,6 +52,6 @@ def process_kinesis_event(event: dict[str, Any], aggregator: Aggregator | None =
     processor = _batch_processor()
     with processor(records=records, handler=decode):
         processor.process()
-    report: BatchReport = (aggregator or default_aggregator()).apply(decoded) if decoded else BatchReport()
+    report: BatchReport = aggregator.apply(decoded) if decoded else BatchReport()
     logger.info("batch applied", extra={"report": report.__dict__})
     return dict(processor.response())

@@ -3,18 +3,15 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
 from typing import Any
 
 from lagoon import errors
-from lagoon.data import entities
+from lagoon.data import catalog, entities
+from lagoon.data.catalog import ADD_ON
 from lagoon.domain.add_ons import AddOn, AddOnCreateInput, AddOnUpdateInput
-from lagoon.services import catalog_codes, taxes
+from lagoon.services import taxes
 
-ADD_ON = "add_on"
-
-
-_ADD_ONS = catalog_codes.CatalogKind(ADD_ON, AddOn)
+_ADD_ONS = catalog.ADD_ONS
 find_add_on = _ADD_ONS.find
 get_add_on = _ADD_ONS.get
 get_add_on_by_id = _ADD_ONS.get_by_id
@@ -25,7 +22,7 @@ def create_add_on(organization_id: str, data: AddOnCreateInput) -> AddOn:
     """`POST /add_ons`."""
     if data.amount_currency is None:
         raise errors.ValidationFailed.field("amount_currency", "value_is_mandatory")
-    catalog_codes.ensure_code_free(organization_id, ADD_ON, data.code)
+    catalog.ensure_code_free(organization_id, ADD_ON, data.code)
     taxes.check_tax_codes(organization_id, data.tax_codes or [])
     now = entities.now_iso()
     add_on = AddOn(
@@ -43,8 +40,8 @@ def create_add_on(organization_id: str, data: AddOnCreateInput) -> AddOn:
     )
     writes = entities.Writes()
     writes.put(organization_id, ADD_ON, add_on.lago_id, add_on.model_dump(mode="json"))
-    catalog_codes.claim_code(writes, organization_id, ADD_ON, add_on.code, add_on.lago_id)
-    catalog_codes.commit_claiming_codes(writes)
+    catalog.claim_code(writes, organization_id, ADD_ON, add_on.code, add_on.lago_id)
+    catalog.commit_claiming_codes(writes)
     return add_on
 
 
@@ -64,8 +61,8 @@ def update_add_on(organization_id: str, code: str, data: AddOnUpdateInput) -> Ad
     add_on = current.model_copy(update={**changes, "updated_at": entities.now_iso()})
     writes = entities.Writes()
     writes.put(organization_id, ADD_ON, add_on.lago_id, add_on.model_dump(mode="json"))
-    catalog_codes.change_code(writes, organization_id, ADD_ON, current.code, add_on.code, add_on.lago_id)
-    catalog_codes.commit_claiming_codes(writes)
+    catalog.change_code(writes, organization_id, ADD_ON, current.code, add_on.code, add_on.lago_id)
+    catalog.commit_claiming_codes(writes)
     return add_on
 
 
@@ -76,25 +73,9 @@ def delete_add_on(organization_id: str, code: str) -> AddOn:
     deleted = add_on.model_copy(update={"deleted_at": now, "updated_at": now})
     writes = entities.Writes()
     writes.put(organization_id, ADD_ON, add_on.lago_id, deleted.model_dump(mode="json"))
-    catalog_codes.release_code(writes, organization_id, ADD_ON, add_on.code)
+    catalog.release_code(writes, organization_id, ADD_ON, add_on.code)
     writes.commit()
     return deleted
-
-
-def documents_with_tax_code_replaced(
-    organization_id: str,
-    old: str,
-    new: str | None,
-    replace: Callable[[list[str], str, str | None], list[str]],
-) -> list[tuple[str, str, dict[str, Any]]]:
-    """Add-on documents rewritten with a tax code renamed (or removed when `new` is None)."""
-    changed: list[tuple[str, str, dict[str, Any]]] = []
-    for add_on in list_add_ons(organization_id):
-        if old in add_on.tax_codes:
-            document = add_on.model_dump(mode="json")
-            document["tax_codes"] = replace(add_on.tax_codes, old, new)
-            changed.append((ADD_ON, add_on.lago_id, document))
-    return changed
 
 
 def render_add_on(add_on: AddOn) -> dict[str, Any]:

@@ -10,7 +10,8 @@ import uuid
 from typing import Any
 
 from lagoon import errors
-from lagoon.data import entities
+from lagoon.data import catalog, entities
+from lagoon.data.catalog import BILLABLE_METRIC
 from lagoon.domain.billable_metrics import (
     AGGREGATIONS_NEVER_RECURRING,
     AGGREGATIONS_WITHOUT_FIELD_NAME,
@@ -20,12 +21,9 @@ from lagoon.domain.billable_metrics import (
     BillableMetricFilterInput,
     BillableMetricUpdateInput,
 )
-from lagoon.services import catalog_codes, catalog_version
+from lagoon.domain.plans import ALL_FILTER_VALUES, ChargeFilter, Plan
 
-BILLABLE_METRIC = "billable_metric"
-
-
-_METRICS = catalog_codes.CatalogKind(BILLABLE_METRIC, BillableMetric)
+_METRICS = catalog.METRICS
 find_billable_metric = _METRICS.find
 get_billable_metric = _METRICS.get
 get_billable_metric_by_id = _METRICS.get_by_id
@@ -72,15 +70,13 @@ def _check_consistency(metric: BillableMetric) -> None:
 
 
 def _plans_count(organization_id: str, metric: BillableMetric) -> int:
-    from lagoon.services import plans  # plans depend on metrics; imported late to avoid a cycle
-
-    return len(plans.plans_using_metric(organization_id, metric.lago_id))
+    return len(catalog.plans_using_metric(organization_id, metric.lago_id))
 
 
 def create_billable_metric(organization_id: str, data: BillableMetricCreateInput) -> BillableMetric:
     """`POST /billable_metrics`."""
     _reject_expression(data.expression)
-    catalog_codes.ensure_code_free(organization_id, BILLABLE_METRIC, data.code)
+    catalog.ensure_code_free(organization_id, BILLABLE_METRIC, data.code)
     now = entities.now_iso()
     metric = BillableMetric(
         lago_id=str(uuid.uuid4()),
@@ -103,9 +99,9 @@ def create_billable_metric(organization_id: str, data: BillableMetricCreateInput
     _check_consistency(metric)
     writes = entities.Writes()
     writes.put(organization_id, BILLABLE_METRIC, metric.lago_id, metric.model_dump(mode="json"))
-    catalog_codes.claim_code(writes, organization_id, BILLABLE_METRIC, metric.code, metric.lago_id)
+    catalog.claim_code(writes, organization_id, BILLABLE_METRIC, metric.code, metric.lago_id)
     writes.message(_message("billable_metric.created", metric, plans_count=0))
-    catalog_codes.commit_claiming_codes(writes)
+    catalog.commit_claiming_codes(writes)
     return metric
 
 
@@ -118,8 +114,6 @@ def update_billable_metric(
     change; the other fields sent are ignored. Filter values removed from the metric are removed from the
     charge filters of the plans that use it.
     """
-    from lagoon.services import plans  # plans depend on metrics; imported late to avoid a cycle
-
     current = get_billable_metric(organization_id, code)
     sent = data.model_dump(exclude_unset=True)
     changes: dict[str, Any] = {}
@@ -129,7 +123,7 @@ def update_billable_metric(
         changes["description"] = sent["description"]
     if data.filters is not None:
         changes["filters"] = _filters(data.filters)
-    using_plans = plans.plans_using_metric(organization_id, current.lago_id)
+    using_plans = catalog.plans_using_metric(organization_id, current.lago_id)
     if not using_plans:
         _reject_expression(data.expression)
         for key in ("code", "aggregation_type", "recurring"):
@@ -146,14 +140,12 @@ def update_billable_metric(
 
     writes = entities.Writes()
     writes.put(organization_id, BILLABLE_METRIC, metric.lago_id, metric.model_dump(mode="json"))
-    catalog_codes.change_code(
-        writes, organization_id, BILLABLE_METRIC, current.code, metric.code, metric.lago_id
-    )
+    catalog.change_code(writes, organization_id, BILLABLE_METRIC, current.code, metric.code, metric.lago_id)
     if "filters" in changes:
-        plans.prune_charge_filters(writes, organization_id, metric, using_plans)
+        _prune_charge_filters(writes, organization_id, metric, using_plans)
     writes.message(_message("billable_metric.updated", metric, plans_count=len(using_plans)))
-    catalog_codes.commit_claiming_codes(writes)
-    catalog_version.bump(organization_id)
+    catalog.commit_claiming_codes(writes)
+    catalog.bump_version(organization_id)
     return metric
 
 
@@ -163,20 +155,66 @@ def delete_billable_metric(organization_id: str, code: str) -> BillableMetric:
     Lago (BillableMetrics::DestroyService): the metric is discarded and every charge using it is deleted,
     so plans lose those charges; the code is free again.
     """
-    from lagoon.services import plans  # plans depend on metrics; imported late to avoid a cycle
-
     metric = get_billable_metric(organization_id, code)
-    using_plans = plans.plans_using_metric(organization_id, metric.lago_id)
+    using_plans = catalog.plans_using_metric(organization_id, metric.lago_id)
     now = entities.now_iso()
     deleted = metric.model_copy(update={"deleted_at": now, "updated_at": now})
     writes = entities.Writes()
     writes.put(organization_id, BILLABLE_METRIC, metric.lago_id, deleted.model_dump(mode="json"))
-    catalog_codes.release_code(writes, organization_id, BILLABLE_METRIC, metric.code)
-    plans.remove_charges_of_metric(writes, organization_id, metric.lago_id, using_plans)
+    catalog.release_code(writes, organization_id, BILLABLE_METRIC, metric.code)
+    _remove_charges_of_metric(writes, organization_id, metric.lago_id, using_plans)
     writes.message(_message("billable_metric.deleted", deleted, plans_count=0))
     writes.commit()
-    catalog_version.bump(organization_id)
+    catalog.bump_version(organization_id)
     return deleted
+
+
+# --- what a metric change does to the plans using it----------------------------------------------------------
+
+
+def _remove_charges_of_metric(
+    writes: entities.Writes, organization_id: str, billable_metric_id: str, plans: list[Plan]
+) -> None:
+    """A deleted metric takes its charges with it (Lago BillableMetrics::DestroyService)."""
+    now = entities.now_iso()
+    for plan in plans:
+        kept = [c for c in plan.charges if c.billable_metric_id != billable_metric_id]
+        updated = plan.model_copy(update={"charges": kept, "updated_at": now})
+        writes.put(organization_id, catalog.PLAN, plan.lago_id, updated.model_dump(mode="json"))
+
+
+def _prune_charge_filters(
+    writes: entities.Writes, organization_id: str, metric: BillableMetric, plans: list[Plan]
+) -> None:
+    """Filter values a metric no longer has leave the charge filters; a filter left without a key goes."""
+    now = entities.now_iso()
+    for plan in plans:
+        charges = []
+        for charge in plan.charges:
+            if charge.billable_metric_id != metric.lago_id:
+                charges.append(charge)
+                continue
+            charges.append(charge.model_copy(update={"filters": _pruned(charge.filters, metric)}))
+        if charges != plan.charges:
+            updated = plan.model_copy(update={"charges": charges, "updated_at": now})
+            writes.put(organization_id, catalog.PLAN, plan.lago_id, updated.model_dump(mode="json"))
+
+
+def _pruned(filters: list[ChargeFilter], metric: BillableMetric) -> list[ChargeFilter]:
+    kept: list[ChargeFilter] = []
+    for charge_filter in filters:
+        values: dict[str, list[str]] = {}
+        for key, vals in charge_filter.values.items():
+            allowed = metric.filter_values(key)
+            if allowed is None:
+                break
+            remaining = vals if vals == [ALL_FILTER_VALUES] else [v for v in vals if v in allowed]
+            if not remaining:
+                break
+            values[key] = remaining
+        else:
+            kept.append(charge_filter.model_copy(update={"values": values}))
+    return kept
 
 
 def _message(webhook_type: str, metric: BillableMetric, *, plans_count: int) -> entities.OutboxMessage:

@@ -29,6 +29,8 @@ from typing import Any
 
 from lagoon import errors
 from lagoon.data import entities
+from lagoon.data.lookups import Lookups
+from lagoon.data.usage_keys import MARKER_DRAFT, REFRESH_PK, aggregate_pk, closed_sk
 from lagoon.data.usage_store import S, UsageStore, aggregates_table
 from lagoon.domain.billable_metrics import BillableMetric
 from lagoon.domain.coupons import AppliedCoupon
@@ -50,6 +52,7 @@ from lagoon.engine.invoice_math import (
     resolve_fee_taxes,
 )
 from lagoon.engine.money import currency_exponent, round_cents
+from lagoon.engine.numbers import decimal_text
 from lagoon.engine.periods import (
     BillingPeriod,
     SubscriptionTerms,
@@ -61,20 +64,16 @@ from lagoon.engine.periods import (
     next_billing_date,
     subscription_fee_for_period,
 )
-from lagoon.ingestion.aggregator import MARKER_DRAFT, REFRESH_PK, aggregate_pk, closed_sk
 from lagoon.observability import logger
 from lagoon.services import (
     billable_metrics,
     coupons,
-    customers,
     invoices,
     organizations,
-    plans,
     subscriptions,
     taxes,
     usage,
 )
-from lagoon.services.lookups import Lookups
 
 _TINY = timedelta(microseconds=1)
 MAX_ATTEMPTS = 5
@@ -285,10 +284,6 @@ def invoice_part(
 
 
 # --- computing an invoice --------------------------------------------------------------------------------
-
-
-def _decimal_text(value: Decimal) -> str:
-    return usage.decimal_text(value)
 
 
 @dataclass
@@ -717,15 +712,15 @@ def _fee_body(
         "external_customer_id": customer.external_id,
         "external_subscription_id": fee.subscription.external_id,
         "amount_cents": fee.amount_cents,
-        "precise_amount": _decimal_text(fee.precise_amount),
-        "precise_total_amount": _decimal_text(fee.precise_amount + totals.taxes_precise_amount_cents / scale),
+        "precise_amount": decimal_text(fee.precise_amount),
+        "precise_total_amount": decimal_text(fee.precise_amount + totals.taxes_precise_amount_cents / scale),
         "amount_currency": currency,
         "taxes_amount_cents": totals.taxes_amount_cents,
-        "taxes_precise_amount": _decimal_text(totals.taxes_precise_amount_cents / scale),
+        "taxes_precise_amount": decimal_text(totals.taxes_precise_amount_cents / scale),
         "taxes_rate": float(totals.taxes_rate),
-        "units": _decimal_text(fee.units),
-        "precise_unit_amount": _decimal_text(fee.unit_amount),
-        "total_aggregated_units": _decimal_text(fee.total_aggregated_units),
+        "units": decimal_text(fee.units),
+        "precise_unit_amount": decimal_text(fee.unit_amount),
+        "total_aggregated_units": decimal_text(fee.total_aggregated_units),
         "total_amount_cents": fee.amount_cents + totals.taxes_amount_cents,
         "total_amount_currency": currency,
         "events_count": fee.events_count,
@@ -739,9 +734,9 @@ def _fee_body(
         "failed_at": None,
         "refunded_at": None,
         "event_transaction_id": None,
-        "precise_coupons_amount_cents": _decimal_text(totals.precise_coupons_amount_cents),
+        "precise_coupons_amount_cents": decimal_text(totals.precise_coupons_amount_cents),
         "sub_total_excluding_taxes_amount_cents": round_cents(sub_total_precise),
-        "sub_total_excluding_taxes_precise_amount_cents": _decimal_text(sub_total_precise),
+        "sub_total_excluding_taxes_precise_amount_cents": decimal_text(sub_total_precise),
         "amount_details": fee.amount_details,
         "self_billed": False,
         "item": fee.item,
@@ -1277,12 +1272,12 @@ def process_timers(now: datetime, report: RunReport) -> None:
             invoices.drop_timer(key)
 
 
-# --- hooks: terminations, customer and plan deletion -----------------------------------------------------
+# --- terminations and deletions (called by lagoon.services.lifecycle) ----------------------------------
 
 
 def bill_termination(organization_id: str, subscription: Subscription) -> None:
-    """Termination hook (API, clock, upgrade, downgrade, deletions): bill what is due at once. A failure
-    is logged, never raised: the hourly run bills it (the cursor has not moved)."""
+    """A terminated subscription (API, clock, upgrade, downgrade, deletions): bill what is due at once. A
+    failure is logged, never raised: the hourly run bills it (the cursor has not moved)."""
     terminated_at = parse_iso(subscription.terminated_at)
     if terminated_at is None:
         return
@@ -1306,14 +1301,7 @@ def bill_termination(organization_id: str, subscription: Subscription) -> None:
         )
 
 
-def _on_customer_deletion(organization_id: str, customer: Customer) -> None:
-    """Customer deletion: terminate and bill its subscriptions (cancel pending ones), then finalize its
-    drafts — before the coupons are terminated, so the last invoice still deducts them."""
-    subscriptions.end_customer_subscriptions(organization_id, customer)
-    finalize_customer_drafts(organization_id, customer.lago_id)
-
-
-def _on_plan_deletion(organization_id: str, plan: Plan) -> None:
+def finalize_plan_drafts(organization_id: str, plan: Plan) -> None:
     """Plan deletion (after its subscriptions were terminated and billed): finalize the drafts that bill it."""
     for invoice in invoices.all_invoices(organization_id):
         if invoice.status != "draft":
@@ -1324,15 +1312,3 @@ def _on_plan_deletion(organization_id: str, plan: Plan) -> None:
             for part in invoice.parts
         ):
             finalize_invoice(organization_id, invoice.lago_id)
-
-
-def register_hooks() -> None:
-    if bill_termination not in subscriptions.termination_hooks:
-        subscriptions.termination_hooks.append(bill_termination)
-    if _on_customer_deletion not in customers.deletion_hooks:
-        customers.deletion_hooks.insert(0, _on_customer_deletion)
-    if _on_plan_deletion not in plans.deletion_hooks:
-        plans.deletion_hooks.append(_on_plan_deletion)
-
-
-register_hooks()

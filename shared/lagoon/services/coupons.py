@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from lagoon import errors
-from lagoon.data import entities
+from lagoon.data import catalog, entities
+from lagoon.data.catalog import COUPON
 from lagoon.domain.coupons import (
     AppliedCoupon,
     AppliedCouponInput,
@@ -21,15 +22,14 @@ from lagoon.domain.coupons import (
     CouponUpdateInput,
 )
 from lagoon.domain.customers import Customer
-from lagoon.services import billable_metrics, catalog_codes, customers, plans
+from lagoon.services import billable_metrics, customers, plans
 
-COUPON = "coupon"
 APPLIED_COUPON = "applied_coupon"
 # One item per (customer, non-reusable coupon): makes "applied at most once" hold under concurrency.
 APPLIED_ONCE = "applied_coupon_once"
 
 
-_COUPONS = catalog_codes.CatalogKind(COUPON, Coupon)
+_COUPONS = catalog.COUPONS
 find_coupon = _COUPONS.find
 get_coupon = _COUPONS.get
 list_coupons = _COUPONS.live
@@ -99,7 +99,7 @@ def _limits(organization_id: str, applies_to: AppliesTo) -> tuple[list[str] | No
 def create_coupon(organization_id: str, data: CouponCreateInput) -> Coupon:
     """`POST /coupons`."""
     _check_expiration_at(data.expiration_at)
-    catalog_codes.ensure_code_free(organization_id, COUPON, data.code)
+    catalog.ensure_code_free(organization_id, COUPON, data.code)
     plan_ids, metric_ids = _limits(organization_id, data.applies_to or AppliesTo())
     now = entities.now_iso()
     coupon = Coupon(
@@ -125,8 +125,8 @@ def create_coupon(organization_id: str, data: CouponCreateInput) -> Coupon:
     _check_values(coupon)
     writes = entities.Writes()
     writes.put(organization_id, COUPON, coupon.lago_id, coupon.model_dump(mode="json"))
-    catalog_codes.claim_code(writes, organization_id, COUPON, coupon.code, coupon.lago_id)
-    catalog_codes.commit_claiming_codes(writes)
+    catalog.claim_code(writes, organization_id, COUPON, coupon.code, coupon.lago_id)
+    catalog.commit_claiming_codes(writes)
     return coupon
 
 
@@ -167,8 +167,8 @@ def update_coupon(organization_id: str, code: str, data: CouponUpdateInput) -> C
     _check_values(coupon)
     writes = entities.Writes()
     writes.put(organization_id, COUPON, coupon.lago_id, coupon.model_dump(mode="json"))
-    catalog_codes.change_code(writes, organization_id, COUPON, current.code, coupon.code, coupon.lago_id)
-    catalog_codes.commit_claiming_codes(writes)
+    catalog.change_code(writes, organization_id, COUPON, current.code, coupon.code, coupon.lago_id)
+    catalog.commit_claiming_codes(writes)
     return coupon
 
 
@@ -180,7 +180,7 @@ def delete_coupon(organization_id: str, code: str) -> Coupon:
     deleted = coupon.model_copy(update={"deleted_at": now, "updated_at": now})
     writes = entities.Writes()
     writes.put(organization_id, COUPON, coupon.lago_id, deleted.model_dump(mode="json"))
-    catalog_codes.release_code(writes, organization_id, COUPON, coupon.code)
+    catalog.release_code(writes, organization_id, COUPON, coupon.code)
     for applied in _applied_coupons(organization_id):
         if applied.coupon_id == coupon.lago_id and applied.status == "active":
             put_applied_coupon(writes, _terminated(applied, now))
@@ -321,8 +321,8 @@ def terminate_applied_coupon(
     return terminated
 
 
-def _terminate_coupons_of_deleted_customer(organization_id: str, customer: Customer) -> None:
-    """Customers deletion hook: Lago terminates the coupons of a deleted customer."""
+def terminate_customer_coupons(organization_id: str, customer: Customer) -> None:
+    """Lago terminates the coupons of a deleted customer (called by lagoon.services.lifecycle)."""
     now = entities.now_iso()
     active = active_applied_coupons(organization_id, customer.lago_id)
     for start in range(0, len(active), 25):
@@ -330,10 +330,6 @@ def _terminate_coupons_of_deleted_customer(organization_id: str, customer: Custo
         for applied in active[start : start + 25]:
             put_applied_coupon(writes, _terminated(applied, now))
         writes.commit()
-
-
-if _terminate_coupons_of_deleted_customer not in customers.deletion_hooks:
-    customers.deletion_hooks.append(_terminate_coupons_of_deleted_customer)
 
 
 # --- rendering -------------------------------------------------------------------------------------------

@@ -3,53 +3,22 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from lagoon import errors
 from lagoon.data import entities
-from lagoon.domain.customers import MAX_EXTERNAL_ID_BYTES, Customer, CustomerInput, CustomerMetadata
+from lagoon.data.customers import (  # re-exported: callers read through this service
+    CUSTOMER,
+    CUSTOMER_BY_EXTERNAL_ID,
+    find_customer as find_customer,
+    get_customer as get_customer,
+    get_customer_by_id as get_customer_by_id,
+    get_customers_by_ids as get_customers_by_ids,
+)
+from lagoon.domain.customers import Customer, CustomerInput, CustomerMetadata
 from lagoon.domain.organizations import Organization
-from lagoon.services import organizations
-
-CUSTOMER = "customer"
-CUSTOMER_BY_EXTERNAL_ID = "customer_external_id"
-
-# Hook for later modules (catalog taxes): validate customer tax codes; raises ValidationFailed.
-tax_code_checkers: list[Callable[[str, list[str]], None]] = []
-# Hooks run when a customer is deleted (terminate subscriptions, bill, …), before the record is marked deleted.
-deletion_hooks: list[Callable[[str, Customer], None]] = []
-
-
-def find_customer(organization_id: str, external_id: str) -> Customer | None:
-    if len(external_id.encode()) > MAX_EXTERNAL_ID_BYTES:
-        return None  # no customer can have it (and DynamoDB refuses such a key)
-    alias = entities.get(organization_id, CUSTOMER_BY_EXTERNAL_ID, external_id)
-    if alias is None:
-        return None
-    document = entities.get(organization_id, CUSTOMER, alias["lago_id"])
-    return Customer.model_validate(document) if document else None
-
-
-def get_customer(organization_id: str, external_id: str) -> Customer:
-    customer = find_customer(organization_id, external_id)
-    if customer is None:
-        raise errors.NotFound("customer")
-    return customer
-
-
-def get_customer_by_id(organization_id: str, lago_id: str) -> Customer:
-    document = entities.get(organization_id, CUSTOMER, lago_id)
-    if document is None:
-        raise errors.NotFound("customer")
-    return Customer.model_validate(document)
-
-
-def get_customers_by_ids(organization_id: str, lago_ids: list[str]) -> dict[str, Customer]:
-    """Customers by lago_id, in BatchGetItem requests; unknown ids are absent."""
-    documents = entities.get_many(organization_id, CUSTOMER, lago_ids)
-    return {key: Customer.model_validate(document) for key, document in documents.items()}
+from lagoon.services import organizations, taxes
 
 
 def _merge_metadata(existing: list[CustomerMetadata], sent: list[Any]) -> list[CustomerMetadata]:
@@ -76,8 +45,7 @@ def upsert_customer(organization_id: str, data: CustomerInput) -> tuple[Customer
         exclude_unset=True, exclude={"metadata", "billing_configuration", "shipping_address"}
     )
     if data.tax_codes is not None:
-        for check in tax_code_checkers:
-            check(organization_id, data.tax_codes)
+        taxes.check_tax_codes(organization_id, data.tax_codes)
     now = entities.now_iso()
     current = find_customer(organization_id, data.external_id)
     if current is None:
@@ -204,22 +172,16 @@ def list_customers(organization_id: str, filters: CustomerFilters) -> list[Custo
     return sorted(active, key=lambda c: (c.created_at, c.sequential_id), reverse=True)
 
 
-def delete_customer(organization_id: str, external_id: str) -> Customer:
-    """Delete: later modules' hooks terminate and bill first; the external_id is then free again."""
-    customer = get_customer(organization_id, external_id)
-    for hook in deletion_hooks:
-        hook(organization_id, customer)
+def mark_customer_deleted(organization_id: str, customer: Customer) -> Customer:
+    """The last step of a customer's deletion (lagoon.services.lifecycle.delete_customer ends its subscriptions,
+    drafts and coupons first): the customer is deleted and its external_id is free again."""
     now = entities.now_iso()
     deleted = customer.model_copy(update={"deleted_at": now, "updated_at": now})
     writes = entities.Writes()
     writes.put(organization_id, CUSTOMER, customer.lago_id, deleted.model_dump(mode="json"))
-    writes.delete(organization_id, CUSTOMER_BY_EXTERNAL_ID, external_id)
+    writes.delete(organization_id, CUSTOMER_BY_EXTERNAL_ID, customer.external_id)
     writes.commit()
     return deleted
-
-
-# Renderers of tax objects for a customer's tax codes, registered by the catalog (taxes) module.
-tax_renderers: list[Callable[[str, list[str]], list[dict[str, Any]]]] = []
 
 
 def render_customer(customer: Customer, organization: Organization) -> dict[str, Any]:
@@ -230,8 +192,5 @@ def render_customer(customer: Customer, organization: Organization) -> dict[str,
         del body["billing_entity_code"]  # billing entities are not modelled; the field is optional
     body["billing_configuration"] = {k: v for k, v in body["billing_configuration"].items() if v is not None}
     body["integration_customers"] = []
-    taxes: list[dict[str, Any]] = []
-    for render in tax_renderers:
-        taxes.extend(render(customer.organization_id, customer.tax_codes))
-    body["taxes"] = taxes
+    body["taxes"] = taxes.render_taxes(customer.organization_id, customer.tax_codes)
     return body

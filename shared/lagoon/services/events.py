@@ -18,8 +18,8 @@ from typing import Any, cast
 from pydantic import ValidationError
 
 from lagoon import errors
-from lagoon.api.pagination import Page, paginate
 from lagoon.data import event_stream
+from lagoon.data.usage_keys import days_pk, event_pk, orphans_pk, page_pk
 from lagoon.data.usage_store import UsageStore, events_table, number, text
 from lagoon.domain.events import (
     MAX_BATCH_EVENTS,
@@ -30,7 +30,7 @@ from lagoon.domain.events import (
     iso_timestamp,
     partition_key,
 )
-from lagoon.ingestion.aggregator import days_pk, event_pk, orphans_pk, page_pk
+from lagoon.domain.paging import Page, paginate
 
 _LAGO_CODES = frozenset({"value_is_mandatory", "value_is_invalid", "invalid_timestamp"})
 _LAGO_ID_NAMESPACE = uuid.UUID("6f0b8a53-5a3e-4f43-8d0c-3a1b0f6f1e57")

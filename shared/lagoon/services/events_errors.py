@@ -19,6 +19,7 @@ from datetime import datetime, timedelta
 
 from lagoon import errors
 from lagoon.data import entities
+from lagoon.data.usage_keys import errors_pk
 from lagoon.data.usage_store import UsageStore, events_table
 from lagoon.ingestion.aggregator import (
     INVALID_CODE,
@@ -26,7 +27,6 @@ from lagoon.ingestion.aggregator import (
     INVALID_FILTER_VALUES,
     MISSING_AGGREGATION_PROPERTY,
     UNKNOWN_SUBSCRIPTION,
-    errors_pk,
 )
 from lagoon.services.organizations import GLOBAL
 

@@ -26,6 +26,7 @@ from typing import Any
 from lagoon import errors
 from lagoon.data import entities
 from lagoon.data.connection import get_settings
+from lagoon.data.lookups import Lookups
 from lagoon.data.usage_store import UsageStore
 from lagoon.domain.customers import Customer
 from lagoon.domain.invoices import (
@@ -40,7 +41,6 @@ from lagoon.domain.organizations import Organization
 from lagoon.domain.subscriptions import iso, parse_iso
 from lagoon.engine.periods import local_date, local_midnight
 from lagoon.services import customers, organizations, subscriptions
-from lagoon.services.lookups import Lookups
 
 TIMER_KIND = "invoice_timer"
 # PDFs to render, read by the documents function (its own partition: the billing run never reads them).

@@ -40,8 +40,8 @@ from lagoon.engine.invoice_math import (
     resolve_fee_taxes,
 )
 from lagoon.engine.money import currency_exponent, round_cents
+from lagoon.engine.numbers import decimal_text
 from lagoon.services import add_ons, customers, invoices, organizations, taxes
-from lagoon.services.usage import decimal_text
 
 MAX_ATTEMPTS = 5
 

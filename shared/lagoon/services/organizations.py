@@ -8,13 +8,17 @@ import uuid
 from typing import Any
 
 from lagoon import errors
-from lagoon.data import entities
+from lagoon.data import catalog, entities
+from lagoon.data.organizations import (  # re-exported: callers read through this service
+    API_KEY,
+    GLOBAL as GLOBAL,
+    ORGANIZATION,
+    get_organization as get_organization,
+    list_organizations as list_organizations,
+)
 from lagoon.domain.organizations import Organization, OrganizationUpdate
-
-GLOBAL = "global"
-ORGANIZATION = "organization"
-API_KEY = "apikey"
-WEBHOOK_ENDPOINT = "webhook_endpoint"
+from lagoon.domain.webhook_endpoints import KIND as WEBHOOK_ENDPOINT
+from lagoon.services import taxes, webhook_endpoints
 
 
 def hash_api_key(api_key: str) -> str:
@@ -88,17 +92,6 @@ def organization_for_api_key(api_key: str) -> str | None:
     return str(record["organization_id"])
 
 
-def get_organization(organization_id: str) -> Organization:
-    document = entities.get(GLOBAL, ORGANIZATION, organization_id)
-    if document is None:
-        raise errors.NotFound("organization")
-    return Organization.model_validate(document)
-
-
-def list_organizations() -> list[Organization]:
-    return [Organization.model_validate(doc) for doc in entities.query(GLOBAL, ORGANIZATION)]
-
-
 def update_organization(organization_id: str, update: OrganizationUpdate) -> Organization:
     """`PUT /organizations`: change the fields sent; `webhook_url` upserts the first webhook endpoint."""
     current = get_organization(organization_id)
@@ -119,8 +112,6 @@ def update_organization(organization_id: str, update: OrganizationUpdate) -> Org
     if changes.get("billing_configuration", "") is None:
         changes.pop("billing_configuration")  # Lago: a null billing_configuration changes nothing
     if changes.get("tax_codes"):
-        from lagoon.services import taxes  # taxes depend on organizations; imported late to avoid a cycle
-
         taxes.check_tax_codes(organization_id, changes["tax_codes"])
     if "billing_configuration" in changes:
         merged = current.billing_configuration.model_dump()
@@ -137,9 +128,8 @@ def update_organization(organization_id: str, update: OrganizationUpdate) -> Org
         entities.Writes().put(GLOBAL, ORGANIZATION, organization_id, document).commit()
         _timezone_changed(organization_id, current, updated)
         return updated
-    # The legacy webhook_url moves the first webhook endpoint, under the endpoints' guard (count, uniqueness).
-    from lagoon.services import webhook_endpoints  # they depend on this module: imported late
 
+    # The legacy webhook_url moves the first webhook endpoint, under the endpoints' guard (count, uniqueness).
     def change(existing: list[Any], writes: entities.Writes) -> None:
         writes.put(GLOBAL, ORGANIZATION, organization_id, document)
         webhook_endpoints.put_legacy_endpoint(organization_id, existing, writes, changes["webhook_url"])
@@ -151,9 +141,7 @@ def update_organization(organization_id: str, update: OrganizationUpdate) -> Org
 
 def _timezone_changed(organization_id: str, before: Organization, after: Organization) -> None:
     if before.timezone != after.timezone:
-        from lagoon.services import catalog_version  # the aggregator caches the timezone
-
-        catalog_version.bump(organization_id)
+        catalog.bump_version(organization_id)  # the aggregator caches the timezone
 
 
 def render_organization(organization: Organization) -> dict[str, Any]:
@@ -167,7 +155,5 @@ def render_organization(organization: Organization) -> dict[str, Any]:
         )
     ]
     body["webhook_url"] = body["webhook_urls"][0] if body["webhook_urls"] else organization.webhook_url
-    from lagoon.services import taxes  # taxes depend on organizations; imported late to avoid a cycle
-
     body["taxes"] = taxes.render_taxes(organization.lago_id, organization.tax_codes)
     return body

@@ -1,22 +1,18 @@
 """Plans and their charges: create, read, update, delete — with their webhook messages in the same write.
 
-Subscriptions do not live here; they plug in through the hooks below (registered at import of the
-subscriptions service):
-- `subscription_checks`: does a plan have subscriptions? (no check registered → no subscriptions);
-- `deletion_hooks`: run when a plan with subscriptions is deleted (it is then `pending_deletion`; the
-  cascade terminates the subscriptions, then calls `finish_plan_deletion`);
-- `update_hooks`: run after a plan update is committed, with the plan before and after (Lago then cancels
-  or activates pending plan changes when `amount_cents` changed).
+A plan with subscriptions is deleted in steps: `delete_plan` marks it `pending_deletion`, then
+`lagoon.services.lifecycle.delete_plan` ends its subscriptions and calls `finish_plan_deletion`.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
 from typing import Any
 
 from lagoon import errors
-from lagoon.data import entities
+from lagoon.data import catalog, entities
+from lagoon.data.catalog import PLAN
+from lagoon.data.subscriptions import plan_has_subscriptions
 from lagoon.domain.billable_metrics import BillableMetric
 from lagoon.domain.plans import (
     ALL_FILTER_VALUES,
@@ -30,13 +26,7 @@ from lagoon.domain.plans import (
     PlanUpdateInput,
 )
 from lagoon.engine.properties import ChargePropertiesError, dump_charge_properties, validate_charge_properties
-from lagoon.services import billable_metrics, catalog_codes, catalog_version, taxes
-
-PLAN = "plan"
-
-subscription_checks: list[Callable[[str, Plan], bool]] = []
-deletion_hooks: list[Callable[[str, Plan], None]] = []
-update_hooks: list[Callable[[str, Plan, Plan], None]] = []
+from lagoon.services import billable_metrics, taxes
 
 # Lago `Charges::BuildDefaultPropertiesService`: a charge sent without properties gets these.
 _DEFAULT_PROPERTIES: dict[str, dict[str, Any]] = {
@@ -56,23 +46,13 @@ _DEFAULT_PROPERTIES: dict[str, dict[str, Any]] = {
 }
 
 
-def has_subscriptions(organization_id: str, plan: Plan) -> bool:
-    """Whether any subscription (of any status) uses the plan; False until subscriptions register a check."""
-    return any(check(organization_id, plan) for check in subscription_checks)
-
-
-_PLANS = catalog_codes.CatalogKind(PLAN, Plan)
+_PLANS = catalog.PLANS
 find_plan = _PLANS.find
 get_plan = _PLANS.get
 # Deleted plans too when asked, e.g. for subscriptions being terminated.
 get_plan_by_id = _PLANS.get_by_id
 # Live plans (including those pending deletion), newest first.
 list_plans = _PLANS.live
-
-
-def plans_using_metric(organization_id: str, billable_metric_id: str) -> list[Plan]:
-    """Live plans with at least one charge on this metric."""
-    return [p for p in list_plans(organization_id) if p.charges_for_metric(billable_metric_id)]
 
 
 # --- building charges -------------------------------------------------------------------------------
@@ -262,7 +242,7 @@ def create_plan(organization_id: str, data: PlanCreateInput) -> Plan:
     """`POST /plans`."""
     if data.amount_currency is None:
         raise errors.ValidationFailed.field("amount_currency", "value_is_mandatory")
-    catalog_codes.ensure_code_free(organization_id, PLAN, data.code)
+    catalog.ensure_code_free(organization_id, PLAN, data.code)
     charges = _build_charges(organization_id, data.charges or [], [], locked=False)
     taxes.check_tax_codes(organization_id, data.tax_codes or [])
     now = entities.now_iso()
@@ -298,9 +278,9 @@ def create_plan(organization_id: str, data: PlanCreateInput) -> Plan:
     )
     writes = entities.Writes()
     writes.put(organization_id, PLAN, plan.lago_id, plan.model_dump(mode="json"))
-    catalog_codes.claim_code(writes, organization_id, PLAN, plan.code, plan.lago_id)
+    catalog.claim_code(writes, organization_id, PLAN, plan.code, plan.lago_id)
     writes.message(_message("plan.created", plan))
-    catalog_codes.commit_claiming_codes(writes)
+    catalog.commit_claiming_codes(writes)
     return plan
 
 
@@ -312,7 +292,7 @@ def update_plan(organization_id: str, code: str, data: PlanUpdateInput) -> Plan:
     charges keeping their model and billing options.
     """
     current = get_plan(organization_id, code)
-    locked = has_subscriptions(organization_id, current)
+    locked = plan_has_subscriptions(organization_id, current)
     sent = data.model_dump(exclude_unset=True)
     changes: dict[str, Any] = {}
     for key in ("name", "amount_cents"):
@@ -342,12 +322,10 @@ def update_plan(organization_id: str, code: str, data: PlanUpdateInput) -> Plan:
     plan = Plan.model_validate(plan.model_dump())
     writes = entities.Writes()
     writes.put(organization_id, PLAN, plan.lago_id, plan.model_dump(mode="json"))
-    catalog_codes.change_code(writes, organization_id, PLAN, current.code, plan.code, plan.lago_id)
+    catalog.change_code(writes, organization_id, PLAN, current.code, plan.code, plan.lago_id)
     writes.message(_message("plan.updated", plan))
-    catalog_codes.commit_claiming_codes(writes)
-    catalog_version.bump(organization_id)
-    for hook in update_hooks:
-        hook(organization_id, current, plan)
+    catalog.commit_claiming_codes(writes)
+    catalog.bump_version(organization_id)
     return plan
 
 
@@ -383,27 +361,25 @@ def delete_plan(organization_id: str, code: str) -> Plan:
     """`DELETE /plans/{code}` (Lago Plans::PrepareDestroyService + DestroyService).
 
     Without subscriptions the plan is deleted at once. With subscriptions it becomes `pending_deletion`,
-    the deletion hooks start the cascade (terminate, bill, finalize drafts) and `finish_plan_deletion`
-    completes it. `plan.deleted` is sent now, as Lago sends it when the deletion is requested.
+    `lagoon.services.lifecycle.delete_plan` then runs the cascade (terminate, bill, finalize drafts) and
+    `finish_plan_deletion` completes it. `plan.deleted` is sent now, as Lago sends it when the deletion is requested.
     """
     plan = get_plan(organization_id, code)
-    if has_subscriptions(organization_id, plan):
+    if plan_has_subscriptions(organization_id, plan):
         pending = plan.model_copy(update={"pending_deletion": True, "updated_at": entities.now_iso()})
         writes = entities.Writes()
         writes.put(organization_id, PLAN, plan.lago_id, pending.model_dump(mode="json"))
         writes.message(_message("plan.deleted", pending))
         writes.commit()
-        catalog_version.bump(organization_id)
-        for hook in deletion_hooks:
-            hook(organization_id, pending)
+        catalog.bump_version(organization_id)
         return pending
     deleted = _mark_deleted(plan)
     writes = entities.Writes()
     writes.put(organization_id, PLAN, plan.lago_id, deleted.model_dump(mode="json"))
-    catalog_codes.release_code(writes, organization_id, PLAN, plan.code)
+    catalog.release_code(writes, organization_id, PLAN, plan.code)
     writes.message(_message("plan.deleted", deleted))
     writes.commit()
-    catalog_version.bump(organization_id)
+    catalog.bump_version(organization_id)
     return deleted
 
 
@@ -415,85 +391,15 @@ def finish_plan_deletion(organization_id: str, plan_id: str) -> Plan:
     deleted = _mark_deleted(plan)
     writes = entities.Writes()
     writes.put(organization_id, PLAN, plan.lago_id, deleted.model_dump(mode="json"))
-    catalog_codes.release_code(writes, organization_id, PLAN, plan.code)
+    catalog.release_code(writes, organization_id, PLAN, plan.code)
     writes.commit()
-    catalog_version.bump(organization_id)
+    catalog.bump_version(organization_id)
     return deleted
 
 
 def _mark_deleted(plan: Plan) -> Plan:
     now = entities.now_iso()
     return plan.model_copy(update={"pending_deletion": False, "deleted_at": now, "updated_at": now})
-
-
-# --- changes caused by other catalog objects --------------------------------------------------------------
-
-
-def remove_charges_of_metric(
-    writes: entities.Writes, organization_id: str, billable_metric_id: str, plans: list[Plan]
-) -> None:
-    """A deleted metric takes its charges with it (Lago BillableMetrics::DestroyService)."""
-    now = entities.now_iso()
-    for plan in plans:
-        kept = [c for c in plan.charges if c.billable_metric_id != billable_metric_id]
-        updated = plan.model_copy(update={"charges": kept, "updated_at": now})
-        writes.put(organization_id, PLAN, plan.lago_id, updated.model_dump(mode="json"))
-
-
-def prune_charge_filters(
-    writes: entities.Writes, organization_id: str, metric: BillableMetric, plans: list[Plan]
-) -> None:
-    """Filter values a metric no longer has leave the charge filters; a filter left without a key goes."""
-    now = entities.now_iso()
-    for plan in plans:
-        charges = []
-        for charge in plan.charges:
-            if charge.billable_metric_id != metric.lago_id:
-                charges.append(charge)
-                continue
-            charges.append(charge.model_copy(update={"filters": _pruned(charge.filters, metric)}))
-        if charges != plan.charges:
-            updated = plan.model_copy(update={"charges": charges, "updated_at": now})
-            writes.put(organization_id, PLAN, plan.lago_id, updated.model_dump(mode="json"))
-
-
-def _pruned(filters: list[ChargeFilter], metric: BillableMetric) -> list[ChargeFilter]:
-    kept: list[ChargeFilter] = []
-    for charge_filter in filters:
-        values: dict[str, list[str]] = {}
-        for key, vals in charge_filter.values.items():
-            allowed = metric.filter_values(key)
-            if allowed is None:
-                break
-            remaining = vals if vals == [ALL_FILTER_VALUES] else [v for v in vals if v in allowed]
-            if not remaining:
-                break
-            values[key] = remaining
-        else:
-            kept.append(charge_filter.model_copy(update={"values": values}))
-    return kept
-
-
-def documents_with_tax_code_replaced(
-    organization_id: str,
-    old: str,
-    new: str | None,
-    replace: Callable[[list[str], str, str | None], list[str]],
-) -> list[tuple[str, str, dict[str, Any]]]:
-    """Plan documents rewritten with a tax code renamed (or removed when `new` is None)."""
-    changed: list[tuple[str, str, dict[str, Any]]] = []
-    for plan in list_plans(organization_id):
-        document = plan.model_dump(mode="json")
-        before = repr(document)
-        document["tax_codes"] = replace(document["tax_codes"], old, new)
-        for charge in document["charges"]:
-            charge["tax_codes"] = replace(charge["tax_codes"], old, new)
-        if document["minimum_commitment"]:
-            commitment = document["minimum_commitment"]
-            commitment["tax_codes"] = replace(commitment["tax_codes"], old, new)
-        if repr(document) != before:
-            changed.append((PLAN, plan.lago_id, document))
-    return changed
 
 
 # --- rendering -------------------------------------------------------------------------------------------

@@ -9,8 +9,8 @@ Lago behaviour followed (lago-docs/25-subscriptions.md, DECISIONS.md "Billing"):
   `pending` until the end of the current period (a second downgrade cancels the first);
 - `DELETE` terminates the active subscription, or with `status=pending` cancels the pending one.
 
-Billing what a termination owes belongs to invoicing: it plugs in through `termination_hooks`, called after
-the termination is committed, with the terminated subscription (the extension point for the invoicing issue).
+Billing what a termination owes belongs to invoicing: the functions here that terminate return the
+terminated subscriptions, and `lagoon.services.lifecycle` bills them once the termination is committed.
 
 Clock (`run_clock`): each future transition is a timer item in the entities table
 (`global#subscription_timer`, sk `<due>#<org>#<subscription>#<action>`). A run takes the due timers and
@@ -25,11 +25,19 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from lagoon import errors
 from lagoon.data import entities
 from lagoon.data.connection import get_settings
+from lagoon.data.lookups import Lookups
+from lagoon.data.subscriptions import (  # re-exported: callers read through this service
+    alias_document,
+    find_subscription as find_subscription,
+    get_subscription as get_subscription,
+    get_subscription_by_id as get_subscription_by_id,
+    subscriptions_of as subscriptions_of,
+)
 from lagoon.data.usage_store import UsageStore
 from lagoon.domain.customers import Customer, CustomerInput
 from lagoon.domain.plans import Plan
@@ -46,17 +54,10 @@ from lagoon.engine.periods import SubscriptionTerms, billing_period_containing, 
 from lagoon.observability import logger
 from lagoon.services import customers, organizations, plans
 
-if TYPE_CHECKING:
-    from lagoon.services.lookups import Lookups
-
 TIMER_KIND = "subscription_timer"
 GLOBAL = "global"
 ALERT_DAYS = (45, 15)
 _MESSAGE_NAMESPACE = uuid.UUID("0d3c4e9a-1f7b-4d8e-9a51-6b2c8f1e7a30")
-
-termination_hooks: list[Callable[[str, Subscription], None]] = []
-"""Called after a subscription is terminated (API, clock, plan change, customer or plan deletion): the
-invoicing module bills what the termination owes here (idempotently, keyed by subscription + period)."""
 
 
 def _now() -> datetime:
@@ -64,45 +65,6 @@ def _now() -> datetime:
 
 
 # --- reading ---------------------------------------------------------------------------------------------
-
-
-def _alias(organization_id: str, external_id: str) -> dict[str, Any] | None:
-    return entities.get(organization_id, ALIAS_KIND, external_id)
-
-
-def subscriptions_of(organization_id: str, external_id: str) -> list[Subscription]:
-    """Every subscription ever created with this external_id, oldest first."""
-    alias = _alias(organization_id, external_id)
-    if alias is None:
-        return []
-    ids = [entry["lago_id"] for entry in alias["subscriptions"]]
-    documents = entities.get_many(organization_id, KIND, ids)
-    return [Subscription.model_validate(documents[i]) for i in ids if i in documents]
-
-
-def find_subscription(
-    organization_id: str, external_id: str, status: str | None = None
-) -> Subscription | None:
-    """The newest subscription with this external_id and status (default: active)."""
-    wanted = status or "active"
-    for subscription in reversed(subscriptions_of(organization_id, external_id)):
-        if subscription.status == wanted:
-            return subscription
-    return None
-
-
-def get_subscription(organization_id: str, external_id: str, status: str | None = None) -> Subscription:
-    subscription = find_subscription(organization_id, external_id, status)
-    if subscription is None:
-        raise errors.NotFound("subscription")
-    return subscription
-
-
-def get_subscription_by_id(organization_id: str, lago_id: str) -> Subscription:
-    document = entities.get(organization_id, KIND, lago_id)
-    if document is None:
-        raise errors.NotFound("subscription")
-    return Subscription.model_validate(document)
 
 
 @dataclass(frozen=True)
@@ -231,8 +193,6 @@ def render_subscription(
 ) -> dict[str, Any]:
     """SubscriptionObject of the contract (`lookups`: reads shared with the caller's other renders)."""
     if lookups is None:
-        from lagoon.services.lookups import Lookups
-
         lookups = Lookups(subscription.organization_id)
     plan = plan or lookups.plan(subscription.plan_id)
     period_from: str | None = None
@@ -307,7 +267,7 @@ def _put(writes: entities.Writes, subscription: Subscription) -> None:
 
 
 def _put_alias(writes: entities.Writes, subscription: Subscription) -> None:
-    alias = _alias(subscription.organization_id, subscription.external_id)
+    alias = alias_document(subscription.organization_id, subscription.external_id)
     entries = list((alias or {}).get("subscriptions", []))
     entries.append({"lago_id": subscription.lago_id, "lago_customer_id": subscription.lago_customer_id})
     writes.put(
@@ -337,16 +297,12 @@ def _drop_timers(writes: entities.Writes, subscription: Subscription) -> None:
         writes.delete(GLOBAL, TIMER_KIND, key)
 
 
-def _run_termination_hooks(organization_id: str, terminated: list[Subscription]) -> None:
-    for subscription in terminated:
-        for hook in termination_hooks:
-            hook(organization_id, subscription)
-
-
 def create_subscription(
     organization_id: str, data: SubscriptionInput, now: datetime | None = None
-) -> Subscription:
-    """`POST /subscriptions`: a new subscription, a plan change, or the current one when nothing changes."""
+) -> tuple[Subscription, list[Subscription]]:
+    """`POST /subscriptions`: a new subscription, a plan change, or the current one when nothing changes.
+
+    Returns the subscription to answer with and those an upgrade terminated (to bill: see lifecycle)."""
     if data.plan_overrides:
         raise errors.NotImplementedYet("plan overrides")
     moment = now or _now()
@@ -361,7 +317,7 @@ def create_subscription(
     if current is not None and current.external_customer_id != data.external_customer_id:
         raise errors.ValidationFailed.field("external_id", "value_already_exist")
     if current is not None and current.plan_id == plan.lago_id:
-        return current
+        return current, []
     customer = customers.find_customer(organization_id, data.external_customer_id)
     if customer is None:
         customer, _ = customers.upsert_customer(
@@ -467,10 +423,9 @@ def create_subscription(
             writes.message(_webhook("subscription.started", new))
         result = new
     writes.commit()
-    _run_termination_hooks(organization_id, terminated)
     if result.status == "active" and result.previous_subscription_id is None:
         _replay_orphans(organization_id, result.external_id)
-    return result
+    return result, terminated
 
 
 def _replay_orphans(organization_id: str, external_id: str) -> None:
@@ -565,61 +520,29 @@ def _terminate(active: Subscription, moment: datetime, message_key: str | None =
     _put(writes, terminated)
     writes.message(_webhook("subscription.terminated", terminated, message_key))
     writes.commit()
-    _run_termination_hooks(active.organization_id, [terminated])
     return terminated
 
 
-# --- hooks of customers and plans ------------------------------------------------------------------------
+# --- ending the subscriptions of a deleted customer or plan --------------------------------------------
 
 
-def end_customer_subscriptions(organization_id: str, customer: Customer) -> None:
-    """Customer deletion: terminate its active subscriptions, cancel its pending ones."""
-    moment = _now()
-    for subscription in list_subscriptions(
-        organization_id, SubscriptionFilters(statuses=("active", "pending"))
-    ):
-        if subscription.lago_customer_id != customer.lago_id:
-            continue
-        current = get_subscription_by_id(organization_id, subscription.lago_id)
-        if current.status == "active":
-            _terminate(current, moment)
-        elif current.status == "pending":
-            _cancel(current, moment)
-
-
-def plan_has_subscriptions(organization_id: str, plan: Plan) -> bool:
-    return any(
-        s.plan_id == plan.lago_id
+def live_subscriptions_where(organization_id: str, accepts: Callable[[Subscription], bool]) -> list[str]:
+    """The lago_ids of the active and pending subscriptions `accepts` (a customer's, a plan's)."""
+    return [
+        s.lago_id
         for s in list_subscriptions(organization_id, SubscriptionFilters(statuses=("active", "pending")))
-    )
+        if accepts(s)
+    ]
 
 
-def end_plan_subscriptions(organization_id: str, plan: Plan) -> None:
-    """Plan deletion: terminate / cancel its subscriptions, then let the catalog finish the deletion."""
-    moment = _now()
-    for subscription in list_subscriptions(
-        organization_id, SubscriptionFilters(statuses=("active", "pending"))
-    ):
-        if subscription.plan_id != plan.lago_id:
-            continue
-        current = get_subscription_by_id(organization_id, subscription.lago_id)
-        if current.status == "active":
-            _terminate(current, moment)
-        elif current.status == "pending":
-            _cancel(current, moment)
-    plans.finish_plan_deletion(organization_id, plan.lago_id)
-
-
-def _register_hooks() -> None:
-    if end_customer_subscriptions not in customers.deletion_hooks:
-        customers.deletion_hooks.append(end_customer_subscriptions)
-    if plan_has_subscriptions not in plans.subscription_checks:
-        plans.subscription_checks.append(plan_has_subscriptions)
-    if end_plan_subscriptions not in plans.deletion_hooks:
-        plans.deletion_hooks.append(end_plan_subscriptions)
-
-
-_register_hooks()
+def end_subscription(organization_id: str, lago_id: str, moment: datetime) -> Subscription | None:
+    """Terminate the subscription if active (returned, to bill), cancel it if pending (None)."""
+    current = get_subscription_by_id(organization_id, lago_id)
+    if current.status == "active":
+        return _terminate(current, moment)
+    if current.status == "pending":
+        _cancel(current, moment)
+    return None
 
 
 # --- the clock --------------------------------------------------------------------------------------------
@@ -641,23 +564,23 @@ def due_timers(now: datetime) -> list[tuple[str, dict[str, Any]]]:
     return [(item["sk"]["S"], json.loads(item["body"]["S"])) for item in items]
 
 
-def run_clock(now: datetime) -> ClockReport:
-    """Apply every transition due at `now`; each timer at most once (idempotent, safe to re-run)."""
-    report = ClockReport()
-    for key, timer in due_timers(now):
-        try:
-            _apply_timer(key, timer)
-            report.applied.append(key)
-        except (errors.ConflictRetry, errors.NotFound):
-            # Already applied by an overlapping run (its message id exists), or the subscription is gone.
-            writes = entities.Writes().delete(GLOBAL, TIMER_KIND, key)
-            with contextlib.suppress(errors.ConflictRetry):
-                writes.commit()
-            report.skipped.append(key)
-    return report
+def apply_due_timer(key: str, timer: dict[str, Any], report: ClockReport) -> list[Subscription]:
+    """Apply one due timer at most once (idempotent, safe to re-run); returns the subscriptions it terminated
+    (lagoon.services.lifecycle.run_clock bills them)."""
+    try:
+        terminated = _apply_timer(key, timer)
+        report.applied.append(key)
+        return terminated
+    except (errors.ConflictRetry, errors.NotFound):
+        # Already applied by an overlapping run (its message id exists), or the subscription is gone.
+        writes = entities.Writes().delete(GLOBAL, TIMER_KIND, key)
+        with contextlib.suppress(errors.ConflictRetry):
+            writes.commit()
+        report.skipped.append(key)
+        return []
 
 
-def _apply_timer(key: str, timer: dict[str, Any]) -> None:
+def _apply_timer(key: str, timer: dict[str, Any]) -> list[Subscription]:
     org = timer["organization_id"]
     subscription = get_subscription_by_id(org, timer["subscription_id"])
     action = timer["action"]
@@ -690,8 +613,7 @@ def _apply_timer(key: str, timer: dict[str, Any]) -> None:
         _put(writes, started)
         writes.message(_webhook("subscription.started", started, key))
         writes.commit()
-        _run_termination_hooks(org, terminated)
-        return
+        return terminated
     if action == "terminate":
         ended = _terminated(subscription, due)
         for other in remaining:
@@ -704,8 +626,7 @@ def _apply_timer(key: str, timer: dict[str, Any]) -> None:
         _put(writes, ended)
         writes.message(_webhook("subscription.terminated", ended, key))
         writes.commit()
-        _run_termination_hooks(org, [ended])
-        return
+        return [ended]
     if action == "trial_end":
         ended_trial = subscription.model_copy(
             update={"trial_ended_at": iso(due), "updated_at": iso(_now()), "timers": remaining}
@@ -713,11 +634,11 @@ def _apply_timer(key: str, timer: dict[str, Any]) -> None:
         _put(writes, ended_trial)
         writes.message(_webhook("subscription.trial_ended", ended_trial, key))
         writes.commit()
-        return
+        return []
     if action.startswith("termination_alert_"):
         alerted = subscription.model_copy(update={"timers": remaining})
         _put(writes, alerted)
         writes.message(_webhook("subscription.termination_alert", alerted, key))
         writes.commit()
-        return
+        return []
     raise errors.NotFound("timer")

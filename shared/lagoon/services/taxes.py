@@ -18,28 +18,17 @@ from collections.abc import Iterable
 from typing import Any
 
 from lagoon import errors
-from lagoon.data import entities
+from lagoon.data import catalog, entities, organizations
+from lagoon.data.catalog import TAX, get_taxes
+from lagoon.data.customers import CUSTOMER
 from lagoon.domain.taxes import Tax, TaxCreateInput, TaxUpdateInput
-from lagoon.services import catalog_codes, customers, organizations
 
-TAX = "tax"
 _CHUNK = 25  # documents per transaction when a code change ripples through the catalog
 
 
-_TAXES = catalog_codes.CatalogKind(TAX, Tax)
+_TAXES = catalog.TAXES
 find_tax = _TAXES.find
 get_tax = _TAXES.get
-
-
-def get_taxes(organization_id: str, codes: Iterable[str]) -> list[Tax]:
-    """The taxes of these codes, in the order given; unknown codes are skipped."""
-    wanted = list(dict.fromkeys(codes))
-    if not wanted:
-        return []
-    aliases = entities.get_many(organization_id, catalog_codes.alias_kind(TAX), wanted)
-    ids = [aliases[code]["lago_id"] for code in wanted if code in aliases]
-    documents = entities.get_many(organization_id, TAX, ids)
-    return [Tax.model_validate(documents[i]) for i in ids if i in documents]
 
 
 def check_tax_codes(organization_id: str, codes: Iterable[str]) -> None:
@@ -49,33 +38,21 @@ def check_tax_codes(organization_id: str, codes: Iterable[str]) -> None:
         raise errors.NotFound("tax")
 
 
-def organization_taxes(organization_id: str) -> list[Tax]:
-    """The taxes applied to every fee of the organization's customers that have no taxes of their own."""
-    return get_taxes(organization_id, organizations.get_organization(organization_id).tax_codes)
-
-
 list_taxes = _TAXES.live
-
-
-def _organization_document(organization_id: str) -> dict[str, Any]:
-    document = entities.get(organizations.GLOBAL, organizations.ORGANIZATION, organization_id)
-    if document is None:
-        raise errors.NotFound("organization")
-    return document
 
 
 def _put_organization_tax_codes(
     writes: entities.Writes, organization_id: str, document: dict[str, Any], codes: list[str]
 ) -> None:
     updated = dict(document, tax_codes=list(dict.fromkeys(codes)))
-    writes.put(organizations.GLOBAL, organizations.ORGANIZATION, organization_id, updated)
+    organizations.put_organization(writes, organization_id, updated)
 
 
 def create_tax(organization_id: str, data: TaxCreateInput) -> tuple[Tax, bool]:
     """`POST /taxes`. Returns the tax and whether it applies to the organization."""
     if data.rate is None:
         raise errors.ValidationFailed.field("rate", "value_is_mandatory")
-    catalog_codes.ensure_code_free(organization_id, TAX, data.code)
+    catalog.ensure_code_free(organization_id, TAX, data.code)
     now = entities.now_iso()
     tax = Tax(
         lago_id=str(uuid.uuid4()),
@@ -89,12 +66,12 @@ def create_tax(organization_id: str, data: TaxCreateInput) -> tuple[Tax, bool]:
     )
     writes = entities.Writes()
     writes.put(organization_id, TAX, tax.lago_id, tax.model_dump(mode="json"))
-    catalog_codes.claim_code(writes, organization_id, TAX, tax.code, tax.lago_id)
+    catalog.claim_code(writes, organization_id, TAX, tax.code, tax.lago_id)
     if data.applied_to_organization:
-        organization = _organization_document(organization_id)
+        organization = organizations.organization_document(organization_id)
         codes = [*organization.get("tax_codes", []), tax.code]
         _put_organization_tax_codes(writes, organization_id, organization, codes)
-    catalog_codes.commit_claiming_codes(writes)
+    catalog.commit_claiming_codes(writes)
     return tax, bool(data.applied_to_organization)
 
 
@@ -107,7 +84,7 @@ def update_tax(organization_id: str, code: str, data: TaxUpdateInput) -> tuple[T
         changes["description"] = sent["description"]
     tax = current.model_copy(update={**changes, "updated_at": entities.now_iso()})
 
-    organization = _organization_document(organization_id)
+    organization = organizations.organization_document(organization_id)
     codes = [tax.code if c == current.code else c for c in organization.get("tax_codes", [])]
     if data.applied_to_organization is True and tax.code not in codes:
         codes.append(tax.code)
@@ -116,10 +93,10 @@ def update_tax(organization_id: str, code: str, data: TaxUpdateInput) -> tuple[T
 
     writes = entities.Writes()
     writes.put(organization_id, TAX, tax.lago_id, tax.model_dump(mode="json"))
-    catalog_codes.change_code(writes, organization_id, TAX, current.code, tax.code, tax.lago_id)
+    catalog.change_code(writes, organization_id, TAX, current.code, tax.code, tax.lago_id)
     if codes != organization.get("tax_codes", []):
         _put_organization_tax_codes(writes, organization_id, organization, codes)
-    catalog_codes.commit_claiming_codes(writes)
+    catalog.commit_claiming_codes(writes)
     if tax.code != current.code:
         _replace_code_everywhere(organization_id, current.code, tax.code)
     return tax, tax.code in codes
@@ -128,11 +105,11 @@ def update_tax(organization_id: str, code: str, data: TaxUpdateInput) -> tuple[T
 def delete_tax(organization_id: str, code: str) -> tuple[Tax, bool]:
     """`DELETE /taxes/{code}`: the tax is removed from every object that applied it."""
     tax = get_tax(organization_id, code)
-    organization = _organization_document(organization_id)
+    organization = organizations.organization_document(organization_id)
     applied = tax.code in organization.get("tax_codes", [])
     writes = entities.Writes()
     writes.delete(organization_id, TAX, tax.lago_id)
-    catalog_codes.release_code(writes, organization_id, TAX, tax.code)
+    catalog.release_code(writes, organization_id, TAX, tax.code)
     if applied:
         codes = [c for c in organization.get("tax_codes", []) if c != tax.code]
         _put_organization_tax_codes(writes, organization_id, organization, codes)
@@ -151,20 +128,50 @@ def _replace_code_everywhere(organization_id: str, old: str, new: str | None) ->
 
     Written in chunks after the tax itself: an object briefly naming the old code renders without that tax.
     """
-    from lagoon.services import add_ons, plans  # they depend on taxes; imported late to avoid a cycle
-
     puts: list[tuple[str, str, dict[str, Any]]] = []
-    for document in entities.query(organization_id, customers.CUSTOMER):
+    for document in entities.query(organization_id, CUSTOMER):
         if old in document.get("tax_codes", []):
             document["tax_codes"] = _replace_code(document["tax_codes"], old, new)
-            puts.append((customers.CUSTOMER, document["lago_id"], document))
-    puts.extend(plans.documents_with_tax_code_replaced(organization_id, old, new, _replace_code))
-    puts.extend(add_ons.documents_with_tax_code_replaced(organization_id, old, new, _replace_code))
+            puts.append((CUSTOMER, document["lago_id"], document))
+    puts.extend(_plans_with_code_replaced(organization_id, old, new))
+    puts.extend(_add_ons_with_code_replaced(organization_id, old, new))
     for start in range(0, len(puts), _CHUNK):
         writes = entities.Writes()
         for kind, key, document in puts[start : start + _CHUNK]:
             writes.put(organization_id, kind, key, document)
         writes.commit()
+
+
+def _plans_with_code_replaced(
+    organization_id: str, old: str, new: str | None
+) -> list[tuple[str, str, dict[str, Any]]]:
+    """Plan documents rewritten with a tax code renamed (or removed when `new` is None)."""
+    changed: list[tuple[str, str, dict[str, Any]]] = []
+    for plan in catalog.PLANS.live(organization_id):
+        document = plan.model_dump(mode="json")
+        before = repr(document)
+        document["tax_codes"] = _replace_code(document["tax_codes"], old, new)
+        for charge in document["charges"]:
+            charge["tax_codes"] = _replace_code(charge["tax_codes"], old, new)
+        if document["minimum_commitment"]:
+            commitment = document["minimum_commitment"]
+            commitment["tax_codes"] = _replace_code(commitment["tax_codes"], old, new)
+        if repr(document) != before:
+            changed.append((catalog.PLAN, plan.lago_id, document))
+    return changed
+
+
+def _add_ons_with_code_replaced(
+    organization_id: str, old: str, new: str | None
+) -> list[tuple[str, str, dict[str, Any]]]:
+    """Add-on documents rewritten with a tax code renamed (or removed when `new` is None)."""
+    changed: list[tuple[str, str, dict[str, Any]]] = []
+    for add_on in catalog.ADD_ONS.live(organization_id):
+        if old in add_on.tax_codes:
+            document = add_on.model_dump(mode="json")
+            document["tax_codes"] = _replace_code(add_on.tax_codes, old, new)
+            changed.append((catalog.ADD_ON, add_on.lago_id, document))
+    return changed
 
 
 def render_tax(tax: Tax, *, applied_to_organization: bool) -> dict[str, Any]:
@@ -187,18 +194,3 @@ def render_taxes(organization_id: str, codes: Iterable[str]) -> list[dict[str, A
         return []
     applied = set(organizations.get_organization(organization_id).tax_codes)
     return [render_tax(t, applied_to_organization=t.code in applied) for t in taxes]
-
-
-def _check_customer_tax_codes(organization_id: str, codes: list[str]) -> None:
-    check_tax_codes(organization_id, codes)
-
-
-def _render_customer_taxes(organization_id: str, codes: list[str]) -> list[dict[str, Any]]:
-    return render_taxes(organization_id, codes)
-
-
-# Registered once per process, at import (customers hooks, see lagoon.services.customers).
-if _check_customer_tax_codes not in customers.tax_code_checkers:
-    customers.tax_code_checkers.append(_check_customer_tax_codes)
-if _render_customer_taxes not in customers.tax_renderers:
-    customers.tax_renderers.append(_render_customer_taxes)

@@ -30,6 +30,7 @@ from typing import Any
 
 from lagoon import errors
 from lagoon.data import entities
+from lagoon.data.usage_keys import CLOSED_PREFIX, aggregate_pk
 from lagoon.data.usage_store import UsageStore, aggregates_table, text
 from lagoon.domain.billable_metrics import BillableMetric
 from lagoon.domain.customers import Customer
@@ -57,9 +58,20 @@ from lagoon.engine.invoice_math import (
     resolve_fee_taxes,
 )
 from lagoon.engine.money import currency_exponent
+from lagoon.engine.numbers import decimal_text
 from lagoon.engine.periods import BillingPeriod, billing_period_containing, local_date
-from lagoon.ingestion.aggregator import InAdvanceFold, aggregate_pk
+from lagoon.ingestion.aggregator import InAdvanceFold
 from lagoon.ingestion.directory import DEFAULT_FILTER, metric_definition, plan_view
+from lagoon.services import (
+    billable_metrics,
+    customers,
+    in_advance_invoices,
+    organizations,
+    plans,
+    subscriptions,
+    taxes,
+)
+from lagoon.services.subscriptions import billing_timezone, terms_of
 
 _ONE_MICROSECOND = timedelta(microseconds=1)
 
@@ -234,8 +246,6 @@ def price_states(
 
 def plan_metrics(organization_id: str, plan: Plan) -> dict[str, BillableMetric]:
     """The metrics of a plan's charges by lago_id (one BatchGet; deleted metrics absent)."""
-    from lagoon.services import billable_metrics
-
     ids = list(dict.fromkeys(charge.billable_metric_id for charge in plan.charges))
     return billable_metrics.get_billable_metrics_by_ids(organization_id, ids) if ids else {}
 
@@ -291,8 +301,6 @@ def usage_totals(
     amount = sum(result.amount_cents for result in results)
     if not apply_taxes or not results:
         return amount, 0, amount
-    from lagoon.services import organizations, taxes
-
     organization = organizations.get_organization(organization_id)
     codes = {
         *organization.tax_codes,
@@ -329,8 +337,6 @@ def usage_totals(
 
 def current_period(subscription: Subscription, plan: Plan, timezone: str, at: datetime) -> BillingPeriod:
     """The billing period containing `at` (the last one of a terminated subscription)."""
-    from lagoon.services.subscriptions import terms_of
-
     terms = terms_of(subscription, plan, timezone)
     if terms is None:
         raise errors.NotFound("subscription")
@@ -353,9 +359,6 @@ def subscription_usage(
     store: UsageStore | None = None,
 ) -> SubscriptionUsage:
     """A subscription's priced usage over the charges period containing `at` (default: now), or `period`."""
-    from lagoon.services import customers, plans
-    from lagoon.services.subscriptions import billing_timezone
-
     customer = customer or customers.get_customer_by_id(organization_id, subscription.lago_customer_id)
     plan = plan or plans.get_plan_by_id(organization_id, subscription.plan_id, include_deleted=True)
     timezone = billing_timezone(customer)
@@ -390,12 +393,6 @@ def subscription_usage(
 
 
 # --- rendering (CustomerUsageObject) --------------------------------------------------------------------
-
-
-def decimal_text(value: Decimal) -> str:
-    """A Decimal as Lago prints units (`"12.0"` style is not required: plain, no exponent)."""
-    normalized = value.normalize() if value == value.to_integral_value() else value
-    return format(normalized, "f")
 
 
 def _sums(results: Sequence[ChargeUsageResult]) -> dict[str, Any]:
@@ -494,8 +491,6 @@ def render_customer_usage(usage: SubscriptionUsage) -> dict[str, Any]:
 def _customer_subscription(
     organization_id: str, external_customer_id: str, external_subscription_id: str
 ) -> tuple[Customer, Subscription]:
-    from lagoon.services import customers, subscriptions
-
     customer = customers.get_customer(organization_id, external_customer_id)
     subscription = subscriptions.find_subscription(organization_id, external_subscription_id)
     if subscription is None or subscription.lago_customer_id != customer.lago_id:
@@ -518,9 +513,6 @@ def current_usage(
     return subscription_usage(
         organization_id, subscription, at=at, apply_taxes=apply_taxes, customer=customer
     )
-
-
-CLOSED_PREFIX = "closed#"
 
 
 def closed_periods(organization_id: str, subscription_id: str, store: UsageStore | None = None) -> list[str]:
@@ -546,9 +538,6 @@ def past_usage(
 ) -> list[SubscriptionUsage]:
     """`GET /customers/{id}/past_usage`: the closed periods of the subscription, newest first, priced from
     their aggregates (one Query for the closed markers, one for the aggregates of the periods shown)."""
-    from lagoon.services import billable_metrics, customers, plans, subscriptions
-    from lagoon.services.subscriptions import billing_timezone
-
     customer = customers.get_customer(organization_id, external_customer_id)
     found = [
         s
@@ -578,8 +567,6 @@ def _closed_usages(
     charges: Sequence[Charge] | None,
     periods_count: int | None,
 ) -> list[SubscriptionUsage]:
-    from lagoon.services.subscriptions import terms_of
-
     terms = terms_of(subscription, plan, timezone)
     starts = closed_periods(organization_id, subscription.lago_id)
     if periods_count is not None:
@@ -665,8 +652,6 @@ def _fee_taxes(
     organization_id: str, context: _FeeContext, amount_cents: int
 ) -> tuple[int, Decimal, Decimal, list[AppliedTaxTotal]]:
     """(taxes_amount_cents, precise taxes cents, rate, applied taxes) of one charge fee."""
-    from lagoon.services import organizations, taxes
-
     organization = organizations.get_organization(organization_id)
     customer_codes = context.customer.tax_codes if context.customer else []
     codes = {*organization.tax_codes, *customer_codes, *context.plan.tax_codes, *context.charge.tax_codes}
@@ -788,8 +773,6 @@ def record_in_advance_fees(folds: Sequence[InAdvanceFold]) -> None:
     An `invoiceable` fee is stored with its instant invoice, in the same transaction (`_bill_fees`); the others
     are stored alone, `lago_invoice_id: null`.
     """
-    from lagoon.services import billable_metrics, plans
-
     by_org: dict[str, list[InAdvanceFold]] = defaultdict(list)
     for folded in folds:
         by_org[folded.organization_id].append(folded)
@@ -875,8 +858,6 @@ def _bill_fees(
 ) -> None:
     """Each invoiceable fee with its instant invoice (`lagoon.services.in_advance_invoices`), one
     transaction per fee: the customer's invoice number is taken in it."""
-    from lagoon.services import in_advance_invoices, organizations
-
     organization = organizations.get_organization(organization_id)
     moment = datetime.now(UTC).replace(microsecond=0)
     for fee_id, body, folded, customer in invoiced:
@@ -936,9 +917,6 @@ def estimate_fees(organization_id: str, event: EstimateEventInput) -> list[dict[
     """`POST /events/estimate_fees`: the fees one event would create on the subscription's pay-in-advance
     charges of its metric, from the current aggregates (nothing is stored): `FeeObject`s without lago_id. Lago's errors: unknown
     subscription 404, unknown metric 404, no pay-in-advance charge 422 `does_not_match_an_instant_charge`."""
-    from lagoon.services import billable_metrics, customers, plans, subscriptions
-    from lagoon.services.subscriptions import billing_timezone
-
     subscription = subscriptions.find_subscription(organization_id, event.external_subscription_id)
     if subscription is None:
         raise errors.NotFound("subscription")
@@ -1021,16 +999,12 @@ def _lifetime_id(subscription_id: str) -> str:
 def lifetime_usage(organization_id: str, external_id: str) -> dict[str, Any]:
     """`GET /subscriptions/{external_id}/lifetime_usage` (Lago's `LifetimeUsageObject`): the current
     period's usage, the usage of the periods invoicing has closed, and what the client declared."""
-    from lagoon.services import subscriptions
-
     subscription = subscriptions.get_subscription(organization_id, external_id)
     return _render_lifetime_usage(organization_id, subscription)
 
 
 def set_historical_usage(organization_id: str, external_id: str, amount_cents: int) -> dict[str, Any]:
     """`PUT /subscriptions/{external_id}/lifetime_usage`: sets `external_historical_usage_amount_cents`."""
-    from lagoon.services import subscriptions
-
     subscription = subscriptions.get_subscription(organization_id, external_id)
     document = {
         "lago_id": _lifetime_id(subscription.lago_id),
@@ -1043,9 +1017,6 @@ def set_historical_usage(organization_id: str, external_id: str, amount_cents: i
 
 
 def _render_lifetime_usage(organization_id: str, subscription: Subscription) -> dict[str, Any]:
-    from lagoon.services import customers, plans
-    from lagoon.services.subscriptions import billing_timezone
-
     stored = entities.get(organization_id, LIFETIME_USAGE_KIND, subscription.lago_id) or {}
     customer = customers.get_customer_by_id(organization_id, subscription.lago_customer_id)
     plan = plans.get_plan_by_id(organization_id, subscription.plan_id, include_deleted=True)

@@ -9,11 +9,11 @@ from typing import Any, TypeVar
 from lagoon import errors
 from lagoon.data import entities
 from lagoon.domain.webhook_endpoints import (
+    KIND as WEBHOOK_ENDPOINT,
     MAX_ENDPOINTS_PER_ORGANIZATION,
     WebhookEndpoint,
     WebhookEndpointInput,
 )
-from lagoon.services.organizations import WEBHOOK_ENDPOINT
 
 # One document per organization whose revision every create, update and delete bumps, in the same transaction,
 # conditionally on the revision read *before* the endpoints were read. A commit therefore succeeds only if no

@@ -266,7 +266,7 @@ def test_a_plan_with_subscriptions_only_changes_what_lago_allows(api, monkeypatc
 
     metric = create_metric(api)
     plan = create_plan(api, charges=[standard_charge(metric)])
-    monkeypatch.setattr(plans, "subscription_checks", [lambda org, p: True])
+    monkeypatch.setattr(plans, "plan_has_subscriptions", lambda org, p: True)
     charge = standard_charge(metric, amount="9", id=plan["charges"][0]["lago_id"])
     charge["charge_model"] = "package"
     response = api.put(
@@ -301,12 +301,12 @@ def test_delete_without_subscriptions_frees_the_code(api):
 
 
 def test_delete_with_subscriptions_is_pending_until_the_cascade_finishes(api, org, monkeypatch):
-    from lagoon.services import plans
+    from lagoon.services import lifecycle, plans
 
     create_plan(api)
     cascaded = []
-    monkeypatch.setattr(plans, "subscription_checks", [lambda org_id, p: True])
-    monkeypatch.setattr(plans, "deletion_hooks", [lambda org_id, p: cascaded.append(p.code)])
+    monkeypatch.setattr(plans, "plan_has_subscriptions", lambda org_id, p: True)
+    monkeypatch.setattr(lifecycle, "end_plan", lambda org_id, p: cascaded.append(p.code))
     response = api.delete("/plans/startup")
     assert response.json["plan"]["pending_deletion"] is True
     assert cascaded == ["startup"]

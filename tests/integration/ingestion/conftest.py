@@ -155,8 +155,8 @@ def stream(template: Any, gateway: Any) -> StreamDriver:
 
 def aggregates(organization_id: str, subscription_lago_id: str) -> list[dict[str, Any]]:
     """Every aggregate item of a subscription, decoded: sk, state, watermarks."""
+    from lagoon.data.usage_keys import aggregate_pk
     from lagoon.data.usage_store import UsageStore, aggregates_table
-    from lagoon.ingestion.aggregator import aggregate_pk
 
     found = []
     for item in UsageStore().query(aggregates_table(), aggregate_pk(organization_id, subscription_lago_id)):

@@ -34,12 +34,12 @@ def subscribe_at(
 ) -> Any:
     """Create a subscription as if the request arrived at `now` (the subscription starts then by default)."""
     from lagoon.domain.subscriptions import SubscriptionInput
-    from lagoon.services import subscriptions
+    from lagoon.services import lifecycle
 
     data = SubscriptionInput(
         external_customer_id=customer, plan_code=plan_code, external_id=external_id, **fields
     )
-    return subscriptions.create_subscription(org_id, data, now=at(now))
+    return lifecycle.create_subscription(org_id, data, now=at(now))
 
 
 def scheduled_event(time: str) -> dict[str, Any]:

@@ -60,8 +60,8 @@ def test_grace_period_keeps_a_draft_that_late_usage_changes_until_it_is_finalize
 
 
 def _drop_refresh_flags() -> int:
+    from lagoon.data.usage_keys import REFRESH_PK
     from lagoon.data.usage_store import UsageStore, aggregates_table
-    from lagoon.ingestion.aggregator import REFRESH_PK
 
     store = UsageStore()
     flags = list(store.query(aggregates_table(), REFRESH_PK))
@@ -139,11 +139,11 @@ def test_termination_bills_at_once(api, org, gateway, stream, customer):
     metric = create_metric(api, "storage")
     create_plan(api, "startup", charges=[charge(metric)])
     subscribe_at(org.id, "2024-01-01T00:00:00Z", subscription_at=at("2024-01-01T00:00:00Z"))
-    from lagoon.services import subscriptions
+    from lagoon.services import lifecycle
 
     api.post("/events", {"event": event("t1", at="2024-01-05T12:00:00Z", gb=2)})
     stream.drain()
-    subscriptions.terminate_subscription(org.id, "sub_1", now=at("2024-01-16T10:00:00Z"))
+    lifecycle.terminate_subscription(org.id, "sub_1", now=at("2024-01-16T10:00:00Z"))
     (only,) = invoices_of(api)
     body = invoice(api, only["lago_id"])
     # 16/31 of 100.00 = 51.61 in arrears, and the usage until then

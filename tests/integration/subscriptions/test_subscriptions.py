@@ -118,7 +118,7 @@ def test_deleting_the_customer_terminates_its_subscriptions(api):
 
 
 def test_clock_starts_alerts_ends_each_exactly_once(api, org):
-    from lagoon.services.subscriptions import run_clock
+    from lagoon.services.lifecycle import run_clock
 
     create_plan(api, trial_period=3)
     subscribe(api, subscription_at="2030-01-01T00:00:00Z", ending_at="2030-06-01T00:00:00Z")
@@ -146,7 +146,7 @@ def test_clock_starts_alerts_ends_each_exactly_once(api, org):
 
 
 def test_clock_applies_a_downgrade_at_the_period_end(api):
-    from lagoon.services.subscriptions import run_clock
+    from lagoon.services.lifecycle import run_clock
 
     create_plan(api, "big", amount_cents=5000)
     create_plan(api, "tiny", amount_cents=100)

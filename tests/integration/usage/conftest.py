@@ -66,8 +66,8 @@ def send(api: Any, driver: Any, *events: dict[str, Any]) -> None:
 
 def close_period(organization_id: str, subscription_lago_id: str, period_from: str) -> None:
     """What invoicing does when it bills a period: the period-closed marker of the aggregates."""
+    from lagoon.data.usage_keys import aggregate_pk, closed_sk
     from lagoon.data.usage_store import S, UsageStore, aggregates_table
-    from lagoon.ingestion.aggregator import aggregate_pk, closed_sk
 
     UsageStore().batch_write(
         [

@@ -144,14 +144,16 @@ def test_a_crash_then_a_replay_prices_each_event_once(api, org, stream, crash):
     def crash_after_write(count: int) -> None:
         raise Crash
 
+    hooks = [record_in_advance_fees]  # as functions/aggregator wires it
+
     # When the aggregator dies (with one fee written, or with everything written) and the batch is replayed
     with pytest.raises(Crash):
         if crash == "inside the fee hook":
             Aggregator(UsageStore(), in_advance_hooks=[first_fee_then_crash]).apply(records)
         else:
-            Aggregator(UsageStore(after_write=crash_after_write)).apply(records)
-    Aggregator(UsageStore()).apply(records)
-    Aggregator(UsageStore()).apply(records)
+            Aggregator(UsageStore(after_write=crash_after_write), in_advance_hooks=hooks).apply(records)
+    Aggregator(UsageStore(), in_advance_hooks=hooks).apply(records)
+    Aggregator(UsageStore(), in_advance_hooks=hooks).apply(records)
     # Then each event has exactly one fee, priced from the state before it: 6.00, 6.00 (4 + 2 x 0.5), 1.00
     fees = _fees(org.id)
     assert [(f["event_transaction_id"], f["amount_cents"]) for f in fees] == [

@@ -7,8 +7,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from hypothesis import given, settings
-from hypothesis import strategies as st
+from hypothesis import given, settings, strategies as st
 from lagoon.engine.aggregation import (
     KEEP_EVERY_EVENT_VALUE,
     MetricDefinition,

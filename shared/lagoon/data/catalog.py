@@ -1,13 +1,21 @@
-"""Catalog objects addressed by a client-chosen `code`, unique per organization among live objects.
+"""Catalog storage: objects addressed by a client-chosen `code`, unique per organization among live objects.
 
 Each catalog kind (`billable_metric`, `plan`, `tax`, `add_on`, `coupon`) stores its documents under their
 `lago_id`, plus an alias kind (`<kind>_code`: code → lago_id) written with a must-not-exist condition in the
 same transaction. Deleting an object deletes its alias, so the code can be reused, as Lago's unique indexes
 only cover undeleted rows.
+
+The catalog's version (`catalog_version` / `current`) is what the aggregator caches plans, metrics and the
+timezone against: every change to one of them writes a new version after it commits
+(lagoon.ingestion.directory reads the versions of a batch's organizations in the BatchGetItem it makes anyway
+and drops what it cached for an organization whose version moved). Should the version write be lost (a crash
+between the two writes), the cache's TTL still bounds the staleness.
 """
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
@@ -15,8 +23,26 @@ from pydantic import BaseModel
 
 from lagoon import errors
 from lagoon.data import entities
+from lagoon.domain.add_ons import AddOn
+from lagoon.domain.billable_metrics import BillableMetric
+from lagoon.domain.coupons import Coupon
+from lagoon.domain.plans import Plan
+from lagoon.domain.taxes import Tax
 
 T = TypeVar("T", bound=BaseModel)
+
+BILLABLE_METRIC = "billable_metric"
+PLAN = "plan"
+TAX = "tax"
+ADD_ON = "add_on"
+COUPON = "coupon"
+VERSION_KIND = "catalog_version"
+VERSION_KEY = "current"
+
+
+def bump_version(organization_id: str) -> None:
+    """A new catalog version for the organization (after a plan, metric or timezone change committed)."""
+    entities.Writes().put(organization_id, VERSION_KIND, VERSION_KEY, {"version": uuid.uuid4().hex}).commit()
 
 
 def alias_kind(kind: str) -> str:
@@ -96,3 +122,26 @@ class CatalogKind(Generic[T]):
         documents = [d for d in entities.query(organization_id, self.kind) if not d.get("deleted_at")]
         documents.sort(key=lambda d: str(d.get("created_at", "")), reverse=True)
         return [self.model.model_validate(d) for d in documents]
+
+
+METRICS = CatalogKind(BILLABLE_METRIC, BillableMetric)
+PLANS = CatalogKind(PLAN, Plan)
+TAXES = CatalogKind(TAX, Tax)
+ADD_ONS = CatalogKind(ADD_ON, AddOn)
+COUPONS = CatalogKind(COUPON, Coupon)
+
+
+def plans_using_metric(organization_id: str, billable_metric_id: str) -> list[Plan]:
+    """Live plans with at least one charge on the metric."""
+    return [p for p in PLANS.live(organization_id) if p.charges_for_metric(billable_metric_id)]
+
+
+def get_taxes(organization_id: str, codes: Iterable[str]) -> list[Tax]:
+    """The organization's taxes with these codes, in the order asked (unknown codes are left out)."""
+    wanted = list(dict.fromkeys(codes))
+    if not wanted:
+        return []
+    aliases = entities.get_many(organization_id, alias_kind(TAX), wanted)
+    ids = [aliases[code]["lago_id"] for code in wanted if code in aliases]
+    documents = entities.get_many(organization_id, TAX, ids)
+    return [Tax.model_validate(documents[i]) for i in ids if i in documents]

@@ -9,11 +9,11 @@ fresh one. Objects are as read at their first use: fine for rendering, not for d
 
 from __future__ import annotations
 
+from lagoon.data import catalog, customers, organizations, subscriptions
 from lagoon.domain.customers import Customer
 from lagoon.domain.organizations import Organization
 from lagoon.domain.plans import Plan
 from lagoon.domain.subscriptions import Subscription
-from lagoon.services import customers, organizations, plans, subscriptions
 
 
 class Lookups:
@@ -49,7 +49,9 @@ class Lookups:
     def plan(self, lago_id: str) -> Plan:
         """Deleted plans too: old invoices and subscriptions still name them."""
         if lago_id not in self._plans:
-            self._plans[lago_id] = plans.get_plan_by_id(self.organization_id, lago_id, include_deleted=True)
+            self._plans[lago_id] = catalog.PLANS.get_by_id(
+                self.organization_id, lago_id, include_deleted=True
+            )
         return self._plans[lago_id]
 
     def remember(self, *found: Subscription) -> None:

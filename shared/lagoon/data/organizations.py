@@ -1,0 +1,32 @@
+"""Organization storage: the organization documents and API key records (global partition)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from lagoon import errors
+from lagoon.data import entities
+from lagoon.domain.organizations import Organization
+
+GLOBAL = "global"
+ORGANIZATION = "organization"
+API_KEY = "apikey"
+
+
+def organization_document(organization_id: str) -> dict[str, Any]:
+    document = entities.get(GLOBAL, ORGANIZATION, organization_id)
+    if document is None:
+        raise errors.NotFound("organization")
+    return document
+
+
+def get_organization(organization_id: str) -> Organization:
+    return Organization.model_validate(organization_document(organization_id))
+
+
+def list_organizations() -> list[Organization]:
+    return [Organization.model_validate(doc) for doc in entities.query(GLOBAL, ORGANIZATION)]
+
+
+def put_organization(writes: entities.Writes, organization_id: str, document: dict[str, Any]) -> None:
+    writes.put(GLOBAL, ORGANIZATION, organization_id, document)

@@ -1,0 +1,96 @@
+"""Cascades across domains, called explicitly and in the order written here (STYLE.md "Rooms").
+
+A change in one domain that another must follow up — a terminated subscription is billed at once, a deleted
+customer ends its subscriptions, drafts and coupons, a deleted plan ends its subscriptions and drafts — is
+orchestrated here rather than registered as hooks at import. The routers and scheduled functions call these
+use cases wherever such a cascade can follow; the services they call stay unaware of each other.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from lagoon.domain.customers import Customer
+from lagoon.domain.plans import Plan
+from lagoon.domain.subscriptions import Subscription, SubscriptionInput
+from lagoon.services import billing, coupons, customers, plans, subscriptions
+
+
+def _bill_terminations(organization_id: str, terminated: list[Subscription]) -> None:
+    for subscription in terminated:
+        billing.bill_termination(organization_id, subscription)
+
+
+def create_subscription(
+    organization_id: str, data: SubscriptionInput, now: datetime | None = None
+) -> Subscription:
+    """`POST /subscriptions`; an upgrade terminates the current subscription, which is billed at once."""
+    subscription, terminated = subscriptions.create_subscription(organization_id, data, now=now)
+    _bill_terminations(organization_id, terminated)
+    return subscription
+
+
+def terminate_subscription(
+    organization_id: str, external_id: str, status: str | None = None, now: datetime | None = None
+) -> Subscription:
+    """`DELETE /subscriptions/{external_id}`: a terminated subscription is billed at once (a canceled pending
+    one owes nothing)."""
+    ended = subscriptions.terminate_subscription(organization_id, external_id, status, now=now)
+    if ended.status == "terminated":
+        _bill_terminations(organization_id, [ended])
+    return ended
+
+
+def run_clock(now: datetime) -> subscriptions.ClockReport:
+    """The subscription clock: every transition due at `now`, each timer at most once; a subscription that a
+    timer terminates (its end, a downgrade taking effect) is billed right after that timer's commit."""
+    report = subscriptions.ClockReport()
+    for key, timer in subscriptions.due_timers(now):
+        terminated = subscriptions.apply_due_timer(key, timer, report)
+        _bill_terminations(timer["organization_id"], terminated)
+    return report
+
+
+def _end_subscriptions(organization_id: str, lago_ids: list[str]) -> None:
+    moment = datetime.now(UTC)
+    for lago_id in lago_ids:
+        ended = subscriptions.end_subscription(organization_id, lago_id, moment)
+        if ended is not None:
+            _bill_terminations(organization_id, [ended])
+
+
+def delete_customer(organization_id: str, external_id: str) -> Customer:
+    """`DELETE /customers/{external_id}`, in Lago's order: terminate and bill the customer's subscriptions
+    (cancel its pending ones), finalize its drafts — before its coupons are terminated, so the last invoice
+    still deducts them — then delete the customer (its external_id is free again)."""
+    customer = customers.get_customer(organization_id, external_id)
+    _end_subscriptions(
+        organization_id,
+        subscriptions.live_subscriptions_where(
+            organization_id, lambda s: s.lago_customer_id == customer.lago_id
+        ),
+    )
+    billing.finalize_customer_drafts(organization_id, customer.lago_id)
+    coupons.terminate_customer_coupons(organization_id, customer)
+    return customers.mark_customer_deleted(organization_id, customer)
+
+
+def delete_plan(organization_id: str, code: str) -> Plan:
+    """`DELETE /plans/{code}`: without subscriptions the plan is deleted at once; otherwise it is pending
+    deletion while its subscriptions are terminated and billed (pending ones canceled), then deleted, then the
+    drafts that bill it are finalized. Answers the plan as the deletion was requested (Lago)."""
+    plan = plans.delete_plan(organization_id, code)
+    if plan.pending_deletion:
+        end_plan(organization_id, plan)
+    return plan
+
+
+def end_plan(organization_id: str, plan: Plan) -> None:
+    """The cascade of a plan pending deletion: its subscriptions end (and are billed), the plan is deleted, the
+    drafts that bill it are finalized."""
+    _end_subscriptions(
+        organization_id,
+        subscriptions.live_subscriptions_where(organization_id, lambda s: s.plan_id == plan.lago_id),
+    )
+    plans.finish_plan_deletion(organization_id, plan.lago_id)
+    billing.finalize_plan_drafts(organization_id, plan)
