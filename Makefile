@@ -41,9 +41,10 @@ drain: install ## Wait until every event on the local stream is processed
 reset: ## Wipe the local stack's data (.lagoon/)
 	rm -rf .lagoon
 
-lint: install ## ruff (lint + format check)
+lint: install ## ruff (lint + format check) and the import contracts of the package's rooms (import-linter)
 	$(BIN)/ruff check shared functions tests tools bench
 	$(BIN)/ruff format --check shared functions tests tools bench
+	$(BIN)/lint-imports --no-cache
 
 format: install ## Apply ruff fixes and formatting
 	$(BIN)/ruff check --fix shared functions tests tools bench

@@ -41,7 +41,8 @@ def _setup(events_per_charge: int) -> str:
     from lagoon.engine.aggregation import UsageEvent, fold, new_state
     from lagoon.ingestion.aggregator import STATUS_COUNTED
     from lagoon.ingestion.directory import metric_definition
-    from lagoon.services import billable_metrics, customers, organizations, plans, subscriptions
+    from lagoon.services import customers, organizations, subscriptions
+    from lagoon.services.catalog import billable_metrics, plans
 
     organization, _ = organizations.create_organization("Bench")
     org = organization.lago_id
@@ -73,11 +74,11 @@ def _setup(events_per_charge: int) -> str:
     table = aggregates_table()
     for n in range(SUBSCRIPTIONS):
         customers.upsert_customer(org, CustomerInput(external_id=f"cus_{n}"))
-        subscription, _ = subscriptions.create_subscription(
+        subscription = subscriptions.create_subscription(
             org,
             SubscriptionInput(external_customer_id=f"cus_{n}", plan_code="bench", external_id=f"sub_{n}"),
             now=START,
-        )
+        ).subscription
         for charge, metric in zip(plan.charges, metrics, strict=True):
             state = new_state(metric_definition(metric))
             for e in range(events_per_charge):
@@ -128,7 +129,7 @@ def _measure(events_per_charge: int) -> dict[str, Any]:
     """One run on a fresh local stack. Called in a process of its own: moto keeps its state per process, so a
     second stack in the same process would also see (and the billing run visit) the first one's data."""
     from lagoon.data.capacity import metering
-    from lagoon.services import invoices
+    from lagoon.services.invoicing import invoices
 
     from bench.stack import local_stack
 

@@ -1,12 +1,12 @@
 """The aggregator: EventsStream records → running aggregates (lagoon.ingestion.aggregator); pay-in-advance
-charges are billed as their events are folded (lagoon.services.usage.record_in_advance_fees)."""
+charges are billed as their events are folded (lagoon.services.invoicing.in_advance_fees.record_in_advance_fees)."""
 
 from typing import Any
 
 from lagoon.ingestion.aggregator import default_aggregator
 from lagoon.ingestion.kinesis import process_kinesis_event
 from lagoon.observability import lambda_entrypoint
-from lagoon.services.usage import record_in_advance_fees
+from lagoon.services.invoicing.in_advance_fees import record_in_advance_fees
 
 
 @lambda_entrypoint()

@@ -5,11 +5,6 @@ from typing import Any
 from lagoon.api.customers import router
 from lagoon.api.resolver import build_resolver
 from lagoon.observability import lambda_entrypoint
-from lagoon.services import (  # noqa: F401  (register the customers' tax and deletion hooks)
-    billing,
-    coupons,
-    taxes,
-)
 
 app = build_resolver(router)
 

@@ -4,7 +4,7 @@
 from typing import Any
 
 from lagoon.observability import lambda_entrypoint
-from lagoon.services.invoice_documents import generate_due_documents
+from lagoon.services.invoicing.invoice_documents import generate_due_documents
 from lagoon.services.scheduling import scheduled_time
 
 

@@ -3,8 +3,8 @@
 from typing import Any
 
 from lagoon.observability import lambda_entrypoint
-from lagoon.services.events_errors import report_events_errors
 from lagoon.services.scheduling import scheduled_time
+from lagoon.services.usage.events_errors import report_events_errors
 
 
 @lambda_entrypoint()

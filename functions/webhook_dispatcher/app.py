@@ -3,7 +3,7 @@
 from typing import Any
 
 from lagoon.observability import lambda_entrypoint
-from lagoon.services.webhook_delivery import dispatch_due_messages, parse_time
+from lagoon.services.webhooks.webhook_delivery import dispatch_due_messages, parse_time
 
 
 @lambda_entrypoint(correlation_id_path="id")

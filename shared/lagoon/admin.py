@@ -115,7 +115,7 @@ def run(command: str, args: argparse.Namespace) -> Any:
 
 
 def _failure_summary(entry: Any) -> dict[str, Any]:
-    from lagoon.services import webhook_messages
+    from lagoon.services.webhooks import webhook_messages
 
     rendered = webhook_messages.render_message(entry)
     return {
@@ -136,7 +136,7 @@ def _failure_summary(entry: Any) -> dict[str, Any]:
 
 def run_webhook_command(command: str, args: argparse.Namespace) -> Any:
     """Failed webhooks for operators (Lago retries them from its UI; see docs/webhooks.md "Operations")."""
-    from lagoon.services import webhook_messages
+    from lagoon.services.webhooks import webhook_messages
 
     organization_id = args.organization_id
     if command == "failed-webhooks":

@@ -11,7 +11,7 @@ from pydantic import BaseModel
 from lagoon.api.pagination import Page, PageParam, PerPageParam, list_body
 from lagoon.api.resolver import organization_id
 from lagoon.domain.add_ons import AddOnCreateInput, AddOnUpdateInput
-from lagoon.services import add_ons
+from lagoon.services.catalog import add_ons
 
 router = APIGatewayRouter()
 

@@ -11,7 +11,7 @@ from pydantic import BaseModel
 from lagoon.api.pagination import Page, PageParam, PerPageParam, list_body
 from lagoon.api.resolver import organization_id
 from lagoon.domain.billable_metrics import BillableMetricCreateInput, BillableMetricUpdateInput
-from lagoon.services import billable_metrics, plans
+from lagoon.services.catalog import billable_metrics, plans
 
 router = APIGatewayRouter()
 

@@ -11,7 +11,8 @@ from pydantic import BaseModel
 from lagoon.api.pagination import Page, PageParam, PerPageParam, list_body
 from lagoon.api.resolver import organization_id
 from lagoon.domain.coupons import AppliedCouponInput, CouponCreateInput, CouponUpdateInput
-from lagoon.services import coupons, customers
+from lagoon.services import customers
+from lagoon.services.catalog import coupons
 
 router = APIGatewayRouter()
 

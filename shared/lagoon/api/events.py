@@ -13,7 +13,7 @@ from lagoon.api.pagination import Page, PageParam, PerPageParam
 from lagoon.api.resolver import organization_id
 from lagoon.domain.events import EventInput
 from lagoon.domain.subscriptions import IsoDateTime
-from lagoon.services import events
+from lagoon.services.usage import events
 
 router = APIGatewayRouter()
 

@@ -1,4 +1,4 @@
-"""Routes of the fees group: /fees and /fees/{lago_id} (`lagoon.services.fees`)."""
+"""Routes of the fees group: /fees and /fees/{lago_id} (`lagoon.services.invoicing.fees`)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from lagoon.api.pagination import Page, PageParam, PerPageParam, list_body
 from lagoon.api.resolver import organization_id
 from lagoon.domain.fees import FeePaymentStatus, FeeType, FeeUpdateInput
 from lagoon.domain.organizations import Currency
-from lagoon.services import fees
+from lagoon.services.invoicing import fees
 
 router = APIGatewayRouter()
 

@@ -1,5 +1,5 @@
 """Routes of the invoices group served by the documents issue: one-off invoices, draft deletion, PDF
-download, void, retry and the payment-provider actions (`lagoon.services.invoice_actions` says which Lago
+download, void, retry and the payment-provider actions (`lagoon.services.invoicing.invoice_actions` says which Lago
 rules and errors each follows). Included next to `lagoon.api.invoices` in the invoices function."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from lagoon.api.resolver import organization_id
 from lagoon.domain.one_off_invoices import OneOffInvoiceInput
-from lagoon.services import invoice_actions, invoice_documents, invoices, one_off_invoices
+from lagoon.services.invoicing import invoice_actions, invoice_documents, invoices, one_off_invoices
 
 router = APIGatewayRouter()
 

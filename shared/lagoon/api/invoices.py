@@ -18,7 +18,8 @@ from lagoon import errors
 from lagoon.api.pagination import Page, PageParam, PerPageParam, list_body
 from lagoon.api.resolver import organization_id
 from lagoon.domain.invoices import InvoiceUpdateInput
-from lagoon.services import billing, customers, invoices
+from lagoon.services import customers
+from lagoon.services.invoicing import billing, invoices
 
 router = APIGatewayRouter()
 

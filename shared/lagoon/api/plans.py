@@ -11,7 +11,8 @@ from pydantic import BaseModel
 from lagoon.api.pagination import Page, PageParam, PerPageParam, list_body
 from lagoon.api.resolver import organization_id
 from lagoon.domain.plans import PlanCreateInput, PlanUpdateInput
-from lagoon.services import lifecycle, plans
+from lagoon.services import lifecycle
+from lagoon.services.catalog import plans
 
 router = APIGatewayRouter()
 

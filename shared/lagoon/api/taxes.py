@@ -11,7 +11,8 @@ from pydantic import BaseModel
 from lagoon.api.pagination import Page, PageParam, PerPageParam, list_body
 from lagoon.api.resolver import organization_id
 from lagoon.domain.taxes import Tax, TaxCreateInput, TaxUpdateInput
-from lagoon.services import organizations, taxes
+from lagoon.services import organizations
+from lagoon.services.catalog import taxes
 
 router = APIGatewayRouter()
 

@@ -11,7 +11,8 @@ from aws_lambda_powertools.event_handler.router import APIGatewayRouter
 from lagoon.api.pagination import Page, PageParam, PerPageParam, paginate
 from lagoon.api.resolver import organization_id
 from lagoon.domain.usage import EstimateFeesBody, LifetimeUsageBody
-from lagoon.services import usage
+from lagoon.services.invoicing import in_advance_fees
+from lagoon.services.usage import usage
 
 router = APIGatewayRouter()
 
@@ -61,4 +62,4 @@ def update_lifetime_usage(external_id: str, body: Annotated[LifetimeUsageBody, B
 
 @router.post("/events/estimate_fees")
 def estimate_fees(body: Annotated[EstimateFeesBody, Body()]) -> dict[str, Any]:
-    return {"fees": usage.estimate_fees(organization_id(router), body.event)}
+    return {"fees": in_advance_fees.estimate_fees(organization_id(router), body.event)}

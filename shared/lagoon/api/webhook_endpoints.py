@@ -12,7 +12,7 @@ from pydantic import BaseModel
 from lagoon.api.pagination import Page, PageParam, PerPageParam, list_body
 from lagoon.api.resolver import organization_id
 from lagoon.domain.webhook_endpoints import WebhookEndpointInput
-from lagoon.services import webhook_endpoints, webhook_keys
+from lagoon.services.webhooks import webhook_endpoints, webhook_keys
 
 router = APIGatewayRouter()
 

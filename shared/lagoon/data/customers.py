@@ -38,3 +38,12 @@ def get_customers_by_ids(organization_id: str, lago_ids: list[str]) -> dict[str,
     """Customers by lago_id, in BatchGetItem requests; unknown ids are absent."""
     documents = entities.get_many(organization_id, CUSTOMER, lago_ids)
     return {key: Customer.model_validate(document) for key, document in documents.items()}
+
+
+def lock_currency(writes: entities.Writes, customer: Customer, currency: str) -> Customer:
+    """Attach an object in `currency`: sets the customer's currency if unset, else requires it to match."""
+    if customer.currency and customer.currency != currency:
+        raise errors.ValidationFailed.field("currency", "currencies_does_not_match")
+    locked = customer.model_copy(update={"currency": currency, "locked_currency": True})
+    writes.put(customer.organization_id, CUSTOMER, customer.lago_id, locked.model_dump(mode="json"))
+    return locked

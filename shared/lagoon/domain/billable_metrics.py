@@ -1,7 +1,7 @@
 """Billable metrics: the request bodies of `/billable_metrics` and the stored metric other modules read.
 
 A metric says how the events carrying its `code` are aggregated into billable units (spec:
-`BillableMetricObject`). Ingestion and usage read it through `lagoon.services.billable_metrics`.
+`BillableMetricObject`). Ingestion and usage read it through `lagoon.services.catalog.billable_metrics`.
 """
 
 from __future__ import annotations

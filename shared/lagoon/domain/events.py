@@ -209,7 +209,7 @@ class StreamRecord:
     rejected: tuple[tuple[str, str], ...] = ()
     """(transaction_id or "", reason) of events a direct producer sent that fail validation."""
     replay: bool = False
-    """A replay of stored events whose subscription did not exist yet (lagoon.services.events)."""
+    """A replay of stored events whose subscription did not exist yet (lagoon.services.usage.events)."""
 
 
 def decode_record(data: bytes, shard_id: str, sequence_number: str, arrived_at: datetime) -> StreamRecord:

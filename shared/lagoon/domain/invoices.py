@@ -70,7 +70,7 @@ class Invoice(BaseModel):
     boundary: str
     parts: list[InvoicePart]
     invoice_type: Literal["subscription", "one_off"] = "subscription"
-    """`one_off`: add-on fees (`lagoon.services.one_off_invoices`), no parts, finalized at creation."""
+    """`one_off`: add-on fees (`lagoon.services.invoicing.one_off_invoices`), no parts, finalized at creation."""
     status: Status
     payment_status: PaymentStatus = "pending"
     payment_overdue: bool = False

@@ -191,7 +191,7 @@ class Plan(BaseModel):
     """A stored plan (kind `plan`, key `lago_id`).
 
     `pending_deletion` is set when a plan with subscriptions is deleted; the subscriptions cascade finishes
-    the deletion (`lagoon.services.plans.finish_plan_deletion`), which sets `deleted_at`.
+    the deletion (`lagoon.services.catalog.plans.finish_plan_deletion`), which sets `deleted_at`.
     """
 
     model_config = ConfigDict(extra="ignore", frozen=True)

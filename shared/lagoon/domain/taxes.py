@@ -1,7 +1,7 @@
 """Taxes: the request bodies of `/taxes` and the stored tax rate.
 
 Objects name their taxes by code (`tax_codes` on the organization, customers, plans, charges, minimum
-commitments and add-ons); `lagoon.services.taxes` resolves the codes to `Tax` objects.
+commitments and add-ons); `lagoon.services.catalog.taxes` resolves the codes to `Tax` objects.
 """
 
 from __future__ import annotations

@@ -147,7 +147,7 @@ class BatchReport:
     items_written: int = 0
 
 
-# -- Extension point: pay-in-advance charges (lagoon.services.usage.record_in_advance_fees) -------------------
+# -- Extension point: pay-in-advance charges (lagoon.services.invoicing.in_advance_fees) --------------------------
 @dataclass(frozen=True, slots=True)
 class InAdvanceFold:
     """One event folded into an aggregate of a pay-in-advance charge: the units before and after it."""

@@ -15,10 +15,12 @@ from lagoon.data.customers import (  # re-exported: callers read through this se
     get_customer as get_customer,
     get_customer_by_id as get_customer_by_id,
     get_customers_by_ids as get_customers_by_ids,
+    lock_currency as lock_currency,
 )
 from lagoon.domain.customers import Customer, CustomerInput, CustomerMetadata
 from lagoon.domain.organizations import Organization
-from lagoon.services import organizations, taxes
+from lagoon.services import organizations
+from lagoon.services.catalog import taxes
 
 
 def _merge_metadata(existing: list[CustomerMetadata], sent: list[Any]) -> list[CustomerMetadata]:
@@ -119,15 +121,6 @@ def upsert_customer(organization_id: str, data: CustomerInput) -> tuple[Customer
             return upsert_customer(organization_id, data)
         raise
     return customer, created
-
-
-def lock_currency(writes: entities.Writes, customer: Customer, currency: str) -> Customer:
-    """Attach an object in `currency`: sets the customer's currency if unset, else requires it to match."""
-    if customer.currency and customer.currency != currency:
-        raise errors.ValidationFailed.field("currency", "currencies_does_not_match")
-    locked = customer.model_copy(update={"currency": currency, "locked_currency": True})
-    writes.put(customer.organization_id, CUSTOMER, customer.lago_id, locked.model_dump(mode="json"))
-    return locked
 
 
 @dataclass(frozen=True)

@@ -10,10 +10,16 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from lagoon import errors
+from lagoon.data.usage_store import UsageStore
 from lagoon.domain.customers import Customer
 from lagoon.domain.plans import Plan
 from lagoon.domain.subscriptions import Subscription, SubscriptionInput
-from lagoon.services import billing, coupons, customers, plans, subscriptions
+from lagoon.observability import logger
+from lagoon.services import customers, subscriptions
+from lagoon.services.catalog import coupons, plans
+from lagoon.services.invoicing import billing
+from lagoon.services.usage import events
 
 
 def _bill_terminations(organization_id: str, terminated: list[Subscription]) -> None:
@@ -25,9 +31,24 @@ def create_subscription(
     organization_id: str, data: SubscriptionInput, now: datetime | None = None
 ) -> Subscription:
     """`POST /subscriptions`; an upgrade terminates the current subscription, which is billed at once."""
-    subscription, terminated = subscriptions.create_subscription(organization_id, data, now=now)
-    _bill_terminations(organization_id, terminated)
-    return subscription
+    assignment = subscriptions.create_subscription(organization_id, data, now=now)
+    _bill_terminations(organization_id, assignment.terminated)
+    if assignment.counts_orphans:
+        _replay_orphans(organization_id, assignment.subscription.external_id)
+    return assignment.subscription
+
+
+def _replay_orphans(organization_id: str, external_id: str) -> None:
+    """Events received before a new subscription existed are counted now (DECISIONS.md "Events")."""
+    try:
+        replayed = events.replay_orphans(organization_id, external_id, UsageStore())
+    except errors.TransientFailure:
+        logger.warning("orphan events not replayed yet", extra={"external_subscription_id": external_id})
+        return
+    if replayed:
+        logger.info(
+            "orphan events replayed", extra={"external_subscription_id": external_id, "count": replayed}
+        )
 
 
 def terminate_subscription(

@@ -18,7 +18,8 @@ from lagoon.data.organizations import (  # re-exported: callers read through thi
 )
 from lagoon.domain.organizations import Organization, OrganizationUpdate
 from lagoon.domain.webhook_endpoints import KIND as WEBHOOK_ENDPOINT
-from lagoon.services import taxes, webhook_endpoints
+from lagoon.services.catalog import taxes
+from lagoon.services.webhooks import webhook_endpoints
 
 
 def hash_api_key(api_key: str) -> str:

@@ -51,8 +51,8 @@ from lagoon.domain.subscriptions import (
     parse_iso,
 )
 from lagoon.engine.periods import SubscriptionTerms, billing_period_containing, is_upgrade
-from lagoon.observability import logger
-from lagoon.services import customers, organizations, plans
+from lagoon.services import customers, organizations
+from lagoon.services.catalog import plans
 
 TIMER_KIND = "subscription_timer"
 GLOBAL = "global"
@@ -297,12 +297,23 @@ def _drop_timers(writes: entities.Writes, subscription: Subscription) -> None:
         writes.delete(GLOBAL, TIMER_KIND, key)
 
 
+@dataclass(frozen=True)
+class Assignment:
+    """What `create_subscription` did: the subscription to answer with, the subscriptions it terminated (an
+    upgrade: to bill), and whether events that arrived before the subscription existed are to count now."""
+
+    subscription: Subscription
+    terminated: list[Subscription] = field(default_factory=list)
+    counts_orphans: bool = False
+
+
 def create_subscription(
     organization_id: str, data: SubscriptionInput, now: datetime | None = None
-) -> tuple[Subscription, list[Subscription]]:
+) -> Assignment:
     """`POST /subscriptions`: a new subscription, a plan change, or the current one when nothing changes.
 
-    Returns the subscription to answer with and those an upgrade terminated (to bill: see lifecycle)."""
+    What follows (billing an upgrade's termination, counting a first subscription's orphan events) is
+    lagoon.services.lifecycle's: see `Assignment`."""
     if data.plan_overrides:
         raise errors.NotImplementedYet("plan overrides")
     moment = now or _now()
@@ -317,7 +328,7 @@ def create_subscription(
     if current is not None and current.external_customer_id != data.external_customer_id:
         raise errors.ValidationFailed.field("external_id", "value_already_exist")
     if current is not None and current.plan_id == plan.lago_id:
-        return current, []
+        return Assignment(current)
     customer = customers.find_customer(organization_id, data.external_customer_id)
     if customer is None:
         customer, _ = customers.upsert_customer(
@@ -423,24 +434,8 @@ def create_subscription(
             writes.message(_webhook("subscription.started", new))
         result = new
     writes.commit()
-    if result.status == "active" and result.previous_subscription_id is None:
-        _replay_orphans(organization_id, result.external_id)
-    return result, terminated
-
-
-def _replay_orphans(organization_id: str, external_id: str) -> None:
-    """Events received before this subscription existed are counted now (DECISIONS.md "Events")."""
-    from lagoon.services import events
-
-    try:
-        replayed = events.replay_orphans(organization_id, external_id, UsageStore())
-    except errors.TransientFailure:
-        logger.warning("orphan events not replayed yet", extra={"external_subscription_id": external_id})
-        return
-    if replayed:
-        logger.info(
-            "orphan events replayed", extra={"external_subscription_id": external_id, "count": replayed}
-        )
+    counts_orphans = result.status == "active" and result.previous_subscription_id is None
+    return Assignment(result, terminated, counts_orphans)
 
 
 def update_subscription(

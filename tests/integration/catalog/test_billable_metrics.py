@@ -213,7 +213,7 @@ def test_deleting_a_metric_removes_its_charges_from_plans(api):
 
 def test_service_reads_for_other_modules(api, org):
     from lagoon import errors
-    from lagoon.services import billable_metrics
+    from lagoon.services.catalog import billable_metrics
 
     created = create_metric(api)
     metric = billable_metrics.get_billable_metric(org.id, "storage")

@@ -262,7 +262,7 @@ def test_update_keeps_charges_sent_with_their_id_and_removes_the_others(api):
 
 
 def test_a_plan_with_subscriptions_only_changes_what_lago_allows(api, monkeypatch):
-    from lagoon.services import plans
+    from lagoon.services.catalog import plans
 
     metric = create_metric(api)
     plan = create_plan(api, charges=[standard_charge(metric)])
@@ -301,7 +301,8 @@ def test_delete_without_subscriptions_frees_the_code(api):
 
 
 def test_delete_with_subscriptions_is_pending_until_the_cascade_finishes(api, org, monkeypatch):
-    from lagoon.services import lifecycle, plans
+    from lagoon.services import lifecycle
+    from lagoon.services.catalog import plans
 
     create_plan(api)
     cascaded = []
@@ -327,7 +328,7 @@ def test_get_and_list_plans(api):
 
 
 def test_service_reads_for_other_modules(api, org):
-    from lagoon.services import plans
+    from lagoon.services.catalog import plans
 
     metric = create_metric(api, filters=[{"key": "region", "values": ["us"]}])
     charge = standard_charge(metric, filters=[{"values": {"region": ["us"]}, "properties": {"amount": "2"}}])

@@ -135,7 +135,7 @@ def test_filters_and_groups_split_the_aggregates(api, org, stream):
 
 
 def test_unknown_codes_and_subscriptions_are_stored_reported_and_not_counted(api, org, stream):
-    from lagoon.services.events_errors import report_events_errors
+    from lagoon.services.usage.events_errors import report_events_errors
 
     metric = create_metric(api)
     create_plan(api, charges=[charge(metric)])
@@ -181,7 +181,7 @@ def test_events_before_their_subscription_are_counted_once_it_exists(api, org, s
 def test_events_errors_of_an_hour_a_missed_run_left_are_reported_by_the_next_run(api, org, stream):
     from datetime import timedelta
 
-    from lagoon.services.events_errors import report_events_errors
+    from lagoon.services.usage.events_errors import report_events_errors
 
     create_plan(api, charges=[charge(create_metric(api))])
     subscribe(api)

@@ -267,7 +267,7 @@ def _per_organization_subscriptions(api, org, count: int) -> None:
 def test_a_run_overtaken_by_a_concurrent_one_invoices_nothing_twice(api, org, gateway, monkeypatch):
     # Two runs for the same "now": the second runs whole between the first's computing its first invoice
     # and committing it (the widest race: every one of the first run's cursors is stale by then)
-    from lagoon.services import billing
+    from lagoon.services.invoicing import billing
 
     _per_organization_subscriptions(api, org, 4)
     real = billing._advance_cursor
@@ -292,7 +292,7 @@ def test_a_run_overtaken_by_a_concurrent_one_invoices_nothing_twice(api, org, ga
 
 
 def test_a_run_that_crashes_halfway_is_resumed_by_the_next(api, org, gateway, monkeypatch):
-    from lagoon.services import billing
+    from lagoon.services.invoicing import billing
 
     _per_organization_subscriptions(api, org, 5)
     real = billing._after_commit

@@ -31,7 +31,7 @@ class Clock:
 
 @pytest.fixture(autouse=True)
 def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
-    from lagoon.services import usage
+    from lagoon.services.usage import usage
 
     pinned = Clock()
     real = usage.subscription_usage

@@ -129,7 +129,7 @@ def test_a_crash_then_a_replay_prices_each_event_once(api, org, stream, crash):
     from lagoon.data.usage_store import UsageStore
     from lagoon.ingestion.aggregator import Aggregator
     from lagoon.ingestion.kinesis import decode_kinesis_record
-    from lagoon.services.usage import record_in_advance_fees
+    from lagoon.services.invoicing.in_advance_fees import record_in_advance_fees
 
     # Given three events of a pay-in-advance charge on the stream
     _graduated_in_advance(api)

@@ -9,7 +9,8 @@ from tests.integration.ingestion.conftest import charge, create_metric, create_p
 
 
 def _models(org_id: str, external_id: str = "sub_1"):
-    from lagoon.services import plans, subscriptions
+    from lagoon.services import subscriptions
+    from lagoon.services.catalog import plans
 
     subscription = subscriptions.get_subscription(org_id, external_id)
     plan = plans.get_plan_by_id(org_id, subscription.plan_id)
@@ -25,7 +26,7 @@ def test_charges_usage_prices_each_bucket_from_the_aggregates(api, org, stream):
         api.post("/events", {"event": event(f"tx_{i}", gb=gb)})
     stream.drain()
     # When invoicing prices January's charges
-    from lagoon.services.usage import charges_usage, subscription_usage
+    from lagoon.services.usage.usage import charges_usage, subscription_usage
 
     subscription, plan = _models(org.id)
     [result] = charges_usage(

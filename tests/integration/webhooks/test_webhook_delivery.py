@@ -152,7 +152,7 @@ def test_a_receiver_that_is_down_gets_every_message_once_it_is_back(api, receive
 
 
 def test_a_receiver_answering_500_for_a_while_gets_each_message_with_the_same_key(api, receiver, dispatcher):
-    from lagoon.services import webhook_messages
+    from lagoon.services.webhooks import webhook_messages
 
     # Given a receiver that fails the first two attempts
     receiver.script = lambda request: 500 if len(receiver.requests) <= 2 else 200
@@ -177,7 +177,7 @@ def test_a_receiver_answering_500_for_a_while_gets_each_message_with_the_same_ke
 
 
 def test_after_the_last_attempt_a_message_is_failed_listed_and_can_be_retried(api, org, receiver, dispatcher):
-    from lagoon.services import webhook_messages
+    from lagoon.services.webhooks import webhook_messages
 
     # Given a receiver that always answers 500 (3 attempts allowed: now, +1 min, +4 min)
     receiver.status = 500
@@ -204,7 +204,7 @@ def test_after_the_last_attempt_a_message_is_failed_listed_and_can_be_retried(ap
 
 def test_retrying_a_message_of_another_organization_is_not_found(api, org, other_org, receiver, dispatcher):
     from lagoon import errors
-    from lagoon.services import webhook_messages
+    from lagoon.services.webhooks import webhook_messages
 
     receiver.status = 500
     _endpoint(api, receiver.url())
@@ -218,7 +218,7 @@ def test_retrying_a_message_of_another_organization_is_not_found(api, org, other
 
 
 def test_a_dispatcher_crash_after_claiming_loses_nothing(api, receiver, dispatcher, monkeypatch):
-    from lagoon.services import webhook_delivery
+    from lagoon.services.webhooks import webhook_delivery
 
     # Given messages claimed by a run that dies before sending anything
     _endpoint(api, receiver.url())
@@ -272,7 +272,7 @@ def test_two_dispatchers_never_claim_the_same_message(api, receiver, webhook_set
     from datetime import UTC, datetime, timedelta
 
     from lagoon.data import webhook_outbox
-    from lagoon.services.webhook_delivery import iso
+    from lagoon.services.webhooks.webhook_delivery import iso
 
     _endpoint(api, receiver.url())
     _customer(api, "c1")

@@ -209,7 +209,7 @@ def test_public_key_is_a_base64_pem_and_the_same_in_both_forms(api):
 
 
 def test_the_key_pair_is_created_once_and_kept_in_the_secret(api, other_api):
-    from lagoon.services import webhook_keys
+    from lagoon.services.webhooks import webhook_keys
 
     first = api.get("/webhooks/json_public_key").json["webhook"]["public_key"]
     # A new container (nothing cached) reads the same key back from Secrets Manager
@@ -226,7 +226,7 @@ def test_public_key_requires_an_api_key(gateway, api):
 def _interleaved(monkeypatch, concurrent_change):
     """Run `concurrent_change()` (another request) right after the next create/update has read the endpoints,
     as if it committed while the first one was still in flight."""
-    from lagoon.services import webhook_endpoints
+    from lagoon.services.webhooks import webhook_endpoints
 
     real_list = webhook_endpoints.list_endpoints
     pending = [concurrent_change]

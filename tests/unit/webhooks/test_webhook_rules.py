@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from lagoon.domain.webhook_endpoints import WebhookEndpoint, WebhookEndpointInput
-from lagoon.services.webhook_delivery import DeliveryPolicy, iso, parse_time
+from lagoon.services.webhooks.webhook_delivery import DeliveryPolicy, iso, parse_time
 from pydantic import ValidationError
 
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from lagoon import errors
-from lagoon.data import catalog, entities
+from lagoon.data import catalog, customers, entities
 from lagoon.data.catalog import COUPON
 from lagoon.domain.coupons import (
     AppliedCoupon,
@@ -22,7 +22,7 @@ from lagoon.domain.coupons import (
     CouponUpdateInput,
 )
 from lagoon.domain.customers import Customer
-from lagoon.services import billable_metrics, customers, plans
+from lagoon.services.catalog import billable_metrics, plans
 
 APPLIED_COUPON = "applied_coupon"
 # One item per (customer, non-reusable coupon): makes "applied at most once" hold under concurrency.

@@ -9,7 +9,7 @@ from lagoon import errors
 from lagoon.data import catalog, entities
 from lagoon.data.catalog import ADD_ON
 from lagoon.domain.add_ons import AddOn, AddOnCreateInput, AddOnUpdateInput
-from lagoon.services import taxes
+from lagoon.services.catalog import taxes
 
 _ADD_ONS = catalog.ADD_ONS
 find_add_on = _ADD_ONS.find

@@ -12,7 +12,7 @@ and `Fees::OneOffService` do:
 - the invoice is finalized at once (no grace period), numbered like every invoice, `payment_status`
   `succeeded` when nothing is due, and announced with `invoice.one_off_created`; a zero-amount invoice of a
   customer that skips them is `closed` (DECISIONS.md), without webhook. Its PDF is rendered by the documents function
-  right after (`lagoon.services.invoice_documents`), or by the first download.
+  right after (`lagoon.services.invoicing.invoice_documents`), or by the first download.
 """
 
 from __future__ import annotations
@@ -41,7 +41,9 @@ from lagoon.engine.invoice_math import (
 )
 from lagoon.engine.money import currency_exponent, round_cents
 from lagoon.engine.numbers import decimal_text
-from lagoon.services import add_ons, customers, invoices, organizations, taxes
+from lagoon.services import customers, organizations
+from lagoon.services.catalog import add_ons, taxes
+from lagoon.services.invoicing import invoices
 
 MAX_ATTEMPTS = 5
 

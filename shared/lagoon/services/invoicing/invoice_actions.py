@@ -29,7 +29,7 @@ from lagoon import errors
 from lagoon.data import entities
 from lagoon.domain.invoices import FEE_KIND, KIND, Invoice
 from lagoon.domain.subscriptions import iso, parse_iso
-from lagoon.services import invoices
+from lagoon.services.invoicing import invoices
 
 MAX_ATTEMPTS = 5
 NO_PROVIDER = (

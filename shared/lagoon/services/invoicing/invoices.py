@@ -1,7 +1,7 @@
 """Invoices: storage, numbering, rendering (the contract's InvoiceObject / InvoiceObjectExtended), listing,
 payment status and metadata, and the timers that finalize drafts and flag overdue invoices.
 
-Computing what an invoice bills (fees, coupons, taxes) is `lagoon.services.billing`; this module stores and
+Computing what an invoice bills (fees, coupons, taxes) is `lagoon.services.invoicing.billing`; this module stores and
 shows the result. Every change of an invoice is one conditional write on its revision, with its webhook
 message in the same transaction (`invoice.drafted`, `invoice.created`, `invoice.payment_status_updated`,
 `invoice.payment_overdue`), whose id is derived from the invoice and the event, so a retried or concurrent

@@ -27,7 +27,8 @@ from lagoon.data.lookups import Lookups
 from lagoon.documents import render_invoice_pdf
 from lagoon.domain.invoices import Invoice
 from lagoon.observability import logger
-from lagoon.services import invoices, organizations
+from lagoon.services import organizations
+from lagoon.services.invoicing import invoices
 
 URL_LIFETIME_SECONDS = 3600
 """Lifetime of a download URL. On AWS a presigned URL also ends with the Lambda role's session credentials,

@@ -26,7 +26,7 @@ from lagoon.domain.plans import (
     PlanUpdateInput,
 )
 from lagoon.engine.properties import ChargePropertiesError, dump_charge_properties, validate_charge_properties
-from lagoon.services import billable_metrics, taxes
+from lagoon.services.catalog import billable_metrics, taxes
 
 # Lago `Charges::BuildDefaultPropertiesService`: a charge sent without properties gets these.
 _DEFAULT_PROPERTIES: dict[str, dict[str, Any]] = {

@@ -2,7 +2,7 @@
 refresh and finalization of drafts, and overdue invoices.
 
 What a subscription owes at a boundary comes from the engine (`periods.invoice_contents_at`, DECISIONS.md
-"Billing"); its usage fees from `lagoon.services.usage.charges_usage` (the running aggregates, never the
+"Billing"); its usage fees from `lagoon.services.usage.usage.charges_usage` (the running aggregates, never the
 events: the cost grows with subscriptions x charges, not events); the totals from
 `engine.invoice_math.compute_invoice` (fees → coupons → taxes → credit notes → prepaid credits).
 
@@ -65,15 +65,10 @@ from lagoon.engine.periods import (
     subscription_fee_for_period,
 )
 from lagoon.observability import logger
-from lagoon.services import (
-    billable_metrics,
-    coupons,
-    invoices,
-    organizations,
-    subscriptions,
-    taxes,
-    usage,
-)
+from lagoon.services import organizations, subscriptions
+from lagoon.services.catalog import billable_metrics, coupons, taxes
+from lagoon.services.invoicing import invoices
+from lagoon.services.usage import usage
 
 _TINY = timedelta(microseconds=1)
 MAX_ATTEMPTS = 5

@@ -18,12 +18,10 @@ Service API used by invoicing:
 
 from __future__ import annotations
 
-import functools
 import json
 import uuid
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -34,43 +32,29 @@ from lagoon.data.usage_keys import CLOSED_PREFIX, aggregate_pk
 from lagoon.data.usage_store import UsageStore, aggregates_table, text
 from lagoon.domain.billable_metrics import BillableMetric
 from lagoon.domain.customers import Customer
-from lagoon.domain.events import microseconds_to_datetime
 from lagoon.domain.plans import Charge, ChargeFilter, Plan
 from lagoon.domain.subscriptions import Subscription
-from lagoon.domain.usage import ChargeUsageResult, EstimateEventInput, SubscriptionUsage
+from lagoon.domain.usage import ChargeUsageResult, SubscriptionUsage
 from lagoon.engine.aggregation import (
     AggregationState,
     MetricDefinition,
-    UsageEvent,
     finalize,
-    fold,
-    group_key,
     merge,
     new_state,
     open_next_period,
 )
-from lagoon.engine.charges import ChargeResult, amount_details_json, price_charge, price_in_advance_event
+from lagoon.engine.charges import amount_details_json, price_charge
 from lagoon.engine.invoice_math import (
-    AppliedTaxTotal,
     FeeInput,
     TaxRate,
     compute_invoice,
     resolve_fee_taxes,
 )
-from lagoon.engine.money import currency_exponent
 from lagoon.engine.numbers import decimal_text
 from lagoon.engine.periods import BillingPeriod, billing_period_containing, local_date
-from lagoon.ingestion.aggregator import InAdvanceFold
-from lagoon.ingestion.directory import DEFAULT_FILTER, metric_definition, plan_view
-from lagoon.services import (
-    billable_metrics,
-    customers,
-    in_advance_invoices,
-    organizations,
-    plans,
-    subscriptions,
-    taxes,
-)
+from lagoon.ingestion.directory import DEFAULT_FILTER, metric_definition
+from lagoon.services import customers, organizations, subscriptions
+from lagoon.services.catalog import billable_metrics, plans, taxes
 from lagoon.services.subscriptions import billing_timezone, terms_of
 
 _ONE_MICROSECOND = timedelta(microseconds=1)
@@ -156,7 +140,7 @@ def read_period_states(
 # --- pricing --------------------------------------------------------------------------------------------
 
 
-def _grouped_by(charge: Charge, group: str) -> dict[str, str | None] | None:
+def grouped_by(charge: Charge, group: str) -> dict[str, str | None] | None:
     if group in ("-", ""):
         return None
     keys = charge.properties.get("pricing_group_keys") or charge.properties.get("grouped_by") or []
@@ -186,7 +170,7 @@ def _price_bucket(
         charge=charge,
         billable_metric=metric,
         charge_filter=charge_filter,
-        grouped_by=_grouped_by(charge, group),
+        grouped_by=grouped_by(charge, group),
         units=priced.units,
         total_aggregated_units=aggregation.total_aggregated_units,
         prorated_units=aggregation.prorated_units,
@@ -284,7 +268,7 @@ def charges_usage(
 # --- totals ---------------------------------------------------------------------------------------------
 
 
-def _tax_rates(taxes: Iterable[Any]) -> tuple[TaxRate, ...]:
+def tax_rates(taxes: Iterable[Any]) -> tuple[TaxRate, ...]:
     return tuple(TaxRate(code=t.code, rate=t.rate, name=t.name) for t in taxes)
 
 
@@ -311,7 +295,7 @@ def usage_totals(
     by_code = {tax.code: tax for tax in taxes.get_taxes(organization_id, sorted(codes))} if codes else {}
 
     def rates(names: Iterable[str]) -> tuple[TaxRate, ...]:
-        return _tax_rates(by_code[name] for name in names if name in by_code)
+        return tax_rates(by_code[name] for name in names if name in by_code)
 
     fees = [
         FeeInput(
@@ -613,387 +597,17 @@ def _closed_usages(
     return usages
 
 
-# --- pay-in-advance fees --------------------------------------------------------------------------------
-
-FEE_KIND = "fee"
-"""Entity kind of fees (key: lago_id); the body is Lago's `FeeObject`."""
 LIFETIME_USAGE_KIND = "lifetime_usage"
-"""Entity kind of a subscription's lifetime usage settings (key: subscription lago_id)."""
-_FEE_NAMESPACE = uuid.UUID("5b0e3c1e-8a57-4f0c-9d61-2f4a7c3e9b12")
-
-
-def in_advance_fee_id(
-    subscription_id: str, charge_id: str, filter_id: str, group: str, transaction_id: str
-) -> str:
-    """The fee of one event on one bucket of a pay-in-advance charge: the same id on every redelivery."""
-    return str(
-        uuid.uuid5(_FEE_NAMESPACE, f"{subscription_id}#{charge_id}#{filter_id}#{group}#{transaction_id}")
-    )
-
-
-@dataclass(frozen=True, slots=True)
-class _FeeContext:
-    subscription: Subscription | None
-    lago_subscription_id: str
-    lago_customer_id: str
-    external_subscription_id: str
-    external_customer_id: str
-    customer: Customer | None
-    plan: Plan
-    metric: BillableMetric
-    charge: Charge
-    charge_filter: ChargeFilter | None
-    grouped_by: dict[str, str | None] | None
-    period_from: datetime
-    period_to: datetime
-
-
-def _fee_taxes(
-    organization_id: str, context: _FeeContext, amount_cents: int
-) -> tuple[int, Decimal, Decimal, list[AppliedTaxTotal]]:
-    """(taxes_amount_cents, precise taxes cents, rate, applied taxes) of one charge fee."""
-    organization = organizations.get_organization(organization_id)
-    customer_codes = context.customer.tax_codes if context.customer else []
-    codes = {*organization.tax_codes, *customer_codes, *context.plan.tax_codes, *context.charge.tax_codes}
-    by_code = {tax.code: tax for tax in taxes.get_taxes(organization_id, sorted(codes))} if codes else {}
-
-    def rates(names: Iterable[str]) -> tuple[TaxRate, ...]:
-        return _tax_rates(by_code[name] for name in names if name in by_code)
-
-    fee_taxes = resolve_fee_taxes(
-        organization=rates(organization.tax_codes),
-        customer=rates(customer_codes),
-        plan=rates(context.plan.tax_codes),
-        charge_or_add_on=rates(context.charge.tax_codes),
-    )
-    totals = compute_invoice([FeeInput(key="fee", amount_cents=amount_cents, taxes=fee_taxes)])
-    fee = totals.fees[0]
-    return fee.taxes_amount_cents, fee.taxes_precise_amount_cents, fee.taxes_rate, list(totals.applied_taxes)
-
-
-def render_charge_fee(
-    organization_id: str,
-    context: _FeeContext,
-    priced: ChargeResult,
-    *,
-    lago_id: str | None,
-    transaction_id: str | None,
-    created_at: str | None,
-    units_total: Decimal,
-) -> dict[str, Any]:
-    """A pay-in-advance charge fee as Lago's `FeeObject` (taxes resolved charge > plan > customer > org)."""
-    currency = context.plan.amount_currency
-    taxes_cents, taxes_precise, taxes_rate, applied = _fee_taxes(
-        organization_id, context, priced.amount_cents
-    )
-    precise_amount = priced.amount
-    taxes_precise_amount = taxes_precise / Decimal(10 ** currency_exponent(currency))
-    charge_filter = context.charge_filter
-    return {
-        "lago_id": lago_id,
-        "lago_charge_id": context.charge.lago_id,
-        "lago_charge_filter_id": None if charge_filter is None else charge_filter.lago_id,
-        "lago_fixed_charge_id": None,
-        "lago_invoice_id": None,
-        "lago_true_up_fee_id": None,
-        "lago_true_up_parent_fee_id": None,
-        "lago_subscription_id": context.lago_subscription_id,
-        "lago_customer_id": context.lago_customer_id,
-        "external_subscription_id": context.external_subscription_id,
-        "external_customer_id": context.external_customer_id,
-        "amount_cents": priced.amount_cents,
-        "amount_currency": currency,
-        "precise_amount": decimal_text(precise_amount),
-        "precise_total_amount": decimal_text(precise_amount + taxes_precise_amount),
-        "taxes_amount_cents": taxes_cents,
-        "taxes_precise_amount": decimal_text(taxes_precise_amount),
-        "taxes_rate": float(taxes_rate),
-        "total_amount_cents": priced.amount_cents + taxes_cents,
-        "total_amount_currency": currency,
-        "sub_total_excluding_taxes_amount_cents": priced.amount_cents,
-        "sub_total_excluding_taxes_precise_amount_cents": decimal_text(
-            precise_amount * Decimal(10 ** currency_exponent(currency))
-        ),
-        "precise_coupons_amount_cents": "0",
-        "units": decimal_text(priced.units),
-        "total_aggregated_units": decimal_text(units_total),
-        "precise_unit_amount": decimal_text(priced.unit_amount),
-        "events_count": priced.events_count,
-        "pay_in_advance": True,
-        "invoiceable": context.charge.invoiceable,
-        "self_billed": False,
-        "from_date": period_key(context.period_from),
-        "to_date": period_key(context.period_to - timedelta(seconds=1)),
-        "payment_status": "pending",
-        "created_at": created_at,
-        "succeeded_at": None,
-        "failed_at": None,
-        "refunded_at": None,
-        "event_transaction_id": transaction_id,
-        "amount_details": amount_details_json(priced.details),
-        "item": {
-            "type": "charge",
-            "code": context.metric.code,
-            "name": context.metric.name,
-            "invoice_display_name": context.charge.invoice_display_name or context.metric.name,
-            "filter_invoice_display_name": None
-            if charge_filter is None
-            else charge_filter.invoice_display_name,
-            "filters": None if charge_filter is None else charge_filter.values,
-            "grouped_by": context.grouped_by or {},
-            "lago_item_id": context.metric.lago_id,
-            "item_type": "BillableMetric",
-        },
-        "applied_taxes": [
-            {
-                "lago_id": str(uuid.uuid5(_FEE_NAMESPACE, f"{lago_id}#{tax.tax_code}")),
-                "lago_fee_id": lago_id,
-                "lago_tax_id": None,
-                "tax_name": tax.tax_name,
-                "tax_code": tax.tax_code,
-                "tax_rate": float(tax.tax_rate),
-                "tax_description": None,
-                "amount_cents": tax.amount_cents,
-                "amount_currency": currency,
-                "created_at": created_at,
-            }
-            for tax in applied
-            if lago_id is not None
-        ],
-    }
-
-
-def record_in_advance_fees(folds: Sequence[InAdvanceFold]) -> None:
-    """The aggregator's pay-in-advance hook: one fee per event and bucket of a pay-in-advance charge,
-    `price(after) - price(before)`, stored (kind `fee`) with its `fee.created` webhook in one transaction.
-
-    Exactly once: the fee id derives from (subscription, charge, filter, group, transaction_id) and is put
-    only if absent; the webhook's message id derives from the fee id. A replayed batch refolds only events no
-    aggregate recorded, from the same state, so it finds (or completes) the same fees.
-    An `invoiceable` fee is stored with its instant invoice, in the same transaction (`_bill_fees`); the others
-    are stored alone, `lago_invoice_id: null`.
-    """
-    by_org: dict[str, list[InAdvanceFold]] = defaultdict(list)
-    for folded in folds:
-        by_org[folded.organization_id].append(folded)
-    for organization_id, org_folds in by_org.items():
-        plan_ids = {f.subscription.plan.plan_id for f in org_folds}
-        plan_by_id = {
-            pid: plans.get_plan_by_id(organization_id, pid, include_deleted=True) for pid in plan_ids
-        }
-        metric_ids = [c.billable_metric_id for p in plan_by_id.values() for c in p.charges]
-        metrics = billable_metrics.get_billable_metrics_by_ids(
-            organization_id, list(dict.fromkeys(metric_ids))
-        )
-        customer_ids = list({f.subscription.lago_customer_id for f in org_folds})
-        customer_docs = entities.get_many(organization_id, "customer", customer_ids)
-        customer_by_id = {k: Customer.model_validate(v) for k, v in customer_docs.items()}
-        pending: list[tuple[str, dict[str, Any]]] = []
-        invoiced: list[tuple[str, dict[str, Any], InAdvanceFold, Customer]] = []
-        wanted = {}
-        for folded in org_folds:
-            key = folded.key
-            fee_id = in_advance_fee_id(
-                key.subscription_id,
-                key.charge_id,
-                key.filter_id,
-                key.group or "-",
-                folded.event.transaction_id,
-            )
-            wanted[fee_id] = folded
-        existing = entities.get_many(organization_id, FEE_KIND, list(wanted))
-        for fee_id, folded in wanted.items():
-            if fee_id in existing:
-                continue
-            plan = plan_by_id[folded.subscription.plan.plan_id]
-            charge = next((c for c in plan.charges if c.lago_id == folded.key.charge_id), None)
-            metric = None if charge is None else metrics.get(charge.billable_metric_id)
-            if charge is None or metric is None:
-                continue
-            charge_filter = next((f for f in charge.filters if f.lago_id == folded.key.filter_id), None)
-            customer = customer_by_id.get(folded.subscription.lago_customer_id)
-            context = _FeeContext(
-                subscription=None,
-                lago_subscription_id=folded.subscription.lago_id,
-                lago_customer_id=folded.subscription.lago_customer_id,
-                external_subscription_id=folded.subscription.external_id,
-                external_customer_id=customer.external_id if customer else "",
-                customer=customer,
-                plan=plan,
-                metric=metric,
-                charge=charge,
-                charge_filter=charge_filter,
-                grouped_by=_grouped_by(charge, folded.key.group or "-"),
-                period_from=folded.period_from,
-                period_to=folded.period_to,
-            )
-            priced = price_in_advance_event(
-                charge.charge_model,
-                charge.pricing(charge_filter),
-                folded.before,
-                folded.after,
-                plan.amount_currency,
-                prorated=charge.prorated,
-            )
-            body = render_charge_fee(
-                organization_id,
-                context,
-                priced,
-                lago_id=fee_id,
-                transaction_id=folded.event.transaction_id,
-                created_at=entities.now_iso()[:19] + "Z",
-                units_total=folded.after.total_aggregated_units - folded.before.total_aggregated_units,
-            )
-            if charge.invoiceable and customer is not None:
-                invoiced.append((fee_id, body, folded, customer))
-            else:
-                pending.append((fee_id, body))
-        _write_fees(organization_id, pending)
-        if invoiced:
-            _bill_fees(organization_id, invoiced)
-
-
-def _bill_fees(
-    organization_id: str, invoiced: Sequence[tuple[str, dict[str, Any], InAdvanceFold, Customer]]
-) -> None:
-    """Each invoiceable fee with its instant invoice (`lagoon.services.in_advance_invoices`), one
-    transaction per fee: the customer's invoice number is taken in it."""
-    organization = organizations.get_organization(organization_id)
-    moment = datetime.now(UTC).replace(microsecond=0)
-    for fee_id, body, folded, customer in invoiced:
-        in_advance_invoices.bill_fee(
-            organization,
-            customer,
-            body,
-            functools.partial(_fee_message, organization_id, fee_id),
-            period_from=folded.period_from,
-            period_to=folded.period_to,
-            event_at=microseconds_to_datetime(folded.event.timestamp_us),
-            moment=moment,
-        )
-
-
-def _fee_message(organization_id: str, fee_id: str, body: dict[str, Any]) -> entities.OutboxMessage:
-    return entities.OutboxMessage(
-        organization_id,
-        "fee.created",
-        "fee",
-        body,
-        message_id=str(uuid.uuid5(_FEE_NAMESPACE, f"fee.created#{fee_id}")),
-    )
-
-
-def _write_fees(organization_id: str, fees: Sequence[tuple[str, dict[str, Any]]]) -> None:
-    """Put absent fees with their webhooks, 50 per transaction; a chunk that meets an existing fee (a
-    concurrent replay) is retried fee by fee, skipping the ones already there."""
-    for start in range(0, len(fees), 50):
-        chunk = fees[start : start + 50]
-        writes = entities.Writes()
-        for fee_id, body in chunk:
-            writes.put(organization_id, FEE_KIND, fee_id, body, must_not_exist=True)
-            writes.message(_fee_message(organization_id, fee_id, body))
-        try:
-            writes.commit()
-        except errors.ConflictRetry:
-            for fee_id, body in chunk:
-                single = entities.Writes().put(organization_id, FEE_KIND, fee_id, body, must_not_exist=True)
-                single.message(_fee_message(organization_id, fee_id, body))
-                try:
-                    single.commit()
-                except errors.ConflictRetry:
-                    continue
-
-
-# --- estimate_fees --------------------------------------------------------------------------------------
-
-
-def _parse_timestamp(value: int | float | str | None) -> datetime:
-    if value is None or value == "":
-        return datetime.now(UTC)
-    return datetime.fromtimestamp(float(Decimal(str(value))), UTC)
-
-
-def estimate_fees(organization_id: str, event: EstimateEventInput) -> list[dict[str, Any]]:
-    """`POST /events/estimate_fees`: the fees one event would create on the subscription's pay-in-advance
-    charges of its metric, from the current aggregates (nothing is stored): `FeeObject`s without lago_id. Lago's errors: unknown
-    subscription 404, unknown metric 404, no pay-in-advance charge 422 `does_not_match_an_instant_charge`."""
-    subscription = subscriptions.find_subscription(organization_id, event.external_subscription_id)
-    if subscription is None:
-        raise errors.NotFound("subscription")
-    metric = billable_metrics.find_billable_metric(organization_id, event.code)
-    if metric is None:
-        raise errors.NotFound("billable_metric")
-    plan = plans.get_plan_by_id(organization_id, subscription.plan_id, include_deleted=True)
-    charges = [c for c in plan.charges if c.pay_in_advance and c.billable_metric_id == metric.lago_id]
-    if not charges:
-        raise errors.ValidationFailed({"code": ["does_not_match_an_instant_charge"]})
-    customer = customers.get_customer_by_id(organization_id, subscription.lago_customer_id)
-    timezone = billing_timezone(customer)
-    moment = _parse_timestamp(event.timestamp)
-    period = current_period(subscription, plan, timezone, moment)
-    states = read_period_states(
-        organization_id, subscription.lago_id, period.charges_from_datetime, with_carry=carries_over(metric)
-    )
-    views = plan_view(plan, {metric.lago_id: metric}).charges_by_code.get(metric.code, ())
-    transaction_id = event.transaction_id or str(uuid.uuid4())
-    usage_event = UsageEvent(transaction_id=transaction_id, timestamp=moment, properties=event.properties)
-    fees = []
-    for charge in charges:
-        view = next(v for v in views if v.charge_id == charge.lago_id)
-        group = "-"
-        if view.group_keys:
-            group = json.dumps(group_key(event.properties, view.group_keys), separators=(",", ":"))
-        for filter_id in view.filter_ids(event.properties):
-            state = states.get((charge.lago_id, filter_id, group)) or new_state(
-                view.metric, timezone=timezone, keep_event_values=view.keep_event_values
-            )
-            start, end = period.charges_from_datetime, period.charges_to_datetime
-            before = finalize(state, start, end, metric=view.metric)
-            after_state = AggregationState.from_dict(state.to_dict())
-            fold(after_state, usage_event)
-            after = finalize(after_state, start, end, metric=view.metric)
-            charge_filter = next((f for f in charge.filters if f.lago_id == filter_id), None)
-            priced = price_in_advance_event(
-                charge.charge_model,
-                charge.pricing(charge_filter),
-                before,
-                after,
-                plan.amount_currency,
-                prorated=charge.prorated,
-            )
-            context = _FeeContext(
-                subscription=subscription,
-                lago_subscription_id=subscription.lago_id,
-                lago_customer_id=subscription.lago_customer_id,
-                external_subscription_id=subscription.external_id,
-                external_customer_id=subscription.external_customer_id,
-                customer=customer,
-                plan=plan,
-                metric=metric,
-                charge=charge,
-                charge_filter=charge_filter,
-                grouped_by=_grouped_by(charge, group),
-                period_from=start,
-                period_to=end,
-            )
-            fee = render_charge_fee(
-                organization_id,
-                context,
-                priced,
-                lago_id=None,
-                transaction_id=transaction_id,
-                created_at=None,
-                units_total=after.total_aggregated_units - before.total_aggregated_units,
-            )
-            fees.append(fee)
-    return fees
+_LIFETIME_NAMESPACE = uuid.UUID(
+    "5b0e3c1e-8a57-4f0c-9d61-2f4a7c3e9b12"
+)  # the fees' namespace, kept for stable ids
 
 
 # --- lifetime usage -------------------------------------------------------------------------------------
 
 
 def _lifetime_id(subscription_id: str) -> str:
-    return str(uuid.uuid5(_FEE_NAMESPACE, f"lifetime_usage#{subscription_id}"))
+    return str(uuid.uuid5(_LIFETIME_NAMESPACE, f"lifetime_usage#{subscription_id}"))
 
 
 def lifetime_usage(organization_id: str, external_id: str) -> dict[str, Any]:

@@ -39,12 +39,12 @@ from urllib.parse import urlsplit
 
 from lagoon import errors
 from lagoon.config import Settings, get_settings
-from lagoon.data import webhook_outbox
+from lagoon.data import organizations, webhook_outbox
 from lagoon.data.webhook_outbox import DELIVERED, FAILED, PENDING, OutboxEntry
 from lagoon.domain.webhook_endpoints import WebhookEndpoint
 from lagoon.domain.webhook_signatures import envelope_body, hmac_signature, jwt_issuer, jwt_signature
 from lagoon.observability import logger
-from lagoon.services import organizations, webhook_endpoints, webhook_keys
+from lagoon.services.webhooks import webhook_endpoints, webhook_keys
 
 SUCCESS_STATUSES = frozenset({200, 201, 202, 204})  # DECISIONS.md
 USER_AGENT = "Lagoon-Webhooks/1.0"

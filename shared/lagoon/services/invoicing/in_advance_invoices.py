@@ -27,8 +27,8 @@ from lagoon.domain.customers import Customer
 from lagoon.domain.invoices import FEE_KIND, Invoice, InvoicePart, Period
 from lagoon.domain.organizations import Organization
 from lagoon.domain.subscriptions import iso
-from lagoon.services import invoices
-from lagoon.services.one_off_invoices import finalize_new_invoice
+from lagoon.services.invoicing import invoices
+from lagoon.services.invoicing.one_off_invoices import finalize_new_invoice
 
 MAX_ATTEMPTS = 5
 
