@@ -145,3 +145,20 @@ def test_admin_cli_manages_organizations_and_keys(local_stack):
     )
     # API Gateway caches the authorizer's answer per key (300 s): a never-used key is refused at once.
     assert revoked.status_code == 401
+
+
+def test_deferred_and_unknown_api_paths_over_http(local_stack, http):
+    # A deferred path (no route of its own: the greedy /api/v1/{proxy+} takes it) answers 405 not_implemented
+    wallets = http.get(local_stack.url("/api/v1/customers/e2e_nobody/wallets"))
+    assert wallets.status_code == 405
+    assert wallets.json()["error_details"] == {
+        "message": "wallets is not implemented in this version of Lagoon"
+    }
+    # An unknown /api/v1 path answers byte for byte the gateway's 404 for a path off the API
+    unknown = http.get(local_stack.url("/api/v1/customers/e2e_nobody/nope"))
+    off_api = http.get(local_stack.url("/nowhere"))
+    assert (unknown.status_code, unknown.content) == (404, off_api.content)
+    assert unknown.json() == {"status": 404, "error": "Not Found", "code": "route_not_found"}
+    # Another method on a real route is still that function's 405
+    patched = http.patch(local_stack.url("/api/v1/customers"), json={})
+    assert (patched.status_code, patched.json()["code"]) == (405, "not_allowed")

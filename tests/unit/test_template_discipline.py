@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
+from lagoon.api.deferred import DEFERRED_ROUTES
+from lagoon.local.gateway import Gateway
 from lagoon.local.template import Template
 
 
@@ -101,3 +104,52 @@ def test_every_function_that_checks_for_a_document_may_list_the_bucket(template:
                 }:
                     allowed = True
         assert allowed, f"{logical_id} reads documents but may not list the bucket"
+
+
+# -- the deferred Lago routes: one greedy route, one list (lagoon.api.deferred.DEFERRED_ROUTES) --------------
+GREEDY_PATH = "/api/v1/{proxy+}"
+
+
+def _sample(path: str) -> str:
+    """A concrete request path for a route or a DEFERRED_ROUTES path (every parameter → `x1`)."""
+    return re.sub(r"<\w+>|\{\w+\+?\}", "x1", path)
+
+
+def test_the_deferred_function_owns_the_only_greedy_route(template: Template) -> None:
+    greedy = [route for route in template.routes() if "+}" in route.path]
+    assert [(r.path, r.method, r.function, r.authorized) for r in greedy] == [
+        (GREEDY_PATH, "ANY", "DeferredFunction", True)
+    ]
+
+
+def test_every_deferred_route_reaches_the_deferred_function(template: Template) -> None:
+    # Given the one list of deferred routes, when API Gateway's precedence routes each of them with each of
+    # Lago's methods, then DeferredFunction answers it (an implemented feature must leave the list).
+    gateway = Gateway(template)
+    for path, methods, _ in DEFERRED_ROUTES:
+        for method in methods:
+            found = gateway.match(method, "/api/v1" + _sample(path))
+            assert found is not None and found[0].function == "DeferredFunction", (method, path, found)
+
+
+def test_the_other_functions_routes_keep_precedence_over_the_greedy_route(template: Template) -> None:
+    gateway = Gateway(template)
+    for route in template.routes():
+        if route.function != "DeferredFunction":
+            found = gateway.match("GET", _sample(route.path))
+            assert found is not None and found[0] == route, (route.path, found)
+
+
+def test_the_deferred_function_has_a_literal_route_only_where_another_route_would_take_the_path(
+    template: Template,
+) -> None:
+    # Each of its literal routes is a deferred path that, on the greedy route alone, a more specific route of
+    # another function would take (API Gateway prefers {param} to {proxy+}).
+    deferred_paths = {"/api/v1" + _sample(path) for path, _, _ in DEFERRED_ROUTES}
+    others = [route for route in template.routes() if route.function != "DeferredFunction"]
+    for route in template.routes():
+        if route.function == "DeferredFunction" and route.path != GREEDY_PATH:
+            assert route.path in deferred_paths, route.path
+            assert any(other.pattern.match(route.path) for other in others), (
+                f"{route.path} is served by {GREEDY_PATH} already: remove its route from template.yaml"
+            )

@@ -9,7 +9,6 @@ from __future__ import annotations
 import re
 from functools import cache
 
-# (path, methods, deferred feature)
 DEFERRED_ROUTES: list[tuple[str, tuple[str, ...], str]] = [
     ("/billing_entities", ("GET", "POST"), "billing_entities"),
     ("/billing_entities/<code>", ("GET", "PUT"), "billing_entities"),
@@ -91,6 +90,17 @@ DEFERRED_ROUTES: list[tuple[str, tuple[str, ...], str]] = [
     ("/wallet_transactions/<lago_id>/fundings", ("GET",), "wallets"),
     ("/wallets/<lago_id>/wallet_transactions", ("GET",), "wallets"),
 ]
+"""(path relative to /api/v1, Lago's methods on it, deferred feature): the one list of deferred Lago routes.
+
+template.yaml does not repeat it: DeferredFunction owns the greedy `/api/v1/{proxy+}` route, which API Gateway
+(and lagoon.local.gateway) only uses when no more specific route of another function matches. DeferredFunction
+answers a path listed here 405 `not_implemented` for its methods and 405 `not_allowed` for others, and any path
+not listed the 404 `route_not_found` the gateway gives to unknown routes. Its only other route is a literal one
+for a listed path that a `{param}` route of another function would otherwise take (`/billable_metrics/{code}`).
+
+Implementing a feature: give its routes to a function in template.yaml and remove its entries here, one by one
+(tests/unit/test_template_discipline.py checks that every entry still reaches DeferredFunction).
+"""
 
 
 @cache

@@ -90,6 +90,7 @@ class Gateway:
         self._auth_lock = threading.Lock()
 
     def match(self, method: str, path: str) -> tuple[Route, dict[str, str]] | None:
+        """The first route in API Gateway's precedence (`Template.routes`) whose path and method both match."""
         for route in self.routes:
             found = route.pattern.match(path)
             if found and route.method in ("ANY", method):

@@ -38,11 +38,13 @@ class Route:
         return re.compile("^" + regex + "$")
 
     @property
-    def specificity(self) -> tuple[int, int]:
-        segments = self.path.strip("/").split("/")
-        return (
-            sum(1 for s in segments if not s.startswith("{")),
-            -sum(1 for s in segments if s.endswith("+}")),
+    def precedence(self) -> tuple[int, ...]:
+        """API Gateway REST's order (lower first), segment by segment from the left: a literal beats a `{param}`,
+        which beats a greedy `{proxy+}`. The gateway serves a request with the first route in this order whose
+        path and method both match, so a greedy route only gets what no more specific route serves."""
+        return tuple(
+            2 if segment.endswith("+}") else 1 if segment.startswith("{") else 0
+            for segment in self.path.strip("/").split("/")
         )
 
 
@@ -197,7 +199,7 @@ class Template:
                 found.append(
                     Route(props["Path"], props["Method"].upper(), logical_id, auth not in (None, "NONE"))
                 )
-        return sorted(found, key=lambda r: r.specificity, reverse=True)
+        return sorted(found, key=lambda r: r.precedence)
 
     def authorizer(self) -> tuple[str, int] | None:
         """(function logical id, cache TTL seconds) of the API's default authorizer."""
