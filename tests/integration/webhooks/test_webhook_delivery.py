@@ -11,7 +11,8 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives import serialization
 
-from tests.integration.webhooks.conftest import ISSUER, assert_webhook_matches_contract, minutes
+from tests.contract import assert_webhook_matches_contract
+from tests.integration.webhooks.conftest import ISSUER, minutes
 
 
 def _endpoint(api, url, **fields):
