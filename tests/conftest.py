@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
@@ -21,6 +21,17 @@ os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
 os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "Lagoon")
 os.environ.setdefault("POWERTOOLS_SERVICE_NAME", "lagoon")
 os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> Generator[None, object, object]:
+    """Contract checks that helpers deferred run after the test body passed (see tests/contract.py)."""
+    from tests import contract
+
+    contract.discard_deferred_checks()
+    result = yield
+    contract.run_deferred_checks()
+    return result
 
 
 @pytest.fixture(scope="session")

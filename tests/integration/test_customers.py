@@ -49,7 +49,6 @@ def test_get_and_delete_customer(api):
     api.post("/customers", {"customer": {"external_id": "c1", "name": "One"}})
     got = api.get("/customers/c1")
     assert got.status == 200
-    assert_matches_contract("/customers/{external_customer_id}", "get", 200, got.json)
     deleted = api.delete("/customers/c1")
     assert deleted.status == 200
     assert deleted.json["customer"]["external_id"] == "c1"
@@ -61,6 +60,7 @@ def test_get_and_delete_customer(api):
     # the external id is free again: a new customer with a new sequential id
     again = api.post("/customers", {"customer": {"external_id": "c1"}}).json["customer"]
     assert again["sequential_id"] == 2
+    assert_matches_contract("/customers/{external_customer_id}", "get", 200, got.json)
 
 
 def test_list_customers_paginates_newest_first(api):
@@ -76,9 +76,9 @@ def test_list_customers_paginates_newest_first(api):
         "total_pages": 3,
         "total_count": 5,
     }
-    assert_matches_contract("/customers", "get", 200, page.json)
     french = api.get("/customers", query=[("countries[]", "FR")]).json["customers"]
     assert sorted(c["external_id"] for c in french) == ["c1", "c3"]
+    assert_matches_contract("/customers", "get", 200, page.json)
 
 
 def test_missing_external_id_is_a_lago_validation_error(api):

@@ -32,6 +32,7 @@ def test_every_function_has_its_own_log_group_with_retention(template: Template)
 
 
 def test_every_function_has_explicit_least_privilege_policies(template: Template) -> None:
+    assert template.functions, "the template declares functions"
     for logical_id, function in template.functions.items():
         # Declared explicitly on every function (an empty list = no AWS access beyond its logs).
         assert "Policies" in function["Properties"], f"{logical_id} declares no Policies"
@@ -72,7 +73,9 @@ def test_every_schedule_has_a_dead_letter_queue(template: Template) -> None:
 
 
 def test_every_table_has_point_in_time_recovery_and_encryption(template: Template) -> None:
-    for logical_id, table in template.of_type("AWS::DynamoDB::Table").items():
+    tables = template.of_type("AWS::DynamoDB::Table")
+    assert tables, "the template declares tables"
+    for logical_id, table in tables.items():
         properties = table["Properties"]
         assert properties["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"] is True, (
             logical_id
@@ -87,10 +90,13 @@ def test_every_api_route_answers_any_method_so_the_function_can_say_405(template
 def test_every_function_that_checks_for_a_document_may_list_the_bucket(template: Template) -> None:
     # lagoon.data.documents_store.exists HEADs a key: without s3:ListBucket, S3 answers a missing key with 403
     # (not 404), which moto does not emulate.
-    for logical_id, function in template.functions.items():
-        variables = function["Properties"].get("Environment", {}).get("Variables", {})
-        if "DOCUMENTS_BUCKET" not in variables:
-            continue
+    readers = {
+        logical_id: function
+        for logical_id, function in template.functions.items()
+        if "DOCUMENTS_BUCKET" in function["Properties"].get("Environment", {}).get("Variables", {})
+    }
+    assert readers, "some functions read documents"
+    for logical_id, function in readers.items():
         allowed = False
         for policy in function["Properties"]["Policies"]:
             if isinstance(policy, dict) and ("S3CrudPolicy" in policy or "S3ReadPolicy" in policy):

@@ -112,18 +112,18 @@ def test_coupon_crud_and_isolation(api, other_api):
     create_coupon(api)
     assert api.post("/coupons", coupon_body()).json["error_details"] == {"code": ["value_already_exist"]}
     got = api.get("/coupons/startup_deal")
-    assert_matches_contract("/coupons/{code}", "get", 200, got.json)
     updated = api.put("/coupons/startup_deal", {"coupon": {"name": "Deal", "amount_cents": 100}})
     assert updated.status == 200
     assert (updated.json["coupon"]["name"], updated.json["coupon"]["amount_cents"]) == ("Deal", 100)
-    assert_matches_contract("/coupons/{code}", "put", 200, updated.json)
     listed = api.get("/coupons")
-    assert_matches_contract("/coupons", "get", 200, listed.json)
     assert other_api.get("/coupons/startup_deal").status == 404
     deleted = api.delete("/coupons/startup_deal")
-    assert_matches_contract("/coupons/{code}", "delete", 200, deleted.json)
     assert api.get("/coupons/startup_deal").status == 404
     assert api.post("/coupons", coupon_body()).status == 200
+    assert_matches_contract("/coupons/{code}", "get", 200, got.json)
+    assert_matches_contract("/coupons/{code}", "put", 200, updated.json)
+    assert_matches_contract("/coupons", "get", 200, listed.json)
+    assert_matches_contract("/coupons/{code}", "delete", 200, deleted.json)
 
 
 def test_apply_coupon_with_overrides_locks_the_customer_currency(api, customer):
@@ -138,8 +138,8 @@ def test_apply_coupon_with_overrides_locks_the_customer_currency(api, customer):
     assert applied["frequency_duration_remaining"] == 3
     assert applied["status"] == "active"
     assert applied["external_customer_id"] == "hooli"
-    assert_matches_contract("/applied_coupons", "post", 200, response.json)
     assert api.get("/customers/hooli").json["customer"]["currency"] == "EUR"
+    assert_matches_contract("/applied_coupons", "post", 200, response.json)
 
 
 def test_a_fixed_coupon_in_another_currency_than_the_customer_is_refused(api):
@@ -187,25 +187,25 @@ def test_list_filter_and_terminate_applied_coupons(api, other_api, customer):
     assert listed.status == 200
     assert [a["coupon_code"] for a in listed.json["applied_coupons"]] == ["a"]
     assert listed.json["applied_coupons"][0]["credits"] == []
-    assert_matches_contract("/applied_coupons", "get", 200, listed.json)
     by_customer = api.get("/customers/hooli/applied_coupons", query={"status": "active"})
     assert by_customer.json["meta"]["total_count"] == 2
-    assert_matches_contract("/customers/{external_customer_id}/applied_coupons", "get", 200, by_customer.json)
     terminated = api.delete(f"/customers/hooli/applied_coupons/{first['lago_id']}")
     assert terminated.status == 200
     assert terminated.json["applied_coupon"]["status"] == "terminated"
     assert terminated.json["applied_coupon"]["terminated_at"]
+    assert api.get("/applied_coupons", query={"status": "terminated"}).json["meta"]["total_count"] == 1
+    assert api.get("/applied_coupons", query={"external_customer_id": "other"}).json["applied_coupons"] == []
+    assert api.delete("/customers/hooli/applied_coupons/nope").json["code"] == "applied_coupon_not_found"
+    # Another organization sees nothing
+    assert other_api.get("/applied_coupons").json["applied_coupons"] == []
+    assert_matches_contract("/applied_coupons", "get", 200, listed.json)
+    assert_matches_contract("/customers/{external_customer_id}/applied_coupons", "get", 200, by_customer.json)
     assert_matches_contract(
         "/customers/{external_customer_id}/applied_coupons/{applied_coupon_id}",
         "delete",
         200,
         terminated.json,
     )
-    assert api.get("/applied_coupons", query={"status": "terminated"}).json["meta"]["total_count"] == 1
-    assert api.get("/applied_coupons", query={"external_customer_id": "other"}).json["applied_coupons"] == []
-    assert api.delete("/customers/hooli/applied_coupons/nope").json["code"] == "applied_coupon_not_found"
-    # Another organization sees nothing
-    assert other_api.get("/applied_coupons").json["applied_coupons"] == []
 
 
 def test_deleting_a_coupon_terminates_its_applied_coupons(api, customer):

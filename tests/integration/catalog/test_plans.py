@@ -62,8 +62,8 @@ def test_create_plan_with_every_charge_option(api):
     assert created["properties"] == GRADUATED
     assert created["filters"][0]["values"] == {"region": ["us"]}
     assert [t["code"] for t in created["taxes"]] == ["vat"]
-    assert_matches_contract("/plans", "post", 200, response.json)
     assert outbox_messages("plan.created")[0]["payload"]["code"] == "startup"
+    assert_matches_contract("/plans", "post", 200, response.json)
 
 
 @pytest.mark.parametrize(
@@ -257,8 +257,8 @@ def test_update_keeps_charges_sent_with_their_id_and_removes_the_others(api):
     assert updated["charges"][0]["lago_id"] == kept["lago_id"]
     assert updated["charges"][0]["properties"] == {"amount": "2"}
     assert updated["charges"][1]["lago_id"] != plan["charges"][1]["lago_id"]
-    assert_matches_contract("/plans/{code}", "put", 200, response.json)
     assert outbox_messages("plan.updated")[0]["payload"]["name"] == "Startup v2"
+    assert_matches_contract("/plans/{code}", "put", 200, response.json)
 
 
 def test_a_plan_with_subscriptions_only_changes_what_lago_allows(api, monkeypatch):
@@ -294,10 +294,10 @@ def test_delete_without_subscriptions_frees_the_code(api):
     response = api.delete("/plans/startup")
     assert response.status == 200
     assert response.json["plan"]["pending_deletion"] is False
-    assert_matches_contract("/plans/{code}", "delete", 200, response.json)
     assert api.get("/plans/startup").json["code"] == "plan_not_found"
     assert outbox_messages("plan.deleted")[0]["payload"]["code"] == "startup"
     assert api.post("/plans", plan_body()).status == 200
+    assert_matches_contract("/plans/{code}", "delete", 200, response.json)
 
 
 def test_delete_with_subscriptions_is_pending_until_the_cascade_finishes(api, org, monkeypatch):
@@ -320,11 +320,11 @@ def test_get_and_list_plans(api):
     create_plan(api, "a")
     create_plan(api, "b")
     got = api.get("/plans/a")
-    assert_matches_contract("/plans/{code}", "get", 200, got.json)
     listed = api.get("/plans", query={"per_page": 1})
     assert [p["code"] for p in listed.json["plans"]] == ["b"]
     assert listed.json["meta"]["next_page"] == 2
     assert_matches_contract("/plans", "get", 200, listed.json)
+    assert_matches_contract("/plans/{code}", "get", 200, got.json)
 
 
 def test_service_reads_for_other_modules(api, org):

@@ -3,7 +3,7 @@ presigned SigV4 URL; drafts have none (Lago downloads finalized invoices only)."
 
 from __future__ import annotations
 
-from tests.contract import assert_matches_contract
+from tests.contract import assert_matches_contract, assert_webhook_matches_contract
 from tests.integration.documents.conftest import (
     at,
     create_customer,
@@ -17,7 +17,6 @@ from tests.integration.documents.conftest import (
     stored_object,
     subscribe_at,
 )
-from tests.integration.webhooks.conftest import assert_webhook_matches_contract
 
 
 def test_the_pdf_is_stored_after_finalization_and_downloaded_through_its_url(api, org, gateway, finalized):
@@ -33,14 +32,12 @@ def test_the_pdf_is_stored_after_finalization_and_downloaded_through_its_url(api
     assert documents_store.exists(key)
     (generated,) = outbox("invoice.generated")
     assert generated["payload"]["lago_id"] == finalized["lago_id"]
-    assert_webhook_matches_contract(envelope(generated))
 
     # When it is downloaded
     response = api.post(f"/invoices/{finalized['lago_id']}/download")
 
     # Then the answer is the invoice with a file_url whose object is the PDF of that invoice
     assert response.status == 200, response.body
-    assert_matches_contract("/invoices/{lago_id}/download", "post", 200, response.json)
     body = response.json["invoice"]
     assert body["lago_id"] == finalized["lago_id"] and body["status"] == "finalized"
     text = pdf_text(stored_object(body["file_url"]))
@@ -53,6 +50,8 @@ def test_the_pdf_is_stored_after_finalization_and_downloaded_through_its_url(api
     assert documents_store.exists(
         f"invoices/{outbox('invoice.generated')[0]['organization_id']}/{body['lago_id']}.pdf"
     )
+    assert_matches_contract("/invoices/{lago_id}/download", "post", 200, response.json)
+    assert_webhook_matches_contract(envelope(generated))
 
 
 def test_a_missing_pdf_is_generated_on_demand(api, org, finalized):

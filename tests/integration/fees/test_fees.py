@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from tests.contract import assert_matches_contract
+from tests.contract import assert_matches_contract, defer_contract_check
 from tests.integration.documents.conftest import create_add_on, create_customer, one_off
 from tests.integration.ingestion.conftest import charge, create_metric, create_plan, event, subscribe
 from tests.integration.usage.conftest import send
@@ -26,7 +26,7 @@ def _world(api, stream):
 def _fees(api, **query):
     response = api.get("/fees", query=query or None)
     assert response.status == 200, response.body
-    assert_matches_contract("/fees", "get", 200, response.json)
+    defer_contract_check("/fees", "get", 200, response.json)
     return response.json["fees"]
 
 
@@ -61,11 +61,9 @@ def test_a_fee_not_invoiced_takes_a_payment_status_and_can_be_deleted(api, strea
     (fee,) = _fees(api, event_transaction_id="tx_1")
     got = api.get(f"/fees/{fee['lago_id']}")
     assert got.status == 200
-    assert_matches_contract("/fees/{lago_id}", "get", 200, got.json)
 
     paid = api.put(f"/fees/{fee['lago_id']}", {"fee": {"payment_status": "succeeded"}})
     assert paid.status == 200, paid.body
-    assert_matches_contract("/fees/{lago_id}", "put", 200, paid.json)
     assert paid.json["fee"]["payment_status"] == "succeeded" and paid.json["fee"]["succeeded_at"]
     assert [f["lago_id"] for f in _fees(api, payment_status="succeeded")] == [fee["lago_id"]]
     assert len(_fees(api, succeeded_at_from="2000-01-01T00:00:00Z")) == 1
@@ -77,9 +75,11 @@ def test_a_fee_not_invoiced_takes_a_payment_status_and_can_be_deleted(api, strea
 
     deleted = api.delete(f"/fees/{fee['lago_id']}")
     assert deleted.status == 200
-    assert_matches_contract("/fees/{lago_id}", "delete", 200, deleted.json)
     assert api.get(f"/fees/{fee['lago_id']}").status == 404
     assert len(_fees(api)) == 2
+    assert_matches_contract("/fees/{lago_id}", "get", 200, got.json)
+    assert_matches_contract("/fees/{lago_id}", "put", 200, paid.json)
+    assert_matches_contract("/fees/{lago_id}", "delete", 200, deleted.json)
 
 
 def test_invoiced_fees_follow_their_invoice(api, stream):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.contract import assert_matches_contract
+from tests.contract import assert_matches_contract, defer_contract_check
 from tests.integration.ingestion.conftest import charge, create_metric, create_plan, event, subscribe
 from tests.integration.usage.conftest import close_period, send
 
@@ -26,7 +26,7 @@ def _two_months(api, stream):
 def _past_usage(api, **query):
     response = api.get("/customers/cus_1/past_usage", query={"external_subscription_id": "sub_1", **query})
     assert response.status == 200, response.body
-    assert_matches_contract("/customers/{external_customer_id}/past_usage", "get", 200, response.json)
+    defer_contract_check("/customers/{external_customer_id}/past_usage", "get", 200, response.json)
     return response.json
 
 
@@ -62,10 +62,9 @@ def test_lifetime_usage_adds_invoiced_current_and_historical(api, org, stream, c
     subscription = _two_months(api, stream)
     close_period(org.id, subscription["lago_id"], "2024-01-01T00:00:00Z")
     clock.set("2024-03-20T00:00:00Z")
-    response = api.get("/subscriptions/sub_1/lifetime_usage")
-    assert response.status == 200, response.body
-    assert_matches_contract("/subscriptions/{external_id}/lifetime_usage", "get", 200, response.json)
-    lifetime = response.json["lifetime_usage"]
+    got = api.get("/subscriptions/sub_1/lifetime_usage")
+    assert got.status == 200, got.body
+    lifetime = got.json["lifetime_usage"]
     assert lifetime["invoiced_usage_amount_cents"] == 600
     assert lifetime["current_usage_amount_cents"] == 5000
     assert lifetime["external_historical_usage_amount_cents"] == 0
@@ -73,10 +72,9 @@ def test_lifetime_usage_adds_invoiced_current_and_historical(api, org, stream, c
     assert lifetime["to_datetime"] == "2024-03-31T23:59:59Z"
     # When the client declares its historical usage
     body = {"lifetime_usage": {"external_historical_usage_amount_cents": 1234}}
-    response = api.put("/subscriptions/sub_1/lifetime_usage", body)
-    assert response.status == 200, response.body
-    assert_matches_contract("/subscriptions/{external_id}/lifetime_usage", "put", 200, response.json)
-    assert response.json["lifetime_usage"]["external_historical_usage_amount_cents"] == 1234
+    declared = api.put("/subscriptions/sub_1/lifetime_usage", body)
+    assert declared.status == 200, declared.body
+    assert declared.json["lifetime_usage"]["external_historical_usage_amount_cents"] == 1234
     assert (
         api.get("/subscriptions/sub_1/lifetime_usage").json["lifetime_usage"][
             "external_historical_usage_amount_cents"
@@ -86,6 +84,8 @@ def test_lifetime_usage_adds_invoiced_current_and_historical(api, org, stream, c
     # And a missing root key or an unknown subscription is refused
     assert api.put("/subscriptions/sub_1/lifetime_usage", {}).status == 400
     assert api.get("/subscriptions/nope/lifetime_usage").status == 404
+    assert_matches_contract("/subscriptions/{external_id}/lifetime_usage", "get", 200, got.json)
+    assert_matches_contract("/subscriptions/{external_id}/lifetime_usage", "put", 200, declared.json)
 
 
 def _estimate(api, **event_fields):
@@ -113,7 +113,6 @@ def test_estimate_fees_prices_the_next_event_from_the_current_usage(api, org, st
     response = _estimate(api, code="storage", properties={"gb": 6}, timestamp=1705000000)
     # Then it would cost 2 x 1 + 4 x 0.5 = 4.00, and nothing is stored
     assert response.status == 200, response.body
-    assert_matches_contract("/events/estimate_fees", "post", 200, response.json)
     [fee] = response.json["fees"]
     assert (fee["amount_cents"], fee["units"], fee["lago_id"]) == (400, "6", None)
     assert fee["lago_charge_id"] == plan["charges"][0]["lago_id"]
@@ -121,6 +120,7 @@ def test_estimate_fees_prices_the_next_event_from_the_current_usage(api, org, st
     from lagoon.data import entities
 
     assert [f["event_transaction_id"] for f in entities.query(org.id, "fee")] == ["tx_1"]
+    assert_matches_contract("/events/estimate_fees", "post", 200, response.json)
 
 
 def test_estimate_fees_errors_as_lago(api, org, stream):

@@ -176,23 +176,3 @@ def dispatcher(template: Any, webhook_settings: None) -> Dispatcher:
 
 def minutes(n: float) -> timedelta:
     return timedelta(minutes=n)
-
-
-def assert_webhook_matches_contract(envelope: dict[str, Any]) -> None:
-    """A webhook body validates against the contract's `webhooks:` entry for its `webhook_type` (reusable by
-    every module that records messages)."""
-    from openapi_schema_validator import OAS31Validator
-
-    from tests.contract import _spec
-
-    spec = _spec()
-    if spec is None:
-        pytest.skip("Lago OpenAPI spec not available")
-    for operation in spec["webhooks"].values():
-        schema = operation["post"]["requestBody"]["content"]["application/json"]["schema"]
-        if envelope["webhook_type"] in schema["properties"]["webhook_type"].get("enum", []):
-            validator = OAS31Validator({**schema, "components": spec["components"]})
-            problems = [f"{list(e.path)}: {e.message}" for e in validator.iter_errors(envelope)]
-            assert not problems, problems
-            return
-    raise AssertionError(f"no contract entry for {envelope['webhook_type']}")

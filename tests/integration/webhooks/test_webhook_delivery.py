@@ -11,7 +11,8 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives import serialization
 
-from tests.integration.webhooks.conftest import ISSUER, assert_webhook_matches_contract, minutes
+from tests.contract import assert_webhook_matches_contract
+from tests.integration.webhooks.conftest import ISSUER, minutes
 
 
 def _endpoint(api, url, **fields):
@@ -302,12 +303,21 @@ def test_an_endpoint_deleted_before_delivery_is_skipped(api, receiver, dispatche
 
 
 def test_the_envelope_of_every_message_matches_the_webhook_contract(api, org, receiver, dispatcher):
+    # Given a customer created then renamed
     _endpoint(api, receiver.url())
     _customer(api, "c1", name="One")
     _customer(api, "c1", name="Uno")
+    # When the schedule fires
     dispatcher.at()
-    for request in receiver.received():
-        assert_webhook_matches_contract(request.json)
+    # Then both messages are delivered (a loop over no delivery would check nothing)…
+    envelopes = sorted((request.json for request in receiver.received()), key=lambda e: e["webhook_type"])
+    assert [(e["webhook_type"], e["customer"]["name"]) for e in envelopes] == [
+        ("customer.created", "One"),
+        ("customer.updated", "Uno"),
+    ]
+    # …each shaped as the contract's webhook
+    for envelope in envelopes:
+        assert_webhook_matches_contract(envelope)
 
 
 def test_a_failed_page_read_or_claim_skips_only_those_messages_until_the_next_run(

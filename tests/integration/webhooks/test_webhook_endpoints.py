@@ -47,14 +47,12 @@ def test_get_list_update_delete(api):
     got = api.get(f"/webhook_endpoints/{lago_id}")
     assert got.status == 200
     assert got.json["webhook_endpoint"]["name"] == "first"
-    assert_matches_contract("/webhook_endpoints/{lago_id}", "get", 200, got.json)
 
     listed = api.get("/webhook_endpoints", query={"per_page": 1, "page": 1})
     assert listed.status == 200
     assert [e["name"] for e in listed.json["webhook_endpoints"]] == ["first"]  # oldest first
     assert listed.json["meta"]["total_count"] == 2
     assert listed.json["meta"]["next_page"] == 2
-    assert_matches_contract("/webhook_endpoints", "get", 200, listed.json)
 
     updated = api.put(
         f"/webhook_endpoints/{lago_id}",
@@ -64,17 +62,19 @@ def test_get_list_update_delete(api):
     assert updated.json["webhook_endpoint"]["webhook_url"] == "https://example.com/v2"
     assert updated.json["webhook_endpoint"]["signature_algo"] == "hmac"
     assert updated.json["webhook_endpoint"]["name"] == "first"  # not sent: kept
-    assert_matches_contract("/webhook_endpoints/{lago_id}", "put", 200, updated.json)
 
     deleted = api.delete(f"/webhook_endpoints/{lago_id}")
     assert deleted.status == 200
     assert deleted.json["webhook_endpoint"]["lago_id"] == lago_id
-    assert_matches_contract("/webhook_endpoints/{lago_id}", "delete", 200, deleted.json)
     assert api.get(f"/webhook_endpoints/{lago_id}").json == {
         "status": 404,
         "error": "Not Found",
         "code": "webhook_endpoint_not_found",
     }
+    assert_matches_contract("/webhook_endpoints/{lago_id}", "get", 200, got.json)
+    assert_matches_contract("/webhook_endpoints", "get", 200, listed.json)
+    assert_matches_contract("/webhook_endpoints/{lago_id}", "put", 200, updated.json)
+    assert_matches_contract("/webhook_endpoints/{lago_id}", "delete", 200, deleted.json)
 
 
 def test_invalid_urls_and_algorithms_are_refused_with_lago_codes(api):
@@ -138,13 +138,13 @@ def test_at_most_ten_endpoints_per_organization(api, other_api):
         "code": "validation_errors",
         "error_details": {"base": ["exceeded_limit"]},
     }
-    assert_matches_contract("/webhook_endpoints", "post", 422, response.json)
     # and another organization is not affected
     assert _create(other_api, url="https://example.com/11").status == 200
     # and deleting one frees a slot
     first = api.get("/webhook_endpoints").json["webhook_endpoints"][0]["lago_id"]
     api.delete(f"/webhook_endpoints/{first}")
     assert _create(api, url="https://example.com/11").status == 200
+    assert_matches_contract("/webhook_endpoints", "post", 422, response.json)
 
 
 def test_organizations_cannot_see_each_others_endpoints(api, other_api):
@@ -198,7 +198,6 @@ def test_public_key_is_a_base64_pem_and_the_same_in_both_forms(api):
     assert plain.status == 200
     assert plain.headers.get("Content-Type", plain.headers.get("content-type", "")).startswith("text/plain")
     assert as_json.status == 200
-    assert_matches_contract("/webhooks/json_public_key", "get", 200, as_json.json)
     assert as_json.json["webhook"]["public_key"] == plain.body.decode()
     # and it decodes to an RSA public key in PEM
     pem = base64.b64decode(plain.body)
@@ -206,6 +205,7 @@ def test_public_key_is_a_base64_pem_and_the_same_in_both_forms(api):
     key = serialization.load_pem_public_key(pem)
     assert isinstance(key, rsa.RSAPublicKey)
     assert key.key_size == 2048
+    assert_matches_contract("/webhooks/json_public_key", "get", 200, as_json.json)
 
 
 def test_the_key_pair_is_created_once_and_kept_in_the_secret(api, other_api):

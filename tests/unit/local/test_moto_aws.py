@@ -1,8 +1,7 @@
-"""moto patched for the local stack: same answers, cost independent of what else is stored."""
+"""moto patched for the local stack (lagoon.local.moto_aws) answers as moto does. What the patches are for, a
+request's cost independent of what else is stored, is measured by `python -m bench.moto_patches`."""
 
 from __future__ import annotations
-
-import time
 
 import boto3
 import pytest
@@ -71,25 +70,6 @@ def test_base_table_queries_read_only_their_partition_with_moto_semantics(dynamo
     assert len(by_index["Items"]) == 4
 
 
-def test_a_query_costs_the_same_with_many_other_items(dynamodb):
-    def query_time():
-        started = time.perf_counter()
-        for _ in range(20):
-            dynamodb.query(
-                TableName="t",
-                KeyConditionExpression="pk = :pk",
-                ExpressionAttributeValues={":pk": {"S": "small"}},
-            )
-        return time.perf_counter() - started
-
-    put(dynamodb, "small", "1")
-    before = query_time()
-    requests = [{"PutRequest": {"Item": {"pk": {"S": "big"}, "sk": {"S": f"{n:06d}"}}}} for n in range(5000)]
-    for start in range(0, len(requests), 25):
-        dynamodb.batch_write_item(RequestItems={"t": requests[start : start + 25]})
-    assert query_time() < before * 3
-
-
 def _items(client):
     return sorted(
         (i["pk"]["S"], i["sk"]["S"], i.get("v", {}).get("S")) for i in client.scan(TableName="t")["Items"]
@@ -144,46 +124,21 @@ def test_a_transaction_applies_every_action_or_none_with_moto_answers(dynamodb):
     assert _items(dynamodb) == [("a", "1", "new"), ("b", "1", "updated")]
 
 
-def test_a_transaction_costs_the_same_with_many_other_items(dynamodb):
-    def transaction_time():
-        started = time.perf_counter()
-        for n in range(20):
-            dynamodb.transact_write_items(
-                TransactItems=[_put("small", str(n), "x"), _put("other", str(n), "y")]
-            )
-        return time.perf_counter() - started
-
-    before = transaction_time()
-    requests = [{"PutRequest": {"Item": {"pk": {"S": "big"}, "sk": {"S": f"{n:06d}"}}}} for n in range(5000)]
-    for start in range(0, len(requests), 25):
-        dynamodb.batch_write_item(RequestItems={"t": requests[start : start + 25]})
-    assert transaction_time() < before * 3
-
-
-def test_kinesis_puts_and_reads_stay_cheap_as_the_shard_fills():
+def test_kinesis_reads_after_a_sequence_number_return_the_next_records():
     patch_kinesis_shards()
     with mock_aws():
         kinesis = boto3.client("kinesis", region_name="us-east-1")
         kinesis.create_stream(StreamName="s", ShardCount=1)
-
-        def put_time():
-            started = time.perf_counter()
-            for _ in range(5):
-                kinesis.put_records(StreamName="s", Records=[{"Data": b"x", "PartitionKey": "p"}] * 500)
-            return time.perf_counter() - started
-
-        first = put_time()
-        for _ in range(30):
-            put_time()
-        assert put_time() < first * 3
+        for _ in range(2):
+            kinesis.put_records(StreamName="s", Records=[{"Data": b"x", "PartitionKey": "p"}] * 500)
         iterator = kinesis.get_shard_iterator(
             StreamName="s",
             ShardId="shardId-000000000000",
             ShardIteratorType="AFTER_SEQUENCE_NUMBER",
-            StartingSequenceNumber="79998",
+            StartingSequenceNumber="998",
         )["ShardIterator"]
         records = kinesis.get_records(ShardIterator=iterator, Limit=10)["Records"]
-        assert [r["SequenceNumber"] for r in records] == ["79999", "80000"]
+        assert [r["SequenceNumber"] for r in records] == ["999", "1000"]
 
 
 def test_attribute_values_parse_as_moto_parses_them():
