@@ -94,10 +94,71 @@ class LagoonRestResolver(APIGatewayRestResolver):
         return {name: unquote(value) for name, value in match.groupdict().items()}
 
 
+def _not_implemented(exc: errors.NotImplementedYet) -> Response:
+    return error_response(405, "not_implemented", error_details={"message": str(exc)})
+
+
+def _unprocessable(exc: errors.UnprocessableError) -> Response:
+    extra = {"error_details": {"message": exc.message}} if exc.message else {}
+    return error_response(422, exc.code, **extra)
+
+
+# Each error type → its Lago answer (Powertools picks the handler of the nearest class in the error's MRO).
+_ERROR_RESPONSES: dict[type[Exception], Callable[[Any], Response]] = {
+    RequestValidationError: lambda exc: map_request_validation(list(exc.errors())),
+    errors.ValidationFailed: lambda exc: validation_response(exc.details),
+    errors.UnprocessableError: _unprocessable,
+    errors.ProviderNotConfigured: lambda exc: error_response(
+        422, exc.code, error_details={"message": exc.message}
+    ),
+    errors.NotFound: lambda exc: error_response(404, exc.code),
+    errors.BadRequest: lambda exc: error_response(400, error=f"BadRequest: {exc.message}"),
+    errors.Unauthorized: lambda exc: error_response(401),
+    errors.Forbidden: lambda exc: error_response(403, exc.code),
+    errors.MethodNotAllowed: lambda exc: error_response(405, exc.code),
+    errors.NotImplementedYet: _not_implemented,
+    errors.TransientFailure: lambda exc: error_response(
+        503, "service_unavailable", error_details={"message": str(exc)}
+    ),
+    RequestUnsupportedContentType: lambda exc: error_response(
+        400, error="BadRequest: unsupported content type, send application/json"
+    ),
+}
+
+Deferred = Callable[[str, str], tuple[str, bool] | None]
+
+
+def _no_route(app: APIGatewayRestResolver, deferred: Deferred | None) -> Response:
+    """No route matched: a deferred Lago feature (405 not_implemented), a path this function serves with
+    another method (405 not_allowed, as Lago answers), or an unknown route (404)."""
+    event = app.current_event
+    path = app._remove_prefix(event.path)
+    method = event.http_method.upper()
+    if deferred and (found := deferred(method, path)):
+        feature, method_allowed = found
+        if method_allowed:
+            return _not_implemented(errors.NotImplementedYet(feature))
+        return error_response(405, "not_allowed")
+    for route in app._static_routes + app._dynamic_routes:
+        if route.method != method and route.rule.match(path):
+            return error_response(405, "not_allowed")
+    return error_response(404, "route_not_found")
+
+
+def _unexpected(app: APIGatewayRestResolver, exc: Exception) -> Response:
+    headers = app.current_event.headers or {}
+    content_type = headers.get("content-type") or headers.get("Content-Type", "")
+    if isinstance(exc, ValueError) and content_type.lower().startswith("multipart/"):
+        # Powertools' form parser raises a bare ValueError on a multipart type without a boundary.
+        return error_response(400, error="BadRequest: malformed multipart body, send application/json")
+    logger.exception("unhandled error")
+    return error_response(500, "internal_error")
+
+
 def build_resolver(
     *routers: Router,
     enable_swagger: bool = False,
-    deferred: Callable[[str, str], tuple[str, bool] | None] | None = None,
+    deferred: Deferred | None = None,
 ) -> APIGatewayRestResolver:
     """The resolver of one endpoint group: routers under /api/v1 and Lago-shaped errors.
 
@@ -109,83 +170,10 @@ def build_resolver(
         app.include_router(router)
     if enable_swagger:
         app.enable_swagger(path="/swagger")
-
-    @app.exception_handler(RequestValidationError)
-    def _on_request_validation(exc: RequestValidationError) -> Response:
-        return map_request_validation(list(exc.errors()))
-
-    @app.exception_handler(errors.ValidationFailed)
-    def _on_validation(exc: errors.ValidationFailed) -> Response:
-        return validation_response(exc.details)
-
-    @app.exception_handler(errors.UnprocessableError)
-    def _on_unprocessable(exc: errors.UnprocessableError) -> Response:
-        extra = {"error_details": {"message": exc.message}} if exc.message else {}
-        return error_response(422, exc.code, **extra)
-
-    @app.exception_handler(errors.ProviderNotConfigured)
-    def _on_provider(exc: errors.ProviderNotConfigured) -> Response:
-        return error_response(422, exc.code, error_details={"message": exc.message})
-
-    @app.exception_handler(errors.NotFound)
-    def _on_not_found(exc: errors.NotFound) -> Response:
-        return error_response(404, exc.code)
-
-    @app.exception_handler(errors.BadRequest)
-    def _on_bad_request(exc: errors.BadRequest) -> Response:
-        return error_response(400, error=f"BadRequest: {exc.message}")
-
-    @app.exception_handler(errors.Unauthorized)
-    def _on_unauthorized(exc: errors.Unauthorized) -> Response:
-        return error_response(401)
-
-    @app.exception_handler(errors.Forbidden)
-    def _on_forbidden(exc: errors.Forbidden) -> Response:
-        return error_response(403, exc.code)
-
-    @app.exception_handler(errors.MethodNotAllowed)
-    def _on_not_allowed(exc: errors.MethodNotAllowed) -> Response:
-        return error_response(405, exc.code)
-
-    @app.exception_handler(errors.NotImplementedYet)
-    def _on_not_implemented(exc: errors.NotImplementedYet) -> Response:
-        return error_response(405, "not_implemented", error_details={"message": str(exc)})
-
-    @app.exception_handler(errors.TransientFailure)
-    def _on_transient(exc: errors.TransientFailure) -> Response:
-        return error_response(503, "service_unavailable", error_details={"message": str(exc)})
-
-    @app.exception_handler(RequestUnsupportedContentType)
-    def _on_unsupported_content_type(exc: RequestUnsupportedContentType) -> Response:
-        return error_response(400, error="BadRequest: unsupported content type, send application/json")
-
-    @app.exception_handler(NotFoundError)
-    def _on_no_route(exc: NotFoundError) -> Response:
-        # A path this function serves but with another method is a 405, as Lago answers.
-        event = app.current_event
-        path = app._remove_prefix(event.path)
-        method = event.http_method.upper()
-        if deferred and (found := deferred(method, path)):
-            feature, method_allowed = found
-            if method_allowed:
-                return _on_not_implemented(errors.NotImplementedYet(feature))
-            return error_response(405, "not_allowed")
-        for route in app._static_routes + app._dynamic_routes:
-            if route.method != method and route.rule.match(path):
-                return error_response(405, "not_allowed")
-        return error_response(404, "route_not_found")
-
-    @app.exception_handler(Exception)
-    def _on_unexpected(exc: Exception) -> Response:
-        content_type = (app.current_event.headers or {}).get("content-type") or (
-            app.current_event.headers or {}
-        ).get("Content-Type", "")
-        if isinstance(exc, ValueError) and content_type.lower().startswith("multipart/"):
-            # Powertools' form parser raises a bare ValueError on a multipart type without a boundary.
-            return error_response(400, error="BadRequest: malformed multipart body, send application/json")
-        logger.exception("unhandled error")
-        return error_response(500, "internal_error")
-
+    for error_type, answer in _ERROR_RESPONSES.items():
+        app.exception_handler(error_type)(answer)
+    app.exception_handler(NotFoundError)(lambda exc: _no_route(app, deferred))
+    app.exception_handler(Exception)(lambda exc: _unexpected(app, exc))
     return app
 
 

@@ -72,6 +72,21 @@ def _pause(attempt: int) -> None:
     time.sleep(min(0.05 * 2**attempt, 1.0))
 
 
+def _sort_key_condition(
+    prefix: str | None, after: str | None, before: str | None
+) -> tuple[str, dict[str, Any]]:
+    """The sort-key part of a query: a prefix, or bounds (inclusive here; the caller drops the bounds)."""
+    if prefix is not None:
+        return "begins_with(#sk, :prefix)", {":prefix": S(prefix)}
+    if after is not None and before is not None:
+        return "#sk BETWEEN :lo AND :hi", {":lo": S(after), ":hi": S(before)}
+    if before is not None:
+        return "#sk <= :hi", {":hi": S(before)}
+    if after is not None:
+        return "#sk >= :lo", {":lo": S(after)}
+    return "", {}
+
+
 class UsageStore:
     """Batched access to the usage tables. `after_write` runs after each write request succeeds (the crash
     tests use it to stop the aggregator between two writes)."""
@@ -203,22 +218,11 @@ class UsageStore:
         names = {"#pk": "pk"}
         values: dict[str, Any] = {":pk": S(pk)}
         condition = "#pk = :pk"
-        if prefix is not None:
+        sort_condition, sort_values = _sort_key_condition(prefix, after, before)
+        if sort_condition:
             names["#sk"] = "sk"
-            values[":prefix"] = S(prefix)
-            condition += " AND begins_with(#sk, :prefix)"
-        elif after is not None and before is not None:
-            names["#sk"] = "sk"
-            values[":lo"], values[":hi"] = S(after), S(before)
-            condition += " AND #sk BETWEEN :lo AND :hi"
-        elif before is not None:
-            names["#sk"] = "sk"
-            values[":hi"] = S(before)
-            condition += " AND #sk <= :hi"
-        elif after is not None:
-            names["#sk"] = "sk"
-            values[":lo"] = S(after)
-            condition += " AND #sk >= :lo"
+            values.update(sort_values)
+            condition += f" AND {sort_condition}"
         kwargs: dict[str, Any] = {
             "TableName": table,
             "KeyConditionExpression": condition,
@@ -237,11 +241,8 @@ class UsageStore:
             except (ClientError, BotoCoreError) as exc:
                 raise errors.TransientFailure("usage store query failed") from exc
             for item in response.get("Items", []):
-                if after is not None and item["sk"]["S"] == after:
-                    continue
-                if before is not None and item["sk"]["S"] == before:
-                    continue
-                yield item
+                if item["sk"]["S"] not in (after, before):  # the bounds are exclusive
+                    yield item
             last = response.get("LastEvaluatedKey")
             if not last:
                 return

@@ -26,57 +26,64 @@ from werkzeug.serving import make_server
 _PATCHED: list[bool] = []
 
 
+def _max_sequence_number(self: Any) -> int:
+    return next(reversed(self.records), 0) if self.records else 0
+
+
+def _min_sequence_number(self: Any) -> int:
+    return next(iter(self.records), 0) if self.records else 0
+
+
+def _put_record(self: Any, partition_key: str, data: str, explicit_hash_key: str) -> str:
+    from moto.kinesis import models
+
+    sequence_number = _max_sequence_number(self) + 1
+    self.records[sequence_number] = models.Record(partition_key, data, sequence_number, explicit_hash_key)
+    return str(sequence_number)
+
+
+def _get_records(self: Any, last_sequence_id: str, limit: int | None) -> tuple[list[Any], int, int]:
+    last = int(last_sequence_id)
+    records = self.records
+    if not records:
+        return [], last, 0
+    first, newest = _min_sequence_number(self), _max_sequence_number(self)
+    start = max(last + 1, first)
+    stop = newest + 1 if limit is None else min(newest + 1, start + limit)
+    results = [records[n] for n in range(start, stop) if n in records]
+    if not results:
+        return [], last, 0
+    behind = records[newest].created_at - results[-1].created_at
+    return results, results[-1].sequence_number, int(behind * 1000)
+
+
+def _sequence_number_at(self: Any, at_timestamp: float) -> int:
+    """The last sequence number stored before `at_timestamp` (binary search: arrival times only grow)."""
+    if not self.records:
+        return 0
+    low, high = _min_sequence_number(self), _max_sequence_number(self)
+    if at_timestamp <= self.records[low].created_at:
+        return 0
+    while low < high:  # invariant: records[low] was created before at_timestamp
+        middle = (low + high + 1) // 2
+        if self.records[middle].created_at < at_timestamp:
+            low = middle
+        else:
+            high = middle - 1
+    return low
+
+
 def patch_kinesis_shards() -> None:
     """Make moto's Kinesis shard operations O(1)/O(limit) (idempotent)."""
     if _PATCHED:
         return
     from moto.kinesis import models
 
-    def get_max_sequence_number(self: Any) -> int:
-        return next(reversed(self.records), 0) if self.records else 0
-
-    def get_min_sequence_number(self: Any) -> int:
-        return next(iter(self.records), 0) if self.records else 0
-
-    def put_record(self: Any, partition_key: str, data: str, explicit_hash_key: str) -> str:
-        sequence_number = get_max_sequence_number(self) + 1
-        self.records[sequence_number] = models.Record(partition_key, data, sequence_number, explicit_hash_key)
-        return str(sequence_number)
-
-    def get_records(self: Any, last_sequence_id: str, limit: int | None) -> tuple[list[Any], int, int]:
-        last = int(last_sequence_id)
-        records = self.records
-        if not records:
-            return [], last, 0
-        first, newest = get_min_sequence_number(self), get_max_sequence_number(self)
-        start = max(last + 1, first)
-        stop = newest + 1 if limit is None else min(newest + 1, start + limit)
-        results = [records[n] for n in range(start, stop) if n in records]
-        if not results:
-            return [], last, 0
-        behind = records[newest].created_at - results[-1].created_at
-        return results, results[-1].sequence_number, int(behind * 1000)
-
-    def get_sequence_number_at(self: Any, at_timestamp: float) -> int:
-        """The last sequence number stored before `at_timestamp` (binary search: arrival times only grow)."""
-        if not self.records:
-            return 0
-        low, high = get_min_sequence_number(self), get_max_sequence_number(self)
-        if at_timestamp <= self.records[low].created_at:
-            return 0
-        while low < high:  # invariant: records[low] was created before at_timestamp
-            middle = (low + high + 1) // 2
-            if self.records[middle].created_at < at_timestamp:
-                low = middle
-            else:
-                high = middle - 1
-        return low
-
-    models.Shard.get_max_sequence_number = get_max_sequence_number  # type: ignore[method-assign]
-    models.Shard.get_min_sequence_number = get_min_sequence_number  # type: ignore[method-assign]
-    models.Shard.put_record = put_record  # type: ignore[method-assign]
-    models.Shard.get_records = get_records  # type: ignore[method-assign]
-    models.Shard.get_sequence_number_at = get_sequence_number_at  # type: ignore[method-assign]
+    models.Shard.get_max_sequence_number = _max_sequence_number  # type: ignore[method-assign]
+    models.Shard.get_min_sequence_number = _min_sequence_number  # type: ignore[method-assign]
+    models.Shard.put_record = _put_record  # type: ignore[method-assign]
+    models.Shard.get_records = _get_records  # type: ignore[method-assign]
+    models.Shard.get_sequence_number_at = _sequence_number_at  # type: ignore[method-assign]
     # Per-put CloudWatch metrics grow without bound and nobody reads them locally.
     models.KinesisBackend._send_stream_metrics = lambda self, *args, **kwargs: None  # type: ignore[method-assign]
     _PATCHED.append(True)
@@ -124,6 +131,112 @@ def patch_dynamodb_queries() -> None:
     Table.all_items = all_items  # type: ignore[method-assign]
 
 
+def _put_back(table: Any, hash_value: Any, range_value: Any, previous: Any) -> None:
+    if range_value is None:
+        if previous is None:
+            table.items.pop(hash_value, None)
+        else:
+            table.items[hash_value] = previous
+    elif previous is None:
+        table.items[hash_value].pop(range_value, None)
+    else:
+        table.items[hash_value][range_value] = previous
+
+
+class _Transaction:
+    """One TransactWriteItems: the items touched, their snapshots (to put back), one outcome per action."""
+
+    def __init__(self, backend: Any) -> None:
+        self.backend = backend
+        self.touched: set[tuple[str, Any, Any]] = set()
+        self.snapshots: list[tuple[Any, Any, Any, Any]] = []
+        self.outcomes: list[tuple[str | None, str | None, Any]] = []
+
+    def roll_back(self) -> None:
+        for table, hash_value, range_value, previous in reversed(self.snapshots):
+            _put_back(table, hash_value, range_value, previous)
+
+    def _checked_item(self, kind: str, op: dict[str, Any]) -> tuple[Any, dict[str, Any], Any, Any]:
+        """The action's table, key and current item, once its condition holds (moto's checks and errors)."""
+        from moto.dynamodb.comparisons import get_filter_expression
+        from moto.dynamodb.exceptions import ConditionalCheckFailed, MultipleTransactionsException
+
+        if kind not in ("ConditionCheck", "Put", "Delete", "Update"):
+            raise ValueError("Unsupported transaction operation")
+        table = self.backend.get_table(op["TableName"])
+        attributes = op["Item"] if kind == "Put" else op["Key"]
+        key = {table.hash_key_attr: attributes[table.hash_key_attr]}
+        if table.range_key_attr is not None:
+            key[table.range_key_attr] = attributes[table.range_key_attr]
+        hash_value, range_value = self.backend.get_keys_value(table, key)
+        if (op["TableName"], hash_value, range_value) in self.touched:
+            raise MultipleTransactionsException()
+        self.touched.add((op["TableName"], hash_value, range_value))
+        current = table.get_item(hash_value, range_value)
+        names, values = op.get("ExpressionAttributeNames"), op.get("ExpressionAttributeValues")
+        condition = op.get("ConditionExpression")
+        if condition is not None and not get_filter_expression(condition, names, values).expr(current):
+            old_item = None
+            if op.get("ReturnValuesOnConditionCheckFailure") == "ALL_OLD" and current:
+                old_item = current.to_json()["Attributes"]
+            failure = ConditionalCheckFailed(item=old_item)
+            failure.old_item = old_item  # type: ignore[attr-defined]  # the cancellation reason's Item
+            raise failure
+        return table, key, (hash_value, range_value), current
+
+    def apply(self, kind: str, op: dict[str, Any]) -> None:
+        import copy
+
+        table, key, (hash_value, range_value), current = self._checked_item(kind, op)
+        if kind == "ConditionCheck":
+            return
+        self.snapshots.append((table, hash_value, range_value, copy.deepcopy(current)))
+        names, values = op.get("ExpressionAttributeNames"), op.get("ExpressionAttributeValues")
+        expressions = {"expression_attribute_names": names, "expression_attribute_values": values}
+        if kind == "Put":
+            self.backend.put_item(op["TableName"], op["Item"], **expressions)
+        elif kind == "Delete":
+            self.backend.delete_item(op["TableName"], key, **expressions)
+        else:
+            self.backend.update_item(
+                op["TableName"], key, update_expression=op["UpdateExpression"], **expressions
+            )
+
+
+def _transact_write_items(self: Any, transact_items: list[dict[str, Any]]) -> None:
+    from moto.dynamodb.exceptions import (
+        ConditionalCheckFailed,
+        MockValidationException,
+        MultipleTransactionsException,
+        TooManyTransactionsException,
+        TransactionCanceledException,
+        TransactWriteSingleOpException,
+    )
+
+    if len(transact_items) > 100:
+        raise TooManyTransactionsException()
+    transaction = _Transaction(self)
+    for action in transact_items:
+        if len(action) > 1:
+            raise TransactWriteSingleOpException
+        kind, op = next(iter(action.items()))
+        try:
+            transaction.apply(kind, op)
+            transaction.outcomes.append((None, None, None))
+        except (MultipleTransactionsException, MockValidationException):
+            transaction.roll_back()
+            raise
+        except ConditionalCheckFailed as exc:
+            transaction.outcomes.append(
+                ("ConditionalCheckFailed", str(exc.message), getattr(exc, "old_item", None))
+            )
+        except Exception as exc:  # moto reports any other failure as the action's cancellation reason
+            transaction.outcomes.append((type(exc).__name__, str(exc), None))
+    if any(code is not None for code, _, _ in transaction.outcomes):
+        transaction.roll_back()
+        raise TransactionCanceledException(transaction.outcomes)
+
+
 def patch_dynamodb_transactions() -> None:
     """TransactWriteItems snapshots the items it touches, not whole tables (idempotent).
 
@@ -133,106 +246,33 @@ def patch_dynamodb_transactions() -> None:
     order and errors (one outcome per action, `TransactionCanceledException` with the reasons), evaluates
     each condition before its write, and on failure puts back only the items it changed.
     """
-    import copy
-
-    from moto.dynamodb.comparisons import get_filter_expression
-    from moto.dynamodb.exceptions import (
-        ConditionalCheckFailed,
-        MockValidationException,
-        MultipleTransactionsException,
-        TooManyTransactionsException,
-        TransactionCanceledException,
-        TransactWriteSingleOpException,
-    )
     from moto.dynamodb.models import DynamoDBBackend
 
     if getattr(DynamoDBBackend.transact_write_items, "lagoon_patched", False):
         return
+    _transact_write_items.lagoon_patched = True  # type: ignore[attr-defined]
+    DynamoDBBackend.transact_write_items = _transact_write_items  # type: ignore[method-assign]
 
-    def put_back(table: Any, hash_value: Any, range_value: Any, previous: Any) -> None:
-        if range_value is None:
-            if previous is None:
-                table.items.pop(hash_value, None)
-            else:
-                table.items[hash_value] = previous
-        elif previous is None:
-            table.items[hash_value].pop(range_value, None)
-        else:
-            table.items[hash_value][range_value] = previous
 
-    def transact_write_items(self: Any, transact_items: list[dict[str, Any]]) -> None:
-        if len(transact_items) > 100:
-            raise TooManyTransactionsException()
-        touched: set[tuple[str, Any, Any]] = set()
-        snapshots: list[tuple[Any, Any, Any, Any]] = []
-        outcomes: list[tuple[str | None, str | None, Any]] = []
+def _attribute_value(node: Any) -> Any:
+    from moto.core.parse import default_blob_parser
 
-        def roll_back() -> None:
-            for table, hash_value, range_value, previous in reversed(snapshots):
-                put_back(table, hash_value, range_value, previous)
-
-        for action in transact_items:
-            if len(action) > 1:
-                raise TransactWriteSingleOpException
-            kind, op = next(iter(action.items()))
-            old_item = None
-            try:
-                if kind not in ("ConditionCheck", "Put", "Delete", "Update"):
-                    raise ValueError("Unsupported transaction operation")
-                table_name = op["TableName"]
-                table = self.get_table(table_name)
-                attributes = op["Item"] if kind == "Put" else op["Key"]
-                key = {table.hash_key_attr: attributes[table.hash_key_attr]}
-                if table.range_key_attr is not None:
-                    key[table.range_key_attr] = attributes[table.range_key_attr]
-                hash_value, range_value = self.get_keys_value(table, key)
-                if (table_name, hash_value, range_value) in touched:
-                    raise MultipleTransactionsException()
-                touched.add((table_name, hash_value, range_value))
-                current = table.get_item(hash_value, range_value)
-                names, values = op.get("ExpressionAttributeNames"), op.get("ExpressionAttributeValues")
-                condition = op.get("ConditionExpression")
-                if condition is not None and not get_filter_expression(condition, names, values).expr(
-                    current
-                ):
-                    if op.get("ReturnValuesOnConditionCheckFailure") == "ALL_OLD" and current:
-                        old_item = current.to_json()["Attributes"]
-                    raise ConditionalCheckFailed(item=old_item)
-                if kind != "ConditionCheck":
-                    snapshots.append((table, hash_value, range_value, copy.deepcopy(current)))
-                if kind == "Put":
-                    self.put_item(
-                        table_name,
-                        op["Item"],
-                        expression_attribute_names=names,
-                        expression_attribute_values=values,
-                    )
-                elif kind == "Delete":
-                    self.delete_item(
-                        table_name, key, expression_attribute_names=names, expression_attribute_values=values
-                    )
-                elif kind == "Update":
-                    self.update_item(
-                        table_name,
-                        key,
-                        update_expression=op["UpdateExpression"],
-                        expression_attribute_names=names,
-                        expression_attribute_values=values,
-                    )
-                outcomes.append((None, None, None))
-            except (MultipleTransactionsException, MockValidationException):
-                roll_back()
-                raise
-            except ConditionalCheckFailed as exc:
-                outcomes.append(("ConditionalCheckFailed", str(exc.message), old_item))
-            except Exception as exc:  # moto reports any other failure as the action's cancellation reason
-                outcomes.append((type(exc).__name__, str(exc), None))
-        if any(code is not None for code, _, _ in outcomes):
-            roll_back()
-            raise TransactionCanceledException(outcomes)
-
-    transact_write_items.lagoon_patched = True  # type: ignore[attr-defined]
-    DynamoDBBackend.transact_write_items = transact_write_items  # type: ignore[method-assign]
+    if not isinstance(node, dict):
+        return node
+    parsed: dict[str, Any] = {}
+    for name, value in node.items():
+        if value is None or name not in _ATTRIBUTE_VALUE_MEMBERS:
+            continue
+        if name == "M":
+            value = {key: _attribute_value(member) for key, member in value.items()}
+        elif name == "L":
+            value = [_attribute_value(member) for member in value]
+        elif name == "B":
+            value = default_blob_parser(value)
+        elif name == "BS":
+            value = [default_blob_parser(member) for member in value]
+        parsed[name] = value
+    return parsed
 
 
 def patch_dynamodb_request_parsing() -> None:
@@ -243,36 +283,18 @@ def patch_dynamodb_request_parsing() -> None:
     25-item BatchWriteItem holds ~200 attribute values). The result is the same: blobs (`B`, `BS`) decoded
     from base64, maps and lists parsed recursively, absent and null members dropped, the rest unchanged.
     """
-    from moto.core.parse import BaseJSONParser, default_blob_parser
+    from moto.core.parse import BaseJSONParser
 
     if getattr(BaseJSONParser._parse_shape, "lagoon_patched", False):
         return
     original = BaseJSONParser._parse_shape
 
-    def attribute_value(node: Any) -> Any:
-        if not isinstance(node, dict):
-            return node
-        parsed: dict[str, Any] = {}
-        for name, value in node.items():
-            if value is None or name not in _ATTRIBUTE_VALUE_MEMBERS:
-                continue
-            if name == "M":
-                value = {key: attribute_value(member) for key, member in value.items()}
-            elif name == "L":
-                value = [attribute_value(member) for member in value]
-            elif name == "B":
-                value = default_blob_parser(value)
-            elif name == "BS":
-                value = [default_blob_parser(member) for member in value]
-            parsed[name] = value
-        return parsed
-
     def parse_shape(self: Any, shape: Any, node: Any) -> Any:
         if self.operation_model.service_model.endpoint_prefix == "dynamodb":
             if shape.name == "AttributeValue":
-                return attribute_value(node)
+                return _attribute_value(node)
             if shape.type_name == "map" and shape.value.name == "AttributeValue" and isinstance(node, dict):
-                return {name: attribute_value(value) for name, value in node.items()}  # an item or a key
+                return {name: _attribute_value(value) for name, value in node.items()}  # an item or a key
         return original(self, shape, node)
 
     parse_shape.lagoon_patched = True  # type: ignore[attr-defined]

@@ -248,6 +248,12 @@ def create_aws_resources(template: Template, session: Any) -> None:
     """Create every table, stream, bucket, queue and secret of the template (moto or any endpoint the session
     targets). Idempotent: what exists already (local state restored from disk) is kept, and indexes the
     template gained since are added to existing tables."""
+    _create_tables(template, session)
+    _create_streams(template, session)
+    _create_buckets_queues_and_secrets(template, session)
+
+
+def _create_tables(template: Template, session: Any) -> None:
     dynamodb = session.client("dynamodb")
     existing_tables = set(dynamodb.list_tables().get("TableNames", []))
     for logical_id, table in template.of_type("AWS::DynamoDB::Table").items():
@@ -272,6 +278,9 @@ def create_aws_resources(template: Template, session: Any) -> None:
                 TableName=kwargs["TableName"],
                 TimeToLiveSpecification={"AttributeName": ttl["AttributeName"], "Enabled": True},
             )
+
+
+def _create_streams(template: Template, session: Any) -> None:
     kinesis = session.client("kinesis")
     existing_streams = set(kinesis.list_streams().get("StreamNames", []))
     for logical_id, stream in template.of_type("AWS::Kinesis::Stream").items():
@@ -279,6 +288,9 @@ def create_aws_resources(template: Template, session: Any) -> None:
             continue
         shards = int(template.resolve(stream["Properties"].get("ShardCount", 1)) or 1)
         kinesis.create_stream(StreamName=template.physical_name(logical_id), ShardCount=shards)
+
+
+def _create_buckets_queues_and_secrets(template: Template, session: Any) -> None:
     s3 = session.client("s3")
     existing_buckets = {bucket["Name"] for bucket in s3.list_buckets().get("Buckets", [])}
     for logical_id in template.of_type("AWS::S3::Bucket"):

@@ -134,6 +134,25 @@ def _applied_coupons(organization_id: str) -> list[AppliedCoupon]:
     return [AppliedCoupon.model_validate(doc) for doc in entities.query(organization_id, APPLIED_COUPON)]
 
 
+def _terms_changes(organization_id: str, data: CouponUpdateInput, sent: dict[str, Any]) -> dict[str, Any]:
+    """The changes a coupon not yet applied also takes: its code, type, amounts, frequency and limits."""
+    changes: dict[str, Any] = {}
+    for key in ("code", "coupon_type", "frequency", "reusable"):
+        if sent.get(key) is not None:
+            changes[key] = sent[key]
+    for key in ("amount_cents", "amount_currency", "percentage_rate", "frequency_duration"):
+        if key in sent:
+            changes[key] = getattr(data, key)
+    if data.applies_to is not None:
+        plan_ids, metric_ids = _limits(organization_id, data.applies_to)
+        # Lago: sending one kind of limit replaces the other kind.
+        if plan_ids is not None or metric_ids:
+            changes["plan_ids"] = plan_ids or []
+        if metric_ids is not None or plan_ids:
+            changes["billable_metric_ids"] = metric_ids or []
+    return changes
+
+
 def update_coupon(organization_id: str, code: str, data: CouponUpdateInput) -> Coupon:
     """`PUT /coupons/{code}` (Lago Coupons::UpdateService): once applied, only name, description and the
     expiration change; the other fields sent are ignored."""
@@ -147,21 +166,8 @@ def update_coupon(organization_id: str, code: str, data: CouponUpdateInput) -> C
     for key in ("description", "expiration_at"):
         if key in sent:
             changes[key] = sent[key]
-    already_applied = any(a.coupon_id == current.lago_id for a in _applied_coupons(organization_id))
-    if not already_applied:
-        for key in ("code", "coupon_type", "frequency", "reusable"):
-            if sent.get(key) is not None:
-                changes[key] = sent[key]
-        for key in ("amount_cents", "amount_currency", "percentage_rate", "frequency_duration"):
-            if key in sent:
-                changes[key] = getattr(data, key)
-        if data.applies_to is not None:
-            plan_ids, metric_ids = _limits(organization_id, data.applies_to)
-            # Lago: sending one kind of limit replaces the other kind.
-            if plan_ids is not None or metric_ids:
-                changes["plan_ids"] = plan_ids or []
-            if metric_ids is not None or plan_ids:
-                changes["billable_metric_ids"] = metric_ids or []
+    if not any(a.coupon_id == current.lago_id for a in _applied_coupons(organization_id)):
+        changes.update(_terms_changes(organization_id, data, sent))
     coupon = current.model_copy(update={**changes, "updated_at": entities.now_iso()})
     coupon = Coupon.model_validate(coupon.model_dump())
     _check_values(coupon)
