@@ -30,6 +30,11 @@ from pathlib import Path
 from typing import Any
 
 from lagoon import errors
+from lagoon.config import reset_settings
+from lagoon.data.connection import reset_clients
+from lagoon.local.template import REPO_ROOT, Template
+from lagoon.services import organizations
+from lagoon.services.webhooks import webhook_messages
 
 LOCAL_FAKE_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
 
@@ -49,8 +54,6 @@ def local_stack_environment(data_dir: Path) -> dict[str, str]:
 
 def endpoint_environment(endpoint: str, region: str) -> dict[str, str]:
     """An explicit endpoint (moto): the local stack's physical table names unless set in the environment."""
-    from lagoon.local.template import Template
-
     template = Template.load(region=region)
     environment = {
         "ENTITIES_TABLE": os.environ.get("ENTITIES_TABLE") or template.physical_name("EntitiesTable"),
@@ -76,9 +79,6 @@ def deployed_environment(stack_name: str, region: str | None) -> dict[str, str]:
 
 
 def use_environment(environment: dict[str, str], deployed: bool) -> None:
-    from lagoon.config import reset_settings
-    from lagoon.data.connection import reset_clients
-
     if deployed:
         os.environ.pop("LAGOON_AWS_ENDPOINT_URL", None)
     os.environ.update(environment)
@@ -88,8 +88,6 @@ def use_environment(environment: dict[str, str], deployed: bool) -> None:
 
 
 def run(command: str, args: argparse.Namespace) -> Any:
-    from lagoon.services import organizations
-
     if command == "list-orgs":
         return [
             {"lago_id": o.lago_id, "name": o.name, "created_at": o.created_at}
@@ -115,8 +113,6 @@ def run(command: str, args: argparse.Namespace) -> Any:
 
 
 def _failure_summary(entry: Any) -> dict[str, Any]:
-    from lagoon.services.webhooks import webhook_messages
-
     rendered = webhook_messages.render_message(entry)
     return {
         key: rendered[key]
@@ -136,8 +132,6 @@ def _failure_summary(entry: Any) -> dict[str, Any]:
 
 def run_webhook_command(command: str, args: argparse.Namespace) -> Any:
     """Failed webhooks for operators (Lago retries them from its UI; see docs/webhooks.md "Operations")."""
-    from lagoon.services.webhooks import webhook_messages
-
     organization_id = args.organization_id
     if command == "failed-webhooks":
         return [_failure_summary(e) for e in webhook_messages.list_failed_messages(organization_id)]
@@ -200,8 +194,6 @@ def main(argv: list[str] | None = None) -> int:
         elif args.endpoint:
             use_environment(endpoint_environment(args.endpoint, args.region or "us-east-1"), deployed=False)
         else:
-            from lagoon.local.template import REPO_ROOT
-
             data_dir = Path(args.data_dir).expanduser() if args.data_dir else REPO_ROOT / ".lagoon"
             use_environment(local_stack_environment(data_dir), deployed=False)
         result = run(args.command, args)

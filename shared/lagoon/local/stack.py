@@ -117,11 +117,13 @@ class LocalStack:
 
     # -- start -----------------------------------------------------------------------------------
     def start(self) -> None:
+        """Start everything. moto, the gateway, the server and the functions' code load here, not at import:
+        `lagoon.local.control` and the tests import this module without them."""
         started = time.perf_counter()
         config = self.config
         self._lock_data_dir()
-        from lagoon.local.gateway import FunctionRegistry, Gateway
-        from lagoon.local.moto_aws import (
+        from lagoon.local.gateway import FunctionRegistry, Gateway  # loaded when the stack starts (see start)
+        from lagoon.local.moto_aws import (  # loaded when the stack starts (see start)
             MotoServer,
             patch_dynamodb_queries,
             patch_dynamodb_request_parsing,
@@ -129,8 +131,8 @@ class LocalStack:
             patch_kinesis_shards,
             quiet_werkzeug,
         )
-        from lagoon.local.persistence import Persistence
-        from lagoon.local.server import Controls, LocalServer
+        from lagoon.local.persistence import Persistence  # loaded when the stack starts (see start)
+        from lagoon.local.server import Controls, LocalServer  # loaded when the stack starts (see start)
 
         # Bind the API port first: a busy port fails before any slow work.
         self.server = LocalServer(
@@ -203,8 +205,8 @@ class LocalStack:
     def _apply_environment(self, api_url: str) -> None:
         """The functions' environment (template), pointed at moto, with fake credentials, in this process."""
         assert self.template is not None
-        from lagoon.config import reset_settings
-        from lagoon.data.connection import reset_clients
+        from lagoon.config import reset_settings  # loaded when the stack starts (see start)
+        from lagoon.data.connection import reset_clients  # loaded when the stack starts (see start)
 
         environment: dict[str, str] = {}
         for logical_id in self.template.functions:
@@ -237,8 +239,8 @@ class LocalStack:
         reset_clients()
 
     def _bootstrap_organization(self, note: Callable[[str], None]) -> Any:
-        from lagoon import errors
-        from lagoon.services import organizations
+        from lagoon import errors  # loaded when the stack starts (see start)
+        from lagoon.services import organizations  # loaded when the stack starts (see start)
 
         organization_id = organizations.organization_for_api_key(self.config.api_key)
         if organization_id:
@@ -256,9 +258,9 @@ class LocalStack:
     def _start_consumers(self, note: Callable[[str], None]) -> None:
         import boto3
 
-        from lagoon.local.moto_aws import shard_tail
-        from lagoon.local.poller import Checkpoints, KinesisPoller
-        from lagoon.local.scheduler import Scheduler
+        from lagoon.local.moto_aws import shard_tail  # loaded when the stack starts (see start)
+        from lagoon.local.poller import Checkpoints, KinesisPoller  # loaded when the stack starts (see start)
+        from lagoon.local.scheduler import Scheduler  # loaded when the stack starts (see start)
 
         assert self.template is not None
         session = boto3.Session(region_name=self.config.region)
@@ -371,7 +373,7 @@ class LocalStack:
 
 
 def create_aws_resources_in(template: Template, endpoint: str, region: str, boto3: Any) -> None:
-    from lagoon.local.template import create_aws_resources
+    from lagoon.local.template import create_aws_resources  # loaded when the stack starts (see start)
 
     session = boto3.Session(region_name=region)
 
