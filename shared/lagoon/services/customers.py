@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from lagoon import errors
+from lagoon.contract.taxes import render_taxes
 from lagoon.data import entities
 from lagoon.data.customers import (  # re-exported: callers read through this service
     CUSTOMER,
@@ -185,5 +186,5 @@ def render_customer(customer: Customer, organization: Organization) -> dict[str,
         del body["billing_entity_code"]  # billing entities are not modelled; the field is optional
     body["billing_configuration"] = {k: v for k, v in body["billing_configuration"].items() if v is not None}
     body["integration_customers"] = []
-    body["taxes"] = taxes.render_taxes(customer.organization_id, customer.tax_codes)
+    body["taxes"] = render_taxes(customer.organization_id, customer.tax_codes)
     return body

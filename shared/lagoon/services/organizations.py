@@ -8,6 +8,7 @@ import uuid
 from typing import Any
 
 from lagoon import errors
+from lagoon.contract.taxes import render_taxes
 from lagoon.data import catalog, entities
 from lagoon.data.organizations import (  # re-exported: callers read through this service
     API_KEY,
@@ -156,5 +157,5 @@ def render_organization(organization: Organization) -> dict[str, Any]:
         )
     ]
     body["webhook_url"] = body["webhook_urls"][0] if body["webhook_urls"] else organization.webhook_url
-    body["taxes"] = taxes.render_taxes(organization.lago_id, organization.tax_codes)
+    body["taxes"] = render_taxes(organization.lago_id, organization.tax_codes)
     return body

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any
 
 from lagoon import errors
 from lagoon.data import catalog, entities
@@ -76,18 +75,3 @@ def delete_add_on(organization_id: str, code: str) -> AddOn:
     catalog.release_code(writes, organization_id, ADD_ON, add_on.code)
     writes.commit()
     return deleted
-
-
-def render_add_on(add_on: AddOn) -> dict[str, Any]:
-    """AddOnObject of the contract."""
-    return {
-        "lago_id": add_on.lago_id,
-        "name": add_on.name,
-        "invoice_display_name": add_on.invoice_display_name,
-        "code": add_on.code,
-        "amount_cents": add_on.amount_cents,
-        "amount_currency": add_on.amount_currency,
-        "description": add_on.description,
-        "created_at": add_on.created_at,
-        "taxes": taxes.render_taxes(add_on.organization_id, add_on.tax_codes),
-    }
