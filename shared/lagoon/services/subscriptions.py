@@ -28,6 +28,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from lagoon import errors
+from lagoon.contract.customers import render_customer
 from lagoon.contract.plans import render_plan
 from lagoon.data import entities
 from lagoon.data.connection import get_settings
@@ -253,7 +254,7 @@ def _webhook(
     customer = customers.get_customer_by_id(org, subscription.lago_customer_id)
     payload = render_subscription(subscription, plan)
     payload["plan"] = render_plan(plan)
-    payload["customer"] = customers.render_customer(customer, organizations.get_organization(org))
+    payload["customer"] = render_customer(customer, organizations.get_organization(org))
     message = entities.OutboxMessage(org, webhook_type, "subscription", payload)
     if message_key is not None:
         message.message_id = str(uuid.uuid5(_MESSAGE_NAMESPACE, message_key))
