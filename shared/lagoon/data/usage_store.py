@@ -1,4 +1,4 @@
-"""Batched reads and writes of the usage tables (lagoon.data.usage_records documents the items).
+"""Batched reads and writes of the usage tables (docs/ingestion.md "Storage" documents the items).
 
 The aggregator reads what exists with BatchGetItem (100 keys a call) and writes what is new with
 BatchWriteItem (25 items a call, across tables), so 1,000 events cost ~50 requests instead of ~2,000. Batch
