@@ -36,10 +36,6 @@ def N(value: int) -> dict[str, str]:
     return {"N": str(value)}
 
 
-def B(value: bytes) -> dict[str, bytes]:
-    return {"B": value}
-
-
 def text(item: Mapping[str, Any], name: str) -> str | None:
     value = item.get(name)
     return None if value is None else str(value.get("S"))
@@ -48,11 +44,6 @@ def text(item: Mapping[str, Any], name: str) -> str | None:
 def number(item: Mapping[str, Any], name: str) -> int | None:
     value = item.get(name)
     return None if value is None else int(value["N"])
-
-
-def binary(item: Mapping[str, Any], name: str) -> bytes | None:
-    value = item.get(name)
-    return None if value is None else bytes(value["B"])
 
 
 def events_table() -> str:

@@ -1,4 +1,4 @@
-"""Add-ons: create, read, update, delete. Invoicing reads them with `get_add_on` / `get_add_on_by_id`."""
+"""Add-ons: create, read, update, delete. Invoicing reads them with `get_add_on`."""
 
 from __future__ import annotations
 
@@ -11,9 +11,7 @@ from lagoon.domain.add_ons import AddOn, AddOnCreateInput, AddOnUpdateInput
 from lagoon.services.catalog import taxes
 
 _ADD_ONS = catalog.ADD_ONS
-find_add_on = _ADD_ONS.find
 get_add_on = _ADD_ONS.get
-get_add_on_by_id = _ADD_ONS.get_by_id
 list_add_ons = _ADD_ONS.live
 
 

@@ -26,7 +26,6 @@ _CHUNK = 25  # documents per transaction when a code change ripples through the 
 
 
 _TAXES = catalog.TAXES
-find_tax = _TAXES.find
 get_tax = _TAXES.get
 
 
