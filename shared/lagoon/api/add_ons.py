@@ -10,6 +10,7 @@ from pydantic import BaseModel
 
 from lagoon.api.pagination import Page, PageParam, PerPageParam, list_body
 from lagoon.api.resolver import organization_id
+from lagoon.contract.add_ons import render_add_on
 from lagoon.domain.add_ons import AddOnCreateInput, AddOnUpdateInput
 from lagoon.services.catalog import add_ons
 
@@ -26,26 +27,26 @@ class AddOnUpdateBody(BaseModel):
 
 @router.post("/add_ons")
 def create_add_on(body: Annotated[AddOnCreateBody, Body()]) -> dict[str, Any]:
-    return {"add_on": add_ons.render_add_on(add_ons.create_add_on(organization_id(router), body.add_on))}
+    return {"add_on": render_add_on(add_ons.create_add_on(organization_id(router), body.add_on))}
 
 
 @router.get("/add_ons/<code>")
 def get_add_on(code: str) -> dict[str, Any]:
-    return {"add_on": add_ons.render_add_on(add_ons.get_add_on(organization_id(router), code))}
+    return {"add_on": render_add_on(add_ons.get_add_on(organization_id(router), code))}
 
 
 @router.put("/add_ons/<code>")
 def update_add_on(code: str, body: Annotated[AddOnUpdateBody, Body()]) -> dict[str, Any]:
     updated = add_ons.update_add_on(organization_id(router), code, body.add_on)
-    return {"add_on": add_ons.render_add_on(updated)}
+    return {"add_on": render_add_on(updated)}
 
 
 @router.delete("/add_ons/<code>")
 def delete_add_on(code: str) -> dict[str, Any]:
-    return {"add_on": add_ons.render_add_on(add_ons.delete_add_on(organization_id(router), code))}
+    return {"add_on": render_add_on(add_ons.delete_add_on(organization_id(router), code))}
 
 
 @router.get("/add_ons")
 def list_add_ons(page: PageParam = 1, per_page: PerPageParam = 100) -> dict[str, Any]:
     found = add_ons.list_add_ons(organization_id(router))
-    return list_body("add_ons", found, Page.of(page, per_page), add_ons.render_add_on)
+    return list_body("add_ons", found, Page.of(page, per_page), render_add_on)

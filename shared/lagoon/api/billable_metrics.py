@@ -10,6 +10,7 @@ from pydantic import BaseModel
 
 from lagoon.api.pagination import Page, PageParam, PerPageParam, list_body
 from lagoon.api.resolver import organization_id
+from lagoon.contract.billable_metrics import render_billable_metric
 from lagoon.domain.billable_metrics import BillableMetricCreateInput, BillableMetricUpdateInput
 from lagoon.services.catalog import billable_metrics, plans
 
@@ -25,7 +26,7 @@ class BillableMetricUpdateBody(BaseModel):
 
 
 def _body(metric: Any) -> dict[str, Any]:
-    return {"billable_metric": billable_metrics.render_billable_metric(metric)}
+    return {"billable_metric": render_billable_metric(metric)}
 
 
 @router.post("/billable_metrics")
@@ -47,7 +48,7 @@ def update_billable_metric(code: str, body: Annotated[BillableMetricUpdateBody, 
 @router.delete("/billable_metrics/<code>")
 def delete_billable_metric(code: str) -> dict[str, Any]:
     deleted = billable_metrics.delete_billable_metric(organization_id(router), code)
-    return {"billable_metric": billable_metrics.render_billable_metric(deleted, plans_count=0)}
+    return {"billable_metric": render_billable_metric(deleted, plans_count=0)}
 
 
 @router.get("/billable_metrics")
@@ -61,5 +62,5 @@ def list_billable_metrics(page: PageParam = 1, per_page: PerPageParam = 100) -> 
         "billable_metrics",
         billable_metrics.list_billable_metrics(org_id),
         Page.of(page, per_page),
-        lambda m: billable_metrics.render_billable_metric(m, plans_count=counts.get(m.lago_id, 0)),
+        lambda m: render_billable_metric(m, plans_count=counts.get(m.lago_id, 0)),
     )

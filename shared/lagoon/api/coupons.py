@@ -10,6 +10,7 @@ from pydantic import BaseModel
 
 from lagoon.api.pagination import Page, PageParam, PerPageParam, list_body
 from lagoon.api.resolver import organization_id
+from lagoon.contract.coupons import render_applied_coupon, render_coupon
 from lagoon.domain.coupons import AppliedCouponInput, CouponCreateInput, CouponUpdateInput
 from lagoon.services import customers
 from lagoon.services.catalog import coupons
@@ -34,35 +35,35 @@ class AppliedCouponBody(BaseModel):
 
 @router.post("/coupons")
 def create_coupon(body: Annotated[CouponCreateBody, Body()]) -> dict[str, Any]:
-    return {"coupon": coupons.render_coupon(coupons.create_coupon(organization_id(router), body.coupon))}
+    return {"coupon": render_coupon(coupons.create_coupon(organization_id(router), body.coupon))}
 
 
 @router.get("/coupons/<code>")
 def get_coupon(code: str) -> dict[str, Any]:
-    return {"coupon": coupons.render_coupon(coupons.get_coupon(organization_id(router), code))}
+    return {"coupon": render_coupon(coupons.get_coupon(organization_id(router), code))}
 
 
 @router.put("/coupons/<code>")
 def update_coupon(code: str, body: Annotated[CouponUpdateBody, Body()]) -> dict[str, Any]:
     updated = coupons.update_coupon(organization_id(router), code, body.coupon)
-    return {"coupon": coupons.render_coupon(updated)}
+    return {"coupon": render_coupon(updated)}
 
 
 @router.delete("/coupons/<code>")
 def delete_coupon(code: str) -> dict[str, Any]:
-    return {"coupon": coupons.render_coupon(coupons.delete_coupon(organization_id(router), code))}
+    return {"coupon": render_coupon(coupons.delete_coupon(organization_id(router), code))}
 
 
 @router.get("/coupons")
 def list_coupons(page: PageParam = 1, per_page: PerPageParam = 100) -> dict[str, Any]:
     found = coupons.list_coupons(organization_id(router))
-    return list_body("coupons", found, Page.of(page, per_page), coupons.render_coupon)
+    return list_body("coupons", found, Page.of(page, per_page), render_coupon)
 
 
 @router.post("/applied_coupons")
 def apply_coupon(body: Annotated[AppliedCouponBody, Body()]) -> dict[str, Any]:
     applied = coupons.apply_coupon(organization_id(router), body.applied_coupon)
-    return {"applied_coupon": coupons.render_applied_coupon(applied)}
+    return {"applied_coupon": render_applied_coupon(applied)}
 
 
 def _applied_list(filters: coupons.AppliedCouponFilters, page: int, per_page: int) -> dict[str, Any]:
@@ -71,7 +72,7 @@ def _applied_list(filters: coupons.AppliedCouponFilters, page: int, per_page: in
         "applied_coupons",
         found,
         Page.of(page, per_page),
-        lambda a: coupons.render_applied_coupon(a, with_credits=True),
+        lambda a: render_applied_coupon(a, with_credits=True),
     )
 
 
@@ -105,4 +106,4 @@ def terminate_applied_coupon(external_customer_id: str, applied_coupon_id: str) 
     terminated = coupons.terminate_applied_coupon(
         organization_id(router), external_customer_id, applied_coupon_id
     )
-    return {"applied_coupon": coupons.render_applied_coupon(terminated)}
+    return {"applied_coupon": render_applied_coupon(terminated)}

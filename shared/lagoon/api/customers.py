@@ -10,6 +10,7 @@ from pydantic import BaseModel
 
 from lagoon.api.pagination import Page, PageParam, PerPageParam, list_body
 from lagoon.api.resolver import organization_id
+from lagoon.contract.customers import render_customer
 from lagoon.domain.customers import CustomerInput
 from lagoon.services import customers, lifecycle, organizations
 
@@ -22,7 +23,7 @@ class CustomerCreateBody(BaseModel):
 
 def _render(org_id: str) -> Any:
     organization = organizations.get_organization(org_id)
-    return lambda customer: customers.render_customer(customer, organization)
+    return lambda customer: render_customer(customer, organization)
 
 
 @router.post("/customers")

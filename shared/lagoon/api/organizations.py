@@ -9,6 +9,7 @@ from aws_lambda_powertools.event_handler.router import APIGatewayRouter
 from pydantic import BaseModel
 
 from lagoon.api.resolver import organization_id
+from lagoon.contract.organizations import render_organization
 from lagoon.domain.organizations import OrganizationUpdate
 from lagoon.services import organizations
 
@@ -23,4 +24,4 @@ class OrganizationUpdateBody(BaseModel):
 def update_organization(body: Annotated[OrganizationUpdateBody, Body()]) -> dict[str, Any]:
     org_id = organization_id(router)
     updated = organizations.update_organization(org_id, body.organization)
-    return {"organization": organizations.render_organization(updated)}
+    return {"organization": render_organization(updated)}

@@ -10,6 +10,7 @@ from pydantic import BaseModel
 
 from lagoon.api.pagination import Page, PageParam, PerPageParam, list_body
 from lagoon.api.resolver import organization_id
+from lagoon.contract.plans import render_plan
 from lagoon.domain.plans import PlanCreateInput, PlanUpdateInput
 from lagoon.services import lifecycle
 from lagoon.services.catalog import plans
@@ -27,25 +28,25 @@ class PlanUpdateBody(BaseModel):
 
 @router.post("/plans")
 def create_plan(body: Annotated[PlanCreateBody, Body()]) -> dict[str, Any]:
-    return {"plan": plans.render_plan(plans.create_plan(organization_id(router), body.plan))}
+    return {"plan": render_plan(plans.create_plan(organization_id(router), body.plan))}
 
 
 @router.get("/plans/<code>")
 def get_plan(code: str) -> dict[str, Any]:
-    return {"plan": plans.render_plan(plans.get_plan(organization_id(router), code))}
+    return {"plan": render_plan(plans.get_plan(organization_id(router), code))}
 
 
 @router.put("/plans/<code>")
 def update_plan(code: str, body: Annotated[PlanUpdateBody, Body()]) -> dict[str, Any]:
-    return {"plan": plans.render_plan(plans.update_plan(organization_id(router), code, body.plan))}
+    return {"plan": render_plan(plans.update_plan(organization_id(router), code, body.plan))}
 
 
 @router.delete("/plans/<code>")
 def delete_plan(code: str) -> dict[str, Any]:
-    return {"plan": plans.render_plan(lifecycle.delete_plan(organization_id(router), code))}
+    return {"plan": render_plan(lifecycle.delete_plan(organization_id(router), code))}
 
 
 @router.get("/plans")
 def list_plans(page: PageParam = 1, per_page: PerPageParam = 100) -> dict[str, Any]:
     found = plans.list_plans(organization_id(router))
-    return list_body("plans", found, Page.of(page, per_page), plans.render_plan)
+    return list_body("plans", found, Page.of(page, per_page), render_plan)

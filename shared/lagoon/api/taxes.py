@@ -10,6 +10,7 @@ from pydantic import BaseModel
 
 from lagoon.api.pagination import Page, PageParam, PerPageParam, list_body
 from lagoon.api.resolver import organization_id
+from lagoon.contract.taxes import render_tax
 from lagoon.domain.taxes import Tax, TaxCreateInput, TaxUpdateInput
 from lagoon.services import organizations
 from lagoon.services.catalog import taxes
@@ -27,7 +28,7 @@ class TaxUpdateBody(BaseModel):
 
 def _body(result: tuple[Tax, bool]) -> dict[str, Any]:
     tax, applied = result
-    return {"tax": taxes.render_tax(tax, applied_to_organization=applied)}
+    return {"tax": render_tax(tax, applied_to_organization=applied)}
 
 
 @router.post("/taxes")
@@ -60,5 +61,5 @@ def list_taxes(page: PageParam = 1, per_page: PerPageParam = 100) -> dict[str, A
         "taxes",
         taxes.list_taxes(org_id),
         Page.of(page, per_page),
-        lambda t: taxes.render_tax(t, applied_to_organization=t.code in applied),
+        lambda t: render_tax(t, applied_to_organization=t.code in applied),
     )

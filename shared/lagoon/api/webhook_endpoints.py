@@ -11,6 +11,7 @@ from pydantic import BaseModel
 
 from lagoon.api.pagination import Page, PageParam, PerPageParam, list_body
 from lagoon.api.resolver import organization_id
+from lagoon.contract.webhook_endpoints import render_webhook_endpoint
 from lagoon.domain.webhook_endpoints import WebhookEndpointInput
 from lagoon.services.webhooks import webhook_endpoints, webhook_keys
 
@@ -22,7 +23,7 @@ class WebhookEndpointBody(BaseModel):
 
 
 def _one(endpoint: Any) -> dict[str, Any]:
-    return {"webhook_endpoint": webhook_endpoints.render_webhook_endpoint(endpoint)}
+    return {"webhook_endpoint": render_webhook_endpoint(endpoint)}
 
 
 @router.post("/webhook_endpoints")
@@ -33,9 +34,7 @@ def create_webhook_endpoint(body: Annotated[WebhookEndpointBody, Body()]) -> dic
 @router.get("/webhook_endpoints")
 def list_webhook_endpoints(page: PageParam = 1, per_page: PerPageParam = 100) -> dict[str, Any]:
     found = webhook_endpoints.list_endpoints(organization_id(router))
-    return list_body(
-        "webhook_endpoints", found, Page.of(page, per_page), webhook_endpoints.render_webhook_endpoint
-    )
+    return list_body("webhook_endpoints", found, Page.of(page, per_page), render_webhook_endpoint)
 
 
 @router.get("/webhook_endpoints/<lago_id>")

@@ -95,7 +95,6 @@ class CapacityMeter:
     # Strongly consistent reads of small items: 1 read unit per item asked for (a lower bound for Query).
     read_units: int = 0
     kinesis_records: int = 0
-    kinesis_put_payload_units: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def reset(self) -> None:
@@ -105,7 +104,6 @@ class CapacityMeter:
             self.items_written.clear()
             self.read_units = 0
             self.kinesis_records = 0
-            self.kinesis_put_payload_units = 0
 
     @property
     def dynamodb_requests(self) -> int:
@@ -133,9 +131,6 @@ class CapacityMeter:
             elif service == "kinesis" and operation in ("PutRecords", "PutRecord"):
                 records = params.get("Records") or [params]
                 self.kinesis_records += len(records)
-                for record in records:
-                    size = len(record.get("Data", b"")) + len(record.get("PartitionKey", "").encode())
-                    self.kinesis_put_payload_units += max(1, math.ceil(size / (25 * KB)))
 
     def _observe_dynamodb(self, operation: str, params: Mapping[str, Any]) -> None:
         if operation == "BatchGetItem":

@@ -131,6 +131,14 @@ ADD_ONS = CatalogKind(ADD_ON, AddOn)
 COUPONS = CatalogKind(COUPON, Coupon)
 
 
+def get_billable_metrics_by_ids(organization_id: str, lago_ids: list[str]) -> dict[str, BillableMetric]:
+    """Live metrics by `lago_id`; unknown or deleted ids are absent from the result."""
+    found = entities.get_many(organization_id, BILLABLE_METRIC, lago_ids)
+    return {
+        key: BillableMetric.model_validate(doc) for key, doc in found.items() if not doc.get("deleted_at")
+    }
+
+
 def plans_using_metric(organization_id: str, billable_metric_id: str) -> list[Plan]:
     """Live plans with at least one charge on the metric."""
     return [p for p in PLANS.live(organization_id) if p.charges_for_metric(billable_metric_id)]

@@ -1,4 +1,4 @@
-"""Batched reads and writes of the usage tables (lagoon.data.usage_records documents the items).
+"""Batched reads and writes of the usage tables (docs/ingestion.md "Storage" documents the items).
 
 The aggregator reads what exists with BatchGetItem (100 keys a call) and writes what is new with
 BatchWriteItem (25 items a call, across tables), so 1,000 events cost ~50 requests instead of ~2,000. Batch
@@ -36,10 +36,6 @@ def N(value: int) -> dict[str, str]:
     return {"N": str(value)}
 
 
-def B(value: bytes) -> dict[str, bytes]:
-    return {"B": value}
-
-
 def text(item: Mapping[str, Any], name: str) -> str | None:
     value = item.get(name)
     return None if value is None else str(value.get("S"))
@@ -48,11 +44,6 @@ def text(item: Mapping[str, Any], name: str) -> str | None:
 def number(item: Mapping[str, Any], name: str) -> int | None:
     value = item.get(name)
     return None if value is None else int(value["N"])
-
-
-def binary(item: Mapping[str, Any], name: str) -> bytes | None:
-    value = item.get(name)
-    return None if value is None else bytes(value["B"])
 
 
 def events_table() -> str:

@@ -26,7 +26,6 @@ CURSOR_KIND = "subscription_billing"
 
 Status = Literal["draft", "finalized", "closed", "voided", "failed"]
 PaymentStatus = Literal["pending", "succeeded", "failed"]
-STATUSES: tuple[str, ...] = ("draft", "finalized", "closed", "voided", "failed")
 LISTED_BY_DEFAULT: tuple[str, ...] = ("draft", "finalized", "voided", "failed")
 
 

@@ -222,11 +222,6 @@ class Plan(BaseModel):
         factor = {"yearly": 1, "semiannual": 2, "quarterly": 4, "monthly": 12, "weekly": 52}[self.interval]
         return self.amount_cents * factor
 
-    @property
-    def charges_billed_monthly(self) -> bool:
-        """Yearly/semiannual plan whose charges are invoiced every month."""
-        return bool(self.bill_charges_monthly) and self.interval in ("yearly", "semiannual")
-
     def charge(self, lago_id: str) -> Charge | None:
         return next((c for c in self.charges if c.lago_id == lago_id), None)
 

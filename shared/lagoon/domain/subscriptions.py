@@ -15,7 +15,6 @@ from pydantic_core import PydanticCustomError
 
 BillingTime = Literal["calendar", "anniversary"]
 Status = Literal["pending", "active", "terminated", "canceled"]
-STATUSES: tuple[str, ...] = ("pending", "active", "terminated", "canceled")
 
 
 def _datetime(value: Any) -> Any:

@@ -53,12 +53,6 @@ def check_emails(value: str | None) -> str | None:
     return value
 
 
-def check_non_negative(value: int | None) -> int | None:
-    if value is not None and value < 0:
-        raise PydanticCustomError("value_is_invalid", "must be zero or more")
-    return value
-
-
 CODE_MAX_LENGTH = 255
 """Longest catalog `code` accepted: codes are DynamoDB sort keys (1,024 bytes), 255 characters always fit."""
 

@@ -38,7 +38,6 @@ KEEP_EVERY_EVENT_VALUE = -1
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
-_MICROSECONDS_PER_SECOND = Decimal(1_000_000)
 _PRORATION_QUANTUM = Decimal("0.00001")
 
 

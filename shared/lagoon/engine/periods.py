@@ -105,11 +105,6 @@ class BillingPeriod:
         """The period end as Lago prints it (one second before the next period)."""
         return self.to_datetime - _ONE_SECOND
 
-    @property
-    def charges_inclusive_to_datetime(self) -> datetime:
-        """The charges period end as Lago prints it."""
-        return self.charges_to_datetime - _ONE_SECOND
-
 
 def local_midnight(day: date, timezone: str) -> datetime:
     """The UTC instant of `day`'s local midnight in `timezone`."""

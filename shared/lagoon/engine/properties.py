@@ -58,9 +58,6 @@ SQL expressions) is deferred to a later wave (DECISIONS.md)."""
 ROUNDING_FUNCTIONS: tuple[str, ...] = ("round", "ceil", "floor")
 """Billable metric `rounding_function` values (spec: `BillableMetricObject.rounding_function`)."""
 
-WEIGHTED_INTERVALS: tuple[str, ...] = ("seconds",)
-"""Billable metric `weighted_interval` values (spec: `BillableMetricObject.weighted_interval`)."""
-
 
 class ChargePropertiesError(ValueError):
     """Charge properties Lago would refuse; `details` maps a property to Lago error codes.

@@ -12,7 +12,6 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from itertools import islice
 from typing import Any
 
 from moto.moto_server.threaded_moto_server import ThreadedMotoServer
@@ -315,14 +314,6 @@ def shard_tail(stream_name: str, region: str, account_id: str) -> dict[str, int]
 
     stream = kinesis_backends[account_id][region].streams[stream_name]
     return {shard_id: shard.get_max_sequence_number() for shard_id, shard in stream.shards.items()}
-
-
-def first_records(stream_name: str, region: str, account_id: str, shard_id: str, count: int) -> list[Any]:
-    """The first `count` stored records of a shard (diagnostics and tests)."""
-    from moto.kinesis.models import kinesis_backends
-
-    shard = kinesis_backends[account_id][region].streams[stream_name].shards[shard_id]
-    return list(islice(shard.records.values(), count))
 
 
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Any]

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from lagoon import errors
+from lagoon.contract.customers import render_customer
 from lagoon.data import entities
 from lagoon.data.customers import (  # re-exported: callers read through this service
     CUSTOMER,
@@ -18,7 +19,6 @@ from lagoon.data.customers import (  # re-exported: callers read through this se
     lock_currency as lock_currency,
 )
 from lagoon.domain.customers import Customer, CustomerInput, CustomerMetadata
-from lagoon.domain.organizations import Organization
 from lagoon.services import organizations
 from lagoon.services.catalog import taxes
 
@@ -175,15 +175,3 @@ def mark_customer_deleted(organization_id: str, customer: Customer) -> Customer:
     writes.delete(organization_id, CUSTOMER_BY_EXTERNAL_ID, customer.external_id)
     writes.commit()
     return deleted
-
-
-def render_customer(customer: Customer, organization: Organization) -> dict[str, Any]:
-    """CustomerObject of the contract."""
-    body = customer.model_dump(mode="json", exclude={"organization_id", "locked_currency", "tax_codes"})
-    body["applicable_timezone"] = customer.timezone or organization.timezone
-    if body["billing_entity_code"] is None:
-        del body["billing_entity_code"]  # billing entities are not modelled; the field is optional
-    body["billing_configuration"] = {k: v for k, v in body["billing_configuration"].items() if v is not None}
-    body["integration_customers"] = []
-    body["taxes"] = taxes.render_taxes(customer.organization_id, customer.tax_codes)
-    return body

@@ -17,7 +17,6 @@ from lagoon.data.organizations import (  # re-exported: callers read through thi
     list_organizations as list_organizations,
 )
 from lagoon.domain.organizations import Organization, OrganizationUpdate
-from lagoon.domain.webhook_endpoints import KIND as WEBHOOK_ENDPOINT
 from lagoon.services.catalog import taxes
 from lagoon.services.webhooks import webhook_endpoints
 
@@ -143,18 +142,3 @@ def update_organization(organization_id: str, update: OrganizationUpdate) -> Org
 def _timezone_changed(organization_id: str, before: Organization, after: Organization) -> None:
     if before.timezone != after.timezone:
         catalog.bump_version(organization_id)  # the aggregator caches the timezone
-
-
-def render_organization(organization: Organization) -> dict[str, Any]:
-    """OrganizationObject of the contract."""
-    body = organization.model_dump(mode="json", exclude={"hmac_key", "tax_codes"})
-    body["webhook_urls"] = [
-        e["webhook_url"]
-        for e in sorted(
-            entities.query(organization.lago_id, WEBHOOK_ENDPOINT),
-            key=lambda e: (e["created_at"], e["lago_id"]),
-        )
-    ]
-    body["webhook_url"] = body["webhook_urls"][0] if body["webhook_urls"] else organization.webhook_url
-    body["taxes"] = taxes.render_taxes(organization.lago_id, organization.tax_codes)
-    return body

@@ -28,6 +28,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from lagoon import errors
+from lagoon.contract.customers import render_customer
+from lagoon.contract.plans import render_plan
 from lagoon.data import entities
 from lagoon.data.connection import get_settings
 from lagoon.data.lookups import Lookups
@@ -239,7 +241,7 @@ def render_subscription_extended(subscription: Subscription) -> dict[str, Any]:
     """SubscriptionObjectExtended: the subscription with its plan."""
     plan = plans.get_plan_by_id(subscription.organization_id, subscription.plan_id, include_deleted=True)
     body = render_subscription(subscription, plan)
-    body["plan"] = plans.render_plan(plan)
+    body["plan"] = render_plan(plan)
     return body
 
 
@@ -251,8 +253,8 @@ def _webhook(
     plan = plans.get_plan_by_id(org, subscription.plan_id, include_deleted=True)
     customer = customers.get_customer_by_id(org, subscription.lago_customer_id)
     payload = render_subscription(subscription, plan)
-    payload["plan"] = plans.render_plan(plan)
-    payload["customer"] = customers.render_customer(customer, organizations.get_organization(org))
+    payload["plan"] = render_plan(plan)
+    payload["customer"] = render_customer(customer, organizations.get_organization(org))
     message = entities.OutboxMessage(org, webhook_type, "subscription", payload)
     if message_key is not None:
         message.message_id = str(uuid.uuid5(_MESSAGE_NAMESPACE, message_key))

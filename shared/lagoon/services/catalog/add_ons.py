@@ -1,9 +1,8 @@
-"""Add-ons: create, read, update, delete. Invoicing reads them with `get_add_on` / `get_add_on_by_id`."""
+"""Add-ons: create, read, update, delete. Invoicing reads them with `get_add_on`."""
 
 from __future__ import annotations
 
 import uuid
-from typing import Any
 
 from lagoon import errors
 from lagoon.data import catalog, entities
@@ -12,9 +11,7 @@ from lagoon.domain.add_ons import AddOn, AddOnCreateInput, AddOnUpdateInput
 from lagoon.services.catalog import taxes
 
 _ADD_ONS = catalog.ADD_ONS
-find_add_on = _ADD_ONS.find
 get_add_on = _ADD_ONS.get
-get_add_on_by_id = _ADD_ONS.get_by_id
 list_add_ons = _ADD_ONS.live
 
 
@@ -76,18 +73,3 @@ def delete_add_on(organization_id: str, code: str) -> AddOn:
     catalog.release_code(writes, organization_id, ADD_ON, add_on.code)
     writes.commit()
     return deleted
-
-
-def render_add_on(add_on: AddOn) -> dict[str, Any]:
-    """AddOnObject of the contract."""
-    return {
-        "lago_id": add_on.lago_id,
-        "name": add_on.name,
-        "invoice_display_name": add_on.invoice_display_name,
-        "code": add_on.code,
-        "amount_cents": add_on.amount_cents,
-        "amount_currency": add_on.amount_currency,
-        "description": add_on.description,
-        "created_at": add_on.created_at,
-        "taxes": taxes.render_taxes(add_on.organization_id, add_on.tax_codes),
-    }

@@ -10,6 +10,7 @@ import uuid
 from typing import Any
 
 from lagoon import errors
+from lagoon.contract.billable_metrics import render_billable_metric
 from lagoon.data import catalog, entities
 from lagoon.data.catalog import BILLABLE_METRIC
 from lagoon.domain.billable_metrics import (
@@ -29,14 +30,7 @@ get_billable_metric = _METRICS.get
 get_billable_metric_by_id = _METRICS.get_by_id
 
 
-def get_billable_metrics_by_ids(organization_id: str, lago_ids: list[str]) -> dict[str, BillableMetric]:
-    """Live metrics by `lago_id`; unknown or deleted ids are absent from the result."""
-    found = entities.get_many(organization_id, BILLABLE_METRIC, lago_ids)
-    return {
-        key: BillableMetric.model_validate(doc) for key, doc in found.items() if not doc.get("deleted_at")
-    }
-
-
+get_billable_metrics_by_ids = catalog.get_billable_metrics_by_ids
 list_billable_metrics = _METRICS.live
 
 
@@ -67,10 +61,6 @@ def _check_consistency(metric: BillableMetric) -> None:
         details["recurring"] = ["not_compatible_with_aggregation_type"]
     if details:
         raise errors.ValidationFailed(details)
-
-
-def _plans_count(organization_id: str, metric: BillableMetric) -> int:
-    return len(catalog.plans_using_metric(organization_id, metric.lago_id))
 
 
 def create_billable_metric(organization_id: str, data: BillableMetricCreateInput) -> BillableMetric:
@@ -224,27 +214,3 @@ def _message(webhook_type: str, metric: BillableMetric, *, plans_count: int) -> 
         object_type="billable_metric",
         payload=render_billable_metric(metric, plans_count=plans_count),
     )
-
-
-def render_billable_metric(metric: BillableMetric, *, plans_count: int | None = None) -> dict[str, Any]:
-    """BillableMetricObject of the contract (plus Lago's counters)."""
-    if plans_count is None:
-        plans_count = _plans_count(metric.organization_id, metric)
-    return {
-        "lago_id": metric.lago_id,
-        "name": metric.name,
-        "code": metric.code,
-        "description": metric.description,
-        "aggregation_type": metric.aggregation_type,
-        "weighted_interval": metric.weighted_interval,
-        "recurring": metric.recurring,
-        "rounding_function": metric.rounding_function,
-        "rounding_precision": metric.rounding_precision,
-        "created_at": metric.created_at,
-        "field_name": metric.field_name,
-        "filters": [{"key": f.key, "values": list(f.values)} for f in metric.filters],
-        # Subscriptions and invoices are counted by later modules; Lago's own serializers often send 0 here.
-        "active_subscriptions_count": 0,
-        "draft_invoices_count": 0,
-        "plans_count": plans_count,
-    }

@@ -1,7 +1,6 @@
 """Taxes: create, read, update, delete; the organization's taxes; tax codes of other objects.
 
-Importing this module registers the customers module's hooks (tax code check and tax rendering), so any
-function that serves customers imports it.
+Objects render their taxes with `lagoon.contract.taxes.render_taxes`.
 
 Lago's behaviour followed here:
 - an unknown code in `tax_codes` (organization, customer, plan, charge, commitment, add-on) is a
@@ -27,7 +26,6 @@ _CHUNK = 25  # documents per transaction when a code change ripples through the 
 
 
 _TAXES = catalog.TAXES
-find_tax = _TAXES.find
 get_tax = _TAXES.get
 
 
@@ -172,25 +170,3 @@ def _add_ons_with_code_replaced(
             document["tax_codes"] = _replace_code(add_on.tax_codes, old, new)
             changed.append((catalog.ADD_ON, add_on.lago_id, document))
     return changed
-
-
-def render_tax(tax: Tax, *, applied_to_organization: bool) -> dict[str, Any]:
-    """TaxObject of the contract."""
-    return {
-        "lago_id": tax.lago_id,
-        "name": tax.name,
-        "code": tax.code,
-        "description": tax.description,
-        "rate": float(tax.rate),
-        "applied_to_organization": applied_to_organization,
-        "created_at": tax.created_at,
-    }
-
-
-def render_taxes(organization_id: str, codes: Iterable[str]) -> list[dict[str, Any]]:
-    """TaxObjects of the taxes these codes name (unknown codes are skipped)."""
-    taxes = get_taxes(organization_id, codes)
-    if not taxes:
-        return []
-    applied = set(organizations.get_organization(organization_id).tax_codes)
-    return [render_tax(t, applied_to_organization=t.code in applied) for t in taxes]

@@ -22,12 +22,12 @@ from datetime import datetime
 from typing import Any
 
 from lagoon import errors
+from lagoon.contract.organizations import render_organization
 from lagoon.data import documents_store, entities
 from lagoon.data.lookups import Lookups
 from lagoon.documents import render_invoice_pdf
 from lagoon.domain.invoices import Invoice
 from lagoon.observability import logger
-from lagoon.services import organizations
 from lagoon.services.invoicing import invoices
 
 URL_LIFETIME_SECONDS = 3600
@@ -43,7 +43,7 @@ def render_pdf(invoice: Invoice, lookups: Lookups | None = None) -> bytes:
     """The invoice's PDF, from the invoice exactly as the API renders it (`lagoon.documents`)."""
     lookups = lookups or Lookups(invoice.organization_id)
     body = invoices.render_invoice_extended(invoice, lookups)
-    organization = organizations.render_organization(lookups.organization)
+    organization = render_organization(lookups.organization)
     return render_invoice_pdf(body, organization, body["customer"])
 
 

@@ -24,6 +24,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from lagoon import errors
+from lagoon.contract.customers import render_customer
 from lagoon.data import entities
 from lagoon.data.connection import get_settings
 from lagoon.data.lookups import Lookups
@@ -376,7 +377,7 @@ def _without_nulls(body: dict[str, Any], *keys: str) -> dict[str, Any]:
 
 
 def _render_customer(invoice: Invoice, lookups: Lookups) -> dict[str, Any]:
-    return customers.render_customer(lookups.customer(invoice.customer_id), lookups.organization)
+    return render_customer(lookups.customer(invoice.customer_id), lookups.organization)
 
 
 def render_invoice(
@@ -511,9 +512,7 @@ class ListRenderer:
         body = self._customers.get(invoice.customer_id)
         if body is None:
             customer = customers.get_customer_by_id(invoice.organization_id, invoice.customer_id)
-            body = self._customers[invoice.customer_id] = customers.render_customer(
-                customer, self.organization
-            )
+            body = self._customers[invoice.customer_id] = render_customer(customer, self.organization)
         return render_invoice(invoice, body)
 
 

@@ -8,6 +8,9 @@ from typing import Any, TypeVar
 
 from lagoon import errors
 from lagoon.data import entities
+from lagoon.data.webhook_endpoints import (  # re-exported: callers read through this service
+    list_endpoints as list_endpoints,
+)
 from lagoon.domain.webhook_endpoints import (
     KIND as WEBHOOK_ENDPOINT,
     MAX_ENDPOINTS_PER_ORGANIZATION,
@@ -23,14 +26,6 @@ _GUARD = "webhook_endpoint_guard"
 _ATTEMPTS = 8
 
 T = TypeVar("T")
-
-
-def list_endpoints(organization_id: str) -> list[WebhookEndpoint]:
-    """The organization's endpoints, oldest first (the first one is the legacy `webhook_url`)."""
-    endpoints = [
-        WebhookEndpoint.model_validate(doc) for doc in entities.query(organization_id, WEBHOOK_ENDPOINT)
-    ]
-    return sorted(endpoints, key=lambda e: (e.created_at, e.lago_id))
 
 
 def get_endpoint(organization_id: str, lago_id: str) -> WebhookEndpoint:
@@ -160,8 +155,3 @@ def delete_endpoint(organization_id: str, lago_id: str) -> WebhookEndpoint:
         return endpoint
 
     return guarded(organization_id, delete)
-
-
-def render_webhook_endpoint(endpoint: WebhookEndpoint) -> dict[str, Any]:
-    """WebhookEndpointObject of the contract."""
-    return endpoint.model_dump(exclude={"updated_at"})
