@@ -39,7 +39,7 @@ from lagoon.data.subscriptions import (  # re-exported: callers read through thi
     subscriptions_of as subscriptions_of,
 )
 from lagoon.data.usage_store import UsageStore
-from lagoon.domain.customers import Customer, CustomerInput
+from lagoon.domain.customers import Customer, CustomerInput, billing_timezone as timezone_of
 from lagoon.domain.plans import Plan
 from lagoon.domain.subscriptions import (
     ALIAS_KIND,
@@ -103,7 +103,10 @@ def list_billable_subscriptions(organization_id: str) -> list[Subscription]:
 
 
 def billing_timezone(customer: Customer) -> str:
-    return customer.timezone or organizations.get_organization(customer.organization_id).timezone or "UTC"
+    """The customer's billing timezone, its organization read only when the customer has none."""
+    if customer.timezone:
+        return customer.timezone
+    return timezone_of(customer, organizations.get_organization(customer.organization_id))
 
 
 def terms_of(subscription: Subscription, plan: Plan, timezone: str) -> SubscriptionTerms | None:
