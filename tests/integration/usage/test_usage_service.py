@@ -9,7 +9,7 @@ from tests.integration.ingestion.conftest import charge, create_metric, create_p
 
 
 def _models(org_id: str, external_id: str = "sub_1"):
-    from lagoon.services import subscriptions
+    from lagoon.data import subscriptions
     from lagoon.services.catalog import plans
 
     subscription = subscriptions.get_subscription(org_id, external_id)

@@ -30,6 +30,7 @@ from typing import Any
 from lagoon import errors
 from lagoon.data import entities
 from lagoon.data.lookups import Lookups
+from lagoon.data.subscriptions import get_subscription_by_id
 from lagoon.data.usage_keys import MARKER_DRAFT, REFRESH_PK, aggregate_pk, closed_sk
 from lagoon.data.usage_store import S, UsageStore, aggregates_table
 from lagoon.domain.billable_metrics import BillableMetric
@@ -38,7 +39,7 @@ from lagoon.domain.customers import Customer
 from lagoon.domain.invoices import CURSOR_KIND, Invoice, InvoicePart, Period
 from lagoon.domain.organizations import Organization
 from lagoon.domain.plans import Plan
-from lagoon.domain.subscriptions import Subscription, iso, parse_iso
+from lagoon.domain.subscriptions import Subscription, iso, parse_iso, terms_of
 from lagoon.domain.taxes import Tax
 from lagoon.engine.charges import true_up_amount_cents
 from lagoon.engine.invoice_math import (
@@ -65,9 +66,10 @@ from lagoon.engine.periods import (
     subscription_fee_for_period,
 )
 from lagoon.observability import logger
-from lagoon.services import organizations, subscriptions
+from lagoon.services import organizations
 from lagoon.services.catalog import billable_metrics, coupons, taxes
 from lagoon.services.invoicing import invoices
+from lagoon.services.subscriptions.listing import list_billable_subscriptions
 from lagoon.services.usage import usage
 
 _TINY = timedelta(microseconds=1)
@@ -162,7 +164,7 @@ class Catalog:
 
     def terms(self, subscription: Subscription) -> SubscriptionTerms | None:
         customer = self.customer(subscription.lago_customer_id)
-        return subscriptions.terms_of(subscription, self.plan(subscription.plan_id), self.timezone(customer))
+        return terms_of(subscription, self.plan(subscription.plan_id), self.timezone(customer))
 
 
 def _at(value: str) -> datetime:
@@ -645,7 +647,7 @@ def compute(
     """The fees and totals of an invoice covering `parts` (fees → coupons → taxes → credits)."""
     found: list[_Fee] = []
     for part in parts:
-        subscription = (known or {}).get(part.subscription_id) or subscriptions.get_subscription_by_id(
+        subscription = (known or {}).get(part.subscription_id) or get_subscription_by_id(
             catalog.organization_id, part.subscription_id
         )
         found.extend(_subscription_fees(catalog, customer, subscription, part))
@@ -1127,7 +1129,7 @@ def run_billing(now: datetime, *, moment: datetime | None = None) -> RunReport:
 def bill_organization(organization_id: str, now: datetime, moment: datetime, report: RunReport) -> None:
     catalog = Catalog(organization_id)
     by_customer: dict[str, list[Subscription]] = defaultdict(list)
-    for subscription in subscriptions.list_billable_subscriptions(organization_id):
+    for subscription in list_billable_subscriptions(organization_id):
         by_customer[subscription.lago_customer_id].append(subscription)
         catalog.lookups.remember(subscription)
     catalog.lookups.preload_customers(list(by_customer))
@@ -1280,7 +1282,7 @@ def bill_termination(organization_id: str, subscription: Subscription) -> None:
         catalog = Catalog(organization_id)
         found = [
             s
-            for s in subscriptions.list_billable_subscriptions(organization_id)
+            for s in list_billable_subscriptions(organization_id)
             if s.lago_customer_id == subscription.lago_customer_id
         ]
         try:
@@ -1302,8 +1304,7 @@ def finalize_plan_drafts(organization_id: str, plan: Plan) -> None:
         if invoice.status != "draft":
             continue
         if any(
-            subscriptions.get_subscription_by_id(organization_id, part.subscription_id).plan_id
-            == plan.lago_id
+            get_subscription_by_id(organization_id, part.subscription_id).plan_id == plan.lago_id
             for part in invoice.parts
         ):
             finalize_invoice(organization_id, invoice.lago_id)

@@ -28,12 +28,13 @@ from typing import Any
 
 from lagoon import errors
 from lagoon.data import entities
+from lagoon.data.subscriptions import find_subscription, get_subscription, subscriptions_of
 from lagoon.data.usage_keys import CLOSED_PREFIX, aggregate_pk
 from lagoon.data.usage_store import UsageStore, aggregates_table, text
 from lagoon.domain.billable_metrics import BillableMetric
 from lagoon.domain.customers import Customer
 from lagoon.domain.plans import Charge, ChargeFilter, Plan
-from lagoon.domain.subscriptions import Subscription
+from lagoon.domain.subscriptions import Subscription, terms_of
 from lagoon.domain.usage import ChargeUsageResult, SubscriptionUsage
 from lagoon.engine.aggregation import (
     AggregationState,
@@ -53,11 +54,9 @@ from lagoon.engine.invoice_math import (
 from lagoon.engine.numbers import decimal_text
 from lagoon.engine.periods import BillingPeriod, billing_period_containing, local_date
 from lagoon.ingestion.directory import DEFAULT_FILTER, metric_definition
-from lagoon.services import customers, organizations, subscriptions
+from lagoon.services import customers, organizations
 from lagoon.services.catalog import billable_metrics, plans, taxes
-from lagoon.services.subscriptions import billing_timezone, terms_of
-
-_ONE_MICROSECOND = timedelta(microseconds=1)
+from lagoon.services.subscriptions.terms import current_period, read_billing_timezone
 
 
 def period_key(moment: datetime) -> str:
@@ -319,18 +318,6 @@ def usage_totals(
 # --- a subscription's period ----------------------------------------------------------------------------
 
 
-def current_period(subscription: Subscription, plan: Plan, timezone: str, at: datetime) -> BillingPeriod:
-    """The billing period containing `at` (the last one of a terminated subscription)."""
-    terms = terms_of(subscription, plan, timezone)
-    if terms is None:
-        raise errors.NotFound("subscription")
-    if terms.terminated_at is not None and at >= terms.terminated_at:
-        at = terms.terminated_at - _ONE_MICROSECOND
-    if at < terms.started_at:
-        at = terms.started_at
-    return billing_period_containing(terms, at)
-
-
 def subscription_usage(
     organization_id: str,
     subscription: Subscription,
@@ -345,7 +332,7 @@ def subscription_usage(
     """A subscription's priced usage over the charges period containing `at` (default: now), or `period`."""
     customer = customer or customers.get_customer_by_id(organization_id, subscription.lago_customer_id)
     plan = plan or plans.get_plan_by_id(organization_id, subscription.plan_id, include_deleted=True)
-    timezone = billing_timezone(customer)
+    timezone = read_billing_timezone(customer)
     if period is None:
         period = current_period(subscription, plan, timezone, at or datetime.now(UTC))
     results = charges_usage(
@@ -476,7 +463,7 @@ def _customer_subscription(
     organization_id: str, external_customer_id: str, external_subscription_id: str
 ) -> tuple[Customer, Subscription]:
     customer = customers.get_customer(organization_id, external_customer_id)
-    subscription = subscriptions.find_subscription(organization_id, external_subscription_id)
+    subscription = find_subscription(organization_id, external_subscription_id)
     if subscription is None or subscription.lago_customer_id != customer.lago_id:
         raise errors.NotFound("subscription")
     return customer, subscription
@@ -525,7 +512,7 @@ def past_usage(
     customer = customers.get_customer(organization_id, external_customer_id)
     found = [
         s
-        for s in subscriptions.subscriptions_of(organization_id, external_subscription_id)
+        for s in subscriptions_of(organization_id, external_subscription_id)
         if s.lago_customer_id == customer.lago_id and s.started_at is not None
     ]
     if not found:
@@ -538,7 +525,7 @@ def past_usage(
         if metric is None:
             raise errors.NotFound("billable_metric")
         charges = [c for c in plan.charges if c.billable_metric_id == metric.lago_id]
-    timezone = billing_timezone(customer)
+    timezone = read_billing_timezone(customer)
     return _closed_usages(organization_id, customer, subscription, plan, timezone, charges, periods_count)
 
 
@@ -613,13 +600,13 @@ def _lifetime_id(subscription_id: str) -> str:
 def lifetime_usage(organization_id: str, external_id: str) -> dict[str, Any]:
     """`GET /subscriptions/{external_id}/lifetime_usage` (Lago's `LifetimeUsageObject`): the current
     period's usage, the usage of the periods invoicing has closed, and what the client declared."""
-    subscription = subscriptions.get_subscription(organization_id, external_id)
+    subscription = get_subscription(organization_id, external_id)
     return _render_lifetime_usage(organization_id, subscription)
 
 
 def set_historical_usage(organization_id: str, external_id: str, amount_cents: int) -> dict[str, Any]:
     """`PUT /subscriptions/{external_id}/lifetime_usage`: sets `external_historical_usage_amount_cents`."""
-    subscription = subscriptions.get_subscription(organization_id, external_id)
+    subscription = get_subscription(organization_id, external_id)
     document = {
         "lago_id": _lifetime_id(subscription.lago_id),
         "lago_subscription_id": subscription.lago_id,
@@ -640,7 +627,7 @@ def _render_lifetime_usage(organization_id: str, subscription: Subscription) -> 
     invoiced = sum(
         usage.amount_cents
         for usage in _closed_usages(
-            organization_id, customer, subscription, plan, billing_timezone(customer), None, None
+            organization_id, customer, subscription, plan, read_billing_timezone(customer), None, None
         )
     )
     return {
