@@ -26,7 +26,8 @@ def test_charges_usage_prices_each_bucket_from_the_aggregates(api, org, stream):
         api.post("/events", {"event": event(f"tx_{i}", gb=gb)})
     stream.drain()
     # When invoicing prices January's charges
-    from lagoon.services.usage.usage import charges_usage, subscription_usage
+    from lagoon.services.usage.charges import charges_usage
+    from lagoon.services.usage.current import subscription_usage
 
     subscription, plan = _models(org.id)
     [result] = charges_usage(

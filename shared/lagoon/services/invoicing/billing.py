@@ -2,7 +2,7 @@
 refresh and finalization of drafts, and overdue invoices.
 
 What a subscription owes at a boundary comes from the engine (`periods.invoice_contents_at`, DECISIONS.md
-"Billing"); its usage fees from `lagoon.services.usage.usage.charges_usage` (the running aggregates, never the
+"Billing"); its usage fees from `lagoon.services.usage.charges.charges_usage` (the running aggregates, never the
 events: the cost grows with subscriptions x charges, not events); the totals from
 `engine.invoice_math.compute_invoice` (fees → coupons → taxes → credit notes → prepaid credits).
 
@@ -70,7 +70,7 @@ from lagoon.services import organizations
 from lagoon.services.catalog import billable_metrics, coupons, taxes
 from lagoon.services.invoicing import invoices
 from lagoon.services.subscriptions.listing import list_billable_subscriptions
-from lagoon.services.usage import usage
+from lagoon.services.usage.charges import charges_usage, plan_metrics
 
 _TINY = timedelta(microseconds=1)
 MAX_ATTEMPTS = 5
@@ -104,7 +104,7 @@ class Catalog:
 
     def metrics(self, plan: Plan) -> dict[str, BillableMetric]:
         if plan.lago_id not in self._metrics:
-            self._metrics[plan.lago_id] = usage.plan_metrics(self.organization_id, plan)
+            self._metrics[plan.lago_id] = plan_metrics(self.organization_id, plan)
         return self._metrics[plan.lago_id]
 
     def customer(self, customer_id: str) -> Customer:
@@ -376,7 +376,7 @@ def _subscription_fees(
         charges = [c for c in plan.charges if not c.pay_in_advance and c.invoiceable]
         period = part.charges_period
         results = (
-            usage.charges_usage(
+            charges_usage(
                 catalog.organization_id,
                 subscription,
                 plan,

@@ -20,6 +20,7 @@ from typing import Any
 from lagoon import errors
 from lagoon.data import entities
 from lagoon.data.subscriptions import find_subscription
+from lagoon.data.usage_keys import period_key
 from lagoon.domain.billable_metrics import BillableMetric
 from lagoon.domain.customers import Customer
 from lagoon.domain.events import microseconds_to_datetime
@@ -50,13 +51,8 @@ from lagoon.services import customers, organizations
 from lagoon.services.catalog import billable_metrics, plans, taxes
 from lagoon.services.invoicing import in_advance_invoices
 from lagoon.services.subscriptions.terms import current_period, read_billing_timezone
-from lagoon.services.usage.usage import (
-    carries_over,
-    grouped_by,
-    period_key,
-    read_period_states,
-    tax_rates,
-)
+from lagoon.services.usage.charges import carries_over, grouped_by, read_period_states
+from lagoon.services.usage.totals import tax_rates
 
 # --- pay-in-advance fees --------------------------------------------------------------------------------
 
