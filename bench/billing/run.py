@@ -41,8 +41,9 @@ def _setup(events_per_charge: int) -> str:
     from lagoon.engine.aggregation import UsageEvent, fold, new_state
     from lagoon.ingestion.aggregator import STATUS_COUNTED
     from lagoon.ingestion.directory import metric_definition
-    from lagoon.services import customers, organizations, subscriptions
+    from lagoon.services import customers, organizations
     from lagoon.services.catalog import billable_metrics, plans
+    from lagoon.services.subscriptions import changes
 
     organization, _ = organizations.create_organization("Bench")
     org = organization.lago_id
@@ -74,7 +75,7 @@ def _setup(events_per_charge: int) -> str:
     table = aggregates_table()
     for n in range(SUBSCRIPTIONS):
         customers.upsert_customer(org, CustomerInput(external_id=f"cus_{n}"))
-        subscription = subscriptions.create_subscription(
+        subscription = changes.create_subscription(
             org,
             SubscriptionInput(external_customer_id=f"cus_{n}", plan_code="bench", external_id=f"sub_{n}"),
             now=START,

@@ -11,8 +11,12 @@ from pydantic import BaseModel
 
 from lagoon.api.pagination import Page, PageParam, PerPageParam, list_body
 from lagoon.api.resolver import organization_id
-from lagoon.domain.subscriptions import SubscriptionInput, SubscriptionUpdateInput
-from lagoon.services import customers, lifecycle, subscriptions
+from lagoon.contract.subscriptions import render_subscription, render_subscription_extended
+from lagoon.data import subscriptions as stored_subscriptions
+from lagoon.domain.subscriptions import Subscription, SubscriptionInput, SubscriptionUpdateInput
+from lagoon.services import customers, lifecycle
+from lagoon.services.catalog import plans
+from lagoon.services.subscriptions import changes, listing
 
 router = APIGatewayRouter()
 
@@ -28,11 +32,17 @@ class SubscriptionUpdateBody(BaseModel):
     status: Literal["active", "pending"] | None = None
 
 
+def _extended(subscription: Subscription) -> dict[str, Any]:
+    """SubscriptionObjectExtended, with its plan (deleted plans too)."""
+    plan = plans.get_plan_by_id(subscription.organization_id, subscription.plan_id, include_deleted=True)
+    return render_subscription_extended(subscription, plan)
+
+
 @router.post("/subscriptions")
 def create_subscription(body: Annotated[SubscriptionCreateBody, Body()]) -> dict[str, Any]:
     org_id = organization_id(router)
     subscription = lifecycle.create_subscription(org_id, body.subscription)
-    return {"subscription": subscriptions.render_subscription_extended(subscription)}
+    return {"subscription": _extended(subscription)}
 
 
 @router.get("/subscriptions")
@@ -44,11 +54,11 @@ def list_subscriptions(
     status: Annotated[list[StatusFilter] | None, Query(alias="status[]")] = None,
 ) -> dict[str, Any]:
     org_id = organization_id(router)
-    filters = subscriptions.SubscriptionFilters(
+    filters = listing.SubscriptionFilters(
         statuses=tuple(status or ("active",)), external_customer_id=external_customer_id, plan_code=plan_code
     )
-    found = subscriptions.list_subscriptions(org_id, filters)
-    return list_body("subscriptions", found, Page.of(page, per_page), subscriptions.render_subscription)
+    found = listing.list_subscriptions(org_id, filters)
+    return list_body("subscriptions", found, Page.of(page, per_page), render_subscription)
 
 
 @router.get("/customers/<external_customer_id>/subscriptions")
@@ -61,19 +71,19 @@ def list_customer_subscriptions(
 ) -> dict[str, Any]:
     org_id = organization_id(router)
     customers.get_customer(org_id, external_customer_id)
-    filters = subscriptions.SubscriptionFilters(
+    filters = listing.SubscriptionFilters(
         statuses=tuple(status or ("active",)), external_customer_id=external_customer_id, plan_code=plan_code
     )
-    found = subscriptions.list_subscriptions(org_id, filters)
-    return list_body("subscriptions", found, Page.of(page, per_page), subscriptions.render_subscription)
+    found = listing.list_subscriptions(org_id, filters)
+    return list_body("subscriptions", found, Page.of(page, per_page), render_subscription)
 
 
 @router.get("/subscriptions/<external_id>")
 def get_subscription(
     external_id: str, status: Annotated[StatusFilter | None, Query()] = None
 ) -> dict[str, Any]:
-    subscription = subscriptions.get_subscription(organization_id(router), external_id, status)
-    return {"subscription": subscriptions.render_subscription_extended(subscription)}
+    subscription = stored_subscriptions.get_subscription(organization_id(router), external_id, status)
+    return {"subscription": _extended(subscription)}
 
 
 @router.put("/subscriptions/<external_id>")
@@ -83,11 +93,11 @@ def update_subscription(
     status: Annotated[Literal["active", "pending"] | None, Query()] = None,
 ) -> dict[str, Any]:
     org_id = organization_id(router)
-    updated = subscriptions.update_subscription(org_id, external_id, body.subscription, status or body.status)
-    return {"subscription": subscriptions.render_subscription(updated)}
+    updated = changes.update_subscription(org_id, external_id, body.subscription, status or body.status)
+    return {"subscription": render_subscription(updated)}
 
 
 @router.delete("/subscriptions/<external_id>")
 def terminate_subscription(external_id: str, status: Annotated[str | None, Query()] = None) -> dict[str, Any]:
     ended = lifecycle.terminate_subscription(organization_id(router), external_id, status)
-    return {"subscription": subscriptions.render_subscription(ended)}
+    return {"subscription": render_subscription(ended)}

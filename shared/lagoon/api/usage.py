@@ -10,9 +10,10 @@ from aws_lambda_powertools.event_handler.router import APIGatewayRouter
 
 from lagoon.api.pagination import Page, PageParam, PerPageParam, paginate
 from lagoon.api.resolver import organization_id
+from lagoon.contract.usage import render_customer_usage
 from lagoon.domain.usage import EstimateFeesBody, LifetimeUsageBody
 from lagoon.services.invoicing import in_advance_fees
-from lagoon.services.usage import usage
+from lagoon.services.usage import current, lifetime, past
 
 router = APIGatewayRouter()
 
@@ -23,10 +24,10 @@ def current_usage(
     external_subscription_id: Annotated[str, Query()],
     apply_taxes: Annotated[bool, Query()] = True,
 ) -> dict[str, Any]:
-    found = usage.current_usage(
+    found = current.current_usage(
         organization_id(router), external_customer_id, external_subscription_id, apply_taxes=apply_taxes
     )
-    return {"customer_usage": usage.render_customer_usage(found)}
+    return {"customer_usage": render_customer_usage(found)}
 
 
 @router.get("/customers/<external_customer_id>/past_usage")
@@ -38,7 +39,7 @@ def past_usage(
     page: PageParam = 1,
     per_page: PerPageParam = 100,
 ) -> dict[str, Any]:
-    found = usage.past_usage(
+    found = past.past_usage(
         organization_id(router),
         external_customer_id,
         external_subscription_id,
@@ -46,18 +47,18 @@ def past_usage(
         periods_count=periods_count,
     )
     chunk, meta = paginate(found, Page.of(page, per_page))
-    return {"usage_periods": [usage.render_customer_usage(u) for u in chunk], "meta": meta}
+    return {"usage_periods": [render_customer_usage(u) for u in chunk], "meta": meta}
 
 
 @router.get("/subscriptions/<external_id>/lifetime_usage")
 def get_lifetime_usage(external_id: str) -> dict[str, Any]:
-    return {"lifetime_usage": usage.lifetime_usage(organization_id(router), external_id)}
+    return {"lifetime_usage": lifetime.lifetime_usage(organization_id(router), external_id)}
 
 
 @router.put("/subscriptions/<external_id>/lifetime_usage")
 def update_lifetime_usage(external_id: str, body: Annotated[LifetimeUsageBody, Body()]) -> dict[str, Any]:
     amount = body.lifetime_usage.external_historical_usage_amount_cents
-    return {"lifetime_usage": usage.set_historical_usage(organization_id(router), external_id, amount)}
+    return {"lifetime_usage": lifetime.set_historical_usage(organization_id(router), external_id, amount)}
 
 
 @router.post("/events/estimate_fees")

@@ -10,7 +10,7 @@ fresh one. Objects are as read at their first use: fine for rendering, not for d
 from __future__ import annotations
 
 from lagoon.data import catalog, customers, organizations, subscriptions
-from lagoon.domain.customers import Customer
+from lagoon.domain.customers import Customer, billing_timezone
 from lagoon.domain.organizations import Organization
 from lagoon.domain.plans import Plan
 from lagoon.domain.subscriptions import Subscription
@@ -60,5 +60,7 @@ class Lookups:
             self._subscriptions[subscription.lago_id] = subscription
 
     def timezone(self, customer: Customer) -> str:
-        """The customer's billing timezone: its own, else the organization's, else UTC."""
-        return customer.timezone or self.organization.timezone or "UTC"
+        """The customer's `billing_timezone` (the organization is read only when the customer has none)."""
+        if customer.timezone:
+            return customer.timezone
+        return billing_timezone(customer, self.organization)

@@ -1,19 +1,32 @@
-"""Subscription storage reads shared by the catalog and the subscriptions service."""
+"""Subscription storage: the subscriptions (kind `subscription`), their external_id aliases, and the clock's
+timers (kind `subscription_timer` of the global partition, sk `<due>#<org>#<subscription>#<action>`)."""
 
 from __future__ import annotations
 
+import json
+from datetime import datetime
 from typing import Any
 
 from lagoon import errors
 from lagoon.data import entities
+from lagoon.data.connection import get_settings
+from lagoon.data.usage_store import UsageStore
 from lagoon.domain.plans import Plan
-from lagoon.domain.subscriptions import ALIAS_KIND, KIND, Subscription
+from lagoon.domain.subscriptions import ALIAS_KIND, KIND, Subscription, iso, parse_iso
+
+TIMER_KIND = "subscription_timer"
+GLOBAL = "global"
+"""Organization id of the timers' partition: one clock for every organization."""
+
+
+def organization_subscriptions(organization_id: str) -> list[Subscription]:
+    """Every subscription of the organization (any status, any order)."""
+    return [Subscription.model_validate(d) for d in entities.query(organization_id, KIND)]
 
 
 def live_subscriptions(organization_id: str) -> list[Subscription]:
     """The organization's active and pending subscriptions (any order)."""
-    found = (Subscription.model_validate(d) for d in entities.query(organization_id, KIND))
-    return [s for s in found if s.status in ("active", "pending")]
+    return [s for s in organization_subscriptions(organization_id) if s.status in ("active", "pending")]
 
 
 def plan_has_subscriptions(organization_id: str, plan: Plan) -> bool:
@@ -58,3 +71,76 @@ def get_subscription_by_id(organization_id: str, lago_id: str) -> Subscription:
     if document is None:
         raise errors.NotFound("subscription")
     return Subscription.model_validate(document)
+
+
+# --- writing ----------------------------------------------------------------------------------------------
+
+
+def put_subscription(writes: entities.Writes, subscription: Subscription) -> None:
+    writes.put(subscription.organization_id, KIND, subscription.lago_id, subscription.model_dump(mode="json"))
+
+
+def put_alias(writes: entities.Writes, subscription: Subscription) -> None:
+    """Append the subscription to its external_id's alias (created with the first subscription)."""
+    alias = alias_document(subscription.organization_id, subscription.external_id)
+    entries = list((alias or {}).get("subscriptions", []))
+    entries.append({"lago_id": subscription.lago_id, "lago_customer_id": subscription.lago_customer_id})
+    writes.put(
+        subscription.organization_id,
+        ALIAS_KIND,
+        subscription.external_id,
+        {"subscriptions": entries},
+        must_not_exist=alias is None,
+    )
+
+
+# --- the clock's timers -----------------------------------------------------------------------------------
+
+
+def timer_key(due: datetime, subscription: Subscription, action: str) -> str:
+    return f"{iso(due)}#{subscription.organization_id}#{subscription.lago_id}#{action}"
+
+
+def timer_due(key: str) -> datetime:
+    return parse_iso(key.split("#", 1)[0])  # type: ignore[return-value]
+
+
+def schedule_timers(
+    writes: entities.Writes, subscription: Subscription, timers: list[tuple[datetime, str]]
+) -> Subscription:
+    """Replace the subscription's timers with `timers` (due, action); returns it with their keys."""
+    keys = [timer_key(due, subscription, action) for due, action in timers]
+    for old in subscription.timers:
+        if old not in keys:
+            writes.delete(GLOBAL, TIMER_KIND, old)
+    for (due, action), key in zip(timers, keys, strict=True):
+        if key not in subscription.timers:
+            writes.put(
+                GLOBAL,
+                TIMER_KIND,
+                key,
+                {
+                    "organization_id": subscription.organization_id,
+                    "subscription_id": subscription.lago_id,
+                    "action": action,
+                    "due": iso(due),
+                },
+            )
+    return subscription.model_copy(update={"timers": keys})
+
+
+def delete_timer(writes: entities.Writes, key: str) -> None:
+    writes.delete(GLOBAL, TIMER_KIND, key)
+
+
+def drop_timers(writes: entities.Writes, subscription: Subscription) -> None:
+    for key in subscription.timers:
+        delete_timer(writes, key)
+
+
+def due_timers(now: datetime) -> list[tuple[str, dict[str, Any]]]:
+    """Timers due at `now` (sk ≤ now), oldest first: (key, timer document)."""
+    store = UsageStore()
+    table = get_settings().entities_table
+    items = store.query(table, f"{GLOBAL}#{TIMER_KIND}", before=f"{iso(now)}#\U0010ffff")
+    return [(item["sk"]["S"], json.loads(item["body"]["S"])) for item in items]

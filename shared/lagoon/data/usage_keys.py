@@ -3,7 +3,16 @@ usage, invoicing and the events routes read or write is built here (docs/ingesti
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 CLOSED_PREFIX = "closed#"
+DEFAULT_FILTER = "-"
+"""Filter id of the events of a charge that match none of its filters (the charge's default price)."""
+
+
+def period_key(moment: datetime) -> str:
+    """How the aggregator names a charges period in its sort keys (its start, UTC, seconds)."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def event_pk(organization_id: str, transaction_id: str) -> str:

@@ -7,7 +7,15 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from pydantic_core import PydanticCustomError
 
-from lagoon.domain.organizations import Country, Currency, DocumentLocale, Emails, NonNegative, Timezone
+from lagoon.domain.organizations import (
+    Country,
+    Currency,
+    DocumentLocale,
+    Emails,
+    NonNegative,
+    Organization,
+    Timezone,
+)
 
 # The external id is a DynamoDB sort key (the customer's alias), and those hold at most 1,024 bytes.
 MAX_EXTERNAL_ID_BYTES = 1024
@@ -147,3 +155,9 @@ class Customer(BaseModel):
     shipping_address: Address = Field(default_factory=Address)
     metadata: list[CustomerMetadata] = Field(default_factory=list)
     locked_currency: bool = False
+
+
+def billing_timezone(customer: Customer, organization: Organization) -> str:
+    """The timezone a customer is billed in: its own, else its organization's, else UTC (Lago's
+    `applicable_timezone`)."""
+    return customer.timezone or organization.timezone or "UTC"

@@ -7,11 +7,14 @@ time (a plan change terminates one and starts another); at most one is active an
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 from pydantic_core import PydanticCustomError
+
+from lagoon.domain.plans import Plan
+from lagoon.engine.periods import SubscriptionTerms
 
 BillingTime = Literal["calendar", "anniversary"]
 Status = Literal["pending", "active", "terminated", "canceled"]
@@ -90,7 +93,7 @@ class Subscription(BaseModel):
     # Wall-clock creation instant to the microsecond: orders subscriptions created within the same second
     # (created_at has Lago's seconds precision), so lists are newest first deterministically.
     created_order: str = ""
-    # Keys of the clock timers this subscription has scheduled (lagoon.services.subscription_clock).
+    # Keys of the clock timers this subscription has scheduled (lagoon.services.subscriptions.clock).
     timers: list[str] = Field(default_factory=list)
 
 
@@ -111,3 +114,48 @@ KIND = "subscription"
 """Entity kind of subscriptions (key: lago_id)."""
 ALIAS_KIND = "subscription_external_id"
 """Entity kind of the alias external_id → {"subscriptions": [{"lago_id", "lago_customer_id"}, …]} (oldest first)."""
+
+
+def terms_of(subscription: Subscription, plan: Plan, timezone: str) -> SubscriptionTerms | None:
+    """The engine's terms of a started subscription (None while pending or canceled)."""
+    started = parse_iso(subscription.started_at)
+    if started is None:
+        return None
+    return SubscriptionTerms(
+        interval=plan.interval,
+        started_at=started,
+        billing_time=subscription.billing_time,
+        timezone=timezone,
+        trial_period_days=int(plan.trial_period or 0),
+        pay_in_advance=plan.pay_in_advance,
+        bill_charges_monthly=bool(plan.bill_charges_monthly),
+        terminated_at=parse_iso(subscription.terminated_at),
+    )
+
+
+ALERT_DAYS = (45, 15)
+"""Days before a subscription's `ending_at` that Lago sends `subscription.termination_alert`."""
+
+
+def future_timers(subscription: Subscription, plan: Plan, now: datetime) -> list[tuple[datetime, str]]:
+    """The future transitions (due, action) of a subscription in its current state: its start (`activate`,
+    or `downgrade` for a plan change), its end and the alerts before it, the end of its trial."""
+    timers: list[tuple[datetime, str]] = []
+    if subscription.status == "pending":
+        start = parse_iso(subscription.subscription_at)
+        action = "downgrade" if subscription.previous_subscription_id else "activate"
+        timers.append((start, action))  # type: ignore[arg-type]
+    if subscription.status not in ("pending", "active"):
+        return timers
+    ending = parse_iso(subscription.ending_at)
+    if ending is not None:
+        timers.append((ending, "terminate"))
+        for days in ALERT_DAYS:
+            alert = ending - timedelta(days=days)
+            if alert > now:
+                timers.append((alert, f"termination_alert_{days}"))
+    started = parse_iso(subscription.started_at)
+    if started is not None and plan.trial_period and subscription.trial_ended_at is None:
+        trial_end = started + timedelta(days=float(plan.trial_period))
+        timers.append((trial_end, "trial_end"))
+    return timers

@@ -1,4 +1,4 @@
-"""Usage: what the engine computed for a subscription's charges over a period (lagoon.services.usage.usage), and
+"""Usage: what the engine computed for a subscription's charges over a period (lagoon.services.usage), and
 the request bodies of the usage endpoints.
 
 `ChargeUsageResult` is one priced bucket — (charge, filter, group) — exactly what invoicing turns into one

@@ -20,6 +20,7 @@ from typing import Any
 from lagoon import errors
 from lagoon.data import catalog
 from lagoon.data.organizations import get_organization
+from lagoon.data.usage_keys import DEFAULT_FILTER
 from lagoon.data.usage_store import UsageStore
 from lagoon.domain import subscriptions as subscription_kinds
 from lagoon.domain.billable_metrics import BillableMetric
@@ -29,8 +30,6 @@ from lagoon.engine.aggregation import KEEP_EVERY_EVENT_VALUE, MetricDefinition, 
 from lagoon.engine.periods import SubscriptionTerms, local_date, local_midnight
 
 CATALOG_TTL_SECONDS = 30.0
-DEFAULT_FILTER = "-"
-"""Filter id of the events of a charge that match none of its filters (the charge's default price)."""
 
 
 @dataclass(frozen=True, slots=True)

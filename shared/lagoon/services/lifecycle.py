@@ -11,14 +11,17 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from lagoon import errors
+from lagoon.data.subscriptions import due_timers
 from lagoon.data.usage_store import UsageStore
 from lagoon.domain.customers import Customer
 from lagoon.domain.plans import Plan
 from lagoon.domain.subscriptions import Subscription, SubscriptionInput
 from lagoon.observability import logger
-from lagoon.services import customers, subscriptions
+from lagoon.services import customers
 from lagoon.services.catalog import coupons, plans
 from lagoon.services.invoicing import billing
+from lagoon.services.subscriptions import changes, clock
+from lagoon.services.subscriptions.listing import live_subscriptions_where
 from lagoon.services.usage import events
 
 
@@ -31,7 +34,7 @@ def create_subscription(
     organization_id: str, data: SubscriptionInput, now: datetime | None = None
 ) -> Subscription:
     """`POST /subscriptions`; an upgrade terminates the current subscription, which is billed at once."""
-    assignment = subscriptions.create_subscription(organization_id, data, now=now)
+    assignment = changes.create_subscription(organization_id, data, now=now)
     _bill_terminations(organization_id, assignment.terminated)
     if assignment.counts_orphans:
         _replay_orphans(organization_id, assignment.subscription.external_id)
@@ -56,18 +59,18 @@ def terminate_subscription(
 ) -> Subscription:
     """`DELETE /subscriptions/{external_id}`: a terminated subscription is billed at once (a canceled pending
     one owes nothing)."""
-    ended = subscriptions.terminate_subscription(organization_id, external_id, status, now=now)
+    ended = changes.terminate_subscription(organization_id, external_id, status, now=now)
     if ended.status == "terminated":
         _bill_terminations(organization_id, [ended])
     return ended
 
 
-def run_clock(now: datetime) -> subscriptions.ClockReport:
+def run_clock(now: datetime) -> clock.ClockReport:
     """The subscription clock: every transition due at `now`, each timer at most once; a subscription that a
     timer terminates (its end, a downgrade taking effect) is billed right after that timer's commit."""
-    report = subscriptions.ClockReport()
-    for key, timer in subscriptions.due_timers(now):
-        terminated = subscriptions.apply_due_timer(key, timer, report)
+    report = clock.ClockReport()
+    for key, timer in due_timers(now):
+        terminated = clock.apply_due_timer(key, timer, report)
         _bill_terminations(timer["organization_id"], terminated)
     return report
 
@@ -75,7 +78,7 @@ def run_clock(now: datetime) -> subscriptions.ClockReport:
 def _end_subscriptions(organization_id: str, lago_ids: list[str]) -> None:
     moment = datetime.now(UTC)
     for lago_id in lago_ids:
-        ended = subscriptions.end_subscription(organization_id, lago_id, moment)
+        ended = changes.end_subscription(organization_id, lago_id, moment)
         if ended is not None:
             _bill_terminations(organization_id, [ended])
 
@@ -87,9 +90,7 @@ def delete_customer(organization_id: str, external_id: str) -> Customer:
     customer = customers.get_customer(organization_id, external_id)
     _end_subscriptions(
         organization_id,
-        subscriptions.live_subscriptions_where(
-            organization_id, lambda s: s.lago_customer_id == customer.lago_id
-        ),
+        live_subscriptions_where(organization_id, lambda s: s.lago_customer_id == customer.lago_id),
     )
     billing.finalize_customer_drafts(organization_id, customer.lago_id)
     coupons.terminate_customer_coupons(organization_id, customer)
@@ -111,7 +112,7 @@ def end_plan(organization_id: str, plan: Plan) -> None:
     drafts that bill it are finalized."""
     _end_subscriptions(
         organization_id,
-        subscriptions.live_subscriptions_where(organization_id, lambda s: s.plan_id == plan.lago_id),
+        live_subscriptions_where(organization_id, lambda s: s.plan_id == plan.lago_id),
     )
     plans.finish_plan_deletion(organization_id, plan.lago_id)
     billing.finalize_plan_drafts(organization_id, plan)

@@ -32,17 +32,17 @@ class Clock:
 
 @pytest.fixture(autouse=True)
 def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
-    from lagoon.services.usage import usage
+    from lagoon.services.usage import current
 
     pinned = Clock()
-    real = usage.subscription_usage
+    real = current.subscription_usage
 
     def at_pinned_now(*args: Any, **kwargs: Any) -> Any:
         if kwargs.get("at") is None and kwargs.get("period") is None:
             kwargs["at"] = pinned.now
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(usage, "subscription_usage", at_pinned_now)
+    monkeypatch.setattr(current, "subscription_usage", at_pinned_now)
     return pinned
 
 

@@ -9,7 +9,7 @@ from tests.integration.ingestion.conftest import charge, create_metric, create_p
 
 
 def _models(org_id: str, external_id: str = "sub_1"):
-    from lagoon.services import subscriptions
+    from lagoon.data import subscriptions
     from lagoon.services.catalog import plans
 
     subscription = subscriptions.get_subscription(org_id, external_id)
@@ -26,7 +26,8 @@ def test_charges_usage_prices_each_bucket_from_the_aggregates(api, org, stream):
         api.post("/events", {"event": event(f"tx_{i}", gb=gb)})
     stream.drain()
     # When invoicing prices January's charges
-    from lagoon.services.usage.usage import charges_usage, subscription_usage
+    from lagoon.services.usage.charges import charges_usage
+    from lagoon.services.usage.current import subscription_usage
 
     subscription, plan = _models(org.id)
     [result] = charges_usage(

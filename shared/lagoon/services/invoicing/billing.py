@@ -2,7 +2,7 @@
 refresh and finalization of drafts, and overdue invoices.
 
 What a subscription owes at a boundary comes from the engine (`periods.invoice_contents_at`, DECISIONS.md
-"Billing"); its usage fees from `lagoon.services.usage.usage.charges_usage` (the running aggregates, never the
+"Billing"); its usage fees from `lagoon.services.usage.charges.charges_usage` (the running aggregates, never the
 events: the cost grows with subscriptions x charges, not events); the totals from
 `engine.invoice_math.compute_invoice` (fees → coupons → taxes → credit notes → prepaid credits).
 
@@ -30,6 +30,7 @@ from typing import Any
 from lagoon import errors
 from lagoon.data import entities
 from lagoon.data.lookups import Lookups
+from lagoon.data.subscriptions import get_subscription_by_id
 from lagoon.data.usage_keys import MARKER_DRAFT, REFRESH_PK, aggregate_pk, closed_sk
 from lagoon.data.usage_store import S, UsageStore, aggregates_table
 from lagoon.domain.billable_metrics import BillableMetric
@@ -38,7 +39,7 @@ from lagoon.domain.customers import Customer
 from lagoon.domain.invoices import CURSOR_KIND, Invoice, InvoicePart, Period
 from lagoon.domain.organizations import Organization
 from lagoon.domain.plans import Plan
-from lagoon.domain.subscriptions import Subscription, iso, parse_iso
+from lagoon.domain.subscriptions import Subscription, iso, parse_iso, terms_of
 from lagoon.domain.taxes import Tax
 from lagoon.engine.charges import true_up_amount_cents
 from lagoon.engine.invoice_math import (
@@ -65,10 +66,11 @@ from lagoon.engine.periods import (
     subscription_fee_for_period,
 )
 from lagoon.observability import logger
-from lagoon.services import organizations, subscriptions
+from lagoon.services import organizations
 from lagoon.services.catalog import billable_metrics, coupons, taxes
 from lagoon.services.invoicing import invoices
-from lagoon.services.usage import usage
+from lagoon.services.subscriptions.listing import list_billable_subscriptions
+from lagoon.services.usage.charges import charges_usage, plan_metrics
 
 _TINY = timedelta(microseconds=1)
 MAX_ATTEMPTS = 5
@@ -102,7 +104,7 @@ class Catalog:
 
     def metrics(self, plan: Plan) -> dict[str, BillableMetric]:
         if plan.lago_id not in self._metrics:
-            self._metrics[plan.lago_id] = usage.plan_metrics(self.organization_id, plan)
+            self._metrics[plan.lago_id] = plan_metrics(self.organization_id, plan)
         return self._metrics[plan.lago_id]
 
     def customer(self, customer_id: str) -> Customer:
@@ -162,7 +164,7 @@ class Catalog:
 
     def terms(self, subscription: Subscription) -> SubscriptionTerms | None:
         customer = self.customer(subscription.lago_customer_id)
-        return subscriptions.terms_of(subscription, self.plan(subscription.plan_id), self.timezone(customer))
+        return terms_of(subscription, self.plan(subscription.plan_id), self.timezone(customer))
 
 
 def _at(value: str) -> datetime:
@@ -374,7 +376,7 @@ def _subscription_fees(
         charges = [c for c in plan.charges if not c.pay_in_advance and c.invoiceable]
         period = part.charges_period
         results = (
-            usage.charges_usage(
+            charges_usage(
                 catalog.organization_id,
                 subscription,
                 plan,
@@ -645,7 +647,7 @@ def compute(
     """The fees and totals of an invoice covering `parts` (fees → coupons → taxes → credits)."""
     found: list[_Fee] = []
     for part in parts:
-        subscription = (known or {}).get(part.subscription_id) or subscriptions.get_subscription_by_id(
+        subscription = (known or {}).get(part.subscription_id) or get_subscription_by_id(
             catalog.organization_id, part.subscription_id
         )
         found.extend(_subscription_fees(catalog, customer, subscription, part))
@@ -1127,7 +1129,7 @@ def run_billing(now: datetime, *, moment: datetime | None = None) -> RunReport:
 def bill_organization(organization_id: str, now: datetime, moment: datetime, report: RunReport) -> None:
     catalog = Catalog(organization_id)
     by_customer: dict[str, list[Subscription]] = defaultdict(list)
-    for subscription in subscriptions.list_billable_subscriptions(organization_id):
+    for subscription in list_billable_subscriptions(organization_id):
         by_customer[subscription.lago_customer_id].append(subscription)
         catalog.lookups.remember(subscription)
     catalog.lookups.preload_customers(list(by_customer))
@@ -1280,7 +1282,7 @@ def bill_termination(organization_id: str, subscription: Subscription) -> None:
         catalog = Catalog(organization_id)
         found = [
             s
-            for s in subscriptions.list_billable_subscriptions(organization_id)
+            for s in list_billable_subscriptions(organization_id)
             if s.lago_customer_id == subscription.lago_customer_id
         ]
         try:
@@ -1302,8 +1304,7 @@ def finalize_plan_drafts(organization_id: str, plan: Plan) -> None:
         if invoice.status != "draft":
             continue
         if any(
-            subscriptions.get_subscription_by_id(organization_id, part.subscription_id).plan_id
-            == plan.lago_id
+            get_subscription_by_id(organization_id, part.subscription_id).plan_id == plan.lago_id
             for part in invoice.parts
         ):
             finalize_invoice(organization_id, invoice.lago_id)

@@ -19,6 +19,8 @@ from typing import Any
 
 from lagoon import errors
 from lagoon.data import entities
+from lagoon.data.subscriptions import find_subscription
+from lagoon.data.usage_keys import period_key
 from lagoon.domain.billable_metrics import BillableMetric
 from lagoon.domain.customers import Customer
 from lagoon.domain.events import microseconds_to_datetime
@@ -45,18 +47,12 @@ from lagoon.engine.money import currency_exponent
 from lagoon.engine.numbers import decimal_text
 from lagoon.ingestion.aggregator import InAdvanceFold
 from lagoon.ingestion.directory import plan_view
-from lagoon.services import customers, organizations, subscriptions
+from lagoon.services import customers, organizations
 from lagoon.services.catalog import billable_metrics, plans, taxes
 from lagoon.services.invoicing import in_advance_invoices
-from lagoon.services.subscriptions import billing_timezone
-from lagoon.services.usage.usage import (
-    carries_over,
-    current_period,
-    grouped_by,
-    period_key,
-    read_period_states,
-    tax_rates,
-)
+from lagoon.services.subscriptions.terms import current_period, read_billing_timezone
+from lagoon.services.usage.charges import carries_over, grouped_by, read_period_states
+from lagoon.services.usage.totals import tax_rates
 
 # --- pay-in-advance fees --------------------------------------------------------------------------------
 
@@ -361,7 +357,7 @@ def estimate_fees(organization_id: str, event: EstimateEventInput) -> list[dict[
     """`POST /events/estimate_fees`: the fees one event would create on the subscription's pay-in-advance
     charges of its metric, from the current aggregates (nothing is stored): `FeeObject`s without lago_id. Lago's errors: unknown
     subscription 404, unknown metric 404, no pay-in-advance charge 422 `does_not_match_an_instant_charge`."""
-    subscription = subscriptions.find_subscription(organization_id, event.external_subscription_id)
+    subscription = find_subscription(organization_id, event.external_subscription_id)
     if subscription is None:
         raise errors.NotFound("subscription")
     metric = billable_metrics.find_billable_metric(organization_id, event.code)
@@ -372,7 +368,7 @@ def estimate_fees(organization_id: str, event: EstimateEventInput) -> list[dict[
     if not charges:
         raise errors.ValidationFailed({"code": ["does_not_match_an_instant_charge"]})
     customer = customers.get_customer_by_id(organization_id, subscription.lago_customer_id)
-    timezone = billing_timezone(customer)
+    timezone = read_billing_timezone(customer)
     moment = _parse_timestamp(event.timestamp)
     period = current_period(subscription, plan, timezone, moment)
     states = read_period_states(

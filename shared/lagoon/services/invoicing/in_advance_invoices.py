@@ -23,7 +23,7 @@ from typing import Any
 
 from lagoon import errors
 from lagoon.data import entities
-from lagoon.domain.customers import Customer
+from lagoon.domain.customers import Customer, billing_timezone
 from lagoon.domain.invoices import FEE_KIND, Invoice, InvoicePart, Period
 from lagoon.domain.organizations import Organization
 from lagoon.domain.subscriptions import iso
@@ -78,7 +78,7 @@ def build_invoice(
         full_to_datetime=period_end,
     )
     amount, taxes_amount = fee["amount_cents"], fee["taxes_amount_cents"]
-    timezone = customer.timezone or organization.timezone or "UTC"
+    timezone = billing_timezone(customer, organization)
     issuing = invoices.local_today(event_at, timezone)
     term = invoices.net_payment_term(organization, customer)
     return Invoice(

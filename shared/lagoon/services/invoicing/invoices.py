@@ -25,6 +25,7 @@ from typing import Any
 
 from lagoon import errors
 from lagoon.contract.customers import render_customer
+from lagoon.contract.subscriptions import render_subscription
 from lagoon.data import entities
 from lagoon.data.connection import get_settings
 from lagoon.data.lookups import Lookups
@@ -41,7 +42,7 @@ from lagoon.domain.invoices import (
 from lagoon.domain.organizations import Organization
 from lagoon.domain.subscriptions import iso, parse_iso
 from lagoon.engine.periods import local_date, local_midnight
-from lagoon.services import customers, organizations, subscriptions
+from lagoon.services import customers, organizations
 
 TIMER_KIND = "invoice_timer"
 # PDFs to render, read by the documents function (its own partition: the billing run never reads them).
@@ -430,7 +431,7 @@ def render_invoice_extended(invoice: Invoice, lookups: Lookups | None = None) ->
     for subscription_id in subscription_ids:
         subscription = lookups.subscription(subscription_id)
         plan_ids[subscription_id] = (subscription.plan_id, subscription.external_id)
-        rendered_subscriptions.append(subscriptions.render_subscription(subscription, lookups=lookups))
+        rendered_subscriptions.append(render_subscription(subscription, lookups=lookups))
     body["billing_periods"] = [_billing_period(invoice, part, plan_ids) for part in invoice.parts]
     body["credits"] = [
         dict(credit, invoice={"lago_id": invoice.lago_id, "payment_status": invoice.payment_status})

@@ -25,7 +25,7 @@ from typing import Any
 from lagoon import errors
 from lagoon.data import entities
 from lagoon.domain.add_ons import AddOn
-from lagoon.domain.customers import Customer
+from lagoon.domain.customers import Customer, billing_timezone
 from lagoon.domain.invoices import Invoice
 from lagoon.domain.one_off_invoices import OneOffFeeInput, OneOffInvoiceInput
 from lagoon.domain.organizations import Organization
@@ -223,7 +223,7 @@ def build_invoice(
         ]
     )
     by_key = {fee.key: fee for fee in totals.fees}
-    timezone = customer.timezone or organization.timezone or "UTC"
+    timezone = billing_timezone(customer, organization)
     issuing = invoices.local_today(moment, timezone)
     term = invoices.net_payment_term(organization, customer)
     return Invoice(
@@ -290,7 +290,7 @@ def finalize_new_invoice(
     writes.message(invoices.message(webhook_type, stored, "created"))
     invoices.schedule_document(writes, stored, moment)
     if stored.payment_status != "succeeded":
-        timezone = customer.timezone or organization.timezone or "UTC"
+        timezone = billing_timezone(customer, organization)
         invoices.schedule(writes, stored, invoices.overdue_at(stored, timezone), "overdue")
     return stored
 

@@ -1,0 +1,149 @@
+"""The subscription clock: the transitions that come due (a pending subscription starts, a downgrade takes
+effect, a subscription ends, its trial ends, its end is near).
+
+Each future transition is a timer item (lagoon.data.subscriptions: `global#subscription_timer`, sk
+`<due>#<org>#<subscription>#<action>`), scheduled by every change of the subscription. A run
+(`lagoon.services.lifecycle.run_clock`) takes the due timers and applies each in one transaction with its
+webhook message, whose id is derived from the timer (so a message is recorded at most once, whatever runs
+overlap or retry) and which deletes the timer.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from lagoon import errors
+from lagoon.data import entities
+from lagoon.data.subscriptions import (
+    delete_timer,
+    drop_timers,
+    get_subscription_by_id,
+    put_subscription,
+    timer_due,
+)
+from lagoon.domain.subscriptions import Subscription, iso
+from lagoon.services.catalog import plans
+from lagoon.services.subscriptions.changes import terminated, with_timers, write_canceled
+from lagoon.services.subscriptions.messages import subscription_message
+
+
+@dataclass
+class ClockReport:
+    applied: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+
+
+def apply_due_timer(key: str, timer: dict[str, Any], report: ClockReport) -> list[Subscription]:
+    """Apply one due timer at most once (idempotent, safe to re-run); returns the subscriptions it terminated
+    (lagoon.services.lifecycle.run_clock bills them)."""
+    try:
+        ended = _apply_timer(key, timer)
+        report.applied.append(key)
+        return ended
+    except (errors.ConflictRetry, errors.NotFound):
+        # Already applied by an overlapping run (its message id exists), or the subscription is gone.
+        writes = entities.Writes()
+        delete_timer(writes, key)
+        with contextlib.suppress(errors.ConflictRetry):
+            writes.commit()
+        report.skipped.append(key)
+        return []
+
+
+@dataclass(frozen=True)
+class _DueTimer:
+    """A due timer of `subscription`, applied in `writes` (which already delete it)."""
+
+    key: str
+    subscription: Subscription
+    due: datetime
+    remaining: list[str]
+    writes: entities.Writes
+
+
+def _apply_timer(key: str, timer: dict[str, Any]) -> list[Subscription]:
+    subscription = get_subscription_by_id(timer["organization_id"], timer["subscription_id"])
+    action = timer["action"]
+    if key not in subscription.timers:
+        raise errors.NotFound("timer")
+    writes = entities.Writes()
+    delete_timer(writes, key)
+    due = _DueTimer(key, subscription, timer_due(key), [k for k in subscription.timers if k != key], writes)
+    if action in ("activate", "downgrade"):
+        ended = _start(due, action)
+    elif action == "terminate":
+        ended = _terminate(due)
+    elif action == "trial_end":
+        ended = _end_trial(due)
+    elif action.startswith("termination_alert_"):
+        ended = _alert(due)
+    else:
+        raise errors.NotFound("timer")
+    writes.commit()
+    return ended
+
+
+def _start(timer: _DueTimer, action: str) -> list[Subscription]:
+    """A pending subscription starts; a downgrade's also terminates the subscription it replaces."""
+    subscription, due, writes = timer.subscription, timer.due, timer.writes
+    org = subscription.organization_id
+    started = subscription.model_copy(
+        update={
+            "status": "active",
+            "started_at": iso(due),
+            "updated_at": iso(datetime.now(UTC)),
+            "timers": timer.remaining,
+        }
+    )
+    plan = plans.get_plan_by_id(org, started.plan_id, include_deleted=True)
+    started = with_timers(writes, started, plan, due)
+    ended: list[Subscription] = []
+    if action == "downgrade" and subscription.previous_subscription_id:
+        previous = get_subscription_by_id(org, subscription.previous_subscription_id)
+        if previous.status == "active":
+            replaced = terminated(previous, due)
+            drop_timers(writes, previous)
+            put_subscription(writes, replaced)
+            writes.message(subscription_message("subscription.terminated", replaced, f"{timer.key}:previous"))
+            ended.append(replaced)
+    put_subscription(writes, started)
+    writes.message(subscription_message("subscription.started", started, timer.key))
+    return ended
+
+
+def _terminate(timer: _DueTimer) -> list[Subscription]:
+    """The subscription reaches its `ending_at`; a downgrade waiting for it is canceled."""
+    subscription, writes = timer.subscription, timer.writes
+    ended = terminated(subscription, timer.due)
+    for other in timer.remaining:
+        delete_timer(writes, other)
+    if subscription.next_subscription_id:
+        following = get_subscription_by_id(subscription.organization_id, subscription.next_subscription_id)
+        if following.status == "pending":
+            write_canceled(writes, following, timer.due)
+    put_subscription(writes, ended)
+    writes.message(subscription_message("subscription.terminated", ended, timer.key))
+    return [ended]
+
+
+def _end_trial(timer: _DueTimer) -> list[Subscription]:
+    ended_trial = timer.subscription.model_copy(
+        update={
+            "trial_ended_at": iso(timer.due),
+            "updated_at": iso(datetime.now(UTC)),
+            "timers": timer.remaining,
+        }
+    )
+    put_subscription(timer.writes, ended_trial)
+    timer.writes.message(subscription_message("subscription.trial_ended", ended_trial, timer.key))
+    return []
+
+
+def _alert(timer: _DueTimer) -> list[Subscription]:
+    alerted = timer.subscription.model_copy(update={"timers": timer.remaining})
+    put_subscription(timer.writes, alerted)
+    timer.writes.message(subscription_message("subscription.termination_alert", alerted, timer.key))
+    return []
