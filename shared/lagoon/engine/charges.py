@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 from decimal import ROUND_CEILING, Decimal
 from typing import Any
 
-from lagoon.engine.aggregation import AggregationResult
 from lagoon.engine.money import cents_to_amount, round_cents, to_cents
 from lagoon.engine.numbers import exact
+from lagoon.engine.period_units import AggregationResult
 from lagoon.engine.properties import (
     ChargeProperties,
     DynamicProperties,
@@ -257,7 +257,7 @@ def price_package(properties: PackageProperties, units: Decimal) -> tuple[Decima
 def percentage_values_needed(properties: PercentageProperties) -> int:
     """How many earliest event values `price_percentage` needs: `KEEP_EVERY_EVENT_VALUE` (-1) with a
     per-transaction min or max, `free_units_per_events` otherwise (0: none). Pass it to
-    `aggregation.new_state(keep_event_values=...)`."""
+    `aggregation_state.new_state(keep_event_values=...)`."""
     if properties.per_transaction_min_amount is not None or properties.per_transaction_max_amount is not None:
         return -1
     return properties.free_units_per_events or 0

@@ -6,7 +6,6 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from lagoon.engine.aggregation import AggregationResult
 from lagoon.engine.charges import (
     amount_details_json,
     percentage_values_needed,
@@ -14,6 +13,7 @@ from lagoon.engine.charges import (
     price_in_advance_event,
     true_up_amount_cents,
 )
+from lagoon.engine.period_units import AggregationResult
 from lagoon.engine.properties import PercentageProperties, validate_charge_properties
 
 

@@ -35,22 +35,18 @@ from lagoon.domain.customers import Customer
 from lagoon.domain.plans import Charge, ChargeFilter, Plan
 from lagoon.domain.subscriptions import Subscription
 from lagoon.domain.usage import ChargeUsageResult, SubscriptionUsage
-from lagoon.engine.aggregation import (
-    AggregationState,
-    MetricDefinition,
-    finalize,
-    merge,
-    new_state,
-    open_next_period,
-)
+from lagoon.engine.aggregation_state import AggregationState, new_state
 from lagoon.engine.charges import amount_details_json, price_charge
+from lagoon.engine.folding import merge
 from lagoon.engine.invoice_math import (
     FeeInput,
     TaxRate,
     compute_invoice,
     resolve_fee_taxes,
 )
+from lagoon.engine.metric_definitions import MetricDefinition
 from lagoon.engine.numbers import decimal_text
+from lagoon.engine.period_units import finalize, open_next_period
 from lagoon.engine.periods import BillingPeriod, billing_period_containing, local_date
 from lagoon.ingestion.directory import DEFAULT_FILTER, metric_definition
 from lagoon.services import customers, organizations, subscriptions
