@@ -12,7 +12,8 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from lagoon.engine.aggregation_state import new_state
-from lagoon.engine.charges import price_charge, price_graduated, tier_table
+from lagoon.engine.charge_models import price_graduated, tier_table
+from lagoon.engine.charges import price_charge
 from lagoon.engine.folding import fold
 from lagoon.engine.metric_definitions import MetricDefinition, UsageEvent
 from lagoon.engine.period_units import AggregationResult

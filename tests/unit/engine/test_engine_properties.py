@@ -9,7 +9,7 @@ from typing import Any
 
 from hypothesis import given, settings, strategies as st
 from lagoon.engine.aggregation_state import KEEP_EVERY_EVENT_VALUE, new_state
-from lagoon.engine.charges import price_graduated, price_volume
+from lagoon.engine.charge_models import price_graduated, price_volume
 from lagoon.engine.folding import fold_events, merge
 from lagoon.engine.invoice_math import AppliedCouponInput, FeeInput, TaxRate, compute_invoice
 from lagoon.engine.metric_definitions import MetricDefinition, UsageEvent
