@@ -29,9 +29,9 @@ def _functions(tree: ast.AST) -> Iterator[ast.FunctionDef | ast.AsyncFunctionDef
 
 def _local_imports(function: ast.FunctionDef | ast.AsyncFunctionDef) -> Iterator[ast.ImportFrom | ast.Import]:
     for node in ast.walk(function):
-        if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("lagoon"):
-            yield node
-        elif isinstance(node, ast.Import) and any(a.name.startswith("lagoon") for a in node.names):
+        if (isinstance(node, ast.ImportFrom) and (node.module or "").startswith("lagoon")) or (
+            isinstance(node, ast.Import) and any(a.name.startswith("lagoon") for a in node.names)
+        ):
             yield node
 
 
