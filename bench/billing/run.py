@@ -38,7 +38,9 @@ def _setup(events_per_charge: int) -> str:
     from lagoon.domain.customers import CustomerInput
     from lagoon.domain.plans import PlanCreateInput
     from lagoon.domain.subscriptions import SubscriptionInput
-    from lagoon.engine.aggregation import UsageEvent, fold, new_state
+    from lagoon.engine.aggregation_state import new_state
+    from lagoon.engine.folding import fold
+    from lagoon.engine.metric_definitions import UsageEvent
     from lagoon.ingestion.aggregator import STATUS_COUNTED
     from lagoon.ingestion.directory import metric_definition
     from lagoon.services import customers, organizations

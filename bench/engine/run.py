@@ -11,8 +11,12 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-from lagoon.engine.aggregation import AggregationResult, MetricDefinition, UsageEvent, fold, new_state
-from lagoon.engine.charges import price_charge, price_graduated, tier_table
+from lagoon.engine.aggregation_state import new_state
+from lagoon.engine.charge_models import price_graduated, tier_table
+from lagoon.engine.charges import price_charge
+from lagoon.engine.folding import fold
+from lagoon.engine.metric_definitions import MetricDefinition, UsageEvent
+from lagoon.engine.period_units import AggregationResult
 from lagoon.engine.properties import GraduatedProperties, validate_charge_properties
 
 EVENTS = 200_000

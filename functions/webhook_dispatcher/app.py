@@ -3,7 +3,8 @@
 from typing import Any
 
 from lagoon.observability import lambda_entrypoint
-from lagoon.services.webhooks.webhook_delivery import dispatch_due_messages, parse_time
+from lagoon.services.webhooks.dispatch import dispatch_due_messages
+from lagoon.services.webhooks.outbox_time import parse_time
 
 
 @lambda_entrypoint(correlation_id_path="id")

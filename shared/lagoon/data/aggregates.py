@@ -11,7 +11,7 @@ from typing import Any
 
 from lagoon.data.usage_keys import CLOSED_PREFIX, DEFAULT_FILTER, aggregate_pk
 from lagoon.data.usage_store import UsageStore, aggregates_table, text
-from lagoon.engine.aggregation import AggregationState
+from lagoon.engine.aggregation_state import AggregationState
 
 Bucket = tuple[str, str, str]
 """(charge lago_id, filter id or `-`, group JSON or `-`) — as the aggregator keys its items."""

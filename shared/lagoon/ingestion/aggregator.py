@@ -48,17 +48,11 @@ from lagoon.data.usage_keys import (
 )
 from lagoon.data.usage_store import N, S, UsageStore, aggregates_table, events_table, text
 from lagoon.domain.events import IncomingEvent, StreamRecord, microseconds_to_datetime
-from lagoon.engine.aggregation import (
-    AggregationResult,
-    AggregationState,
-    UsageEvent,
-    aggregation_property_error,
-    finalize,
-    fold,
-    group_key,
-    invalid_filter_keys,
-    new_state,
-)
+from lagoon.engine.aggregation_state import AggregationState, new_state
+from lagoon.engine.charge_filters import group_key, invalid_filter_keys
+from lagoon.engine.folding import fold
+from lagoon.engine.metric_definitions import UsageEvent, aggregation_property_error
+from lagoon.engine.period_units import AggregationResult, finalize
 from lagoon.engine.periods import billing_period_containing
 from lagoon.ingestion.directory import ChargeView, Directory, SubscriptionView
 

@@ -26,7 +26,9 @@ from lagoon.domain import subscriptions as subscription_kinds
 from lagoon.domain.billable_metrics import BillableMetric
 from lagoon.domain.plans import ALL_FILTER_VALUES, Charge, ChargeFilter, Plan
 from lagoon.domain.subscriptions import parse_iso
-from lagoon.engine.aggregation import KEEP_EVERY_EVENT_VALUE, MetricDefinition, MetricFilter, filter_value
+from lagoon.engine.aggregation_state import KEEP_EVERY_EVENT_VALUE
+from lagoon.engine.charge_filters import filter_value
+from lagoon.engine.metric_definitions import MetricDefinition, MetricFilter
 from lagoon.engine.periods import SubscriptionTerms, local_date, local_midnight
 
 CATALOG_TTL_SECONDS = 30.0
@@ -48,7 +50,7 @@ class ChargeView:
     def filter_ids(self, properties: Mapping[str, Any]) -> tuple[str, ...]:
         """The filters an event is aggregated under (the most specific matches), or the default bucket.
 
-        Same rule as `lagoon.engine.aggregation.matching_charge_filters`, with Lago's `__ALL_FILTER_VALUES__`.
+        Same rule as `lagoon.engine.charge_filters.matching_charge_filters`, with Lago's `__ALL_FILTER_VALUES__`.
         """
         matched = [f for f in self.filters if _matches(f, properties)]
         if not matched:

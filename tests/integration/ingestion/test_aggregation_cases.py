@@ -19,7 +19,9 @@ from tests.integration.ingestion.conftest import (
 
 
 def _units(org_id, subscription, metric_fields, period_from="2024-01-01T00:00:00Z"):
-    from lagoon.engine.aggregation import AggregationState, MetricDefinition, finalize
+    from lagoon.engine.aggregation_state import AggregationState
+    from lagoon.engine.metric_definitions import MetricDefinition
+    from lagoon.engine.period_units import finalize
 
     found = [a for a in aggregates(org_id, subscription["lago_id"]) if a["period_from"] == period_from]
     assert len(found) == 1, found

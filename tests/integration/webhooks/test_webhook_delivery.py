@@ -219,7 +219,7 @@ def test_retrying_a_message_of_another_organization_is_not_found(api, org, other
 
 
 def test_a_dispatcher_crash_after_claiming_loses_nothing(api, receiver, dispatcher, monkeypatch):
-    from lagoon.services.webhooks import webhook_delivery
+    from lagoon.services.webhooks import dispatch
 
     # Given messages claimed by a run that dies before sending anything
     _endpoint(api, receiver.url())
@@ -230,7 +230,7 @@ def test_a_dispatcher_crash_after_claiming_loses_nothing(api, receiver, dispatch
         raise RuntimeError("the function died")
 
     with monkeypatch.context() as patch:
-        patch.setattr(webhook_delivery._Run, "start", crash)
+        patch.setattr(dispatch._Run, "start", crash)
         with pytest.raises(RuntimeError):
             dispatcher.at()
     assert receiver.received() == []
@@ -273,7 +273,7 @@ def test_two_dispatchers_never_claim_the_same_message(api, receiver, webhook_set
     from datetime import UTC, datetime, timedelta
 
     from lagoon.data import webhook_outbox
-    from lagoon.services.webhooks.webhook_delivery import iso
+    from lagoon.services.webhooks.outbox_time import iso
 
     _endpoint(api, receiver.url())
     _customer(api, "c1")

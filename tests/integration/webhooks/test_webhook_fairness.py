@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from lagoon.services.webhooks.webhook_delivery import DeliveryPolicy, dispatch_due_messages
+from lagoon.services.webhooks.delivery_policy import DeliveryPolicy
+from lagoon.services.webhooks.dispatch import dispatch_due_messages
 
 
 def _endpoint(api, url):

@@ -10,7 +10,7 @@ import time
 from collections.abc import Iterator
 
 import pytest
-from lagoon.services.webhooks.webhook_delivery import HttpSender
+from lagoon.services.webhooks.http_sender import HttpSender
 
 
 class TricklingReceiver:

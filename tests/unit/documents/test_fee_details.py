@@ -8,8 +8,8 @@ from typing import Any
 
 from lagoon.documents.fee_details import DetailLine, fee_detail_lines
 from lagoon.documents.locales import EN
-from lagoon.engine.aggregation import AggregationResult
 from lagoon.engine.charges import amount_details_json, price_charge
+from lagoon.engine.period_units import AggregationResult
 from lagoon.engine.properties import validate_charge_properties
 
 

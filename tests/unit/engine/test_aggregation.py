@@ -8,25 +8,21 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from lagoon.engine.aggregation import (
-    KEEP_EVERY_EVENT_VALUE,
-    AggregationState,
+from lagoon.engine.aggregation_state import KEEP_EVERY_EVENT_VALUE, AggregationState, new_state
+from lagoon.engine.charge_filters import (
     ChargeFilterDefinition,
+    group_key,
+    invalid_filter_keys,
+    matching_charge_filters,
+)
+from lagoon.engine.folding import fold, fold_events, merge
+from lagoon.engine.metric_definitions import (
     MetricDefinition,
     MetricFilter,
     UsageEvent,
     aggregation_property_error,
-    apply_rounding,
-    finalize,
-    fold,
-    fold_events,
-    group_key,
-    invalid_filter_keys,
-    matching_charge_filters,
-    merge,
-    new_state,
-    open_next_period,
 )
+from lagoon.engine.period_units import apply_rounding, finalize, open_next_period
 
 JAN = datetime(2024, 1, 1, tzinfo=UTC)
 FEB = datetime(2024, 2, 1, tzinfo=UTC)

@@ -7,22 +7,17 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from lagoon.engine.aggregation import (
-    AggregationResult,
+from lagoon.engine.aggregation_state import new_state
+from lagoon.engine.charge_filters import (
     ChargeFilterDefinition,
-    MetricDefinition,
-    MetricFilter,
-    UsageEvent,
-    finalize,
-    fold,
-    fold_events,
     group_key,
     invalid_filter_keys,
     matching_charge_filters,
-    new_state,
-    numeric_property,
 )
 from lagoon.engine.charges import price_charge, price_in_advance_event
+from lagoon.engine.folding import fold, fold_events
+from lagoon.engine.metric_definitions import MetricDefinition, MetricFilter, UsageEvent, numeric_property
+from lagoon.engine.period_units import AggregationResult, finalize
 from lagoon.engine.properties import ChargePropertiesError, validate_charge_properties
 
 JAN, FEB = datetime(2024, 1, 1, tzinfo=UTC), datetime(2024, 2, 1, tzinfo=UTC)

@@ -6,14 +6,14 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from lagoon.engine.aggregation import AggregationResult
+from lagoon.engine.charge_models import percentage_values_needed
 from lagoon.engine.charges import (
     amount_details_json,
-    percentage_values_needed,
     price_charge,
     price_in_advance_event,
     true_up_amount_cents,
 )
+from lagoon.engine.period_units import AggregationResult
 from lagoon.engine.properties import PercentageProperties, validate_charge_properties
 
 

@@ -8,17 +8,12 @@ from decimal import Decimal
 from typing import Any
 
 from hypothesis import given, settings, strategies as st
-from lagoon.engine.aggregation import (
-    KEEP_EVERY_EVENT_VALUE,
-    MetricDefinition,
-    UsageEvent,
-    finalize,
-    fold_events,
-    merge,
-    new_state,
-)
-from lagoon.engine.charges import price_graduated, price_volume
+from lagoon.engine.aggregation_state import KEEP_EVERY_EVENT_VALUE, new_state
+from lagoon.engine.charge_models import price_graduated, price_volume
+from lagoon.engine.folding import fold_events, merge
 from lagoon.engine.invoice_math import AppliedCouponInput, FeeInput, TaxRate, compute_invoice
+from lagoon.engine.metric_definitions import MetricDefinition, UsageEvent
+from lagoon.engine.period_units import finalize
 from lagoon.engine.properties import GraduatedProperties, VolumeProperties, validate_charge_properties
 
 START = datetime(2024, 1, 1, tzinfo=UTC)

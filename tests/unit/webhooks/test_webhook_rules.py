@@ -6,7 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from lagoon.domain.webhook_endpoints import WebhookEndpoint, WebhookEndpointInput
-from lagoon.services.webhooks.webhook_delivery import DeliveryPolicy, iso, parse_time
+from lagoon.services.webhooks.delivery_policy import DeliveryPolicy
+from lagoon.services.webhooks.outbox_time import iso, parse_time
 from pydantic import ValidationError
 
 

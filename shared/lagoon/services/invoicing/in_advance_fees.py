@@ -27,15 +27,10 @@ from lagoon.domain.events import microseconds_to_datetime
 from lagoon.domain.plans import Charge, ChargeFilter, Plan
 from lagoon.domain.subscriptions import Subscription
 from lagoon.domain.usage import EstimateEventInput
-from lagoon.engine.aggregation import (
-    AggregationState,
-    UsageEvent,
-    finalize,
-    fold,
-    group_key,
-    new_state,
-)
+from lagoon.engine.aggregation_state import AggregationState, new_state
+from lagoon.engine.charge_filters import group_key
 from lagoon.engine.charges import ChargeResult, amount_details_json, price_in_advance_event
+from lagoon.engine.folding import fold
 from lagoon.engine.invoice_math import (
     AppliedTaxTotal,
     FeeInput,
@@ -43,8 +38,10 @@ from lagoon.engine.invoice_math import (
     compute_invoice,
     resolve_fee_taxes,
 )
+from lagoon.engine.metric_definitions import UsageEvent
 from lagoon.engine.money import currency_exponent
 from lagoon.engine.numbers import decimal_text
+from lagoon.engine.period_units import finalize
 from lagoon.ingestion.aggregator import InAdvanceFold
 from lagoon.ingestion.directory import plan_view
 from lagoon.services import customers, organizations

@@ -5,7 +5,7 @@ charge, filter, group) in the subscription's partition of AggregatesTable. Prici
 1. one Query on that partition (lagoon.data.aggregates) — the period's items, or, when a charge is on a
    recurring or weighted metric whose units carry over, every item up to the period (one per past period and
    bucket);
-2. `aggregation.finalize` + `charges.price_charge` per bucket, in memory.
+2. `period_units.finalize` + `charges.price_charge` per bucket, in memory.
 Nothing here reads events: the cost is bounded by charges x filters x groups (x periods for carried units),
 never by the number of events (docs/usage.md).
 
@@ -27,15 +27,11 @@ from lagoon.domain.billable_metrics import BillableMetric
 from lagoon.domain.plans import Charge, ChargeFilter, Plan
 from lagoon.domain.subscriptions import Subscription
 from lagoon.domain.usage import ChargeUsageResult
-from lagoon.engine.aggregation import (
-    AggregationState,
-    MetricDefinition,
-    finalize,
-    merge,
-    new_state,
-    open_next_period,
-)
+from lagoon.engine.aggregation_state import AggregationState, new_state
 from lagoon.engine.charges import amount_details_json, price_charge
+from lagoon.engine.folding import merge
+from lagoon.engine.metric_definitions import MetricDefinition
+from lagoon.engine.period_units import finalize, open_next_period
 from lagoon.ingestion.directory import metric_definition
 from lagoon.services.catalog import billable_metrics
 

@@ -13,7 +13,7 @@ from typing import Any
 from lagoon import errors
 from lagoon.data import entities, webhook_outbox
 from lagoon.data.webhook_outbox import FAILED, FAILURE_KIND, PENDING, OutboxEntry
-from lagoon.services.webhooks.webhook_delivery import iso, parse_time
+from lagoon.services.webhooks.outbox_time import iso, parse_time
 
 
 def render_message(entry: OutboxEntry) -> dict[str, Any]:

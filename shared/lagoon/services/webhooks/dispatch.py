@@ -14,161 +14,44 @@ One run, at the schedule's "now":
 5. record each message's outcome as soon as its deliveries are done: succeeded, retried later with
    exponential backoff, or `failed` after `max_attempts` (then listed and retryable, see webhook_messages).
 
+The run orchestrates; the rules (bounds, success, retries, retention) are `delivery_policy`'s, the envelope and
+its signatures `claimed_messages`', the POST `http_sender`'s.
+
 Delivery is at least once: a run that dies after sending but before recording sends again after the lease,
 with the same `X-Lago-Unique-Key` (the message id).
 """
 
 from __future__ import annotations
 
-import contextlib
-import http.client
-import json
-import socket
-import ssl
 import threading
 import time
 import uuid
-import zlib
 from collections import Counter, deque
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
 from lagoon import errors
-from lagoon.config import Settings, get_settings
+from lagoon.config import get_settings
 from lagoon.data import organizations, webhook_outbox
-from lagoon.data.webhook_outbox import DELIVERED, FAILED, PENDING, OutboxEntry
-from lagoon.domain.webhook_endpoints import WebhookEndpoint
-from lagoon.domain.webhook_signatures import envelope_body, hmac_signature, jwt_issuer, jwt_signature
+from lagoon.data.webhook_outbox import FAILED, PENDING, OutboxEntry
+from lagoon.domain.webhook_signatures import jwt_issuer
 from lagoon.observability import logger
-from lagoon.services.webhooks import webhook_endpoints, webhook_keys
+from lagoon.services.webhooks import webhook_endpoints
+from lagoon.services.webhooks.claimed_messages import (
+    ClaimedMessage,
+    DeliveryTask,
+    OrganizationEndpoints,
+    new_delivery,
+)
+from lagoon.services.webhooks.delivery_policy import DeliveryPolicy, MessageOutcome, message_outcome
+from lagoon.services.webhooks.http_sender import HttpResult, HttpSender, Sender, elapsed_ms
+from lagoon.services.webhooks.outbox_time import iso
 
-SUCCESS_STATUSES = frozenset({200, 201, 202, 204})  # DECISIONS.md
-USER_AGENT = "Lagoon-Webhooks/1.0"
-DELIVERED_RETENTION = timedelta(days=30)
-FAILED_RETENTION = timedelta(days=90)
-MAX_ATTEMPTS_KEPT = 20  # attempt log entries kept per delivery (the most recent)
 STORE_THREADS = 8  # parallel claims and progress writes (DynamoDB round trips)
-
-
-def iso(moment: datetime) -> str:
-    """The timestamp format of the outbox (sortable as text)."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-def parse_time(value: str | None) -> datetime:
-    """An EventBridge `time` ("2026-12-01T00:00:00Z"); the clock when absent."""
-    if not value:
-        return datetime.now(UTC)
-    parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-
-
-@dataclass(frozen=True)
-class DeliveryPolicy:
-    timeout_seconds: float = 30.0
-    max_attempts: int = 6
-    backoff_base_seconds: float = 60.0
-    backoff_factor: float = 4.0
-    concurrency: int = 16
-    endpoint_concurrency: int = 4
-    lease_seconds: int = 360
-    endpoint_backlog: int = 100
-    max_open_messages: int = 1000
-    max_waiting_messages: int = 2000
-    page_size: int = 100
-
-    @classmethod
-    def from_settings(cls, settings: Settings | None = None) -> DeliveryPolicy:
-        s = settings or get_settings()
-        return cls(
-            timeout_seconds=s.webhook_timeout_seconds,
-            max_attempts=s.webhook_max_attempts,
-            backoff_base_seconds=s.webhook_backoff_base_seconds,
-            backoff_factor=s.webhook_backoff_factor,
-            concurrency=s.webhook_concurrency,
-            endpoint_concurrency=s.webhook_endpoint_concurrency,
-            lease_seconds=s.webhook_lease_seconds,
-        )
-
-    def retry_delay(self, failed_attempts: int, seed: str) -> timedelta:
-        """base * factor**(n-1), plus a deterministic 0-10 % spread so a burst of failures does not retry at once."""
-        delay = self.backoff_base_seconds * self.backoff_factor ** (failed_attempts - 1)
-        spread = (zlib.crc32(f"{seed}#{failed_attempts}".encode()) % 1000) / 10_000
-        return timedelta(seconds=delay * (1 + spread))
-
-
-@dataclass(frozen=True)
-class HttpResult:
-    status: int | None
-    duration_ms: int
-    error: str | None = None
-    response: str = ""
-
-
-Sender = Callable[[str, bytes, dict[str, str], float], HttpResult]
-
-
-class HttpSender:
-    """POSTs over one connection per attempt (as Lago's HTTP client does), never following redirects nor
-    retrying (retries are ours), within **one deadline for the whole attempt**: connecting, the TLS handshake,
-    sending, and reading the status, headers and the start of the body. Socket timeouts alone bound each read,
-    so a receiver trickling a byte a second could hold an attempt for hours; here a watchdog shuts the socket
-    down at the deadline wherever the attempt is blocked. (Name resolution is the resolver's, not bounded here.)
-    """
-
-    def __init__(self, tls: ssl.SSLContext | None = None) -> None:
-        self._tls = tls or ssl.create_default_context()
-
-    def __call__(self, url: str, body: bytes, headers: dict[str, str], timeout: float) -> HttpResult:
-        started = time.monotonic()
-        parts = urlsplit(url)
-        host = parts.hostname or ""  # validated URLs always have one
-        connection: http.client.HTTPConnection
-        if parts.scheme.lower() == "https":
-            connection = http.client.HTTPSConnection(host, parts.port, timeout=timeout, context=self._tls)
-        else:
-            connection = http.client.HTTPConnection(host, parts.port, timeout=timeout)
-        expired = threading.Event()
-
-        def abort() -> None:
-            expired.set()
-            sock = connection.sock  # the plain socket while TLS shakes hands, then the TLS one
-            if sock is not None:
-                with contextlib.suppress(OSError):
-                    sock.shutdown(socket.SHUT_RDWR)  # wakes up the attempt's blocked call
-
-        watchdog = threading.Timer(timeout, abort)
-        watchdog.daemon = True
-        watchdog.start()
-        try:
-            connection.connect()
-            if expired.is_set():
-                raise TimeoutError
-            target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-            connection.request("POST", target, body=body, headers={**headers, "Connection": "close"})
-            response = connection.getresponse()
-            start_of_body = response.read(300)
-            if expired.is_set():
-                raise TimeoutError
-            text = start_of_body.decode("utf-8", "replace")
-            return HttpResult(response.status, _elapsed_ms(started), response=text)
-        except Exception as exc:  # any transport failure is a failed attempt, never a crash
-            if expired.is_set() or isinstance(exc, TimeoutError):
-                error = f"deadline exceeded ({timeout:g} s for connect, request and answer)"
-            else:
-                error = f"{type(exc).__name__}: {exc}"[:300]
-            return HttpResult(None, _elapsed_ms(started), error=error)
-        finally:
-            watchdog.cancel()
-            connection.close()
-
-
-def _elapsed_ms(started: float) -> int:
-    return int((time.monotonic() - started) * 1000)
 
 
 @dataclass
@@ -190,52 +73,6 @@ class DispatchReport:
         return dict(self.__dict__)
 
 
-@dataclass
-class _Organization:
-    hmac_key: str | None
-    endpoints: dict[str, WebhookEndpoint]
-
-
-@dataclass
-class _Message:
-    entry: OutboxEntry
-    deliveries: dict[str, dict[str, Any]]
-    organization: _Organization
-    outstanding: int = 0
-    _body: bytes | None = None
-    _signatures: dict[str, str] = field(default_factory=dict)
-    _lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def body(self) -> bytes:
-        with self._lock:
-            if self._body is None:
-                payload = json.loads(self.entry.payload)
-                self._body = envelope_body(
-                    self.entry.webhook_type, self.entry.object_type, self.entry.organization_id, payload
-                )
-            return self._body
-
-    def signature(self, algo: str, issuer: str) -> str:
-        body = self.body()
-        with self._lock:
-            if algo not in self._signatures:
-                if algo == "hmac":
-                    self._signatures[algo] = hmac_signature(body, self.organization.hmac_key or "")
-                else:
-                    self._signatures[algo] = jwt_signature(body, webhook_keys.signing_keys(), issuer)
-            return self._signatures[algo]
-
-
-@dataclass
-class _Task:
-    message: _Message
-    endpoint: WebhookEndpoint
-
-
-def _new_delivery(now: str) -> dict[str, Any]:
-    return {"status": PENDING, "next_attempt_at": now, "round_attempts": 0, "attempts": []}
-
-
 class _Run:
     store: ThreadPoolExecutor  # claims and records progress off the delivery loop (set by run())
 
@@ -250,7 +87,7 @@ class _Run:
         self.start_deadline = start_deadline
         self.started = time.monotonic()
         self.issuer = jwt_issuer(get_settings().api_base_url)
-        self.organizations: dict[str, _Organization] = {}
+        self.organizations: dict[str, OrganizationEndpoints] = {}
         self.cursors: dict[str, dict[str, Any] | None] = {shard: None for shard in webhook_outbox.SHARDS}
         self.seen: set[str] = set()  # read this run: a message handed back is not taken twice
         # Read but not claimed, because every endpoint they are due for has enough work queued: each waits
@@ -264,15 +101,15 @@ class _Run:
         self.left_behind_for: set[str] = set()
         self.reserved: Counter[str] = Counter()  # deliveries of admitted messages being claimed
         self.admitted: list[tuple[OutboxEntry, list[str]]] = []
-        self.open: dict[str, _Message] = {}
-        self.queues: dict[str, deque[_Task]] = {}
+        self.open: dict[str, ClaimedMessage] = {}
+        self.queues: dict[str, deque[DeliveryTask]] = {}
         self.active: Counter[str] = Counter()
         # Endpoints that took at least half the deadline to answer (or missed it) in this run, and the attempts
         # to them under way: together they hold at most half of the slots, so several dead endpoints (common
         # across organizations) cannot take every slot for a whole deadline at a time.
         self.slow: set[str] = set()
         self.slow_futures: set[Future[dict[str, Any]]] = set()
-        self.futures: dict[Future[dict[str, Any]], _Task] = {}
+        self.futures: dict[Future[dict[str, Any]], DeliveryTask] = {}
         self.claims: dict[Future[OutboxEntry | None], list[str]] = {}
         self.saves: list[Future[None]] = []
         self.report_lock = threading.Lock()
@@ -286,14 +123,14 @@ class _Run:
         return time.monotonic() < self.start_deadline
 
     # -- reading and claiming ------------------------------------------------------------------------
-    def organization(self, organization_id: str) -> _Organization:
+    def organization(self, organization_id: str) -> OrganizationEndpoints:
         if organization_id not in self.organizations:
             try:
                 hmac_key: str | None = organizations.get_organization(organization_id).hmac_key
             except errors.NotFound:
                 hmac_key = None
             endpoints = {e.lago_id: e for e in webhook_endpoints.list_endpoints(organization_id)}
-            self.organizations[organization_id] = _Organization(hmac_key, endpoints)
+            self.organizations[organization_id] = OrganizationEndpoints(hmac_key, endpoints)
         return self.organizations[organization_id]
 
     def due_endpoints(self, entry: OutboxEntry) -> list[str]:
@@ -419,13 +256,13 @@ class _Run:
         organization = self.organization(entry.organization_id)
         if entry.deliveries is None:
             deliveries = {
-                endpoint_id: _new_delivery(self.now_iso)
+                endpoint_id: new_delivery(self.now_iso)
                 for endpoint_id, endpoint in organization.endpoints.items()
                 if endpoint.accepts(entry.webhook_type)
             }
         else:
             deliveries = entry.deliveries
-        message = _Message(entry, deliveries, organization)
+        message = ClaimedMessage(entry, deliveries, organization)
         self.open[entry.message_id] = message
         for endpoint_id, delivery in deliveries.items():
             if delivery["status"] != PENDING or delivery["next_attempt_at"] > self.now_iso:
@@ -437,7 +274,7 @@ class _Run:
             if self.backlogged(endpoint_id):
                 self.report.deferred += 1
                 continue
-            self.queues.setdefault(endpoint_id, deque()).append(_Task(message, endpoint))
+            self.queues.setdefault(endpoint_id, deque()).append(DeliveryTask(message, endpoint))
             message.outstanding += 1
         if message.outstanding == 0:
             self.complete(message)
@@ -477,38 +314,18 @@ class _Run:
                 first = next(iter(self.queues))
                 self.queues[first] = self.queues.pop(first)
 
-    def attempt(self, task: _Task) -> dict[str, Any]:
+    def attempt(self, task: DeliveryTask) -> dict[str, Any]:
         """One POST (runs in a worker thread). Never raises: every failure is a failed attempt."""
         endpoint, message = task.endpoint, task.message
         at = iso(self.clock())
         started = time.monotonic()
         try:
             body = message.body()
-            headers = {
-                "Content-Type": "application/json",
-                "User-Agent": USER_AGENT,
-                "X-Lago-Signature": message.signature(endpoint.signature_algo, self.issuer),
-                "X-Lago-Signature-Algorithm": endpoint.signature_algo,
-                "X-Lago-Unique-Key": message.entry.message_id,
-            }
+            headers = message.headers(endpoint, self.issuer)
             result = self.sender(endpoint.webhook_url, body, headers, self.policy.timeout_seconds)
         except Exception as exc:
-            result = HttpResult(None, _elapsed_ms(started), error=f"{type(exc).__name__}: {exc}"[:300])
-        succeeded = (
-            result.status in SUCCESS_STATUSES and result.duration_ms <= self.policy.timeout_seconds * 1000
-        )
-        error = result.error
-        if not succeeded and error is None:
-            error = f"HTTP {result.status}" if result.status not in SUCCESS_STATUSES else "timeout"
-        return {
-            "at": at,
-            "webhook_url": endpoint.webhook_url,
-            "outcome": "succeeded" if succeeded else "failed",
-            "http_status": result.status,
-            "duration_ms": result.duration_ms,
-            "error": error,
-            "response": result.response[:300] if not succeeded else "",
-        }
+            result = HttpResult(None, elapsed_ms(started), error=f"{type(exc).__name__}: {exc}"[:300])
+        return self.policy.attempt_log(result, at, endpoint.webhook_url)
 
     def finish(self, future: Future[dict[str, Any]]) -> None:
         task = self.futures.pop(future)
@@ -520,22 +337,12 @@ class _Run:
             self.slow.add(endpoint_id)
         message = task.message
         delivery = message.deliveries[endpoint_id]
-        delivery["attempts"] = [*delivery["attempts"], attempt][-MAX_ATTEMPTS_KEPT:]
-        delivery["round_attempts"] = int(delivery.get("round_attempts", 0)) + 1
+        self.policy.record_attempt(delivery, attempt, seed=f"{message.entry.message_id}#{endpoint_id}")
         self.report.attempts += 1
         if attempt["outcome"] == "succeeded":
             self.report.succeeded_attempts += 1
-            delivery.update(status="succeeded", next_attempt_at=None)
         else:
             self.report.failed_attempts += 1
-            if delivery["round_attempts"] >= self.policy.max_attempts:
-                delivery.update(status=FAILED, next_attempt_at=None)
-            else:
-                seed = f"{message.entry.message_id}#{endpoint_id}"
-                retry_at = parse_time(attempt["at"]) + self.policy.retry_delay(
-                    delivery["round_attempts"], seed
-                )
-                delivery["next_attempt_at"] = iso(retry_at)
         logger.info(
             "webhook attempt",
             extra={
@@ -557,56 +364,32 @@ class _Run:
             self.complete(message)
 
     # -- recording -----------------------------------------------------------------------------------
-    def complete(self, message: _Message) -> None:
+    def complete(self, message: ClaimedMessage) -> None:
         """Hand the message back: due again at its earliest pending delivery, or finished."""
         self.open.pop(message.entry.message_id, None)
-        deliveries = message.deliveries
-        pending = [d["next_attempt_at"] for d in deliveries.values() if d["status"] == PENDING]
-        ended = self.clock()
-        failure = None
-        if pending:
-            status, next_at, finished, expires = PENDING, min(pending), None, None
+        outcome = message_outcome(message.entry, message.deliveries, self.clock())
+        if outcome.status == PENDING:
             self.report.retrying += 1
-        elif any(d["status"] == FAILED for d in deliveries.values()):
-            status, next_at, finished, expires = FAILED, None, iso(ended), ended + FAILED_RETENTION
-            failure = {
-                "message_id": message.entry.message_id,
-                "webhook_type": message.entry.webhook_type,
-                "object_type": message.entry.object_type,
-                "failed_at": iso(ended),
-                "endpoint_ids": sorted(e for e, d in deliveries.items() if d["status"] == FAILED),
-            }
+        elif outcome.status == FAILED:
             self.report.failed += 1
         else:
-            status, next_at, finished, expires = DELIVERED, None, iso(ended), ended + DELIVERED_RETENTION
             self.report.delivered += 1
-        self.saves.append(
-            self.store.submit(
-                self.save, message.entry, status, deliveries, next_at, finished, expires, failure
-            )
-        )
+        self.saves.append(self.store.submit(self.save, message.entry, message.deliveries, outcome))
 
     def save(
-        self,
-        entry: OutboxEntry,
-        status: str,
-        deliveries: dict[str, dict[str, Any]],
-        next_at: str | None,
-        finished: str | None,
-        expires: datetime | None,
-        failure: dict[str, Any] | None,
+        self, entry: OutboxEntry, deliveries: dict[str, dict[str, Any]], outcome: MessageOutcome
     ) -> None:
         """Write a message's progress (in a worker thread, so recording never holds up deliveries)."""
         try:
             kept = webhook_outbox.save_progress(
                 entry,
                 self.report.run_id,
-                status=status,
+                status=outcome.status,
                 deliveries=deliveries,
-                next_attempt_at=next_at,
-                finished_at=finished,
-                expires_at=expires,
-                failure=failure,
+                next_attempt_at=outcome.next_attempt_at,
+                finished_at=outcome.finished_at,
+                expires_at=outcome.expires_at,
+                failure=outcome.failure,
             )
         except errors.TransientFailure:
             # The lease runs out and another run takes the message over: nothing is lost.

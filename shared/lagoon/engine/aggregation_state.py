@@ -1,0 +1,155 @@
+"""The running aggregate of usage events (lago-docs/13-billable-metrics.md, checklist §3) and its JSON form.
+
+One `AggregationState` per (charge, filter combination, group key, billing period). The ingestion side folds
+events into it as they arrive and combines partial states computed from separate batches
+(`lagoon.engine.folding`), stores it as JSON (`to_dict` / `from_dict`) and, when the period is read or closed,
+turns it into units (`lagoon.engine.period_units.finalize`). A recurring metric's closing state opens the
+next period (`lagoon.engine.period_units.open_next_period`).
+
+States are bounded: they keep running totals, never the events, except
+- `unique_count_agg`: the distinct values with their add/remove operations (Lago counts distinct values);
+- recurring `sum_agg`: one running total per local day of the period (≤ 366), for day-based proration;
+- opt-in `keep_event_values`: the values of the earliest N events (N = the percentage charge's
+  `free_units_per_events`), or of every event when a percentage charge caps each transaction
+  (`per_transaction_min_amount` / `per_transaction_max_amount` need each transaction's amount, as Lago reads
+  them). That last case is the only one that grows with the number of events.
+
+A state records time as microseconds since the epoch (`epoch_microseconds`) and days as local ISO dates of
+the billing timezone (`local_day`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from functools import lru_cache
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from lagoon.engine.metric_definitions import MetricDefinition
+
+ZERO = Decimal(0)
+KEEP_EVERY_EVENT_VALUE = -1
+"""`keep_event_values` value asking the state to keep every event's value (per-transaction min/max)."""
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+MICROSECOND = timedelta(microseconds=1)
+
+
+@dataclass(slots=True)
+class AggregationState:
+    """Running aggregate of one metric over one period. JSON-serialisable with `to_dict`.
+
+    Fields not used by the aggregation type stay at their defaults.
+    """
+
+    aggregation_type: str
+    field_name: str | None
+    recurring: bool = False
+    timezone: str = "UTC"
+    keep_event_values: int = 0
+    events_count: int = 0
+    ignored_events_count: int = 0
+    # count/sum: Σ values; weighted_sum: Σ increments.
+    total: Decimal = ZERO
+    # Value carried from the previous period (recurring sum / weighted sum).
+    opening_value: Decimal = ZERO
+    maximum: Decimal | None = None
+    # latest_agg: (timestamp in µs, transaction_id, value) of the latest event.
+    latest: tuple[int, str, Decimal] | None = None
+    # weighted_sum_agg: Σ value * timestamp (µs), so the time integral needs no event list.
+    weighted_time_sum: Decimal = ZERO
+    # unique_count_agg: value → sorted [(timestamp µs or None for carried, operation)].
+    unique_values: dict[str, list[tuple[int | None, str]]] = field(default_factory=dict)
+    # recurring sum_agg: local ISO date → (Σ additions, Σ removals) folded that day.
+    daily_totals: dict[str, tuple[Decimal, Decimal]] = field(default_factory=dict)
+    precise_total_amount_cents: Decimal = ZERO
+    # Sorted (timestamp µs, transaction_id, value) when keep_event_values asks for them.
+    event_values: list[tuple[int, str, Decimal]] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON types only; Decimals as strings."""
+        return {
+            "aggregation_type": self.aggregation_type,
+            "field_name": self.field_name,
+            "recurring": self.recurring,
+            "timezone": self.timezone,
+            "keep_event_values": self.keep_event_values,
+            "events_count": self.events_count,
+            "ignored_events_count": self.ignored_events_count,
+            "total": str(self.total),
+            "opening_value": str(self.opening_value),
+            "maximum": None if self.maximum is None else str(self.maximum),
+            "latest": None if self.latest is None else [self.latest[0], self.latest[1], str(self.latest[2])],
+            "weighted_time_sum": str(self.weighted_time_sum),
+            "unique_values": {value: [list(op) for op in ops] for value, ops in self.unique_values.items()},
+            "daily_totals": {day: [str(a), str(r)] for day, (a, r) in self.daily_totals.items()},
+            "precise_total_amount_cents": str(self.precise_total_amount_cents),
+            "event_values": [[ts, tx, str(value)] for ts, tx, value in self.event_values],
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> AggregationState:
+        """Inverse of `to_dict`."""
+        latest = data.get("latest")
+        maximum = data.get("maximum")
+        return cls(
+            aggregation_type=data["aggregation_type"],
+            field_name=data.get("field_name"),
+            recurring=bool(data.get("recurring", False)),
+            timezone=data.get("timezone", "UTC"),
+            keep_event_values=int(data.get("keep_event_values", 0)),
+            events_count=int(data.get("events_count", 0)),
+            ignored_events_count=int(data.get("ignored_events_count", 0)),
+            total=Decimal(data.get("total", "0")),
+            opening_value=Decimal(data.get("opening_value", "0")),
+            maximum=None if maximum is None else Decimal(maximum),
+            latest=None if latest is None else (int(latest[0]), str(latest[1]), Decimal(latest[2])),
+            weighted_time_sum=Decimal(data.get("weighted_time_sum", "0")),
+            unique_values={
+                value: [(None if ts is None else int(ts), str(op)) for ts, op in ops]
+                for value, ops in data.get("unique_values", {}).items()
+            },
+            daily_totals={
+                day: (Decimal(a), Decimal(r)) for day, (a, r) in data.get("daily_totals", {}).items()
+            },
+            precise_total_amount_cents=Decimal(data.get("precise_total_amount_cents", "0")),
+            event_values=[(int(ts), str(tx), Decimal(v)) for ts, tx, v in data.get("event_values", [])],
+        )
+
+
+def new_state(
+    metric: MetricDefinition, *, timezone: str = "UTC", keep_event_values: int = 0
+) -> AggregationState:
+    """An empty state for `metric` over one period.
+
+    `timezone` is the billing timezone whose local days count for proration. `keep_event_values` keeps the
+    values of the earliest N events (a percentage charge's `free_units_per_events`), or of every event with
+    `KEEP_EVERY_EVENT_VALUE` (per-transaction min/max); 0 keeps none.
+    """
+    return AggregationState(
+        aggregation_type=metric.aggregation_type,
+        field_name=metric.field_name,
+        recurring=metric.recurring,
+        timezone=timezone,
+        keep_event_values=keep_event_values,
+    )
+
+
+def epoch_microseconds(timestamp: datetime) -> int:
+    """A moment as a state records it: microseconds since the epoch."""
+    return (timestamp - EPOCH) // MICROSECOND
+
+
+@lru_cache(maxsize=256)
+def billing_zone(name: str) -> ZoneInfo:
+    """The billing timezone `name` (cached: folding a recurring sum asks for it on every event)."""
+    return ZoneInfo(name)
+
+
+def local_day(timestamp_us: int, timezone: str) -> date:
+    """The local day, in the billing `timezone`, of a timestamp recorded in microseconds."""
+    moment = EPOCH + timedelta(microseconds=timestamp_us)
+    return moment.astimezone(billing_zone(timezone)).date()

@@ -1,0 +1,365 @@
+"""Pricing per charge model: a period's units → the precise amount and Lago's `amount_details` breakdown
+(checklist §4.2; spec `FeeAmountDetails`), as lago-api's `Charges::ChargeModels::*Service` compute them.
+
+Every `price_*` function returns the precise, unrounded amount in currency units and the breakdown (Decimals
+here; `charges.amount_details_json` renders them as Lago's strings). Rounding to cents is the caller's
+(`charges.price_charge`).
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from decimal import ROUND_CEILING, Decimal
+from typing import Any
+
+from lagoon.engine.money import cents_to_amount
+from lagoon.engine.numbers import exact
+from lagoon.engine.properties import (
+    GraduatedPercentageProperties,
+    GraduatedPercentageRange,
+    GraduatedProperties,
+    GraduatedRange,
+    PackageProperties,
+    PercentageProperties,
+    StandardProperties,
+    VolumeProperties,
+)
+
+ZERO = Decimal(0)
+HUNDRED = Decimal(100)
+
+
+@dataclass(frozen=True, slots=True)
+class _Tier:
+    """A tier prepared for pricing: it holds the units above `lower` up to `upper` (None: no limit)."""
+
+    from_value: int
+    to_value: int | None
+    lower: Decimal
+    upper: Decimal | None
+    per_unit_amount: Decimal
+    flat_amount: Decimal
+
+
+def tier_table(ranges: Sequence[GraduatedRange | GraduatedPercentageRange]) -> tuple[_Tier, ...]:
+    """Precomputed tiers. Tier n holds the units above the previous tier's `to_value`: with the spec's
+    bounds (0-10, 11-20, 21-inf) 10 units fill the first tier, the 11th unit is the first of the second, and
+    fractional units (10.5) fall in the tier above (0.5 units in 11-20)."""
+    tiers = []
+    previous_to: int | None = None
+    for tier in ranges:
+        amount = tier.per_unit_amount if isinstance(tier, GraduatedRange) else tier.rate / HUNDRED
+        tiers.append(
+            _Tier(
+                from_value=tier.from_value,
+                to_value=tier.to_value,
+                lower=Decimal(previous_to or 0),
+                upper=None if tier.to_value is None else Decimal(tier.to_value),
+                per_unit_amount=amount,
+                flat_amount=tier.flat_amount,
+            )
+        )
+        previous_to = tier.to_value
+    return tuple(tiers)
+
+
+_PREPARED_TIERS: OrderedDict[int, tuple[object, tuple[_Tier, ...]]] = OrderedDict()
+_PREPARED_TIERS_LIMIT = 4096
+
+
+def _prepared_tiers(properties: GraduatedProperties | GraduatedPercentageProperties) -> tuple[_Tier, ...]:
+    """Tier tables of recently priced properties, so pricing many periods of one plan prepares them once.
+
+    Keyed by object identity (the models hold lists and are not hashable); the entry keeps the object alive
+    so its id cannot be reused while cached.
+    """
+    key = id(properties)
+    cached = _PREPARED_TIERS.get(key)
+    if cached is not None and cached[0] is properties:
+        return cached[1]
+    if isinstance(properties, GraduatedProperties):
+        tiers = tier_table(properties.graduated_ranges)
+    else:
+        tiers = tier_table(properties.graduated_percentage_ranges)
+    _PREPARED_TIERS[key] = (properties, tiers)
+    if len(_PREPARED_TIERS) > _PREPARED_TIERS_LIMIT:
+        _PREPARED_TIERS.popitem(last=False)
+    return tiers
+
+
+def _price_tiers(
+    tiers: Sequence[_Tier], units: Decimal, percentage: bool
+) -> tuple[Decimal, list[dict[str, Any]]]:
+    total = ZERO
+    breakdown: list[dict[str, Any]] = []
+    for tier in tiers:
+        if units <= tier.lower and breakdown:
+            break
+        if units <= 0:
+            break
+        top = units if tier.upper is None or units < tier.upper else tier.upper
+        tier_units = top - tier.lower
+        per_unit_total = tier_units * tier.per_unit_amount
+        tier_total = per_unit_total + tier.flat_amount
+        total += tier_total
+        row: dict[str, Any] = {
+            "units": tier_units,
+            "from_value": tier.from_value,
+            "to_value": tier.to_value,
+            "flat_unit_amount": tier.flat_amount,
+            "per_unit_total_amount": per_unit_total,
+            "total_with_flat_amount": tier_total,
+        }
+        if percentage:
+            row["rate"] = tier.per_unit_amount * HUNDRED
+        else:
+            row["per_unit_amount"] = tier.per_unit_amount
+        breakdown.append(row)
+    return total, breakdown
+
+
+@exact
+def price_standard(properties: StandardProperties, units: Decimal) -> tuple[Decimal, dict[str, Any]]:
+    """standard: units * `amount`."""
+    return units * properties.amount, {}
+
+
+@exact
+def price_graduated(
+    properties: GraduatedProperties | Sequence[_Tier], units: Decimal
+) -> tuple[Decimal, dict[str, Any]]:
+    """graduated: each tier prices its own units, plus its flat amount once the tier is reached.
+
+    Checklist §4.2 (derived): tiers [0-10: flat 10, 0.5/unit], 8 units → 10 + 8 * 0.5 = 14.
+    Accepts a `tier_table` to skip preparing the tiers on every call.
+    """
+    tiers = _prepared_tiers(properties) if isinstance(properties, GraduatedProperties) else properties
+    total, breakdown = _price_tiers(tiers, units, percentage=False)
+    return total, {"graduated_ranges": breakdown}
+
+
+@exact
+def price_graduated_prorated(
+    properties: GraduatedProperties, units: Decimal, steps: Sequence[tuple[Decimal, Decimal]]
+) -> tuple[Decimal, dict[str, Any]]:
+    """graduated with `prorated: true` (lago-api `ProratedGraduatedService`): the full units, in time order,
+    decide which tier each step falls in; the step's prorated units are priced at that tier's price (a
+    step across a bound is split in proportion). A reached tier adds its flat amount in full.
+
+    `steps` are `AggregationResult.prorated_steps`; a negative step takes units back from the top.
+    """
+    tiers = _prepared_tiers(properties)
+    tier_prorated = [ZERO] * len(tiers)
+    tier_full = [ZERO] * len(tiers)
+    level = ZERO
+    for full, prorated in steps:
+        if not full:
+            continue
+        ratio = prorated / full
+        low, high = (level, level + full) if full > 0 else (level + full, level)
+        sign = 1 if full > 0 else -1
+        for index, tier in enumerate(tiers):
+            top = high if tier.upper is None else min(high, tier.upper)
+            bottom = max(low, tier.lower)
+            if top > bottom:
+                tier_full[index] += sign * (top - bottom)
+                tier_prorated[index] += sign * (top - bottom) * ratio
+        level += full
+    total = ZERO
+    breakdown: list[dict[str, Any]] = []
+    for index, tier in enumerate(tiers):
+        if units <= 0 or (units <= tier.lower and breakdown):
+            break
+        per_unit_total = tier_prorated[index] * tier.per_unit_amount
+        tier_total = per_unit_total + tier.flat_amount
+        total += tier_total
+        breakdown.append(
+            {
+                "units": tier_prorated[index],
+                "from_value": tier.from_value,
+                "to_value": tier.to_value,
+                "flat_unit_amount": tier.flat_amount,
+                "per_unit_amount": tier.per_unit_amount,
+                "per_unit_total_amount": per_unit_total,
+                "total_with_flat_amount": tier_total,
+            }
+        )
+    return total, {"graduated_ranges": breakdown}
+
+
+@exact
+def price_graduated_percentage(
+    properties: GraduatedPercentageProperties, units: Decimal
+) -> tuple[Decimal, dict[str, Any]]:
+    """graduated_percentage: each tier takes `rate` % of the amount inside it, plus its flat amount once
+    reached (checklist §4.2)."""
+    total, breakdown = _price_tiers(_prepared_tiers(properties), units, percentage=True)
+    return total, {"graduated_percentage_ranges": breakdown}
+
+
+@exact
+def price_volume(
+    properties: VolumeProperties, units: Decimal, priced_units: Decimal | None = None
+) -> tuple[Decimal, dict[str, Any]]:
+    """volume: the single tier containing the total units prices all of them, plus its flat amount.
+
+    Zero units cost nothing. Fractional units between two tiers (10.5 with 0-10 / 11-inf) belong to the
+    upper tier. `priced_units` (prorated units) are multiplied by the tier's price, the tier still being
+    chosen by the full units.
+    """
+    if units <= 0:
+        return ZERO, {"flat_unit_amount": ZERO, "per_unit_amount": ZERO, "per_unit_total_amount": ZERO}
+    ranges = properties.volume_ranges
+    matching = next((r for r in ranges if r.to_value is None or units <= r.to_value), ranges[-1])
+    per_unit_total = (units if priced_units is None else priced_units) * matching.per_unit_amount
+    details = {
+        "flat_unit_amount": matching.flat_amount,
+        "per_unit_amount": matching.per_unit_amount,
+        "per_unit_total_amount": per_unit_total,
+    }
+    return matching.flat_amount + per_unit_total, details
+
+
+@exact
+def price_package(properties: PackageProperties, units: Decimal) -> tuple[Decimal, dict[str, Any]]:
+    """package: `amount` per started package of `package_size` units beyond `free_units`.
+
+    Checklist §4.2 (derived): {amount 30, free_units 100, package_size 1000}: 1,100 units → 30; 1,101 → 60.
+    """
+    free_units = min(units, Decimal(properties.free_units))
+    paid_units = max(units - free_units, ZERO)
+    packages = (paid_units / properties.package_size).to_integral_value(rounding=ROUND_CEILING)
+    details = {
+        "free_units": free_units,
+        "paid_units": paid_units,
+        "per_package_size": properties.package_size,
+        "per_package_unit_amount": properties.amount,
+    }
+    return packages * properties.amount, details
+
+
+def percentage_values_needed(properties: PercentageProperties) -> int:
+    """How many earliest event values `price_percentage` needs: `KEEP_EVERY_EVENT_VALUE` (-1) with a
+    per-transaction min or max, `free_units_per_events` otherwise (0: none). Pass it to
+    `aggregation_state.new_state(keep_event_values=...)`."""
+    if properties.per_transaction_min_amount is not None or properties.per_transaction_max_amount is not None:
+        return -1
+    return properties.free_units_per_events or 0
+
+
+def _free_allowance(
+    properties: PercentageProperties, units: Decimal, known_values: Sequence[Decimal]
+) -> tuple[Decimal, int]:
+    """The free amount and the number of free transactions (the first three rules of `price_percentage`)."""
+    free_events_allowed = properties.free_units_per_events or 0
+    cap = properties.free_units_per_total_aggregation or ZERO
+    running_totals: list[Decimal] = []
+    if free_events_allowed:
+        total = ZERO
+        for value in known_values[:free_events_allowed]:
+            total += value
+            running_totals.append(total)
+        last_total = running_totals[-1] if running_totals else ZERO
+        free_amount = min(last_total, cap) if cap else last_total
+    else:
+        free_amount = min(cap, max(units, ZERO))
+    below_cap = sum(1 for total in running_totals if total < cap) if cap else 0
+    free_events = min((n for n in (free_events_allowed, below_cap) if n), default=0)
+    return free_amount, free_events
+
+
+def _per_transaction_total(
+    properties: PercentageProperties, rate: Decimal, fixed: Decimal, known_values: Sequence[Decimal]
+) -> Decimal:
+    """Σ of the transactions' fees, each clamped to the per-transaction min / max (the last rule of
+    `price_percentage`)."""
+    minimum = properties.per_transaction_min_amount
+    maximum = properties.per_transaction_max_amount
+    clamped_total = ZERO
+    remaining_events = properties.free_units_per_events or 0
+    remaining_amount = properties.free_units_per_total_aggregation or ZERO
+    for event_value in known_values:
+        value = event_value
+        if remaining_events > 0 or remaining_amount > 0:
+            remaining_events -= 1
+            if remaining_amount <= 0:
+                continue
+            if remaining_amount > value:
+                remaining_amount -= value
+                continue
+            value -= remaining_amount
+            remaining_amount = ZERO
+            remaining_events = 0
+        fee = value * rate + fixed
+        if minimum is not None and fee < minimum:
+            fee = minimum
+        elif maximum is not None and fee > maximum:
+            fee = maximum
+        clamped_total += fee
+    return clamped_total
+
+
+@exact
+def price_percentage(
+    properties: PercentageProperties,
+    units: Decimal,
+    events_count: int,
+    event_values: Sequence[Decimal] = (),
+) -> tuple[Decimal, dict[str, Any]]:
+    """percentage: `rate` % of the aggregated amount beyond the free amount, plus `fixed_amount` per paid
+    transaction (checklist §4.2), as Lago's `Charges::ChargeModels::PercentageService` computes it:
+
+    - running totals: the cumulative amounts of the first `free_units_per_events` transactions;
+    - free amount: the last running total, capped by `free_units_per_total_aggregation`; with only the
+      cap, min(cap, units);
+    - free transactions: the smallest non-zero of `free_units_per_events` and the number of running totals
+      still below the cap; they pay no fixed fee (none at all when every transaction is free or units are 0);
+    - with `per_transaction_min_amount` / `per_transaction_max_amount`, transactions are priced one by one
+      in timestamp order: free transactions and the free amount are used up first (a transaction partly
+      covered pays on its remainder), then each pays rate * value + fixed, raised to the min or lowered to
+      the max. This needs every event value; without them the totals formula applies.
+    Vector: rate 1 %, fixed 0.5, 5 free events, 500 free; 10 transactions of 100 → running totals 100…500,
+    4 below 500 → 1 % x 500 + 0.5 x 6 = 8.00. `event_values` are in timestamp order.
+    """
+    rate = properties.rate / HUNDRED
+    fixed = properties.fixed_amount or ZERO
+    # The kept values may be fewer than asked (a charge whose free events or min/max were set after its
+    # events were folded): price with the values known, never fail (the events' count still decides).
+    known_values = event_values[:events_count]
+    free_amount, free_events = _free_allowance(properties, units, known_values)
+
+    percentage_amount = ZERO if free_amount > units else (units - free_amount) * rate
+    paid_units = units - free_amount
+    paid_events = max(events_count - free_events, 0)
+    fixed_total = ZERO if units == 0 or free_events >= events_count else paid_events * fixed
+    amount = percentage_amount + fixed_total
+
+    clamped = (
+        properties.per_transaction_min_amount is not None or properties.per_transaction_max_amount is not None
+    )
+    adjustment = ZERO
+    if clamped and events_count and len(known_values) == events_count:
+        clamped_total = _per_transaction_total(properties, rate, fixed, known_values)
+        adjustment = clamped_total - amount
+        amount = clamped_total
+
+    details = {
+        "units": units,
+        "free_units": free_amount,
+        "paid_units": paid_units,
+        "free_events": free_events,
+        "paid_events": paid_events,
+        "rate": properties.rate,
+        "per_unit_total_amount": percentage_amount,
+        "fixed_fee_unit_amount": fixed,
+        "fixed_fee_total_amount": fixed_total,
+        "min_max_adjustment_total_amount": adjustment,
+    }
+    return amount, details
+
+
+def price_dynamic(precise_total_amount_cents: Decimal, currency: str) -> tuple[Decimal, dict[str, Any]]:
+    """dynamic: the sum of the events' `precise_total_amount_cents` (checklist A-8), in currency units."""
+    return cents_to_amount(precise_total_amount_cents, currency), {}

@@ -1,0 +1,200 @@
+"""A period's units from its aggregation state, ready for pricing (checklist §3.3, §3.5): the metric's
+rounding, the day-weighted units of recurring metrics (proration), and the state a recurring metric carries
+into the next period.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal
+
+from lagoon.engine.aggregation_state import (
+    MICROSECOND,
+    ZERO,
+    AggregationState,
+    billing_zone,
+    epoch_microseconds,
+    local_day,
+)
+from lagoon.engine.metric_definitions import MetricDefinition
+from lagoon.engine.numbers import exact
+
+_PRORATION_QUANTUM = Decimal("0.00001")
+
+
+@dataclass(frozen=True, slots=True)
+class AggregationResult:
+    """Units of one period, ready for pricing.
+
+    - `units`: the aggregated units after the metric's rounding; for recurring metrics, the units at the end
+      of the period (carried over to the next);
+    - `total_aggregated_units`: the same before rounding;
+    - `prorated_units`: recurring sum / unique count only, units weighted by the days each unit was active
+      (a started day counts), used by `prorated` charges;
+    - `event_values`: values of the kept events in timestamp order (percentage pricing);
+    - `precise_total_amount_cents`: Σ of the events' `precise_total_amount_cents` (dynamic pricing);
+    - `prorated_steps`: recurring sum only, (full units, prorated units) of the carried value and of each
+      local day's net change, in time order, for prorated graduated pricing.
+    """
+
+    units: Decimal
+    events_count: int
+    total_aggregated_units: Decimal
+    prorated_units: Decimal | None = None
+    event_values: tuple[Decimal, ...] = ()
+    precise_total_amount_cents: Decimal = ZERO
+    ignored_events_count: int = 0
+    prorated_steps: tuple[tuple[Decimal, Decimal], ...] = ()
+
+
+@exact
+def apply_rounding(units: Decimal, rounding_function: str | None, rounding_precision: int | None) -> Decimal:
+    """The metric's `rounding_function` at `rounding_precision` decimals (negative: tens, hundreds…).
+
+    Applied to the aggregated units of the period (checklist §3.5: 2.345 → round(2) = 2.35;
+    1234 → round(-1) = 1230). `round` rounds halves away from zero, as SQL ROUND does.
+    """
+    if rounding_function is None:
+        return units
+    mode = {"round": ROUND_HALF_UP, "ceil": ROUND_CEILING, "floor": ROUND_FLOOR}[rounding_function]
+    precision = rounding_precision or 0
+    rounded = units.quantize(Decimal(1).scaleb(-precision), rounding=mode)
+    return Decimal(int(rounded)) if precision < 0 else rounded
+
+
+def _days(period_from: datetime, period_to: datetime, timezone: str) -> tuple[date, date, int]:
+    """First and last local day of [period_from, period_to) and how many days it spans."""
+    zone = billing_zone(timezone)
+    first = period_from.astimezone(zone).date()
+    last = (period_to - MICROSECOND).astimezone(zone).date()
+    return first, last, (last - first).days + 1
+
+
+def _prorated_sum(state: AggregationState, first: date, last: date, days: int) -> Decimal:
+    """Carried units count in full; every event's value counts from its local day (included) to the period
+    end, removals as additions: Lago multiplies each value by (days from its day to the end + 1) / days,
+    then ceils the prorated sum to 5 decimals (`ProratedAggregations::SumService`)."""
+    weighted = state.opening_value * days
+    for day_text, (added, removed) in state.daily_totals.items():
+        day = min(max(date.fromisoformat(day_text), first), last)
+        weighted += (added + removed) * ((last - day).days + 1)
+    return (weighted / days).quantize(_PRORATION_QUANTUM, rounding=ROUND_CEILING)
+
+
+def _prorated_steps(
+    state: AggregationState, first: date, last: date, days: int
+) -> tuple[tuple[Decimal, Decimal], ...]:
+    """(full, prorated) per step: the carried value counts in full, each day's net change from its day
+    (included) to the period end, as Lago's per-event prorated aggregation (events of one day share it)."""
+    steps: list[tuple[Decimal, Decimal]] = []
+    if state.opening_value:
+        steps.append((state.opening_value, state.opening_value))
+    for day_text in sorted(state.daily_totals):
+        added, removed = state.daily_totals[day_text]
+        net = added + removed
+        if net:
+            day = min(max(date.fromisoformat(day_text), first), last)
+            steps.append((net, net * ((last - day).days + 1) / days))
+    return tuple(steps)
+
+
+def _unique_count(state: AggregationState, first: date, last: date, days: int) -> tuple[int, Decimal]:
+    """Distinct values active at the period end, and the active-day-weighted count (prorated units)."""
+    active_at_end = 0
+    active_days = 0
+    for operations in state.unique_values.values():
+        active_since: date | None = None
+        value_days = 0
+        for timestamp, operation in operations:
+            day = first if timestamp is None else min(max(local_day(timestamp, state.timezone), first), last)
+            if operation == "add":
+                if active_since is None:
+                    active_since = day
+            elif active_since is not None:
+                value_days += (day - active_since).days + 1
+                active_since = None
+        if active_since is not None:
+            active_at_end += 1
+            value_days += (last - active_since).days + 1
+        active_days += min(value_days, days)
+    # Lago ceils the prorated count to 5 decimals (`ProratedAggregations::UniqueCountService`).
+    return active_at_end, (Decimal(active_days) / days).quantize(_PRORATION_QUANTUM, rounding=ROUND_CEILING)
+
+
+@exact
+def finalize(
+    state: AggregationState,
+    period_from: datetime,
+    period_to: datetime,
+    *,
+    metric: MetricDefinition | None = None,
+) -> AggregationResult:
+    """Units of the period [period_from, period_to) from `state`.
+
+    `metric` supplies `rounding_function` / `rounding_precision`; without it no rounding applies.
+    weighted_sum_agg: Σ level * seconds at that level / seconds in the period, where the level starts at the
+    carried value and each event adds its value (an increment, e.g. +10 GB, -4 GB).
+    """
+    kind = state.aggregation_type
+    prorated: Decimal | None = None
+    steps: tuple[tuple[Decimal, Decimal], ...] = ()
+    if kind == "count_agg":
+        total = Decimal(state.events_count)
+    elif kind == "sum_agg":
+        total = state.opening_value + state.total
+        if state.recurring:
+            first, last, days = _days(period_from, period_to, state.timezone)
+            prorated = _prorated_sum(state, first, last, days)
+            steps = _prorated_steps(state, first, last, days)
+    elif kind == "max_agg":
+        total = state.maximum if state.maximum is not None else ZERO
+    elif kind == "latest_agg":
+        total = state.latest[2] if state.latest is not None else ZERO
+    elif kind == "weighted_sum_agg":
+        start_us = epoch_microseconds(period_from)
+        end_us = epoch_microseconds(period_to)
+        duration = Decimal(end_us - start_us)
+        integral = state.opening_value * duration + state.total * end_us - state.weighted_time_sum
+        total = integral / duration if duration else ZERO
+    else:  # unique_count_agg
+        first, last, days = _days(period_from, period_to, state.timezone)
+        active, prorated = _unique_count(state, first, last, days)
+        total = Decimal(active)
+        if not state.recurring:
+            prorated = None
+
+    rounding_function = metric.rounding_function if metric else None
+    rounding_precision = metric.rounding_precision if metric else None
+    return AggregationResult(
+        units=apply_rounding(total, rounding_function, rounding_precision),
+        events_count=state.events_count,
+        total_aggregated_units=total,
+        prorated_units=prorated,
+        event_values=tuple(value for _, _, value in state.event_values),
+        precise_total_amount_cents=state.precise_total_amount_cents,
+        ignored_events_count=state.ignored_events_count,
+        prorated_steps=steps,
+    )
+
+
+@exact
+def open_next_period(state: AggregationState, period_to: datetime | None = None) -> AggregationState:
+    """The opening state of the next period: a recurring metric carries its units over (checklist §3.3),
+    a recurring weighted_sum_agg its level; every other metric starts again from zero."""
+    opening = AggregationState(
+        aggregation_type=state.aggregation_type,
+        field_name=state.field_name,
+        recurring=state.recurring,
+        timezone=state.timezone,
+        keep_event_values=state.keep_event_values,
+    )
+    # Lago's weighted sum starts from the latest value only for recurring metrics (`initial_value` is 0
+    # otherwise), as a recurring sum does.
+    if state.recurring and state.aggregation_type in ("sum_agg", "weighted_sum_agg"):
+        opening.opening_value = state.opening_value + state.total
+    elif state.recurring and state.aggregation_type == "unique_count_agg":
+        for value, operations in state.unique_values.items():
+            if operations and operations[-1][1] == "add":
+                opening.unique_values[value] = [(None, "add")]
+    return opening
