@@ -7,8 +7,8 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).parent
-# Order: pure engine first, then documents, then what needs the local stack.
-ORDER = ["engine", "documents", "local", "ingest", "billing"]
+# Order: pure engine first, then documents and cold starts, then what needs the local stack.
+ORDER = ["engine", "documents", "cold_start", "local", "ingest", "billing"]
 
 
 def main() -> int:
