@@ -29,7 +29,8 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 
 RUNS = 5
 GOAL_MS = 300.0
-HEAVY_MODULES = ("fpdf", "fontTools", "PIL", "cryptography", "aws_xray_sdk")
+# aws_xray_sdk.core: the SDK proper (recorder, sampler and its botocore client), not the tiny package root.
+HEAVY_MODULES = ("fpdf", "fontTools", "PIL", "cryptography", "aws_xray_sdk.core")
 
 # Runs in the fresh interpreter: import the handler module, report the time and what got loaded.
 _IMPORT_ONCE = """
