@@ -7,8 +7,8 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).parent
-# Order: pure engine first, then documents, then moto alone, then what needs the local stack.
-ORDER = ["engine", "documents", "moto_patches", "local", "ingest", "billing"]
+# Order: pure engine first, then documents, cold starts and moto alone, then what needs the local stack.
+ORDER = ["engine", "documents", "cold_start", "moto_patches", "local", "ingest", "billing"]
 
 
 def main() -> int:

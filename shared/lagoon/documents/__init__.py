@@ -4,7 +4,24 @@
 an `OrganizationObject` and a `CustomerObject` exactly as the API renders them; see docs/documents.md.
 """
 
-from lagoon.documents.invoice_pdf import render_invoice_pdf
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
 from lagoon.documents.locales import LOCALES, document_locale
 
 __all__ = ["LOCALES", "document_locale", "render_invoice_pdf"]
+
+
+def render_invoice_pdf(
+    invoice: Mapping[str, Any],
+    organization: Mapping[str, Any],
+    customer: Mapping[str, Any],
+    locale: str | None = None,
+) -> bytes:
+    """The invoice as PDF bytes (`lagoon.documents.invoice_pdf.render_invoice_pdf`)."""
+    # Imported at the first render, not with the package: fpdf and fontTools would slow every cold start.
+    from lagoon.documents import invoice_pdf
+
+    return invoice_pdf.render_invoice_pdf(invoice, organization, customer, locale)

@@ -1,0 +1,1 @@
+"""Cold start benchmark (`python -m bench.cold_start`)."""
