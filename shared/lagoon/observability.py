@@ -60,12 +60,17 @@ class _UntracedProvider(BaseProvider):
         pass
 
 
+# What X-Ray patches where tracing is on: only what Lagoon calls, AWS (botocore, which PynamoDB uses) and the
+# webhook deliveries (http.client). Patching every library X-Ray supports imports each one installed (~75 ms).
+TRACED_MODULES = ("botocore", "pynamodb", "httplib")
+
+
 def _tracer() -> Tracer:
     """X-Ray where Powertools traces (in Lambda, unless POWERTOOLS_TRACE_DISABLED); no X-Ray SDK elsewhere."""
     # Powertools' own rule (its env var, outside Lambda, SAM local), so the Tracer and the provider agree.
     if Tracer._is_tracer_disabled():
         return Tracer(service="lagoon", disabled=True, provider=_UntracedProvider())
-    return Tracer(service="lagoon")
+    return Tracer(service="lagoon", patch_modules=TRACED_MODULES)
 
 
 logger = Logger(service="lagoon")

@@ -5,7 +5,6 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
-import boto3
 from botocore.config import Config
 from pynamodb.connection import Connection
 from pynamodb.models import Model
@@ -49,6 +48,8 @@ def ensure_bound() -> None:
 
 @cache
 def _client(service: str, region: str, endpoint: str | None, validate: bool) -> Any:
+    import boto3  # cold start: boto3 and s3transfer (~25 ms) load at the first client, not in every function
+
     config = Config(parameter_validation=validate)
     return boto3.client(service, region_name=region, endpoint_url=endpoint, config=config)  # type: ignore[call-overload]
 

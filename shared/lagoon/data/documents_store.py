@@ -11,7 +11,6 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
-import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -24,6 +23,8 @@ PDF = "application/pdf"
 @cache
 def _s3(region: str, endpoint: str | None, settings_id: int) -> Any:
     """One client per Settings instance (tests and the local stack reset settings between AWS setups)."""
+    import boto3  # cold start: boto3 and s3transfer (~25 ms) load at the first client, not in every function
+
     # Path-style addressing on a custom endpoint (moto on 127.0.0.1 has no virtual-host bucket names).
     config = Config(signature_version="s3v4", s3={"addressing_style": "path"} if endpoint else None)
     return boto3.client("s3", region_name=region, endpoint_url=endpoint, config=config)
