@@ -11,6 +11,7 @@ webhook).
 
 from __future__ import annotations
 
+import uuid
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -28,6 +29,13 @@ Status = Literal["draft", "finalized", "closed", "voided", "failed"]
 PaymentStatus = Literal["pending", "succeeded", "failed"]
 STATUSES: tuple[str, ...] = ("draft", "finalized", "closed", "voided", "failed")
 LISTED_BY_DEFAULT: tuple[str, ...] = ("draft", "finalized", "voided", "failed")
+
+_NAMESPACE = uuid.UUID("6f1d2b7e-3c55-4a0e-8f0a-2b9e4d7c1a55")
+
+
+def stable_id(*parts: str) -> str:
+    """A deterministic UUID from `parts` (invoice, fee, tax and message ids: retries produce the same ids)."""
+    return str(uuid.uuid5(_NAMESPACE, "#".join(parts)))
 
 
 class Period(BaseModel):

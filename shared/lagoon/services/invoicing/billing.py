@@ -28,14 +28,15 @@ from decimal import Decimal
 from typing import Any
 
 from lagoon import errors
-from lagoon.data import entities
+from lagoon.data import entities, invoices as invoice_store
 from lagoon.data.lookups import Lookups
 from lagoon.data.usage_keys import MARKER_DRAFT, REFRESH_PK, aggregate_pk, closed_sk
 from lagoon.data.usage_store import S, UsageStore, aggregates_table
+from lagoon.domain import invoice_terms
 from lagoon.domain.billable_metrics import BillableMetric
 from lagoon.domain.coupons import AppliedCoupon
 from lagoon.domain.customers import Customer
-from lagoon.domain.invoices import CURSOR_KIND, Invoice, InvoicePart, Period
+from lagoon.domain.invoices import CURSOR_KIND, Invoice, InvoicePart, Period, stable_id
 from lagoon.domain.organizations import Organization
 from lagoon.domain.plans import Plan
 from lagoon.domain.subscriptions import Subscription, iso, parse_iso
@@ -67,7 +68,7 @@ from lagoon.engine.periods import (
 from lagoon.observability import logger
 from lagoon.services import organizations, subscriptions
 from lagoon.services.catalog import billable_metrics, coupons, taxes
-from lagoon.services.invoicing import invoices
+from lagoon.services.invoicing import invoices, numbering
 from lagoon.services.usage import usage
 
 _TINY = timedelta(microseconds=1)
@@ -89,7 +90,7 @@ class Catalog:
     _taxes: dict[str, Tax] | None = None
     _applied_coupons: dict[str, list[AppliedCoupon]] | None = None
     _invoices: dict[str, dict[str, Invoice]] | None = None
-    _counters: dict[str, invoices.Counter] = field(default_factory=dict)
+    _counters: dict[str, invoice_store.Counter] = field(default_factory=dict)
     done_timers: list[str] = field(default_factory=list)
     """Keys of `project` timers whose work is done, deleted together by `drop_done_timers`."""
 
@@ -134,7 +135,7 @@ class Catalog:
         """A customer's invoices (all customers read in one query, kept up to date by `remember_invoice`)."""
         if self._invoices is None:
             self._invoices = defaultdict(dict)
-            for found in invoices.all_invoices(self.organization_id):
+            for found in invoice_store.all_invoices(self.organization_id):
                 self._invoices[found.customer_id][found.lago_id] = found
         return list(self._invoices.get(customer_id, {}).values())
 
@@ -146,19 +147,19 @@ class Catalog:
         self._invoices = None
 
     def preload_counters(self, customer_ids: list[str]) -> None:
-        keys = [invoices.customer_counter_key(i) for i in customer_ids]
-        self._counters.update(invoices.read_counters(self.organization_id, keys))
+        keys = [invoice_store.customer_counter_key(i) for i in customer_ids]
+        self._counters.update(invoice_store.read_counters(self.organization_id, keys))
 
-    def take_counter(self, key: str) -> invoices.Counter:
+    def take_counter(self, key: str) -> invoice_store.Counter:
         """A preloaded counter, once (the next use reads it: this run may have moved it), else read now."""
         found = self._counters.pop(key, None)
-        return found if found is not None else invoices.read_counter(self.organization_id, key)
+        return found if found is not None else invoice_store.read_counter(self.organization_id, key)
 
     def drop_done_timers(self) -> None:
         """One BatchWriteItem per 25 invoices instead of a DeleteItem each; timers left by a crash before this
         are redone by the next run (the work is idempotent)."""
         keys, self.done_timers = self.done_timers, []
-        entities.delete_many(invoices.GLOBAL, invoices.TIMER_KIND, keys)
+        invoice_store.drop_timers(keys)
 
     def terms(self, subscription: Subscription) -> SubscriptionTerms | None:
         customer = self.customer(subscription.lago_customer_id)
@@ -675,13 +676,13 @@ def _fee_body(
 ) -> dict[str, Any]:
     exponent = currency_exponent(currency)
     scale = Decimal(10) ** exponent
-    fee_id = invoices.stable_id(invoice_id, fee.key)
+    fee_id = stable_id(invoice_id, fee.key)
     sub_total_precise = Decimal(fee.amount_cents) - totals.precise_coupons_amount_cents
     applied_taxes = []
     for tax in fee.taxes:
         applied_taxes.append(
             {
-                "lago_id": invoices.stable_id(fee_id, "tax", tax.code),
+                "lago_id": stable_id(fee_id, "tax", tax.code),
                 "lago_fee_id": fee_id,
                 "lago_tax_id": tax.lago_id,
                 "tax_name": tax.name,
@@ -700,7 +701,7 @@ def _fee_body(
         "lago_invoice_id": invoice_id,
         "lago_true_up_fee_id": None,
         "lago_true_up_parent_fee_id": (
-            invoices.stable_id(invoice_id, fee.true_up_parent_key) if fee.true_up_parent_key else None
+            stable_id(invoice_id, fee.true_up_parent_key) if fee.true_up_parent_key else None
         ),
         "lago_subscription_id": fee.subscription.lago_id,
         "lago_customer_id": customer.lago_id,
@@ -751,7 +752,7 @@ def _apply_computed(
     taxes_by_code = {t.code: t for fee in computed.fees for t in fee.taxes}
     applied_taxes = [
         {
-            "lago_id": invoices.stable_id(invoice.lago_id, "tax", tax.tax_code),
+            "lago_id": stable_id(invoice.lago_id, "tax", tax.tax_code),
             "lago_invoice_id": invoice.lago_id,
             "lago_tax_id": taxes_by_code[tax.tax_code].lago_id,
             "tax_name": tax.tax_name,
@@ -775,7 +776,7 @@ def _apply_computed(
         coupon = coupons.get_coupon_by_id(catalog.organization_id, applied.coupon_id)
         credits.append(
             {
-                "lago_id": invoices.stable_id(invoice.lago_id, "credit", applied.lago_id),
+                "lago_id": stable_id(invoice.lago_id, "credit", applied.lago_id),
                 "amount_cents": application.amount_cents,
                 "amount_currency": invoice.currency,
                 "before_taxes": True,
@@ -828,10 +829,10 @@ def _finalize_into(
     issuing = invoice.issuing_date
     adjustment = customer.billing_configuration.subscription_invoice_issuing_date_adjustment
     if invoice.grace_ends_at is not None and adjustment != "keep_anchor":
-        issuing = invoices.local_today(moment, timezone)  # Lago's align_with_finalization_date
+        issuing = invoice_terms.local_today(moment, timezone)  # Lago's align_with_finalization_date
     update: dict[str, Any] = {
         "issuing_date": issuing,
-        "payment_due_date": invoices.payment_due_date(issuing, invoice.net_payment_term),
+        "payment_due_date": invoice_terms.payment_due_date(issuing, invoice.net_payment_term),
         "finalized_at": iso(moment),
         "updated_at": iso(moment),
     }
@@ -849,20 +850,16 @@ def _finalize_into(
         if application["terminated"]:
             changes.update(status="terminated", terminated_at=iso(moment))
         coupons.put_applied_coupon(writes, applied.model_copy(update=changes))
-    customer_counter = catalog.take_counter(invoices.customer_counter_key(customer.lago_id))
-    if invoice.total_amount_cents == 0 and not invoices.finalizes_zero_amount(organization, customer):
+    customer_counter = catalog.take_counter(invoice_store.customer_counter_key(customer.lago_id))
+    if invoice.total_amount_cents == 0 and not invoice_terms.finalizes_zero_amount(organization, customer):
         # DECISIONS.md: a skipped zero-amount invoice is closed — not numbered, no webhook. The counter's
         # revision still moves, so coupon consumption stays serialised per customer.
-        invoices.touch_counter(writes, catalog.organization_id, customer_counter)
+        invoice_store.touch_counter(writes, catalog.organization_id, customer_counter)
         closed = invoice.model_copy(update={**update, "status": "closed"})
-        return invoices.put_invoice(writes, closed, new=invoice.revision == 0)
-    customer_sequence = invoices.take_number(writes, catalog.organization_id, customer_counter)
-    month = issuing[:7].replace("-", "")
-    organization_sequence = 0
-    if organization.document_numbering == "per_organization":
-        org_counter = invoices.read_counter(catalog.organization_id, invoices.organization_counter_key(month))
-        organization_sequence = invoices.take_number(writes, catalog.organization_id, org_counter)
-    number = invoices.invoice_number(organization, customer, customer_sequence, organization_sequence, month)
+        return invoice_store.put_invoice(writes, closed, new=invoice.revision == 0)
+    number, customer_sequence = numbering.take_invoice_number(
+        writes, organization, customer, customer_counter, issuing
+    )
     finalized = invoice.model_copy(
         update={
             **update,
@@ -873,17 +870,17 @@ def _finalize_into(
             "payment_status": "pending" if invoice.total_amount_cents > 0 else "succeeded",
         }
     )
-    stored = invoices.put_invoice(writes, finalized, new=invoice.revision == 0)
+    stored = invoice_store.put_invoice(writes, finalized, new=invoice.revision == 0)
     writes.message(invoices.message("invoice.created", stored, "finalized", catalog.lookups))
-    invoices.schedule(writes, stored, invoices.overdue_at(stored, timezone), "overdue")
-    invoices.schedule_document(writes, stored, moment)
+    invoice_store.schedule(writes, stored, invoice_terms.overdue_at(stored, timezone), "overdue")
+    invoice_store.schedule_document(writes, stored, moment)
     return stored
 
 
 def _after_commit(invoice: Invoice, previous: Invoice | None = None) -> None:
     """Fee documents, and (once final) the period-closed markers that stop late events from counting."""
     final = invoice.status in ("finalized", "closed")
-    invoices.project_fees(invoice, previous, with_items=_closed_items(invoice) if final else [])
+    invoice_store.project_fees(invoice, previous, with_items=_closed_items(invoice) if final else [])
     if invoice.status == "draft":
         mark_draft_periods(invoice)
 
@@ -991,17 +988,17 @@ def _create_invoice(
     org = catalog.organization_id
     timezone = catalog.timezone(customer)
     billing_key = f"{customer.lago_id}#{iso(boundary)}"
-    lago_id = invoices.stable_id(org, billing_key)
-    if invoices.find_invoice(org, lago_id) is not None:
+    lago_id = stable_id(org, billing_key)
+    if invoice_store.find_invoice(org, lago_id) is not None:
         # This boundary already has an invoice (a subscription joined it late): a separate one.
-        lago_id = invoices.stable_id(org, billing_key, *sorted(s.lago_id for s, _, _ in due))
+        lago_id = stable_id(org, billing_key, *sorted(s.lago_id for s, _, _ in due))
         billing_key = f"{billing_key}#{len(due)}"
     parts = [part for _, part, _ in due]
     currency = catalog.plan(due[0][0].plan_id).amount_currency
     stamp = _text(moment)
     issuing = local_date(boundary, timezone).isoformat()
-    term = invoices.net_payment_term(organization, customer)
-    grace = invoices.grace_period_days(organization, customer)
+    term = invoice_terms.net_payment_term(organization, customer)
+    grace = invoice_terms.grace_period_days(organization, customer)
     draft = Invoice(
         lago_id=lago_id,
         organization_id=org,
@@ -1011,9 +1008,9 @@ def _create_invoice(
         boundary=iso(boundary),  # type: ignore[arg-type]
         parts=parts,
         status="draft",
-        number=invoices.draft_number(organization),
+        number=numbering.draft_number(organization),
         issuing_date=issuing,
-        payment_due_date=invoices.payment_due_date(issuing, term),
+        payment_due_date=invoice_terms.payment_due_date(issuing, term),
         net_payment_term=term,
         currency=currency,
         grace_ends_at=iso(boundary + timedelta(days=grace)) if grace else None,
@@ -1032,13 +1029,13 @@ def _create_invoice(
     for subscription, _, cursor in due:
         _advance_cursor(writes, org, subscription.lago_id, cursor, boundary)
     if grace:
-        stored = invoices.put_invoice(writes, draft, new=True)
+        stored = invoice_store.put_invoice(writes, draft, new=True)
         writes.message(invoices.message("invoice.drafted", stored, "drafted", catalog.lookups))
-        invoices.schedule(writes, stored, boundary + timedelta(days=grace), "finalize")
+        invoice_store.schedule(writes, stored, boundary + timedelta(days=grace), "finalize")
     else:
         stored = _finalize_into(writes, draft, catalog, customer, moment)
     # Done again by the next run if this one stops before `_after_commit` (idempotent).
-    invoices.schedule(writes, stored, moment, "project")
+    invoice_store.schedule(writes, stored, moment, "project")
     try:
         writes.commit()
     except errors.ConflictRetry:
@@ -1048,7 +1045,7 @@ def _create_invoice(
     if stored.coupon_applications:
         catalog.coupons_changed()
     _after_commit(stored)
-    catalog.done_timers.append(invoices.timer_key(moment, stored, "project"))
+    catalog.done_timers.append(invoice_store.timer_key(moment, stored, "project"))
     return stored
 
 
@@ -1151,16 +1148,16 @@ def bill_organization(organization_id: str, now: datetime, moment: datetime, rep
 
 def refresh_invoice(organization_id: str, lago_id: str, now: datetime | None = None) -> Invoice:
     """`PUT /invoices/{lago_id}/refresh`: recompute a draft from the current usage, coupons and taxes."""
-    invoice = invoices.get_invoice(organization_id, lago_id)
+    invoice = invoice_store.get_invoice(organization_id, lago_id)
     if invoice.status != "draft":
         return invoice
-    moment = now or invoices.now_utc()
+    moment = now or datetime.now(UTC)
     catalog = Catalog(organization_id)
     customer = catalog.customer(invoice.customer_id)
     computed = compute(catalog, customer, list(invoice.parts), invoice.currency)
     refreshed = _apply_computed(invoice, catalog, customer, computed, _text(moment))
     writes = entities.Writes()
-    stored = invoices.put_invoice(writes, refreshed)
+    stored = invoice_store.put_invoice(writes, refreshed)
     writes.commit()
     _after_commit(stored, invoice)
     return stored
@@ -1169,9 +1166,9 @@ def refresh_invoice(organization_id: str, lago_id: str, now: datetime | None = N
 def finalize_invoice(organization_id: str, lago_id: str, now: datetime | None = None) -> Invoice:
     """`PUT /invoices/{lago_id}/finalize` (and the end of the grace period): close the periods so late
     events stop counting, recompute, number and record `invoice.created` — in one transaction."""
-    moment = now or invoices.now_utc()
+    moment = now or datetime.now(UTC)
     for _attempt in range(MAX_ATTEMPTS):
-        invoice = invoices.get_invoice(organization_id, lago_id)
+        invoice = invoice_store.get_invoice(organization_id, lago_id)
         if invoice.status != "draft":
             return invoice
         close_periods(invoice)
@@ -1182,8 +1179,7 @@ def finalize_invoice(organization_id: str, lago_id: str, now: datetime | None = 
         writes = entities.Writes()
         stored = _finalize_into(writes, refreshed, catalog, customer, moment)
         if invoice.grace_ends_at:
-            key = invoices.timer_key(parse_iso(invoice.grace_ends_at), invoice, "finalize")  # type: ignore[arg-type]
-            writes.delete(invoices.GLOBAL, invoices.TIMER_KIND, key)
+            invoice_store.unschedule(writes, invoice, parse_iso(invoice.grace_ends_at), "finalize")  # type: ignore[arg-type]
         try:
             writes.commit()
         except errors.ConflictRetry:
@@ -1222,7 +1218,7 @@ def refresh_flagged_drafts(moment: datetime, report: RunReport) -> None:
 
 
 def finalize_customer_drafts(organization_id: str, customer_id: str, now: datetime | None = None) -> None:
-    for invoice in invoices.invoices_of_customer(organization_id, customer_id, ("draft",)):
+    for invoice in invoice_store.invoices_of_customer(organization_id, customer_id, ("draft",)):
         finalize_invoice(organization_id, invoice.lago_id, now)
 
 
@@ -1231,30 +1227,30 @@ def finalize_customer_drafts(organization_id: str, customer_id: str, now: dateti
 
 def mark_overdue(organization_id: str, lago_id: str) -> Invoice | None:
     """Flag an unpaid finalized invoice as overdue, once (`invoice.payment_overdue`)."""
-    invoice = invoices.find_invoice(organization_id, lago_id)
+    invoice = invoice_store.find_invoice(organization_id, lago_id)
     if invoice is None or invoice.status != "finalized" or invoice.payment_status == "succeeded":
         return None
     if invoice.payment_overdue:
         return None
     writes = entities.Writes()
-    stored = invoices.put_invoice(writes, invoice.model_copy(update={"payment_overdue": True}))
+    stored = invoice_store.put_invoice(writes, invoice.model_copy(update={"payment_overdue": True}))
     writes.message(invoices.message("invoice.payment_overdue", stored, "overdue"))
     writes.commit()
     return stored
 
 
 def process_timers(now: datetime, report: RunReport) -> None:
-    for key, timer in invoices.due_timers(now):
+    for key, timer in invoice_store.due_timers(now):
         org, lago_id, action = timer["organization_id"], timer["invoice_id"], timer["action"]
         try:
             if action == "finalize":
-                finalize_invoice(org, lago_id, invoices.parse_timer_due(key))
+                finalize_invoice(org, lago_id, invoice_store.parse_timer_due(key))
                 report.finalized.append(lago_id)
             elif action == "overdue":
                 if mark_overdue(org, lago_id) is not None:
                     report.overdue.append(lago_id)
             elif action == "project":
-                invoice = invoices.find_invoice(org, lago_id)
+                invoice = invoice_store.find_invoice(org, lago_id)
                 if invoice is not None:
                     _after_commit(invoice)
         except errors.ConflictRetry:
@@ -1264,7 +1260,7 @@ def process_timers(now: datetime, report: RunReport) -> None:
             logger.exception("invoice timer failed", extra={"timer": key, "error": str(exc)})
             continue
         with contextlib.suppress(errors.ConflictRetry):
-            invoices.drop_timer(key)
+            invoice_store.drop_timer(key)
 
 
 # --- terminations and deletions (called by lagoon.services.lifecycle) ----------------------------------
@@ -1285,7 +1281,7 @@ def bill_termination(organization_id: str, subscription: Subscription) -> None:
         ]
         try:
             bill_customer(
-                catalog, subscription.lago_customer_id, found, terminated_at, invoices.now_utc(), RunReport()
+                catalog, subscription.lago_customer_id, found, terminated_at, datetime.now(UTC), RunReport()
             )
         finally:
             catalog.drop_done_timers()
@@ -1298,7 +1294,7 @@ def bill_termination(organization_id: str, subscription: Subscription) -> None:
 
 def finalize_plan_drafts(organization_id: str, plan: Plan) -> None:
     """Plan deletion (after its subscriptions were terminated and billed): finalize the drafts that bill it."""
-    for invoice in invoices.all_invoices(organization_id):
+    for invoice in invoice_store.all_invoices(organization_id):
         if invoice.status != "draft":
             continue
         if any(

@@ -24,23 +24,24 @@ from typing import Any
 from lagoon import errors
 from lagoon.data import entities
 from lagoon.domain.customers import Customer
-from lagoon.domain.invoices import FEE_KIND, Invoice, InvoicePart, Period
+from lagoon.domain.invoice_terms import local_today, net_payment_term, payment_due_date
+from lagoon.domain.invoices import FEE_KIND, Invoice, InvoicePart, Period, stable_id
 from lagoon.domain.organizations import Organization
 from lagoon.domain.subscriptions import iso
-from lagoon.services.invoicing import invoices
+from lagoon.services.invoicing import numbering
 from lagoon.services.invoicing.one_off_invoices import finalize_new_invoice
 
 MAX_ATTEMPTS = 5
 
 
 def invoice_id_of(fee_id: str) -> str:
-    return invoices.stable_id("in_advance_charge", fee_id)
+    return stable_id("in_advance_charge", fee_id)
 
 
 def _applied_taxes(invoice_id: str, fee: dict[str, Any], created_at: str) -> list[dict[str, Any]]:
     return [
         {
-            "lago_id": invoices.stable_id(invoice_id, "tax", tax["tax_code"]),
+            "lago_id": stable_id(invoice_id, "tax", tax["tax_code"]),
             "lago_invoice_id": invoice_id,
             "lago_tax_id": tax["lago_tax_id"],
             "tax_name": tax["tax_name"],
@@ -79,8 +80,8 @@ def build_invoice(
     )
     amount, taxes_amount = fee["amount_cents"], fee["taxes_amount_cents"]
     timezone = customer.timezone or organization.timezone or "UTC"
-    issuing = invoices.local_today(event_at, timezone)
-    term = invoices.net_payment_term(organization, customer)
+    issuing = local_today(event_at, timezone)
+    term = net_payment_term(organization, customer)
     return Invoice(
         lago_id=invoice_id,
         organization_id=organization.lago_id,
@@ -98,9 +99,9 @@ def build_invoice(
         invoice_type="subscription",
         status="draft",
         payment_status="pending" if amount + taxes_amount > 0 else "succeeded",
-        number=invoices.draft_number(organization),
+        number=numbering.draft_number(organization),
         issuing_date=issuing,
-        payment_due_date=invoices.payment_due_date(issuing, term),
+        payment_due_date=payment_due_date(issuing, term),
         net_payment_term=term,
         currency=fee["amount_currency"],
         fees_amount_cents=amount,

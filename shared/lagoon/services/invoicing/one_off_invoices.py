@@ -18,15 +18,22 @@ and `Fees::OneOffService` do:
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
 from lagoon import errors
-from lagoon.data import entities
+from lagoon.data import entities, invoices as invoice_store
 from lagoon.domain.add_ons import AddOn
 from lagoon.domain.customers import Customer
-from lagoon.domain.invoices import Invoice
+from lagoon.domain.invoice_terms import (
+    finalizes_zero_amount,
+    local_today,
+    net_payment_term,
+    overdue_at,
+    payment_due_date,
+)
+from lagoon.domain.invoices import Invoice, stable_id
 from lagoon.domain.one_off_invoices import OneOffFeeInput, OneOffInvoiceInput
 from lagoon.domain.organizations import Organization
 from lagoon.domain.subscriptions import iso
@@ -43,7 +50,7 @@ from lagoon.engine.money import currency_exponent, round_cents
 from lagoon.engine.numbers import decimal_text
 from lagoon.services import customers, organizations
 from lagoon.services.catalog import add_ons, taxes
-from lagoon.services.invoicing import invoices
+from lagoon.services.invoicing import invoices, numbering
 
 MAX_ATTEMPTS = 5
 
@@ -100,7 +107,7 @@ def _fee_body(
     invoice_id: str, customer: Customer, currency: str, line: _Line, totals: FeeTotals, created_at: str
 ) -> dict[str, Any]:
     scale = Decimal(10) ** currency_exponent(currency)
-    fee_id = invoices.stable_id(invoice_id, line.key)
+    fee_id = stable_id(invoice_id, line.key)
     add_on = line.add_on
     return {
         "lago_id": fee_id,
@@ -162,7 +169,7 @@ def _fee_body(
         },
         "applied_taxes": [
             {
-                "lago_id": invoices.stable_id(fee_id, "tax", tax.code),
+                "lago_id": stable_id(fee_id, "tax", tax.code),
                 "lago_fee_id": fee_id,
                 "lago_tax_id": tax.lago_id,
                 "tax_name": tax.name,
@@ -184,7 +191,7 @@ def _applied_taxes(
     by_code = {tax.code: tax for line in lines for tax in line.taxes}
     return [
         {
-            "lago_id": invoices.stable_id(invoice_id, "tax", applied.tax_code),
+            "lago_id": stable_id(invoice_id, "tax", applied.tax_code),
             "lago_invoice_id": invoice_id,
             "lago_tax_id": by_code[applied.tax_code].lago_id,
             "tax_name": applied.tax_name,
@@ -224,8 +231,8 @@ def build_invoice(
     )
     by_key = {fee.key: fee for fee in totals.fees}
     timezone = customer.timezone or organization.timezone or "UTC"
-    issuing = invoices.local_today(moment, timezone)
-    term = invoices.net_payment_term(organization, customer)
+    issuing = local_today(moment, timezone)
+    term = net_payment_term(organization, customer)
     return Invoice(
         lago_id=lago_id,
         organization_id=organization.lago_id,
@@ -237,9 +244,9 @@ def build_invoice(
         invoice_type="one_off",
         status="draft",
         payment_status="pending" if totals.total_amount_cents > 0 else "succeeded",
-        number=invoices.draft_number(organization),
+        number=numbering.draft_number(organization),
         issuing_date=issuing,
-        payment_due_date=invoices.payment_due_date(issuing, term),
+        payment_due_date=payment_due_date(issuing, term),
         net_payment_term=term,
         currency=currency,
         fees_amount_cents=totals.fees_amount_cents,
@@ -272,26 +279,22 @@ def finalize_new_invoice(
     close a skipped zero-amount one, and record its webhook, the overdue timer and the PDF to render — in
     `writes`. One-off invoices and the instant invoices of pay-in-advance charges are made this way."""
     org = organization.lago_id
-    customer_counter = invoices.read_counter(org, invoices.customer_counter_key(customer.lago_id))
-    if draft.total_amount_cents == 0 and not invoices.finalizes_zero_amount(organization, customer):
-        invoices.touch_counter(writes, org, customer_counter)
-        return invoices.put_invoice(writes, draft.model_copy(update={"status": "closed"}), new=True)
-    customer_sequence = invoices.take_number(writes, org, customer_counter)
-    month = draft.issuing_date[:7].replace("-", "")
-    organization_sequence = 0
-    if organization.document_numbering == "per_organization":
-        org_counter = invoices.read_counter(org, invoices.organization_counter_key(month))
-        organization_sequence = invoices.take_number(writes, org, org_counter)
-    number = invoices.invoice_number(organization, customer, customer_sequence, organization_sequence, month)
+    customer_counter = invoice_store.read_counter(org, invoice_store.customer_counter_key(customer.lago_id))
+    if draft.total_amount_cents == 0 and not finalizes_zero_amount(organization, customer):
+        invoice_store.touch_counter(writes, org, customer_counter)
+        return invoice_store.put_invoice(writes, draft.model_copy(update={"status": "closed"}), new=True)
+    number, customer_sequence = numbering.take_invoice_number(
+        writes, organization, customer, customer_counter, draft.issuing_date
+    )
     finalized = draft.model_copy(
         update={"status": "finalized", "number": number, "sequential_id": customer_sequence}
     )
-    stored = invoices.put_invoice(writes, finalized, new=True)
+    stored = invoice_store.put_invoice(writes, finalized, new=True)
     writes.message(invoices.message(webhook_type, stored, "created"))
-    invoices.schedule_document(writes, stored, moment)
+    invoice_store.schedule_document(writes, stored, moment)
     if stored.payment_status != "succeeded":
         timezone = customer.timezone or organization.timezone or "UTC"
-        invoices.schedule(writes, stored, invoices.overdue_at(stored, timezone), "overdue")
+        invoice_store.schedule(writes, stored, overdue_at(stored, timezone), "overdue")
     return stored
 
 
@@ -309,7 +312,7 @@ def create_one_off_invoice(
         raise errors.ValidationFailed.field("currency", "currencies_does_not_match")
     organization = organizations.get_organization(organization_id)
     lines = _lines(organization, customer, data)
-    moment = now or invoices.now_utc()
+    moment = now or datetime.now(UTC)
     lago_id = str(uuid.uuid4())  # every request is a new invoice (Lago has no idempotency key here)
     draft = build_invoice(organization, customer, currency, lines, lago_id, moment)
     for _attempt in range(MAX_ATTEMPTS):
@@ -322,6 +325,6 @@ def create_one_off_invoice(
         except errors.ConflictRetry:
             customer = customers.get_customer(organization_id, data.external_customer_id)
             continue  # another invoice of this customer took the number: take the next one
-        invoices.project_fees(stored)
+        invoice_store.project_fees(stored)
         return stored
     raise errors.TransientFailure("the invoice could not be numbered, retry")
