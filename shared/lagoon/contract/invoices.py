@@ -1,4 +1,4 @@
-"""Lago's InvoiceObject and InvoiceObjectExtended.
+"""Lago's InvoiceObject and InvoiceObjectExtended, and the invoice-level applied taxes.
 
 The customer and subscriptions an invoice shows come rendered by their own builders (the caller passes their
 bodies), so an invoice renders the same in the API, its webhooks and its PDF (`lagoon.documents`).
@@ -6,13 +6,15 @@ bodies), so an invoice renders the same in the API, its webhooks and its PDF (`l
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import timedelta
 from typing import Any
 
 from lagoon.contract.fees import render_fee
-from lagoon.domain.invoices import Invoice, InvoicePart
+from lagoon.domain.invoices import Invoice, InvoicePart, stable_id
 from lagoon.domain.subscriptions import Subscription, parse_iso
+from lagoon.domain.taxes import Tax
+from lagoon.engine.invoice_math import AppliedTaxTotal
 
 
 def _paid_amount_cents(invoice: Invoice) -> int:
@@ -117,3 +119,57 @@ def render_invoice_extended(
     body["subscriptions"] = [rendered for _, rendered in subscriptions]
     body["error_details"] = []
     return body
+
+
+def invoice_applied_tax(
+    invoice_id: str,
+    currency: str,
+    created_at: str,
+    *,
+    code: str,
+    name: str,
+    rate: float,
+    lago_tax_id: str | None,
+    description: str | None,
+    amount_cents: int,
+    fees_amount_cents: int,
+) -> dict[str, Any]:
+    """One of an invoice's `applied_taxes`: a tax on the fees it applies to."""
+    return {
+        "lago_id": stable_id(invoice_id, "tax", code),
+        "lago_invoice_id": invoice_id,
+        "lago_tax_id": lago_tax_id,
+        "tax_name": name,
+        "tax_code": code,
+        "tax_rate": rate,
+        "tax_description": description,
+        "amount_cents": amount_cents,
+        "amount_currency": currency,
+        "fees_amount_cents": fees_amount_cents,
+        "created_at": created_at,
+    }
+
+
+def invoice_applied_taxes(
+    invoice_id: str,
+    currency: str,
+    created_at: str,
+    applied: Iterable[AppliedTaxTotal],
+    taxes: Mapping[str, Tax],
+) -> list[dict[str, Any]]:
+    """An invoice's `applied_taxes` from the engine's per-tax totals (`taxes`: the taxes applied, by code)."""
+    return [
+        invoice_applied_tax(
+            invoice_id,
+            currency,
+            created_at,
+            code=tax.tax_code,
+            name=tax.tax_name,
+            rate=float(tax.tax_rate),
+            lago_tax_id=taxes[tax.tax_code].lago_id,
+            description=taxes[tax.tax_code].description,
+            amount_cents=tax.amount_cents,
+            fees_amount_cents=tax.fees_amount_cents,
+        )
+        for tax in applied
+    ]

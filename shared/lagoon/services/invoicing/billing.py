@@ -28,6 +28,8 @@ from decimal import Decimal
 from typing import Any
 
 from lagoon import errors
+from lagoon.contract.fees import PERIOD_FEE, FeeAmounts, FeeFacts, FeeItem, build_fee, invoiced_fee_taxes
+from lagoon.contract.invoices import invoice_applied_taxes
 from lagoon.data import entities, invoices as invoice_store
 from lagoon.data.lookups import Lookups
 from lagoon.data.usage_keys import MARKER_DRAFT, REFRESH_PK, aggregate_pk, closed_sk
@@ -53,7 +55,6 @@ from lagoon.engine.invoice_math import (
     resolve_fee_taxes,
 )
 from lagoon.engine.money import currency_exponent, round_cents
-from lagoon.engine.numbers import decimal_text
 from lagoon.engine.periods import (
     BillingPeriod,
     SubscriptionTerms,
@@ -297,7 +298,7 @@ class _Fee:
     taxes: tuple[Tax, ...]
     subscription: Subscription
     plan: Plan
-    item: dict[str, Any]
+    item: FeeItem
     from_date: str | None
     to_date: str | None
     billable_metric_code: str | None = None
@@ -354,18 +355,15 @@ def _subscription_fees(
                 taxes=_fee_taxes(catalog, customer, plan, []),
                 subscription=subscription,
                 plan=plan,
-                item={
-                    "type": "subscription",
-                    "code": plan.code,
-                    "name": plan.name,
-                    "description": plan.description,
-                    "invoice_display_name": plan.invoice_display_name or plan.name,
-                    "filter_invoice_display_name": None,
-                    "filters": None,
-                    "lago_item_id": subscription.lago_id,
-                    "item_type": "Subscription",
-                    "grouped_by": {},
-                },
+                item=FeeItem(
+                    type="subscription",
+                    code=plan.code,
+                    name=plan.name,
+                    description=plan.description,
+                    invoice_display_name=plan.invoice_display_name or plan.name,
+                    lago_item_id=subscription.lago_id,
+                    item_type="Subscription",
+                ),
                 from_date=part.fee_period.from_datetime,
                 to_date=_inclusive(part.fee_period.to_datetime),
             )
@@ -410,20 +408,20 @@ def _subscription_fees(
                     charge_id=charge.lago_id,
                     charge_filter_id=result.charge_filter_id,
                     amount_details=result.amount_details,
-                    item={
-                        "type": "charge",
-                        "code": result.billable_metric.code,
-                        "name": result.billable_metric.name,
-                        "description": result.billable_metric.description,
-                        "invoice_display_name": charge.invoice_display_name or result.billable_metric.name,
-                        "filter_invoice_display_name": (
+                    item=FeeItem(
+                        type="charge",
+                        code=result.billable_metric.code,
+                        name=result.billable_metric.name,
+                        description=result.billable_metric.description,
+                        invoice_display_name=charge.invoice_display_name or result.billable_metric.name,
+                        filter_invoice_display_name=(
                             charge_filter.invoice_display_name if charge_filter is not None else None
                         ),
-                        "filters": charge_filter.values if charge_filter is not None else None,
-                        "lago_item_id": result.billable_metric.lago_id,
-                        "item_type": "BillableMetric",
-                        "grouped_by": result.grouped_by or {},
-                    },
+                        filters=charge_filter.values if charge_filter is not None else None,
+                        lago_item_id=result.billable_metric.lago_id,
+                        item_type="BillableMetric",
+                        grouped_by=result.grouped_by or {},
+                    ),
                     from_date=period.from_datetime,
                     to_date=_inclusive(period.to_datetime),
                 )
@@ -492,19 +490,16 @@ def _charge_true_ups(
                 plan=plan,
                 billable_metric_code=metric.code if metric else None,
                 charge_id=charge.lago_id,
-                item={
-                    "type": "charge",
-                    "code": metric.code if metric else charge.billable_metric_code,
-                    "name": metric.name if metric else charge.billable_metric_code,
-                    "description": metric.description if metric else None,
-                    "invoice_display_name": charge.invoice_display_name
+                item=FeeItem(
+                    type="charge",
+                    code=metric.code if metric else charge.billable_metric_code,
+                    name=metric.name if metric else charge.billable_metric_code,
+                    description=metric.description if metric else None,
+                    invoice_display_name=charge.invoice_display_name
                     or (metric.name if metric else charge.billable_metric_code),
-                    "filter_invoice_display_name": None,
-                    "filters": None,
-                    "lago_item_id": charge.billable_metric_id,
-                    "item_type": "BillableMetric",
-                    "grouped_by": {},
-                },
+                    lago_item_id=charge.billable_metric_id,
+                    item_type="BillableMetric",
+                ),
                 from_date=period.from_datetime,
                 to_date=_inclusive(period.to_datetime),
                 true_up_parent_key=f"charge#{subscription.lago_id}#{charge.lago_id}#-#",
@@ -550,18 +545,15 @@ def _commitment_fee(
             taxes=_fee_taxes(catalog, customer, plan, commitment.tax_codes),
             subscription=subscription,
             plan=plan,
-            item={
-                "type": "commitment",
-                "code": plan.code,
-                "name": plan.name,
-                "description": plan.description,
-                "invoice_display_name": commitment.invoice_display_name or "Minimum commitment true-up",
-                "filter_invoice_display_name": None,
-                "filters": None,
-                "lago_item_id": commitment.lago_id,
-                "item_type": "Commitment",
-                "grouped_by": {},
-            },
+            item=FeeItem(
+                type="commitment",
+                code=plan.code,
+                name=plan.name,
+                description=plan.description,
+                invoice_display_name=commitment.invoice_display_name or "Minimum commitment true-up",
+                lago_item_id=commitment.lago_id,
+                item_type="Commitment",
+            ),
             from_date=period.from_datetime,
             to_date=_inclusive(period.to_datetime),
         )
@@ -674,70 +666,47 @@ def compute(
 def _fee_body(
     invoice_id: str, customer: Customer, currency: str, fee: _Fee, totals: FeeTotals, created_at: str
 ) -> dict[str, Any]:
-    exponent = currency_exponent(currency)
-    scale = Decimal(10) ** exponent
+    scale = Decimal(10) ** currency_exponent(currency)
     fee_id = stable_id(invoice_id, fee.key)
+    taxes_precise_amount = totals.taxes_precise_amount_cents / scale
     sub_total_precise = Decimal(fee.amount_cents) - totals.precise_coupons_amount_cents
-    applied_taxes = []
-    for tax in fee.taxes:
-        applied_taxes.append(
-            {
-                "lago_id": stable_id(fee_id, "tax", tax.code),
-                "lago_fee_id": fee_id,
-                "lago_tax_id": tax.lago_id,
-                "tax_name": tax.name,
-                "tax_code": tax.code,
-                "tax_rate": float(tax.rate),
-                "tax_description": tax.description,
-                "amount_cents": round_cents(totals.taxable_amount_cents * tax.rate / 100),
-                "amount_currency": currency,
-                "created_at": created_at,
-            }
-        )
-    return {
-        "lago_id": fee_id,
-        "lago_charge_id": fee.charge_id,
-        "lago_charge_filter_id": fee.charge_filter_id,
-        "lago_invoice_id": invoice_id,
-        "lago_true_up_fee_id": None,
-        "lago_true_up_parent_fee_id": (
-            stable_id(invoice_id, fee.true_up_parent_key) if fee.true_up_parent_key else None
-        ),
-        "lago_subscription_id": fee.subscription.lago_id,
-        "lago_customer_id": customer.lago_id,
-        "external_customer_id": customer.external_id,
-        "external_subscription_id": fee.subscription.external_id,
-        "amount_cents": fee.amount_cents,
-        "precise_amount": decimal_text(fee.precise_amount),
-        "precise_total_amount": decimal_text(fee.precise_amount + totals.taxes_precise_amount_cents / scale),
-        "amount_currency": currency,
-        "taxes_amount_cents": totals.taxes_amount_cents,
-        "taxes_precise_amount": decimal_text(totals.taxes_precise_amount_cents / scale),
-        "taxes_rate": float(totals.taxes_rate),
-        "units": decimal_text(fee.units),
-        "precise_unit_amount": decimal_text(fee.unit_amount),
-        "total_aggregated_units": decimal_text(fee.total_aggregated_units),
-        "total_amount_cents": fee.amount_cents + totals.taxes_amount_cents,
-        "total_amount_currency": currency,
-        "events_count": fee.events_count,
-        "pay_in_advance": False,
-        "invoiceable": True,
-        "from_date": fee.from_date,
-        "to_date": fee.to_date,
-        "payment_status": "pending",
-        "created_at": created_at,
-        "succeeded_at": None,
-        "failed_at": None,
-        "refunded_at": None,
-        "event_transaction_id": None,
-        "precise_coupons_amount_cents": decimal_text(totals.precise_coupons_amount_cents),
-        "sub_total_excluding_taxes_amount_cents": round_cents(sub_total_precise),
-        "sub_total_excluding_taxes_precise_amount_cents": decimal_text(sub_total_precise),
-        "amount_details": fee.amount_details,
-        "self_billed": False,
-        "item": fee.item,
-        "applied_taxes": applied_taxes,
-    }
+    amounts = FeeAmounts(
+        amount_cents=fee.amount_cents,
+        precise_amount=fee.precise_amount,
+        precise_total_amount=fee.precise_amount + taxes_precise_amount,
+        taxes_amount_cents=totals.taxes_amount_cents,
+        taxes_precise_amount=taxes_precise_amount,
+        taxes_rate=totals.taxes_rate,
+        units=fee.units,
+        precise_unit_amount=fee.unit_amount,
+        total_aggregated_units=fee.total_aggregated_units,
+        sub_total_excluding_taxes_amount_cents=round_cents(sub_total_precise),
+        sub_total_excluding_taxes_precise_amount_cents=sub_total_precise,
+        precise_coupons_amount_cents=totals.precise_coupons_amount_cents,
+    )
+    facts = FeeFacts(
+        lago_id=fee_id,
+        currency=currency,
+        amounts=amounts,
+        item=fee.item,
+        taxes=invoiced_fee_taxes(fee_id, fee.taxes, totals.taxable_amount_cents),
+        lago_customer_id=customer.lago_id,
+        external_customer_id=customer.external_id,
+        created_at=created_at,
+        from_date=fee.from_date,
+        to_date=fee.to_date,
+        lago_invoice_id=invoice_id,
+        lago_subscription_id=fee.subscription.lago_id,
+        external_subscription_id=fee.subscription.external_id,
+        lago_charge_id=fee.charge_id,
+        lago_charge_filter_id=fee.charge_filter_id,
+        lago_true_up_parent_fee_id=stable_id(invoice_id, fee.true_up_parent_key)
+        if fee.true_up_parent_key
+        else None,
+        events_count=fee.events_count,
+        amount_details=fee.amount_details,
+    )
+    return build_fee(facts, PERIOD_FEE)
 
 
 def _apply_computed(
@@ -750,22 +719,9 @@ def _apply_computed(
         for fee in computed.fees
     ]
     taxes_by_code = {t.code: t for fee in computed.fees for t in fee.taxes}
-    applied_taxes = [
-        {
-            "lago_id": stable_id(invoice.lago_id, "tax", tax.tax_code),
-            "lago_invoice_id": invoice.lago_id,
-            "lago_tax_id": taxes_by_code[tax.tax_code].lago_id,
-            "tax_name": tax.tax_name,
-            "tax_code": tax.tax_code,
-            "tax_rate": float(tax.tax_rate),
-            "tax_description": taxes_by_code[tax.tax_code].description,
-            "amount_cents": tax.amount_cents,
-            "amount_currency": invoice.currency,
-            "fees_amount_cents": tax.fees_amount_cents,
-            "created_at": invoice.created_at,
-        }
-        for tax in totals.applied_taxes
-    ]
+    applied_taxes = invoice_applied_taxes(
+        invoice.lago_id, invoice.currency, invoice.created_at, totals.applied_taxes, taxes_by_code
+    )
     applied_by_id = {a.lago_id: a for a in computed.applied}
     credits = []
     applications = []

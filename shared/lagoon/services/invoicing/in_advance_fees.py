@@ -18,6 +18,7 @@ from decimal import Decimal
 from typing import Any
 
 from lagoon import errors
+from lagoon.contract.fees import PAY_IN_ADVANCE_FEE, FeeAmounts, FeeFacts, FeeItem, FeeTax, build_fee
 from lagoon.data import entities
 from lagoon.domain.billable_metrics import BillableMetric
 from lagoon.domain.customers import Customer
@@ -42,7 +43,6 @@ from lagoon.engine.invoice_math import (
     resolve_fee_taxes,
 )
 from lagoon.engine.money import currency_exponent
-from lagoon.engine.numbers import decimal_text
 from lagoon.ingestion.aggregator import InAdvanceFold
 from lagoon.ingestion.directory import plan_view
 from lagoon.services import customers, organizations, subscriptions
@@ -130,81 +130,69 @@ def render_charge_fee(
     taxes_cents, taxes_precise, taxes_rate, applied = _fee_taxes(
         organization_id, context, priced.amount_cents
     )
+    scale = Decimal(10 ** currency_exponent(currency))
     precise_amount = priced.amount
-    taxes_precise_amount = taxes_precise / Decimal(10 ** currency_exponent(currency))
+    taxes_precise_amount = taxes_precise / scale
+    amounts = FeeAmounts(
+        amount_cents=priced.amount_cents,
+        precise_amount=precise_amount,
+        precise_total_amount=precise_amount + taxes_precise_amount,
+        taxes_amount_cents=taxes_cents,
+        taxes_precise_amount=taxes_precise_amount,
+        taxes_rate=taxes_rate,
+        units=priced.units,
+        precise_unit_amount=priced.unit_amount,
+        total_aggregated_units=units_total,
+        sub_total_excluding_taxes_amount_cents=priced.amount_cents,
+        sub_total_excluding_taxes_precise_amount_cents=precise_amount * scale,
+    )
     charge_filter = context.charge_filter
-    return {
-        "lago_id": lago_id,
-        "lago_charge_id": context.charge.lago_id,
-        "lago_charge_filter_id": None if charge_filter is None else charge_filter.lago_id,
-        "lago_fixed_charge_id": None,
-        "lago_invoice_id": None,
-        "lago_true_up_fee_id": None,
-        "lago_true_up_parent_fee_id": None,
-        "lago_subscription_id": context.lago_subscription_id,
-        "lago_customer_id": context.lago_customer_id,
-        "external_subscription_id": context.external_subscription_id,
-        "external_customer_id": context.external_customer_id,
-        "amount_cents": priced.amount_cents,
-        "amount_currency": currency,
-        "precise_amount": decimal_text(precise_amount),
-        "precise_total_amount": decimal_text(precise_amount + taxes_precise_amount),
-        "taxes_amount_cents": taxes_cents,
-        "taxes_precise_amount": decimal_text(taxes_precise_amount),
-        "taxes_rate": float(taxes_rate),
-        "total_amount_cents": priced.amount_cents + taxes_cents,
-        "total_amount_currency": currency,
-        "sub_total_excluding_taxes_amount_cents": priced.amount_cents,
-        "sub_total_excluding_taxes_precise_amount_cents": decimal_text(
-            precise_amount * Decimal(10 ** currency_exponent(currency))
-        ),
-        "precise_coupons_amount_cents": "0",
-        "units": decimal_text(priced.units),
-        "total_aggregated_units": decimal_text(units_total),
-        "precise_unit_amount": decimal_text(priced.unit_amount),
-        "events_count": priced.events_count,
-        "pay_in_advance": True,
-        "invoiceable": context.charge.invoiceable,
-        "self_billed": False,
-        "from_date": period_key(context.period_from),
-        "to_date": period_key(context.period_to - timedelta(seconds=1)),
-        "payment_status": "pending",
-        "created_at": created_at,
-        "succeeded_at": None,
-        "failed_at": None,
-        "refunded_at": None,
-        "event_transaction_id": transaction_id,
-        "amount_details": amount_details_json(priced.details),
-        "item": {
-            "type": "charge",
-            "code": context.metric.code,
-            "name": context.metric.name,
-            "invoice_display_name": context.charge.invoice_display_name or context.metric.name,
-            "filter_invoice_display_name": None
-            if charge_filter is None
-            else charge_filter.invoice_display_name,
-            "filters": None if charge_filter is None else charge_filter.values,
-            "grouped_by": context.grouped_by or {},
-            "lago_item_id": context.metric.lago_id,
-            "item_type": "BillableMetric",
-        },
-        "applied_taxes": [
-            {
-                "lago_id": str(uuid.uuid5(_FEE_NAMESPACE, f"{lago_id}#{tax.tax_code}")),
-                "lago_fee_id": lago_id,
-                "lago_tax_id": None,
-                "tax_name": tax.tax_name,
-                "tax_code": tax.tax_code,
-                "tax_rate": float(tax.tax_rate),
-                "tax_description": None,
-                "amount_cents": tax.amount_cents,
-                "amount_currency": currency,
-                "created_at": created_at,
-            }
-            for tax in applied
-            if lago_id is not None
-        ],
-    }
+    item = FeeItem(
+        type="charge",
+        code=context.metric.code,
+        name=context.metric.name,
+        invoice_display_name=context.charge.invoice_display_name or context.metric.name,
+        filter_invoice_display_name=None if charge_filter is None else charge_filter.invoice_display_name,
+        filters=None if charge_filter is None else charge_filter.values,
+        grouped_by=context.grouped_by or {},
+        lago_item_id=context.metric.lago_id,
+        item_type="BillableMetric",
+    )
+    fee_taxes = [
+        FeeTax(
+            lago_id=str(uuid.uuid5(_FEE_NAMESPACE, f"{lago_id}#{tax.tax_code}")),
+            lago_tax_id=None,
+            name=tax.tax_name,
+            code=tax.tax_code,
+            rate=tax.tax_rate,
+            description=None,
+            amount_cents=tax.amount_cents,
+        )
+        for tax in applied
+        if lago_id is not None  # an estimate has no id, so no taxes to show
+    ]
+    facts = FeeFacts(
+        lago_id=lago_id,
+        currency=currency,
+        amounts=amounts,
+        item=item,
+        taxes=fee_taxes,
+        lago_customer_id=context.lago_customer_id,
+        external_customer_id=context.external_customer_id,
+        created_at=created_at,
+        from_date=period_key(context.period_from),
+        to_date=period_key(context.period_to - timedelta(seconds=1)),
+        lago_subscription_id=context.lago_subscription_id,
+        external_subscription_id=context.external_subscription_id,
+        lago_charge_id=context.charge.lago_id,
+        lago_charge_filter_id=None if charge_filter is None else charge_filter.lago_id,
+        events_count=priced.events_count,
+        pay_in_advance=True,
+        invoiceable=context.charge.invoiceable,
+        event_transaction_id=transaction_id,
+        amount_details=amount_details_json(priced.details),
+    )
+    return build_fee(facts, PAY_IN_ADVANCE_FEE)
 
 
 def record_in_advance_fees(folds: Sequence[InAdvanceFold]) -> None:

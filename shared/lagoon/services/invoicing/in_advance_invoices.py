@@ -22,6 +22,7 @@ from datetime import datetime
 from typing import Any
 
 from lagoon import errors
+from lagoon.contract.invoices import invoice_applied_tax
 from lagoon.data import entities
 from lagoon.domain.customers import Customer
 from lagoon.domain.invoice_terms import local_today, net_payment_term, payment_due_date
@@ -39,20 +40,20 @@ def invoice_id_of(fee_id: str) -> str:
 
 
 def _applied_taxes(invoice_id: str, fee: dict[str, Any], created_at: str) -> list[dict[str, Any]]:
+    """The invoice's taxes: its one fee's."""
     return [
-        {
-            "lago_id": stable_id(invoice_id, "tax", tax["tax_code"]),
-            "lago_invoice_id": invoice_id,
-            "lago_tax_id": tax["lago_tax_id"],
-            "tax_name": tax["tax_name"],
-            "tax_code": tax["tax_code"],
-            "tax_rate": tax["tax_rate"],
-            "tax_description": tax["tax_description"],
-            "amount_cents": tax["amount_cents"],
-            "amount_currency": fee["amount_currency"],
-            "fees_amount_cents": fee["amount_cents"],
-            "created_at": created_at,
-        }
+        invoice_applied_tax(
+            invoice_id,
+            fee["amount_currency"],
+            created_at,
+            code=tax["tax_code"],
+            name=tax["tax_name"],
+            rate=tax["tax_rate"],
+            lago_tax_id=tax["lago_tax_id"],
+            description=tax["tax_description"],
+            amount_cents=tax["amount_cents"],
+            fees_amount_cents=fee["amount_cents"],
+        )
         for tax in fee["applied_taxes"]
     ]
 

@@ -23,6 +23,8 @@ from decimal import Decimal
 from typing import Any
 
 from lagoon import errors
+from lagoon.contract.fees import ONE_OFF_FEE, FeeAmounts, FeeFacts, FeeItem, build_fee, invoiced_fee_taxes
+from lagoon.contract.invoices import invoice_applied_taxes
 from lagoon.data import entities, invoices as invoice_store
 from lagoon.domain.add_ons import AddOn
 from lagoon.domain.customers import Customer
@@ -41,13 +43,11 @@ from lagoon.domain.taxes import Tax
 from lagoon.engine.invoice_math import (
     FeeInput,
     FeeTotals,
-    InvoiceTotals,
     TaxRate,
     compute_invoice,
     resolve_fee_taxes,
 )
 from lagoon.engine.money import currency_exponent, round_cents
-from lagoon.engine.numbers import decimal_text
 from lagoon.services import customers, organizations
 from lagoon.services.catalog import add_ons, taxes
 from lagoon.services.invoicing import invoices, numbering
@@ -109,102 +109,44 @@ def _fee_body(
     scale = Decimal(10) ** currency_exponent(currency)
     fee_id = stable_id(invoice_id, line.key)
     add_on = line.add_on
-    return {
-        "lago_id": fee_id,
-        "lago_charge_id": None,
-        "lago_charge_filter_id": None,
-        "lago_fixed_charge_id": None,
-        "lago_invoice_id": invoice_id,
-        "lago_true_up_fee_id": None,
-        "lago_true_up_parent_fee_id": None,
-        "lago_subscription_id": None,
-        "lago_customer_id": customer.lago_id,
-        "external_customer_id": customer.external_id,
-        "external_subscription_id": None,
-        "amount_cents": line.amount_cents,
-        "precise_amount": decimal_text(line.precise_amount_cents / scale),
-        "precise_total_amount": decimal_text(
-            (line.precise_amount_cents + totals.taxes_precise_amount_cents) / scale
-        ),
-        "amount_currency": currency,
-        "taxes_amount_cents": totals.taxes_amount_cents,
-        "taxes_precise_amount": decimal_text(totals.taxes_precise_amount_cents / scale),
-        "taxes_rate": float(totals.taxes_rate),
-        "units": decimal_text(line.units),
-        "precise_unit_amount": decimal_text(Decimal(line.unit_amount_cents) / scale),
-        "total_aggregated_units": decimal_text(line.units),
-        "total_amount_cents": line.amount_cents + totals.taxes_amount_cents,
-        "total_amount_currency": currency,
-        "events_count": None,
-        "pay_in_advance": False,
-        "invoiceable": True,
-        "from_date": line.request.from_datetime,
-        "to_date": line.request.to_datetime,
-        "payment_status": "pending",
-        "created_at": created_at,
-        "succeeded_at": None,
-        "failed_at": None,
-        "refunded_at": None,
-        "event_transaction_id": None,
-        "precise_coupons_amount_cents": "0",
-        "sub_total_excluding_taxes_amount_cents": line.amount_cents,
-        "sub_total_excluding_taxes_precise_amount_cents": decimal_text(line.precise_amount_cents),
-        "amount_details": {},
-        "self_billed": False,
-        "item": {
-            "type": "add_on",
-            "code": add_on.code,
-            "name": add_on.name,
-            "description": line.request.description
-            if line.request.description is not None
-            else add_on.description,
-            "invoice_display_name": line.request.invoice_display_name
-            or add_on.invoice_display_name
-            or add_on.name,
-            "filter_invoice_display_name": None,
-            "filters": None,
-            "grouped_by": {},
-            "lago_item_id": add_on.lago_id,
-            "item_type": "AddOn",
-        },
-        "applied_taxes": [
-            {
-                "lago_id": stable_id(fee_id, "tax", tax.code),
-                "lago_fee_id": fee_id,
-                "lago_tax_id": tax.lago_id,
-                "tax_name": tax.name,
-                "tax_code": tax.code,
-                "tax_rate": float(tax.rate),
-                "tax_description": tax.description,
-                "amount_cents": round_cents(totals.taxable_amount_cents * tax.rate / 100),
-                "amount_currency": currency,
-                "created_at": created_at,
-            }
-            for tax in line.taxes
-        ],
-    }
-
-
-def _applied_taxes(
-    invoice_id: str, currency: str, totals: InvoiceTotals, lines: list[_Line], created_at: str
-) -> list[dict[str, Any]]:
-    by_code = {tax.code: tax for line in lines for tax in line.taxes}
-    return [
-        {
-            "lago_id": stable_id(invoice_id, "tax", applied.tax_code),
-            "lago_invoice_id": invoice_id,
-            "lago_tax_id": by_code[applied.tax_code].lago_id,
-            "tax_name": applied.tax_name,
-            "tax_code": applied.tax_code,
-            "tax_rate": float(applied.tax_rate),
-            "tax_description": by_code[applied.tax_code].description,
-            "amount_cents": applied.amount_cents,
-            "amount_currency": currency,
-            "fees_amount_cents": applied.fees_amount_cents,
-            "created_at": created_at,
-        }
-        for applied in totals.applied_taxes
-    ]
+    request = line.request
+    amounts = FeeAmounts(
+        amount_cents=line.amount_cents,
+        precise_amount=line.precise_amount_cents / scale,
+        # Summed in cents, then scaled (the digits printed follow this order).
+        precise_total_amount=(line.precise_amount_cents + totals.taxes_precise_amount_cents) / scale,
+        taxes_amount_cents=totals.taxes_amount_cents,
+        taxes_precise_amount=totals.taxes_precise_amount_cents / scale,
+        taxes_rate=totals.taxes_rate,
+        units=line.units,
+        precise_unit_amount=Decimal(line.unit_amount_cents) / scale,
+        total_aggregated_units=line.units,
+        sub_total_excluding_taxes_amount_cents=line.amount_cents,
+        sub_total_excluding_taxes_precise_amount_cents=line.precise_amount_cents,
+    )
+    item = FeeItem(
+        type="add_on",
+        code=add_on.code,
+        name=add_on.name,
+        description=request.description if request.description is not None else add_on.description,
+        invoice_display_name=request.invoice_display_name or add_on.invoice_display_name or add_on.name,
+        lago_item_id=add_on.lago_id,
+        item_type="AddOn",
+    )
+    facts = FeeFacts(
+        lago_id=fee_id,
+        currency=currency,
+        amounts=amounts,
+        item=item,
+        taxes=invoiced_fee_taxes(fee_id, line.taxes, totals.taxable_amount_cents),
+        lago_customer_id=customer.lago_id,
+        external_customer_id=customer.external_id,
+        created_at=created_at,
+        from_date=request.from_datetime,
+        to_date=request.to_datetime,
+        lago_invoice_id=invoice_id,
+    )
+    return build_fee(facts, ONE_OFF_FEE)
 
 
 def build_invoice(
@@ -258,7 +200,9 @@ def build_invoice(
         prepaid_credit_amount_cents=totals.prepaid_credit_amount_cents,
         total_amount_cents=totals.total_amount_cents,
         fees=[_fee_body(lago_id, customer, currency, line, by_key[line.key], stamp) for line in lines],
-        applied_taxes=_applied_taxes(lago_id, currency, totals, lines, stamp),
+        applied_taxes=invoice_applied_taxes(
+            lago_id, currency, stamp, totals.applied_taxes, {t.code: t for line in lines for t in line.taxes}
+        ),
         created_at=stamp,
         updated_at=stamp,
         finalized_at=stamp,
