@@ -19,7 +19,7 @@ from lagoon.api.pagination import Page, PageParam, PerPageParam, list_body
 from lagoon.api.resolver import organization_id
 from lagoon.domain.invoices import InvoiceUpdateInput
 from lagoon.services import customers
-from lagoon.services.invoicing import billing, invoices
+from lagoon.services.invoicing import drafts, invoices
 
 router = APIGatewayRouter()
 
@@ -143,13 +143,13 @@ def update_invoice(lago_id: str, body: Annotated[InvoiceUpdateBody, Body()]) -> 
 
 @router.put("/invoices/<lago_id>/finalize")
 def finalize_invoice(lago_id: str) -> dict[str, Any]:
-    invoice = billing.finalize_invoice(organization_id(router), lago_id)
+    invoice = drafts.finalize_invoice(organization_id(router), lago_id)
     return {"invoice": invoices.extended_invoice_body(invoice)}
 
 
 @router.put("/invoices/<lago_id>/refresh")
 def refresh_invoice(lago_id: str) -> dict[str, Any]:
-    invoice = billing.refresh_invoice(organization_id(router), lago_id)
+    invoice = drafts.refresh_invoice(organization_id(router), lago_id)
     return {"invoice": invoices.extended_invoice_body(invoice)}
 
 

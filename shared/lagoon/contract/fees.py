@@ -1,7 +1,7 @@
 """Lago's FeeObject: the one builder of every fee body Lagoon makes, and the fee as an invoice shows it.
 
 Three use cases price fees, each in its own way, and hand the numbers here (`FeeFacts`):
-- the period's invoice (`lagoon.services.invoicing.billing`): subscription fees, usage charges,
+- the period's invoice (`lagoon.services.invoicing.period_fees`): subscription fees, usage charges,
   `min_amount_cents` true-ups and the minimum commitment true-up;
 - one-off invoices (`lagoon.services.invoicing.one_off_invoices`): add-on fees;
 - pay-in-advance charges (`lagoon.services.invoicing.in_advance_fees`): a fee per event, and its estimate.

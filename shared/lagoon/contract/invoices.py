@@ -11,6 +11,7 @@ from datetime import timedelta
 from typing import Any
 
 from lagoon.contract.fees import render_fee
+from lagoon.domain.coupons import Coupon
 from lagoon.domain.invoices import Invoice, InvoicePart, stable_id
 from lagoon.domain.subscriptions import Subscription, parse_iso
 from lagoon.domain.taxes import Tax
@@ -173,3 +174,21 @@ def invoice_applied_taxes(
         )
         for tax in applied
     ]
+
+
+def coupon_credit(
+    invoice_id: str, currency: str, applied_coupon_id: str, amount_cents: int, coupon: Coupon
+) -> dict[str, Any]:
+    """One of an invoice's `credits`: what an applied coupon deducted (before taxes)."""
+    return {
+        "lago_id": stable_id(invoice_id, "credit", applied_coupon_id),
+        "amount_cents": amount_cents,
+        "amount_currency": currency,
+        "before_taxes": True,
+        "item": {
+            "lago_item_id": coupon.lago_id,
+            "type": "coupon",
+            "code": coupon.code,
+            "name": coupon.name,
+        },
+    }

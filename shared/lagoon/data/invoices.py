@@ -7,7 +7,9 @@
   expected revision in the transaction that numbers the invoice (gapless and unique under concurrency);
 - timers: global kinds `invoice_timer` (the billing run's: `finalize`, `overdue`, `project`) and
   `document_timer` (the documents function's: `pdf`), sk `<due>#<org>#<invoice lago_id>#<action>`, so the
-  due ones are one range query.
+  due ones are one range query;
+- billing cursors: kind `subscription_billing` (key subscription lago_id), the last boundary invoiced, advanced
+  with an expected revision in the invoice's transaction.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from lagoon import errors
 from lagoon.data import entities
 from lagoon.data.connection import get_settings
 from lagoon.data.usage_store import UsageStore
-from lagoon.domain.invoices import COUNTER_KIND, FEE_KIND, KIND, Invoice
+from lagoon.domain.invoices import COUNTER_KIND, CURSOR_KIND, FEE_KIND, KIND, Invoice
 from lagoon.domain.subscriptions import iso, parse_iso
 
 TIMER_KIND = "invoice_timer"
@@ -250,3 +252,49 @@ def drop_timer(key: str, kind: str = TIMER_KIND) -> None:
 def drop_timers(keys: list[str]) -> None:
     """Delete these invoice timers unconditionally, 25 a BatchWriteItem request."""
     entities.delete_many(GLOBAL, TIMER_KIND, keys)
+
+
+# --- billing cursors -------------------------------------------------------------------------------------
+
+
+@dataclass
+class BillingCursor:
+    """The last boundary a subscription was invoiced at (None: never), with the revision it was read at."""
+
+    billed_through: datetime | None
+    revision: int | None
+
+
+def read_cursors(organization_id: str, subscription_ids: list[str]) -> dict[str, BillingCursor]:
+    documents = entities.get_many(organization_id, CURSOR_KIND, subscription_ids) if subscription_ids else {}
+    found = {}
+    for subscription_id in subscription_ids:
+        document = documents.get(subscription_id)
+        if document is None:
+            found[subscription_id] = BillingCursor(None, None)
+        else:
+            found[subscription_id] = BillingCursor(
+                parse_iso(document["billed_through"]), int(document["revision"])
+            )
+    return found
+
+
+def advance_cursor(
+    writes: entities.Writes, organization_id: str, subscription_id: str, cursor: BillingCursor, to: datetime
+) -> None:
+    """Move the cursor to `to` in `writes`, on the condition that it has not moved since it was read."""
+    revision = (cursor.revision or 0) + 1
+    body = {"billed_through": iso(to), "revision": revision}
+    if cursor.revision is None:
+        writes.put(
+            organization_id, CURSOR_KIND, subscription_id, body, must_not_exist=True, revision=revision
+        )
+    else:
+        writes.put(
+            organization_id,
+            CURSOR_KIND,
+            subscription_id,
+            body,
+            expected_revision=cursor.revision,
+            revision=revision,
+        )

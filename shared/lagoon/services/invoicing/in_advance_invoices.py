@@ -12,7 +12,7 @@ event is priced on an `invoiceable` pay-in-advance charge, its fee is billed at 
 Exactly once: the invoice id derives from the fee id and the fee, its `fee.created`, the invoice, its webhook and
 the number are one DynamoDB transaction that puts the fee only if absent — a replayed event finds its fee and
 bills nothing; a lost race for the customer's number is retried with the next one. The period's invoice never
-bills pay-in-advance charges (`billing._subscription_fees`), so nothing is billed twice.
+bills pay-in-advance charges (`period_fees.part_fees`), so nothing is billed twice.
 """
 
 from __future__ import annotations

@@ -219,7 +219,7 @@ def finalize_new_invoice(
     *,
     webhook_type: str = "invoice.one_off_created",
 ) -> Invoice:
-    """Number a new invoice finalized at creation (counters under their revisions, as `billing` does) or
+    """Number a new invoice finalized at creation (counters under their revisions, as `finalize` does) or
     close a skipped zero-amount one, and record its webhook, the overdue timer and the PDF to render — in
     `writes`. One-off invoices and the instant invoices of pay-in-advance charges are made this way."""
     org = organization.lago_id
