@@ -7,13 +7,13 @@ bodies), so an invoice renders the same in the API, its webhooks and its PDF (`l
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from lagoon.contract.fees import render_fee
 from lagoon.domain.coupons import Coupon
 from lagoon.domain.invoices import Invoice, InvoicePart, stable_id
-from lagoon.domain.subscriptions import Subscription, parse_iso
+from lagoon.domain.subscriptions import Subscription, iso
 from lagoon.domain.taxes import Tax
 from lagoon.engine.invoice_math import AppliedTaxTotal
 
@@ -83,18 +83,16 @@ def _billing_period(part: InvoicePart, subscription: Subscription) -> dict[str, 
     charges_period = part.charges_period or part.fee_period
     assert fee_period is not None and charges_period is not None
 
-    def inclusive(value: str) -> str:
-        moment = parse_iso(value)
-        assert moment is not None
-        return (moment - timedelta(seconds=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    def inclusive(moment: datetime) -> str:
+        return iso(moment - timedelta(seconds=1))
 
     return {
         "lago_subscription_id": part.subscription_id,
         "external_subscription_id": subscription.external_id,
         "lago_plan_id": subscription.plan_id,
-        "subscription_from_datetime": fee_period.from_datetime,
+        "subscription_from_datetime": iso(fee_period.from_datetime),
         "subscription_to_datetime": inclusive(fee_period.to_datetime),
-        "charges_from_datetime": charges_period.from_datetime,
+        "charges_from_datetime": iso(charges_period.from_datetime),
         "charges_to_datetime": inclusive(charges_period.to_datetime),
         "invoicing_reason": part.invoicing_reason,
     }

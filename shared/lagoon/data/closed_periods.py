@@ -15,6 +15,7 @@ from typing import Any
 from lagoon.data.usage_keys import MARKER_DRAFT, REFRESH_PK, aggregate_pk, closed_sk
 from lagoon.data.usage_store import Item, S, UsageStore, aggregates_table
 from lagoon.domain.invoices import Invoice
+from lagoon.domain.subscriptions import iso
 
 
 def closed_items(invoice: Invoice) -> list[tuple[str, Item]]:
@@ -29,7 +30,7 @@ def closed_items(invoice: Invoice) -> list[tuple[str, Item]]:
                 aggregates_table(),
                 {
                     "pk": {"S": pk},
-                    "sk": {"S": closed_sk(part.charges_period.from_datetime)},
+                    "sk": {"S": closed_sk(iso(part.charges_period.from_datetime))},
                     "inv": {"S": invoice.lago_id},
                 },
             )

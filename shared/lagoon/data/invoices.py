@@ -214,7 +214,9 @@ def timer_key(due: datetime, invoice: Invoice, action: str) -> str:
 
 
 def parse_timer_due(key: str) -> datetime:
-    return parse_iso(key.split("#", 1)[0])  # type: ignore[return-value]
+    due = parse_iso(key.split("#", 1)[0])
+    assert due is not None
+    return due
 
 
 def schedule(

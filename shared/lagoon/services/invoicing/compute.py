@@ -73,6 +73,8 @@ def compute(
 def _coupon_inputs(
     catalog: Catalog, customer: Customer, currency: str
 ) -> tuple[list[AppliedCouponInput], list[AppliedCoupon]]:
+    """The customer's active coupons as the engine takes them, with the applied coupons they come from (a
+    fixed-amount coupon in another currency does not apply)."""
     applied = catalog.applied_coupons(customer.lago_id)
     inputs: list[AppliedCouponInput] = []
     kept: list[AppliedCoupon] = []

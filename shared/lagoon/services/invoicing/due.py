@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 
 from lagoon.domain.invoices import InvoicePart, Period
 from lagoon.domain.plans import Plan
-from lagoon.domain.subscriptions import Subscription, iso, parse_iso
+from lagoon.domain.subscriptions import Subscription, parse_iso
 from lagoon.engine.periods import (
     BillingPeriod,
     SubscriptionTerms,
@@ -62,18 +62,19 @@ def due_boundaries(
 
 
 def _period(period: BillingPeriod, *, charges: bool = False) -> Period:
+    """The part of an engine period an invoice stores: its fee period, or its charges period."""
     if charges:
         return Period(
-            from_datetime=iso(period.charges_from_datetime),  # type: ignore[arg-type]
-            to_datetime=iso(period.charges_to_datetime),  # type: ignore[arg-type]
-            full_from_datetime=iso(period.charges_from_datetime),  # type: ignore[arg-type]
-            full_to_datetime=iso(period.charges_to_datetime),  # type: ignore[arg-type]
+            from_datetime=period.charges_from_datetime,
+            to_datetime=period.charges_to_datetime,
+            full_from_datetime=period.charges_from_datetime,
+            full_to_datetime=period.charges_to_datetime,
         )
     return Period(
-        from_datetime=iso(period.from_datetime),  # type: ignore[arg-type]
-        to_datetime=iso(period.to_datetime),  # type: ignore[arg-type]
-        full_from_datetime=iso(period.full_from_datetime),  # type: ignore[arg-type]
-        full_to_datetime=iso(period.full_to_datetime),  # type: ignore[arg-type]
+        from_datetime=period.from_datetime,
+        to_datetime=period.to_datetime,
+        full_from_datetime=period.full_from_datetime,
+        full_to_datetime=period.full_to_datetime,
     )
 
 

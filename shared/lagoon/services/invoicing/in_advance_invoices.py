@@ -70,14 +70,11 @@ def build_invoice(
     """The instant invoice of `fee` before numbering; the fee it holds points back at it."""
     invoice_id = invoice_id_of(fee["lago_id"])
     stamp = iso(moment)
-    assert stamp is not None
-    period_start, period_end = iso(period_from), iso(period_to)
-    assert period_start is not None and period_end is not None
     charges_period = Period(
-        from_datetime=period_start,
-        to_datetime=period_end,
-        full_from_datetime=period_start,
-        full_to_datetime=period_end,
+        from_datetime=period_from,
+        to_datetime=period_to,
+        full_from_datetime=period_from,
+        full_to_datetime=period_to,
     )
     amount, taxes_amount = fee["amount_cents"], fee["taxes_amount_cents"]
     timezone = customer.timezone or organization.timezone or "UTC"

@@ -159,7 +159,6 @@ def build_invoice(
 ) -> Invoice:
     """The one-off invoice before numbering (fees, taxes and totals from the engine)."""
     stamp = iso(moment)
-    assert stamp is not None
     totals = compute_invoice(
         [
             FeeInput(

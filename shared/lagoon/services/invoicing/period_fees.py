@@ -18,7 +18,7 @@ from lagoon.contract.fees import FeeItem
 from lagoon.domain.customers import Customer
 from lagoon.domain.invoices import InvoicePart, Period
 from lagoon.domain.plans import Plan
-from lagoon.domain.subscriptions import Subscription, iso, parse_iso
+from lagoon.domain.subscriptions import Subscription, iso
 from lagoon.domain.taxes import Tax
 from lagoon.engine.charges import true_up_amount_cents
 from lagoon.engine.invoice_math import TaxRate, minimum_commitment_true_up_cents, resolve_fee_taxes
@@ -36,7 +36,7 @@ from lagoon.services.usage import usage
 
 @dataclass
 class PeriodFee:
-    """A fee before coupons and taxes."""
+    """A fee of a subscription's invoice before coupons and taxes (`compute` makes its FeeObject)."""
 
     key: str
     fee_type: str
@@ -60,31 +60,18 @@ class PeriodFee:
 
 
 def tax_rates(found: Iterable[Tax]) -> tuple[TaxRate, ...]:
+    """Taxes as the engine takes them."""
     return tuple(TaxRate(code=t.code, rate=t.rate, name=t.name) for t in found)
 
 
-def _at(value: str) -> datetime:
-    parsed = parse_iso(value)
-    assert parsed is not None
-    return parsed
-
-
-def _inclusive(value: str) -> str:
-    return iso(_at(value) - timedelta(seconds=1))
+def _inclusive(moment: datetime) -> str:
+    """A period end as Lago prints it: the last second inside the period."""
+    return iso(moment - timedelta(seconds=1))
 
 
 def _billing_period(period: Period) -> BillingPeriod:
-    values = [
-        parse_iso(v)
-        for v in (
-            period.from_datetime,
-            period.to_datetime,
-            period.full_from_datetime,
-            period.full_to_datetime,
-        )
-    ]
-    start, end, full_start, full_end = values
-    return BillingPeriod(start, end, start, end, full_start, full_end)  # type: ignore[arg-type]
+    start, end = period.from_datetime, period.to_datetime
+    return BillingPeriod(start, end, start, end, period.full_from_datetime, period.full_to_datetime)
 
 
 def _fee_taxes(catalog: Catalog, customer: Customer, plan: Plan, own: list[str]) -> tuple[Tax, ...]:
@@ -154,7 +141,7 @@ def _subscription_fee(
             lago_item_id=subscription.lago_id,
             item_type="Subscription",
         ),
-        from_date=period.from_datetime,
+        from_date=iso(period.from_datetime),
         to_date=_inclusive(period.to_datetime),
     )
 
@@ -170,8 +157,8 @@ def _charge_fees(
         catalog.organization_id,
         subscription,
         plan,
-        _at(period.from_datetime),
-        _at(period.to_datetime),
+        period.from_datetime,
+        period.to_datetime,
         timezone=catalog.timezone(customer),
         metrics=catalog.metrics(plan),
         charges=charges,
@@ -212,7 +199,7 @@ def _charge_fees(
                     item_type="BillableMetric",
                     grouped_by=result.grouped_by or {},
                 ),
-                from_date=period.from_datetime,
+                from_date=iso(period.from_datetime),
                 to_date=_inclusive(period.to_datetime),
             )
         )
@@ -220,16 +207,9 @@ def _charge_fees(
 
 
 def _active_days(terms: SubscriptionTerms, period: Period) -> tuple[int, int]:
-    full = days_between(
-        _at(period.full_from_datetime),
-        _at(period.full_to_datetime),
-        terms.timezone,
-    )
-    active = days_between(
-        _at(period.from_datetime),
-        _at(period.to_datetime),
-        terms.timezone,
-    )
+    """(days of `period`, days of its whole interval), in the subscription's timezone."""
+    full = days_between(period.full_from_datetime, period.full_to_datetime, terms.timezone)
+    active = days_between(period.from_datetime, period.to_datetime, terms.timezone)
     return active, full
 
 
@@ -243,9 +223,12 @@ def _charge_true_ups(
     fees_by_charge: dict[str, int],
 ) -> list[PeriodFee]:
     """`min_amount_cents` true-ups: the shortfall of a charge's fees below its minimum, prorated on days."""
-    charges_full = interval_containing(terms, _at(period.from_datetime), terms.charges_interval)
-    full_period = period.model_copy(
-        update={"full_from_datetime": iso(charges_full[0]), "full_to_datetime": iso(charges_full[1])}
+    charges_full = interval_containing(terms, period.from_datetime, terms.charges_interval)
+    full_period = Period(
+        from_datetime=period.from_datetime,
+        to_datetime=period.to_datetime,
+        full_from_datetime=charges_full[0],
+        full_to_datetime=charges_full[1],
     )
     active, full = _active_days(terms, full_period)
     exponent = currency_exponent(plan.amount_currency)
@@ -285,7 +268,7 @@ def _charge_true_ups(
                     lago_item_id=charge.billable_metric_id,
                     item_type="BillableMetric",
                 ),
-                from_date=period.from_datetime,
+                from_date=iso(period.from_datetime),
                 to_date=_inclusive(period.to_datetime),
                 true_up_parent_key=f"charge#{subscription.lago_id}#{charge.lago_id}#-#",
             )
@@ -339,7 +322,7 @@ def _commitment_fee(
                 lago_item_id=commitment.lago_id,
                 item_type="Commitment",
             ),
-            from_date=period.from_datetime,
+            from_date=iso(period.from_datetime),
             to_date=_inclusive(period.to_datetime),
         )
     ]
