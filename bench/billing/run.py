@@ -131,8 +131,8 @@ def _setup(events_per_charge: int) -> str:
 def _measure(events_per_charge: int) -> dict[str, Any]:
     """One run on a fresh local stack. Called in a process of its own: moto keeps its state per process, so a
     second stack in the same process would also see (and the billing run visit) the first one's data."""
+    from lagoon.data import invoices
     from lagoon.data.capacity import metering
-    from lagoon.services.invoicing import invoices
 
     from bench.stack import local_stack
 

@@ -4,7 +4,7 @@
 from typing import Any
 
 from lagoon.observability import lambda_entrypoint
-from lagoon.services.invoicing.billing import run_billing
+from lagoon.services.invoicing.run import run_billing
 from lagoon.services.scheduling import scheduled_time
 
 

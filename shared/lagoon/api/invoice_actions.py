@@ -32,7 +32,7 @@ class InvoiceVoidBody(BaseModel):
 
 
 def _invoice(invoice: Any) -> dict[str, Any]:
-    return {"invoice": invoices.render_invoice_extended(invoice)}
+    return {"invoice": invoices.extended_invoice_body(invoice)}
 
 
 @router.post("/invoices")

@@ -19,7 +19,7 @@ from lagoon.api.pagination import Page, PageParam, PerPageParam, list_body
 from lagoon.api.resolver import organization_id
 from lagoon.domain.invoices import InvoiceUpdateInput
 from lagoon.services import customers
-from lagoon.services.invoicing import billing, invoices
+from lagoon.services.invoicing import drafts, invoices
 
 router = APIGatewayRouter()
 
@@ -132,25 +132,25 @@ def list_customer_invoices(
 @router.get("/invoices/<lago_id>")
 def get_invoice(lago_id: str) -> dict[str, Any]:
     invoice = invoices.get_invoice(organization_id(router), lago_id)
-    return {"invoice": invoices.render_invoice_extended(invoice)}
+    return {"invoice": invoices.extended_invoice_body(invoice)}
 
 
 @router.put("/invoices/<lago_id>")
 def update_invoice(lago_id: str, body: Annotated[InvoiceUpdateBody, Body()]) -> dict[str, Any]:
     invoice = invoices.update_invoice(organization_id(router), lago_id, body.invoice)
-    return {"invoice": invoices.render_invoice_extended(invoice)}
+    return {"invoice": invoices.extended_invoice_body(invoice)}
 
 
 @router.put("/invoices/<lago_id>/finalize")
 def finalize_invoice(lago_id: str) -> dict[str, Any]:
-    invoice = billing.finalize_invoice(organization_id(router), lago_id)
-    return {"invoice": invoices.render_invoice_extended(invoice)}
+    invoice = drafts.finalize_invoice(organization_id(router), lago_id)
+    return {"invoice": invoices.extended_invoice_body(invoice)}
 
 
 @router.put("/invoices/<lago_id>/refresh")
 def refresh_invoice(lago_id: str) -> dict[str, Any]:
-    invoice = billing.refresh_invoice(organization_id(router), lago_id)
-    return {"invoice": invoices.render_invoice_extended(invoice)}
+    invoice = drafts.refresh_invoice(organization_id(router), lago_id)
+    return {"invoice": invoices.extended_invoice_body(invoice)}
 
 
 # --- one-off invoices, deletion, download, void, retry and payment actions: lagoon.api.invoice_actions ------

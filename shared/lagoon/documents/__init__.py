@@ -21,7 +21,6 @@ def render_invoice_pdf(
     locale: str | None = None,
 ) -> bytes:
     """The invoice as PDF bytes (`lagoon.documents.invoice_pdf.render_invoice_pdf`)."""
-    # Imported at the first render, not with the package: fpdf and fontTools would slow every cold start.
-    from lagoon.documents import invoice_pdf
+    from lagoon.documents import invoice_pdf  # cold start: fpdf and fontTools load at the first render only
 
     return invoice_pdf.render_invoice_pdf(invoice, organization, customer, locale)

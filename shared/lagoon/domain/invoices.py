@@ -11,9 +11,13 @@ webhook).
 
 from __future__ import annotations
 
+import uuid
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer
+
+from lagoon.domain.subscriptions import iso, parse_iso
 
 KIND = "invoice"
 """Entity kind of invoices (key: lago_id)."""
@@ -28,16 +32,35 @@ Status = Literal["draft", "finalized", "closed", "voided", "failed"]
 PaymentStatus = Literal["pending", "succeeded", "failed"]
 LISTED_BY_DEFAULT: tuple[str, ...] = ("draft", "finalized", "voided", "failed")
 
+_NAMESPACE = uuid.UUID("6f1d2b7e-3c55-4a0e-8f0a-2b9e4d7c1a55")
+
+
+def stable_id(*parts: str) -> str:
+    """A deterministic UUID from `parts` (invoice, fee, tax and message ids: retries produce the same ids)."""
+    return str(uuid.uuid5(_NAMESPACE, "#".join(parts)))
+
+
+def _utc_second(value: Any) -> Any:
+    """Stored ISO text, or an aware datetime, as the UTC instant at the second (the precision stored)."""
+    if isinstance(value, str):
+        value = parse_iso(value)
+    return value.astimezone(UTC).replace(microsecond=0) if isinstance(value, datetime) else value
+
+
+PeriodBound = Annotated[datetime, BeforeValidator(_utc_second), PlainSerializer(iso, return_type=str)]
+"""An instant of a stored period: a UTC datetime in memory, ISO text (`2024-02-01T00:00:00Z`) when stored."""
+
 
 class Period(BaseModel):
-    """A half-open billing period [from, to) in UTC ISO text, with the whole interval it belongs to."""
+    """A half-open billing period [from, to) in UTC, with the whole interval it belongs to. Datetimes from the
+    billing run to the rendered invoice; ISO text only in the stored document."""
 
     model_config = ConfigDict(frozen=True)
 
-    from_datetime: str
-    to_datetime: str
-    full_from_datetime: str
-    full_to_datetime: str
+    from_datetime: PeriodBound
+    to_datetime: PeriodBound
+    full_from_datetime: PeriodBound
+    full_to_datetime: PeriodBound
 
 
 class InvoicePart(BaseModel):

@@ -19,7 +19,7 @@ from lagoon.domain.subscriptions import Subscription, SubscriptionInput
 from lagoon.observability import logger
 from lagoon.services import customers
 from lagoon.services.catalog import coupons, plans
-from lagoon.services.invoicing import billing
+from lagoon.services.invoicing import drafts, run
 from lagoon.services.subscriptions import changes, clock
 from lagoon.services.subscriptions.listing import live_subscriptions_where
 from lagoon.services.usage import events
@@ -27,7 +27,7 @@ from lagoon.services.usage import events
 
 def _bill_terminations(organization_id: str, terminated: list[Subscription]) -> None:
     for subscription in terminated:
-        billing.bill_termination(organization_id, subscription)
+        run.bill_termination(organization_id, subscription)
 
 
 def create_subscription(
@@ -92,7 +92,7 @@ def delete_customer(organization_id: str, external_id: str) -> Customer:
         organization_id,
         live_subscriptions_where(organization_id, lambda s: s.lago_customer_id == customer.lago_id),
     )
-    billing.finalize_customer_drafts(organization_id, customer.lago_id)
+    drafts.finalize_customer_drafts(organization_id, customer.lago_id)
     coupons.terminate_customer_coupons(organization_id, customer)
     return customers.mark_customer_deleted(organization_id, customer)
 
@@ -115,4 +115,4 @@ def end_plan(organization_id: str, plan: Plan) -> None:
         live_subscriptions_where(organization_id, lambda s: s.plan_id == plan.lago_id),
     )
     plans.finish_plan_deletion(organization_id, plan.lago_id)
-    billing.finalize_plan_drafts(organization_id, plan)
+    drafts.finalize_plan_drafts(organization_id, plan)

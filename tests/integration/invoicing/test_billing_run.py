@@ -267,10 +267,10 @@ def _per_organization_subscriptions(api, org, count: int) -> None:
 def test_a_run_overtaken_by_a_concurrent_one_invoices_nothing_twice(api, org, gateway, monkeypatch):
     # Two runs for the same "now": the second runs whole between the first's computing its first invoice
     # and committing it (the widest race: every one of the first run's cursors is stale by then)
-    from lagoon.services.invoicing import billing
+    from lagoon.data import invoices as invoice_store
 
     _per_organization_subscriptions(api, org, 4)
-    real = billing._advance_cursor
+    real = invoice_store.advance_cursor
     raced: list[bool] = []
 
     def overtaken(*args, **kwargs):
@@ -279,7 +279,7 @@ def test_a_run_overtaken_by_a_concurrent_one_invoices_nothing_twice(api, org, ga
             run_billing(gateway, "2024-02-01T00:00:00Z")
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(billing, "_advance_cursor", overtaken)
+    monkeypatch.setattr(invoice_store, "advance_cursor", overtaken)
     run_billing(gateway, "2024-02-01T00:00:00Z")
 
     assert raced == [True]
@@ -292,10 +292,10 @@ def test_a_run_overtaken_by_a_concurrent_one_invoices_nothing_twice(api, org, ga
 
 
 def test_a_run_that_crashes_halfway_is_resumed_by_the_next(api, org, gateway, monkeypatch):
-    from lagoon.services.invoicing import billing
+    from lagoon.services.invoicing import finalize
 
     _per_organization_subscriptions(api, org, 5)
-    real = billing._after_commit
+    real = finalize.project_invoice
     committed: list[str] = []
 
     def crash_on_the_third(invoice, previous=None):
@@ -304,7 +304,7 @@ def test_a_run_that_crashes_halfway_is_resumed_by_the_next(api, org, gateway, mo
             raise RuntimeError("the function stopped here")
         real(invoice, previous)
 
-    monkeypatch.setattr(billing, "_after_commit", crash_on_the_third)
+    monkeypatch.setattr(finalize, "project_invoice", crash_on_the_third)
     try:
         run_billing(gateway, "2024-02-01T00:00:00Z")
     except RuntimeError:
@@ -315,7 +315,7 @@ def test_a_run_that_crashes_halfway_is_resumed_by_the_next(api, org, gateway, mo
     assert len(invoices_of(api)) == 3
     assert len(api.get("/fees", query={"per_page": 100}).json["fees"]) == 2
 
-    monkeypatch.setattr(billing, "_after_commit", real)
+    monkeypatch.setattr(finalize, "project_invoice", real)
     run_billing(gateway, "2024-02-01T01:00:00Z")
     found = invoices_of(api)
     assert len(found) == 5 and {i["total_amount_cents"] for i in found} == {10000}

@@ -2,7 +2,7 @@
 `Fees::UpdateService` and `Fees::DestroyService`.
 
 Fees are documents of kind `fee` (key lago_id): the fees of invoices, projected by invoicing
-(`invoices.project_fees`; the invoice stays their source of truth), and the pay-in-advance fees of the usage
+(`lagoon.data.invoices.project_fees`; the invoice stays their source of truth), and the pay-in-advance fees of the usage
 module, which wait with `lago_invoice_id: null`. A fee attached to an invoice follows its invoice: its payment
 status (and `succeeded_at` / `failed_at`) are the invoice's, and it can be neither updated nor deleted (405
 `invoiced_fee`, DECISIONS.md). A fee not invoiced yet takes a payment status of its own (only the timestamp of
@@ -18,11 +18,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 from lagoon import errors
+from lagoon.contract.fees import render_fee
 from lagoon.data import entities
 from lagoon.domain.fees import FeePaymentStatus
 from lagoon.domain.invoices import FEE_KIND, KIND, Invoice
 from lagoon.domain.subscriptions import iso, parse_iso
-from lagoon.services.invoicing import invoices
 
 _STATUS_TIMESTAMPS = {"succeeded": "succeeded_at", "failed": "failed_at", "refunded": "refunded_at"}
 
@@ -61,7 +61,7 @@ def _render(documents: Iterable[dict[str, Any]], organization_id: str) -> list[d
     for document in found:
         body = {k: v for k, v in document.items() if k != "revision"}
         invoice = by_id.get(document.get("lago_invoice_id") or "")
-        rendered.append(invoices.render_fee(invoice, body) if invoice else body)
+        rendered.append(render_fee(invoice, body) if invoice else body)
     return rendered
 
 
@@ -135,7 +135,7 @@ def update_fee(
     document = _stored(organization_id, lago_id)
     if document.get("lago_invoice_id"):
         raise errors.MethodNotAllowed("invoiced_fee")
-    stamp = iso(now or invoices.now_utc())
+    stamp = iso(now or datetime.now(UTC))
     changed = dict(
         document, payment_status=payment_status, succeeded_at=None, failed_at=None, refunded_at=None
     )

@@ -18,6 +18,7 @@ from decimal import Decimal
 from typing import Any
 
 from lagoon import errors
+from lagoon.contract.fees import PAY_IN_ADVANCE_FEE, FeeAmounts, FeeFacts, FeeItem, FeeTax, build_fee
 from lagoon.data import entities
 from lagoon.data.subscriptions import find_subscription
 from lagoon.data.usage_keys import period_key
@@ -40,7 +41,6 @@ from lagoon.engine.invoice_math import (
 )
 from lagoon.engine.metric_definitions import UsageEvent
 from lagoon.engine.money import currency_exponent
-from lagoon.engine.numbers import decimal_text
 from lagoon.engine.period_units import finalize
 from lagoon.ingestion.aggregator import InAdvanceFold
 from lagoon.ingestion.directory import plan_view
@@ -123,81 +123,77 @@ def render_charge_fee(
     taxes_cents, taxes_precise, taxes_rate, applied = _fee_taxes(
         organization_id, context, priced.amount_cents
     )
+    scale = Decimal(10 ** currency_exponent(currency))
     precise_amount = priced.amount
-    taxes_precise_amount = taxes_precise / Decimal(10 ** currency_exponent(currency))
+    taxes_precise_amount = taxes_precise / scale
+    amounts = FeeAmounts(
+        amount_cents=priced.amount_cents,
+        precise_amount=precise_amount,
+        precise_total_amount=precise_amount + taxes_precise_amount,
+        taxes_amount_cents=taxes_cents,
+        taxes_precise_amount=taxes_precise_amount,
+        taxes_rate=taxes_rate,
+        units=priced.units,
+        precise_unit_amount=priced.unit_amount,
+        total_aggregated_units=units_total,
+        sub_total_excluding_taxes_amount_cents=priced.amount_cents,
+        sub_total_excluding_taxes_precise_amount_cents=precise_amount * scale,
+    )
     charge_filter = context.charge_filter
-    return {
-        "lago_id": lago_id,
-        "lago_charge_id": context.charge.lago_id,
-        "lago_charge_filter_id": None if charge_filter is None else charge_filter.lago_id,
-        "lago_fixed_charge_id": None,
-        "lago_invoice_id": None,
-        "lago_true_up_fee_id": None,
-        "lago_true_up_parent_fee_id": None,
-        "lago_subscription_id": context.lago_subscription_id,
-        "lago_customer_id": context.lago_customer_id,
-        "external_subscription_id": context.external_subscription_id,
-        "external_customer_id": context.external_customer_id,
-        "amount_cents": priced.amount_cents,
-        "amount_currency": currency,
-        "precise_amount": decimal_text(precise_amount),
-        "precise_total_amount": decimal_text(precise_amount + taxes_precise_amount),
-        "taxes_amount_cents": taxes_cents,
-        "taxes_precise_amount": decimal_text(taxes_precise_amount),
-        "taxes_rate": float(taxes_rate),
-        "total_amount_cents": priced.amount_cents + taxes_cents,
-        "total_amount_currency": currency,
-        "sub_total_excluding_taxes_amount_cents": priced.amount_cents,
-        "sub_total_excluding_taxes_precise_amount_cents": decimal_text(
-            precise_amount * Decimal(10 ** currency_exponent(currency))
-        ),
-        "precise_coupons_amount_cents": "0",
-        "units": decimal_text(priced.units),
-        "total_aggregated_units": decimal_text(units_total),
-        "precise_unit_amount": decimal_text(priced.unit_amount),
-        "events_count": priced.events_count,
-        "pay_in_advance": True,
-        "invoiceable": context.charge.invoiceable,
-        "self_billed": False,
-        "from_date": period_key(context.period_from),
-        "to_date": period_key(context.period_to - timedelta(seconds=1)),
-        "payment_status": "pending",
-        "created_at": created_at,
-        "succeeded_at": None,
-        "failed_at": None,
-        "refunded_at": None,
-        "event_transaction_id": transaction_id,
-        "amount_details": amount_details_json(priced.details),
-        "item": {
-            "type": "charge",
-            "code": context.metric.code,
-            "name": context.metric.name,
-            "invoice_display_name": context.charge.invoice_display_name or context.metric.name,
-            "filter_invoice_display_name": None
-            if charge_filter is None
-            else charge_filter.invoice_display_name,
-            "filters": None if charge_filter is None else charge_filter.values,
-            "grouped_by": context.grouped_by or {},
-            "lago_item_id": context.metric.lago_id,
-            "item_type": "BillableMetric",
-        },
-        "applied_taxes": [
-            {
-                "lago_id": str(uuid.uuid5(_FEE_NAMESPACE, f"{lago_id}#{tax.tax_code}")),
-                "lago_fee_id": lago_id,
-                "lago_tax_id": None,
-                "tax_name": tax.tax_name,
-                "tax_code": tax.tax_code,
-                "tax_rate": float(tax.tax_rate),
-                "tax_description": None,
-                "amount_cents": tax.amount_cents,
-                "amount_currency": currency,
-                "created_at": created_at,
-            }
-            for tax in applied
-            if lago_id is not None
-        ],
-    }
+    facts = FeeFacts(
+        lago_id=lago_id,
+        currency=currency,
+        amounts=amounts,
+        item=_charge_item(context),
+        # An estimate has no id, so no taxes to show.
+        taxes=[] if lago_id is None else _shown_taxes(lago_id, applied),
+        lago_customer_id=context.lago_customer_id,
+        external_customer_id=context.external_customer_id,
+        created_at=created_at,
+        from_date=period_key(context.period_from),
+        to_date=period_key(context.period_to - timedelta(seconds=1)),
+        lago_subscription_id=context.lago_subscription_id,
+        external_subscription_id=context.external_subscription_id,
+        lago_charge_id=context.charge.lago_id,
+        lago_charge_filter_id=None if charge_filter is None else charge_filter.lago_id,
+        events_count=priced.events_count,
+        pay_in_advance=True,
+        invoiceable=context.charge.invoiceable,
+        event_transaction_id=transaction_id,
+        amount_details=amount_details_json(priced.details),
+    )
+    return build_fee(facts, PAY_IN_ADVANCE_FEE)
+
+
+def _charge_item(context: _FeeContext) -> FeeItem:
+    charge_filter = context.charge_filter
+    return FeeItem(
+        type="charge",
+        code=context.metric.code,
+        name=context.metric.name,
+        invoice_display_name=context.charge.invoice_display_name or context.metric.name,
+        filter_invoice_display_name=None if charge_filter is None else charge_filter.invoice_display_name,
+        filters=None if charge_filter is None else charge_filter.values,
+        grouped_by=context.grouped_by or {},
+        lago_item_id=context.metric.lago_id,
+        item_type="BillableMetric",
+    )
+
+
+def _shown_taxes(fee_id: str, applied: list[AppliedTaxTotal]) -> list[FeeTax]:
+    """The fee's applied taxes, their ids derived from the fee."""
+    return [
+        FeeTax(
+            lago_id=str(uuid.uuid5(_FEE_NAMESPACE, f"{fee_id}#{tax.tax_code}")),
+            lago_tax_id=None,
+            name=tax.tax_name,
+            code=tax.tax_code,
+            rate=tax.tax_rate,
+            description=None,
+            amount_cents=tax.amount_cents,
+        )
+        for tax in applied
+    ]
 
 
 def record_in_advance_fees(folds: Sequence[InAdvanceFold]) -> None:
@@ -214,80 +210,99 @@ def record_in_advance_fees(folds: Sequence[InAdvanceFold]) -> None:
     for folded in folds:
         by_org[folded.organization_id].append(folded)
     for organization_id, org_folds in by_org.items():
-        plan_ids = {f.subscription.plan.plan_id for f in org_folds}
-        plan_by_id = {
-            pid: plans.get_plan_by_id(organization_id, pid, include_deleted=True) for pid in plan_ids
-        }
-        metric_ids = [c.billable_metric_id for p in plan_by_id.values() for c in p.charges]
-        metrics = billable_metrics.get_billable_metrics_by_ids(
-            organization_id, list(dict.fromkeys(metric_ids))
+        _record_organization_fees(organization_id, org_folds)
+
+
+def _record_organization_fees(organization_id: str, org_folds: Sequence[InAdvanceFold]) -> None:
+    """The fees of one organization's folds: its plans, metrics, customers and existing fees read once."""
+    plan_ids = {f.subscription.plan.plan_id for f in org_folds}
+    plan_by_id = {pid: plans.get_plan_by_id(organization_id, pid, include_deleted=True) for pid in plan_ids}
+    metric_ids = [c.billable_metric_id for p in plan_by_id.values() for c in p.charges]
+    metrics = billable_metrics.get_billable_metrics_by_ids(organization_id, list(dict.fromkeys(metric_ids)))
+    customer_ids = list({f.subscription.lago_customer_id for f in org_folds})
+    customer_docs = entities.get_many(organization_id, "customer", customer_ids)
+    customer_by_id = {k: Customer.model_validate(v) for k, v in customer_docs.items()}
+    pending: list[tuple[str, dict[str, Any]]] = []
+    invoiced: list[tuple[str, dict[str, Any], InAdvanceFold, Customer]] = []
+    wanted = {}
+    for folded in org_folds:
+        key = folded.key
+        fee_id = in_advance_fee_id(
+            key.subscription_id,
+            key.charge_id,
+            key.filter_id,
+            key.group or "-",
+            folded.event.transaction_id,
         )
-        customer_ids = list({f.subscription.lago_customer_id for f in org_folds})
-        customer_docs = entities.get_many(organization_id, "customer", customer_ids)
-        customer_by_id = {k: Customer.model_validate(v) for k, v in customer_docs.items()}
-        pending: list[tuple[str, dict[str, Any]]] = []
-        invoiced: list[tuple[str, dict[str, Any], InAdvanceFold, Customer]] = []
-        wanted = {}
-        for folded in org_folds:
-            key = folded.key
-            fee_id = in_advance_fee_id(
-                key.subscription_id,
-                key.charge_id,
-                key.filter_id,
-                key.group or "-",
-                folded.event.transaction_id,
-            )
-            wanted[fee_id] = folded
-        existing = entities.get_many(organization_id, FEE_KIND, list(wanted))
-        for fee_id, folded in wanted.items():
-            if fee_id in existing:
-                continue
-            plan = plan_by_id[folded.subscription.plan.plan_id]
-            charge = next((c for c in plan.charges if c.lago_id == folded.key.charge_id), None)
-            metric = None if charge is None else metrics.get(charge.billable_metric_id)
-            if charge is None or metric is None:
-                continue
-            charge_filter = next((f for f in charge.filters if f.lago_id == folded.key.filter_id), None)
-            customer = customer_by_id.get(folded.subscription.lago_customer_id)
-            context = _FeeContext(
-                subscription=None,
-                lago_subscription_id=folded.subscription.lago_id,
-                lago_customer_id=folded.subscription.lago_customer_id,
-                external_subscription_id=folded.subscription.external_id,
-                external_customer_id=customer.external_id if customer else "",
-                customer=customer,
-                plan=plan,
-                metric=metric,
-                charge=charge,
-                charge_filter=charge_filter,
-                grouped_by=grouped_by(charge, folded.key.group or "-"),
-                period_from=folded.period_from,
-                period_to=folded.period_to,
-            )
-            priced = price_in_advance_event(
-                charge.charge_model,
-                charge.pricing(charge_filter),
-                folded.before,
-                folded.after,
-                plan.amount_currency,
-                prorated=charge.prorated,
-            )
-            body = render_charge_fee(
-                organization_id,
-                context,
-                priced,
-                lago_id=fee_id,
-                transaction_id=folded.event.transaction_id,
-                created_at=entities.now_iso()[:19] + "Z",
-                units_total=folded.after.total_aggregated_units - folded.before.total_aggregated_units,
-            )
-            if charge.invoiceable and customer is not None:
-                invoiced.append((fee_id, body, folded, customer))
-            else:
-                pending.append((fee_id, body))
-        _write_fees(organization_id, pending)
-        if invoiced:
-            _bill_fees(organization_id, invoiced)
+        wanted[fee_id] = folded
+    existing = entities.get_many(organization_id, FEE_KIND, list(wanted))
+    for fee_id, folded in wanted.items():
+        if fee_id in existing:
+            continue
+        customer = customer_by_id.get(folded.subscription.lago_customer_id)
+        priced = _event_fee(
+            organization_id, fee_id, folded, plan_by_id[folded.subscription.plan.plan_id], metrics, customer
+        )
+        if priced is None:
+            continue
+        invoiceable, body = priced
+        if invoiceable and customer is not None:
+            invoiced.append((fee_id, body, folded, customer))
+        else:
+            pending.append((fee_id, body))
+    _write_fees(organization_id, pending)
+    if invoiced:
+        _bill_fees(organization_id, invoiced)
+
+
+def _event_fee(
+    organization_id: str,
+    fee_id: str,
+    folded: InAdvanceFold,
+    plan: Plan,
+    metrics: dict[str, BillableMetric],
+    customer: Customer | None,
+) -> tuple[bool, dict[str, Any]] | None:
+    """(whether its charge is invoiceable, the fee body) of one folded event; None when its charge or metric is
+    gone from the plan."""
+    charge = next((c for c in plan.charges if c.lago_id == folded.key.charge_id), None)
+    metric = None if charge is None else metrics.get(charge.billable_metric_id)
+    if charge is None or metric is None:
+        return None
+    charge_filter = next((f for f in charge.filters if f.lago_id == folded.key.filter_id), None)
+    context = _FeeContext(
+        subscription=None,
+        lago_subscription_id=folded.subscription.lago_id,
+        lago_customer_id=folded.subscription.lago_customer_id,
+        external_subscription_id=folded.subscription.external_id,
+        external_customer_id=customer.external_id if customer else "",
+        customer=customer,
+        plan=plan,
+        metric=metric,
+        charge=charge,
+        charge_filter=charge_filter,
+        grouped_by=grouped_by(charge, folded.key.group or "-"),
+        period_from=folded.period_from,
+        period_to=folded.period_to,
+    )
+    priced = price_in_advance_event(
+        charge.charge_model,
+        charge.pricing(charge_filter),
+        folded.before,
+        folded.after,
+        plan.amount_currency,
+        prorated=charge.prorated,
+    )
+    body = render_charge_fee(
+        organization_id,
+        context,
+        priced,
+        lago_id=fee_id,
+        transaction_id=folded.event.transaction_id,
+        created_at=entities.now_iso()[:19] + "Z",
+        units_total=folded.after.total_aggregated_units - folded.before.total_aggregated_units,
+    )
+    return charge.invoiceable, body
 
 
 def _bill_fees(

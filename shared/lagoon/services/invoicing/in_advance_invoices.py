@@ -12,7 +12,7 @@ event is priced on an `invoiceable` pay-in-advance charge, its fee is billed at 
 Exactly once: the invoice id derives from the fee id and the fee, its `fee.created`, the invoice, its webhook and
 the number are one DynamoDB transaction that puts the fee only if absent — a replayed event finds its fee and
 bills nothing; a lost race for the customer's number is retried with the next one. The period's invoice never
-bills pay-in-advance charges (`billing._subscription_fees`), so nothing is billed twice.
+bills pay-in-advance charges (`period_fees.part_fees`), so nothing is billed twice.
 """
 
 from __future__ import annotations
@@ -22,36 +22,38 @@ from datetime import datetime
 from typing import Any
 
 from lagoon import errors
+from lagoon.contract.invoices import invoice_applied_tax
 from lagoon.data import entities
 from lagoon.domain.customers import Customer, billing_timezone
-from lagoon.domain.invoices import FEE_KIND, Invoice, InvoicePart, Period
+from lagoon.domain.invoice_terms import local_today, net_payment_term, payment_due_date
+from lagoon.domain.invoices import FEE_KIND, Invoice, InvoicePart, Period, stable_id
 from lagoon.domain.organizations import Organization
 from lagoon.domain.subscriptions import iso
-from lagoon.services.invoicing import invoices
+from lagoon.services.invoicing import numbering
 from lagoon.services.invoicing.one_off_invoices import finalize_new_invoice
 
 MAX_ATTEMPTS = 5
 
 
 def invoice_id_of(fee_id: str) -> str:
-    return invoices.stable_id("in_advance_charge", fee_id)
+    return stable_id("in_advance_charge", fee_id)
 
 
 def _applied_taxes(invoice_id: str, fee: dict[str, Any], created_at: str) -> list[dict[str, Any]]:
+    """The invoice's taxes: its one fee's."""
     return [
-        {
-            "lago_id": invoices.stable_id(invoice_id, "tax", tax["tax_code"]),
-            "lago_invoice_id": invoice_id,
-            "lago_tax_id": tax["lago_tax_id"],
-            "tax_name": tax["tax_name"],
-            "tax_code": tax["tax_code"],
-            "tax_rate": tax["tax_rate"],
-            "tax_description": tax["tax_description"],
-            "amount_cents": tax["amount_cents"],
-            "amount_currency": fee["amount_currency"],
-            "fees_amount_cents": fee["amount_cents"],
-            "created_at": created_at,
-        }
+        invoice_applied_tax(
+            invoice_id,
+            fee["amount_currency"],
+            created_at,
+            code=tax["tax_code"],
+            name=tax["tax_name"],
+            rate=tax["tax_rate"],
+            lago_tax_id=tax["lago_tax_id"],
+            description=tax["tax_description"],
+            amount_cents=tax["amount_cents"],
+            fees_amount_cents=fee["amount_cents"],
+        )
         for tax in fee["applied_taxes"]
     ]
 
@@ -68,19 +70,16 @@ def build_invoice(
     """The instant invoice of `fee` before numbering; the fee it holds points back at it."""
     invoice_id = invoice_id_of(fee["lago_id"])
     stamp = iso(moment)
-    assert stamp is not None
-    period_start, period_end = iso(period_from), iso(period_to)
-    assert period_start is not None and period_end is not None
     charges_period = Period(
-        from_datetime=period_start,
-        to_datetime=period_end,
-        full_from_datetime=period_start,
-        full_to_datetime=period_end,
+        from_datetime=period_from,
+        to_datetime=period_to,
+        full_from_datetime=period_from,
+        full_to_datetime=period_to,
     )
     amount, taxes_amount = fee["amount_cents"], fee["taxes_amount_cents"]
     timezone = billing_timezone(customer, organization)
-    issuing = invoices.local_today(event_at, timezone)
-    term = invoices.net_payment_term(organization, customer)
+    issuing = local_today(event_at, timezone)
+    term = net_payment_term(organization, customer)
     return Invoice(
         lago_id=invoice_id,
         organization_id=organization.lago_id,
@@ -98,9 +97,9 @@ def build_invoice(
         invoice_type="subscription",
         status="draft",
         payment_status="pending" if amount + taxes_amount > 0 else "succeeded",
-        number=invoices.draft_number(organization),
+        number=numbering.draft_number(organization),
         issuing_date=issuing,
-        payment_due_date=invoices.payment_due_date(issuing, term),
+        payment_due_date=payment_due_date(issuing, term),
         net_payment_term=term,
         currency=fee["amount_currency"],
         fees_amount_cents=amount,

@@ -22,12 +22,12 @@ actions (payment URL, payment retry, lost disputes), following Lago's services:
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from lagoon import errors
-from lagoon.data import entities
-from lagoon.domain.invoices import FEE_KIND, KIND, Invoice
+from lagoon.data import entities, invoices as invoice_store
+from lagoon.domain.invoices import Invoice
 from lagoon.domain.subscriptions import iso, parse_iso
 from lagoon.services.invoicing import invoices
 
@@ -43,23 +43,23 @@ def void_invoice(
 ) -> Invoice:
     """`POST /invoices/{lago_id}/void`."""
     for _attempt in range(MAX_ATTEMPTS):
-        invoice = invoices.get_invoice(organization_id, lago_id)
+        invoice = invoice_store.get_invoice(organization_id, lago_id)
         if generate_credit_note:
             raise errors.NotImplementedYet("credit notes (voiding with generate_credit_note)")
         if invoice.status != "finalized" or invoice.payment_status == "succeeded":
             raise errors.MethodNotAllowed("not_voidable")
-        stamp = iso(now or invoices.now_utc())
+        stamp = iso(now or datetime.now(UTC))
         voided = invoice.model_copy(
             update={"status": "voided", "payment_overdue": False, "updated_at": stamp}
         )
         writes = entities.Writes()
-        stored = invoices.put_invoice(writes, voided)
+        stored = invoice_store.put_invoice(writes, voided)
         writes.message(invoices.message("invoice.voided", stored, "voided"))
         try:
             writes.commit()
         except errors.ConflictRetry:
             continue  # a concurrent change (payment status, metadata): decide again on the new state
-        invoices.project_fees(stored)
+        invoice_store.project_fees(stored)
         return stored
     raise errors.TransientFailure("the invoice could not be voided, retry")
 
@@ -67,39 +67,30 @@ def void_invoice(
 def delete_draft_invoice(organization_id: str, lago_id: str) -> dict[str, Any]:
     """`DELETE /invoices/{lago_id}`: the deleted draft, rendered as it was (InvoiceObjectExtended)."""
     for _attempt in range(MAX_ATTEMPTS):
-        invoice = invoices.get_invoice(organization_id, lago_id)
+        invoice = invoice_store.get_invoice(organization_id, lago_id)
         if invoice.status != "draft":
             raise errors.MethodNotAllowed("not_deletable")
-        body = invoices.render_invoice_extended(invoice)
+        body = invoices.extended_invoice_body(invoice)
         writes = entities.Writes()
         # Conditional on the revision: a finalization committed meanwhile makes this fail (and 405 next).
-        writes.delete(organization_id, KIND, lago_id, expected_revision=invoice.revision)
+        invoice_store.delete_invoice(writes, invoice)
         if invoice.grace_ends_at:
             due = parse_iso(invoice.grace_ends_at)
             assert due is not None
-            writes.delete(invoices.GLOBAL, invoices.TIMER_KIND, invoices.timer_key(due, invoice, "finalize"))
+            invoice_store.unschedule(writes, invoice, due, "finalize")
         writes.message(invoices.message("invoice.deleted", invoice, "deleted"))
         try:
             writes.commit()
         except errors.ConflictRetry:
             continue
-        _delete_fee_documents(invoice)
+        invoice_store.delete_fee_documents(invoice)
         return body
     raise errors.TransientFailure("the invoice could not be deleted, retry")
 
 
-def _delete_fee_documents(invoice: Invoice) -> None:
-    ids = [fee["lago_id"] for fee in invoice.fees]
-    for start in range(0, len(ids), 25):
-        writes = entities.Writes()
-        for fee_id in ids[start : start + 25]:
-            writes.delete(invoice.organization_id, FEE_KIND, fee_id)
-        writes.commit()
-
-
 def retry_invoice(organization_id: str, lago_id: str) -> Invoice:
     """`POST /invoices/{lago_id}/retry`."""
-    invoice = invoices.get_invoice(organization_id, lago_id)
+    invoice = invoice_store.get_invoice(organization_id, lago_id)
     if invoice.status != "failed":
         raise errors.MethodNotAllowed("invalid_status")
     raise errors.ProviderNotConfigured(
@@ -109,13 +100,13 @@ def retry_invoice(organization_id: str, lago_id: str) -> Invoice:
 
 def payment_url(organization_id: str, lago_id: str) -> dict[str, Any]:
     """`POST /invoices/{lago_id}/payment_url`."""
-    invoices.get_invoice(organization_id, lago_id)
+    invoice_store.get_invoice(organization_id, lago_id)
     raise errors.ValidationFailed({"base": ["no_linked_payment_provider"]})
 
 
 def retry_payment(organization_id: str, lago_id: str) -> None:
     """`POST /invoices/{lago_id}/retry_payment`."""
-    invoice = invoices.get_invoice(organization_id, lago_id)
+    invoice = invoice_store.get_invoice(organization_id, lago_id)
     if invoice.status in ("draft", "voided") or invoice.payment_status == "succeeded":
         raise errors.MethodNotAllowed("invalid_status")
     raise errors.ProviderNotConfigured("no_linked_payment_provider", NO_PROVIDER)
@@ -123,5 +114,5 @@ def retry_payment(organization_id: str, lago_id: str) -> None:
 
 def lose_dispute(organization_id: str, lago_id: str) -> Invoice:
     """`POST /invoices/{lago_id}/lose_dispute`."""
-    invoices.get_invoice(organization_id, lago_id)
+    invoice_store.get_invoice(organization_id, lago_id)
     raise errors.NotImplementedYet("payment disputes (they are reported by payment providers)")

@@ -23,7 +23,7 @@ from typing import Any
 
 from lagoon import errors
 from lagoon.contract.organizations import render_organization
-from lagoon.data import documents_store, entities
+from lagoon.data import documents_store, entities, invoices as invoice_store
 from lagoon.data.lookups import Lookups
 from lagoon.documents import render_invoice_pdf
 from lagoon.domain.invoices import Invoice
@@ -42,7 +42,7 @@ def document_key(invoice: Invoice) -> str:
 def render_pdf(invoice: Invoice, lookups: Lookups | None = None) -> bytes:
     """The invoice's PDF, from the invoice exactly as the API renders it (`lagoon.documents`)."""
     lookups = lookups or Lookups(invoice.organization_id)
-    body = invoices.render_invoice_extended(invoice, lookups)
+    body = invoices.extended_invoice_body(invoice, lookups)
     organization = render_organization(lookups.organization)
     return render_invoice_pdf(body, organization, body["customer"])
 
@@ -64,9 +64,9 @@ def generate_due_documents(now: datetime) -> tuple[int, int]:
     """The documents function's run: render the PDF of every finalized invoice whose document timer is due.
     Returns (rendered, failed); a failed timer stays for the next run."""
     rendered = failed = 0
-    for key, timer in invoices.due_timers(now, kind=invoices.DOCUMENT_TIMER_KIND):
+    for key, timer in invoice_store.due_timers(now, kind=invoice_store.DOCUMENT_TIMER_KIND):
         try:
-            invoice = invoices.find_invoice(timer["organization_id"], timer["invoice_id"])
+            invoice = invoice_store.find_invoice(timer["organization_id"], timer["invoice_id"])
             if invoice is not None and invoice.status == "finalized":
                 ensure_invoice_pdf(invoice)
                 rendered += 1
@@ -75,17 +75,17 @@ def generate_due_documents(now: datetime) -> tuple[int, int]:
             logger.exception("invoice PDF not rendered, retried next run", extra={"timer": key})
             continue
         with contextlib.suppress(errors.ConflictRetry):
-            invoices.drop_timer(key, kind=invoices.DOCUMENT_TIMER_KIND)
+            invoice_store.drop_timer(key, kind=invoice_store.DOCUMENT_TIMER_KIND)
     return rendered, failed
 
 
 def download_invoice(organization_id: str, lago_id: str) -> dict[str, Any]:
     """`POST /invoices/{lago_id}/download`: the invoice (InvoiceObject, as Lago renders it there) with a
     `file_url` valid for `URL_LIFETIME_SECONDS`."""
-    invoice = invoices.get_invoice(organization_id, lago_id)
+    invoice = invoice_store.get_invoice(organization_id, lago_id)
     if invoice.status != "finalized":
         raise errors.NotFound("invoice")
     key = ensure_invoice_pdf(invoice)
-    body = invoices.render_invoice(invoice)
+    body = invoices.invoice_body(invoice)
     body["file_url"] = documents_store.presigned_get_url(key, URL_LIFETIME_SECONDS)
     return body

@@ -18,15 +18,24 @@ and `Fees::OneOffService` do:
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
 from lagoon import errors
-from lagoon.data import entities
+from lagoon.contract.fees import ONE_OFF_FEE, FeeAmounts, FeeFacts, FeeItem, build_fee, invoiced_fee_taxes
+from lagoon.contract.invoices import invoice_applied_taxes
+from lagoon.data import entities, invoices as invoice_store
 from lagoon.domain.add_ons import AddOn
 from lagoon.domain.customers import Customer, billing_timezone
-from lagoon.domain.invoices import Invoice
+from lagoon.domain.invoice_terms import (
+    finalizes_zero_amount,
+    local_today,
+    net_payment_term,
+    overdue_at,
+    payment_due_date,
+)
+from lagoon.domain.invoices import Invoice, stable_id
 from lagoon.domain.one_off_invoices import OneOffFeeInput, OneOffInvoiceInput
 from lagoon.domain.organizations import Organization
 from lagoon.domain.subscriptions import iso
@@ -34,16 +43,14 @@ from lagoon.domain.taxes import Tax
 from lagoon.engine.invoice_math import (
     FeeInput,
     FeeTotals,
-    InvoiceTotals,
     TaxRate,
     compute_invoice,
     resolve_fee_taxes,
 )
 from lagoon.engine.money import currency_exponent, round_cents
-from lagoon.engine.numbers import decimal_text
 from lagoon.services import customers, organizations
 from lagoon.services.catalog import add_ons, taxes
-from lagoon.services.invoicing import invoices
+from lagoon.services.invoicing import invoices, numbering
 
 MAX_ATTEMPTS = 5
 
@@ -100,104 +107,46 @@ def _fee_body(
     invoice_id: str, customer: Customer, currency: str, line: _Line, totals: FeeTotals, created_at: str
 ) -> dict[str, Any]:
     scale = Decimal(10) ** currency_exponent(currency)
-    fee_id = invoices.stable_id(invoice_id, line.key)
+    fee_id = stable_id(invoice_id, line.key)
     add_on = line.add_on
-    return {
-        "lago_id": fee_id,
-        "lago_charge_id": None,
-        "lago_charge_filter_id": None,
-        "lago_fixed_charge_id": None,
-        "lago_invoice_id": invoice_id,
-        "lago_true_up_fee_id": None,
-        "lago_true_up_parent_fee_id": None,
-        "lago_subscription_id": None,
-        "lago_customer_id": customer.lago_id,
-        "external_customer_id": customer.external_id,
-        "external_subscription_id": None,
-        "amount_cents": line.amount_cents,
-        "precise_amount": decimal_text(line.precise_amount_cents / scale),
-        "precise_total_amount": decimal_text(
-            (line.precise_amount_cents + totals.taxes_precise_amount_cents) / scale
-        ),
-        "amount_currency": currency,
-        "taxes_amount_cents": totals.taxes_amount_cents,
-        "taxes_precise_amount": decimal_text(totals.taxes_precise_amount_cents / scale),
-        "taxes_rate": float(totals.taxes_rate),
-        "units": decimal_text(line.units),
-        "precise_unit_amount": decimal_text(Decimal(line.unit_amount_cents) / scale),
-        "total_aggregated_units": decimal_text(line.units),
-        "total_amount_cents": line.amount_cents + totals.taxes_amount_cents,
-        "total_amount_currency": currency,
-        "events_count": None,
-        "pay_in_advance": False,
-        "invoiceable": True,
-        "from_date": line.request.from_datetime,
-        "to_date": line.request.to_datetime,
-        "payment_status": "pending",
-        "created_at": created_at,
-        "succeeded_at": None,
-        "failed_at": None,
-        "refunded_at": None,
-        "event_transaction_id": None,
-        "precise_coupons_amount_cents": "0",
-        "sub_total_excluding_taxes_amount_cents": line.amount_cents,
-        "sub_total_excluding_taxes_precise_amount_cents": decimal_text(line.precise_amount_cents),
-        "amount_details": {},
-        "self_billed": False,
-        "item": {
-            "type": "add_on",
-            "code": add_on.code,
-            "name": add_on.name,
-            "description": line.request.description
-            if line.request.description is not None
-            else add_on.description,
-            "invoice_display_name": line.request.invoice_display_name
-            or add_on.invoice_display_name
-            or add_on.name,
-            "filter_invoice_display_name": None,
-            "filters": None,
-            "grouped_by": {},
-            "lago_item_id": add_on.lago_id,
-            "item_type": "AddOn",
-        },
-        "applied_taxes": [
-            {
-                "lago_id": invoices.stable_id(fee_id, "tax", tax.code),
-                "lago_fee_id": fee_id,
-                "lago_tax_id": tax.lago_id,
-                "tax_name": tax.name,
-                "tax_code": tax.code,
-                "tax_rate": float(tax.rate),
-                "tax_description": tax.description,
-                "amount_cents": round_cents(totals.taxable_amount_cents * tax.rate / 100),
-                "amount_currency": currency,
-                "created_at": created_at,
-            }
-            for tax in line.taxes
-        ],
-    }
-
-
-def _applied_taxes(
-    invoice_id: str, currency: str, totals: InvoiceTotals, lines: list[_Line], created_at: str
-) -> list[dict[str, Any]]:
-    by_code = {tax.code: tax for line in lines for tax in line.taxes}
-    return [
-        {
-            "lago_id": invoices.stable_id(invoice_id, "tax", applied.tax_code),
-            "lago_invoice_id": invoice_id,
-            "lago_tax_id": by_code[applied.tax_code].lago_id,
-            "tax_name": applied.tax_name,
-            "tax_code": applied.tax_code,
-            "tax_rate": float(applied.tax_rate),
-            "tax_description": by_code[applied.tax_code].description,
-            "amount_cents": applied.amount_cents,
-            "amount_currency": currency,
-            "fees_amount_cents": applied.fees_amount_cents,
-            "created_at": created_at,
-        }
-        for applied in totals.applied_taxes
-    ]
+    request = line.request
+    amounts = FeeAmounts(
+        amount_cents=line.amount_cents,
+        precise_amount=line.precise_amount_cents / scale,
+        # Summed in cents, then scaled (the digits printed follow this order).
+        precise_total_amount=(line.precise_amount_cents + totals.taxes_precise_amount_cents) / scale,
+        taxes_amount_cents=totals.taxes_amount_cents,
+        taxes_precise_amount=totals.taxes_precise_amount_cents / scale,
+        taxes_rate=totals.taxes_rate,
+        units=line.units,
+        precise_unit_amount=Decimal(line.unit_amount_cents) / scale,
+        total_aggregated_units=line.units,
+        sub_total_excluding_taxes_amount_cents=line.amount_cents,
+        sub_total_excluding_taxes_precise_amount_cents=line.precise_amount_cents,
+    )
+    item = FeeItem(
+        type="add_on",
+        code=add_on.code,
+        name=add_on.name,
+        description=request.description if request.description is not None else add_on.description,
+        invoice_display_name=request.invoice_display_name or add_on.invoice_display_name or add_on.name,
+        lago_item_id=add_on.lago_id,
+        item_type="AddOn",
+    )
+    facts = FeeFacts(
+        lago_id=fee_id,
+        currency=currency,
+        amounts=amounts,
+        item=item,
+        taxes=invoiced_fee_taxes(fee_id, line.taxes, totals.taxable_amount_cents),
+        lago_customer_id=customer.lago_id,
+        external_customer_id=customer.external_id,
+        created_at=created_at,
+        from_date=request.from_datetime,
+        to_date=request.to_datetime,
+        lago_invoice_id=invoice_id,
+    )
+    return build_fee(facts, ONE_OFF_FEE)
 
 
 def build_invoice(
@@ -210,7 +159,6 @@ def build_invoice(
 ) -> Invoice:
     """The one-off invoice before numbering (fees, taxes and totals from the engine)."""
     stamp = iso(moment)
-    assert stamp is not None
     totals = compute_invoice(
         [
             FeeInput(
@@ -224,8 +172,8 @@ def build_invoice(
     )
     by_key = {fee.key: fee for fee in totals.fees}
     timezone = billing_timezone(customer, organization)
-    issuing = invoices.local_today(moment, timezone)
-    term = invoices.net_payment_term(organization, customer)
+    issuing = local_today(moment, timezone)
+    term = net_payment_term(organization, customer)
     return Invoice(
         lago_id=lago_id,
         organization_id=organization.lago_id,
@@ -237,9 +185,9 @@ def build_invoice(
         invoice_type="one_off",
         status="draft",
         payment_status="pending" if totals.total_amount_cents > 0 else "succeeded",
-        number=invoices.draft_number(organization),
+        number=numbering.draft_number(organization),
         issuing_date=issuing,
-        payment_due_date=invoices.payment_due_date(issuing, term),
+        payment_due_date=payment_due_date(issuing, term),
         net_payment_term=term,
         currency=currency,
         fees_amount_cents=totals.fees_amount_cents,
@@ -251,7 +199,9 @@ def build_invoice(
         prepaid_credit_amount_cents=totals.prepaid_credit_amount_cents,
         total_amount_cents=totals.total_amount_cents,
         fees=[_fee_body(lago_id, customer, currency, line, by_key[line.key], stamp) for line in lines],
-        applied_taxes=_applied_taxes(lago_id, currency, totals, lines, stamp),
+        applied_taxes=invoice_applied_taxes(
+            lago_id, currency, stamp, totals.applied_taxes, {t.code: t for line in lines for t in line.taxes}
+        ),
         created_at=stamp,
         updated_at=stamp,
         finalized_at=stamp,
@@ -268,30 +218,26 @@ def finalize_new_invoice(
     *,
     webhook_type: str = "invoice.one_off_created",
 ) -> Invoice:
-    """Number a new invoice finalized at creation (counters under their revisions, as `billing` does) or
+    """Number a new invoice finalized at creation (counters under their revisions, as `finalize` does) or
     close a skipped zero-amount one, and record its webhook, the overdue timer and the PDF to render — in
     `writes`. One-off invoices and the instant invoices of pay-in-advance charges are made this way."""
     org = organization.lago_id
-    customer_counter = invoices.read_counter(org, invoices.customer_counter_key(customer.lago_id))
-    if draft.total_amount_cents == 0 and not invoices.finalizes_zero_amount(organization, customer):
-        invoices.touch_counter(writes, org, customer_counter)
-        return invoices.put_invoice(writes, draft.model_copy(update={"status": "closed"}), new=True)
-    customer_sequence = invoices.take_number(writes, org, customer_counter)
-    month = draft.issuing_date[:7].replace("-", "")
-    organization_sequence = 0
-    if organization.document_numbering == "per_organization":
-        org_counter = invoices.read_counter(org, invoices.organization_counter_key(month))
-        organization_sequence = invoices.take_number(writes, org, org_counter)
-    number = invoices.invoice_number(organization, customer, customer_sequence, organization_sequence, month)
+    customer_counter = invoice_store.read_counter(org, invoice_store.customer_counter_key(customer.lago_id))
+    if draft.total_amount_cents == 0 and not finalizes_zero_amount(organization, customer):
+        invoice_store.touch_counter(writes, org, customer_counter)
+        return invoice_store.put_invoice(writes, draft.model_copy(update={"status": "closed"}), new=True)
+    number, customer_sequence = numbering.take_invoice_number(
+        writes, organization, customer, customer_counter, draft.issuing_date
+    )
     finalized = draft.model_copy(
         update={"status": "finalized", "number": number, "sequential_id": customer_sequence}
     )
-    stored = invoices.put_invoice(writes, finalized, new=True)
+    stored = invoice_store.put_invoice(writes, finalized, new=True)
     writes.message(invoices.message(webhook_type, stored, "created"))
-    invoices.schedule_document(writes, stored, moment)
+    invoice_store.schedule_document(writes, stored, moment)
     if stored.payment_status != "succeeded":
         timezone = billing_timezone(customer, organization)
-        invoices.schedule(writes, stored, invoices.overdue_at(stored, timezone), "overdue")
+        invoice_store.schedule(writes, stored, overdue_at(stored, timezone), "overdue")
     return stored
 
 
@@ -309,7 +255,7 @@ def create_one_off_invoice(
         raise errors.ValidationFailed.field("currency", "currencies_does_not_match")
     organization = organizations.get_organization(organization_id)
     lines = _lines(organization, customer, data)
-    moment = now or invoices.now_utc()
+    moment = now or datetime.now(UTC)
     lago_id = str(uuid.uuid4())  # every request is a new invoice (Lago has no idempotency key here)
     draft = build_invoice(organization, customer, currency, lines, lago_id, moment)
     for _attempt in range(MAX_ATTEMPTS):
@@ -322,6 +268,6 @@ def create_one_off_invoice(
         except errors.ConflictRetry:
             customer = customers.get_customer(organization_id, data.external_customer_id)
             continue  # another invoice of this customer took the number: take the next one
-        invoices.project_fees(stored)
+        invoice_store.project_fees(stored)
         return stored
     raise errors.TransientFailure("the invoice could not be numbered, retry")
