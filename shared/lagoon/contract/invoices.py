@@ -13,8 +13,9 @@ from typing import Any
 from lagoon.contract.fees import render_fee
 from lagoon.domain.coupons import Coupon
 from lagoon.domain.invoices import Invoice, InvoicePart, stable_id
-from lagoon.domain.subscriptions import Subscription, iso
+from lagoon.domain.subscriptions import Subscription
 from lagoon.domain.taxes import Tax
+from lagoon.domain.times import iso
 from lagoon.engine.invoice_math import AppliedTaxTotal
 
 

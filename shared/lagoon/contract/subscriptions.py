@@ -8,7 +8,8 @@ from typing import Any
 from lagoon.contract.plans import render_plan
 from lagoon.data.lookups import Lookups
 from lagoon.domain.plans import Plan
-from lagoon.domain.subscriptions import Subscription, iso, terms_of
+from lagoon.domain.subscriptions import Subscription, terms_of
+from lagoon.domain.times import iso
 from lagoon.engine.periods import billing_period_containing
 
 

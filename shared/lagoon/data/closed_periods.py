@@ -15,7 +15,7 @@ from typing import Any
 from lagoon.data.usage_keys import MARKER_DRAFT, REFRESH_PK, aggregate_pk, closed_sk
 from lagoon.data.usage_store import Item, S, UsageStore, aggregates_table
 from lagoon.domain.invoices import Invoice
-from lagoon.domain.subscriptions import iso
+from lagoon.domain.times import iso
 
 
 def closed_items(invoice: Invoice) -> list[tuple[str, Item]]:

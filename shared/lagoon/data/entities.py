@@ -26,6 +26,7 @@ from pynamodb.transactions import TransactWrite
 from lagoon import errors
 from lagoon.data.connection import ensure_bound, transaction_connection
 from lagoon.data.records import EntityRecord, OutboxRecord
+from lagoon.domain.times import iso_microseconds
 
 OUTBOX_SHARDS = 4
 
@@ -35,7 +36,7 @@ def partition(organization_id: str, kind: str) -> str:
 
 
 def now_iso() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return iso_microseconds(datetime.now(UTC))
 
 
 def get(organization_id: str, kind: str, key: str) -> dict[str, Any] | None:

@@ -26,7 +26,7 @@ from lagoon.data import entities
 from lagoon.data.connection import get_settings
 from lagoon.data.usage_store import UsageStore
 from lagoon.domain.invoices import COUNTER_KIND, CURSOR_KIND, FEE_KIND, KIND, Invoice
-from lagoon.domain.subscriptions import iso, parse_iso
+from lagoon.domain.times import iso, parse_iso
 
 TIMER_KIND = "invoice_timer"
 # PDFs to render, read by the documents function (its own partition: the billing run never reads them).

@@ -12,7 +12,8 @@ from lagoon.data import entities
 from lagoon.data.connection import get_settings
 from lagoon.data.usage_store import UsageStore
 from lagoon.domain.plans import Plan
-from lagoon.domain.subscriptions import ALIAS_KIND, KIND, Subscription, iso, parse_iso
+from lagoon.domain.subscriptions import ALIAS_KIND, KIND, Subscription
+from lagoon.domain.times import iso, parse_iso
 
 TIMER_KIND = "subscription_timer"
 GLOBAL = "global"

@@ -3,7 +3,9 @@ usage, invoicing and the events routes read or write is built here (docs/ingesti
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
+
+from lagoon.domain.times import iso
 
 CLOSED_PREFIX = "closed#"
 DEFAULT_FILTER = "-"
@@ -12,7 +14,7 @@ DEFAULT_FILTER = "-"
 
 def period_key(moment: datetime) -> str:
     """How the aggregator names a charges period in its sort keys (its start, UTC, seconds)."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return iso(moment)
 
 
 def event_pk(organization_id: str, transaction_id: str) -> str:

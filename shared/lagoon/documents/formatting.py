@@ -8,11 +8,12 @@ BHD 3: `lagoon.engine.money`), rounded half-up as Lago rounds; unit prices keep 
 from __future__ import annotations
 
 from contextlib import suppress
-from datetime import date, datetime
+from datetime import date
 from decimal import Decimal, InvalidOperation
 from zoneinfo import ZoneInfo
 
 from lagoon.documents.locales import NBSP, Locale
+from lagoon.domain.times import parse_iso
 from lagoon.engine.money import cents_to_amount, currency_exponent, round_half_up
 
 # Symbols for the currencies a reader recognises by symbol; every other currency is written with its ISO code.
@@ -152,7 +153,7 @@ def parse_date(value: str) -> date:
 
 def parse_local_date(value: str, timezone: str | None) -> date:
     """The calendar date of a contract `date-time` in the customer's timezone (fee periods are UTC instants)."""
-    instant = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    instant = parse_iso(value)
     if timezone and instant.tzinfo is not None:
         with suppress(ValueError, KeyError):  # an unknown zone keeps UTC dates
             instant = instant.astimezone(ZoneInfo(timezone))

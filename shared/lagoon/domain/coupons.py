@@ -6,7 +6,7 @@ amount, rate or frequency overridden. Invoicing consumes applied coupons in the 
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
@@ -14,6 +14,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_serial
 from pydantic_core import PydanticCustomError
 
 from lagoon.domain.organizations import Currency
+from lagoon.domain.times import parse_iso
 from lagoon.domain.validators import BIGINT_MAX, CODE_MAX_LENGTH
 from lagoon.engine.properties import parse_decimal
 
@@ -43,7 +44,7 @@ def _parse_datetime(value: Any) -> str | None:
         return None
     if isinstance(value, str):
         try:
-            parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+            parsed = parse_iso(value)
         except ValueError:
             parsed = None
         if parsed is not None:

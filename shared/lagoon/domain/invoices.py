@@ -17,7 +17,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer
 
-from lagoon.domain.subscriptions import iso, parse_iso
+from lagoon.domain.times import iso, parse_iso
 
 KIND = "invoice"
 """Entity kind of invoices (key: lago_id)."""

@@ -8,12 +8,13 @@ time (a plan change terminates one and starts another); at most one is active an
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Any, Literal, overload
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 from pydantic_core import PydanticCustomError
 
 from lagoon.domain.plans import Plan
+from lagoon.domain.times import parse_iso
 from lagoon.engine.periods import SubscriptionTerms
 
 BillingTime = Literal["calendar", "anniversary"]
@@ -27,7 +28,7 @@ def _datetime(value: Any) -> Any:
     if not isinstance(value, str):
         raise PydanticCustomError("invalid_date", "not an ISO 8601 date-time")
     try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        parsed = parse_iso(value)
     except ValueError:
         raise PydanticCustomError("invalid_date", "not an ISO 8601 date-time") from None
     return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
@@ -95,25 +96,6 @@ class Subscription(BaseModel):
     created_order: str = ""
     # Keys of the clock timers this subscription has scheduled (lagoon.services.subscriptions.clock).
     timers: list[str] = Field(default_factory=list)
-
-
-def parse_iso(value: str | None) -> datetime | None:
-    if value is None:
-        return None
-    return datetime.fromisoformat(value.replace("Z", "+00:00"))
-
-
-@overload
-def iso(value: datetime) -> str: ...
-@overload
-def iso(value: None) -> None: ...
-@overload
-def iso(value: datetime | None) -> str | None: ...
-def iso(value: datetime | None) -> str | None:
-    """UTC ISO 8601 with a `Z`, seconds precision (Lago's format)."""
-    if value is None:
-        return None
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 KIND = "subscription"

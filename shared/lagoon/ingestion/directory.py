@@ -25,7 +25,7 @@ from lagoon.data.usage_store import UsageStore
 from lagoon.domain import subscriptions as subscription_kinds
 from lagoon.domain.billable_metrics import BillableMetric
 from lagoon.domain.plans import ALL_FILTER_VALUES, Charge, ChargeFilter, Plan
-from lagoon.domain.subscriptions import parse_iso
+from lagoon.domain.times import parse_iso
 from lagoon.engine.aggregation_state import KEEP_EVERY_EVENT_VALUE
 from lagoon.engine.charge_filters import filter_value
 from lagoon.engine.metric_definitions import MetricDefinition, MetricFilter

@@ -6,11 +6,13 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from lagoon.domain.times import parse_iso
+
 
 def scheduled_time(event: dict[str, Any]) -> datetime:
     """`event["time"]` (ISO 8601) in UTC; the current time if the event carries none."""
     value = event.get("time")
     if not value:
         return datetime.now(UTC)
-    parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    parsed = parse_iso(str(value))
     return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)

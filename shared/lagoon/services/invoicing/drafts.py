@@ -14,7 +14,7 @@ from lagoon.data import closed_periods, entities, invoices as invoice_store
 from lagoon.data.subscriptions import get_subscription_by_id
 from lagoon.domain.invoices import Invoice
 from lagoon.domain.plans import Plan
-from lagoon.domain.subscriptions import iso, parse_iso
+from lagoon.domain.times import iso, parse_iso
 from lagoon.observability import logger
 from lagoon.services.invoicing import finalize
 from lagoon.services.invoicing.compute import apply_computed, compute

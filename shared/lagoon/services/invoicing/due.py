@@ -11,7 +11,8 @@ from datetime import datetime, timedelta
 
 from lagoon.domain.invoices import InvoicePart, Period
 from lagoon.domain.plans import Plan
-from lagoon.domain.subscriptions import Subscription, parse_iso
+from lagoon.domain.subscriptions import Subscription
+from lagoon.domain.times import parse_iso
 from lagoon.engine.periods import (
     BillingPeriod,
     SubscriptionTerms,

@@ -22,7 +22,7 @@ from lagoon.contract.fees import render_fee
 from lagoon.data import entities
 from lagoon.domain.fees import FeePaymentStatus
 from lagoon.domain.invoices import FEE_KIND, KIND, Invoice
-from lagoon.domain.subscriptions import iso, parse_iso
+from lagoon.domain.times import iso, parse_iso
 
 _STATUS_TIMESTAMPS = {"succeeded": "succeeded_at", "failed": "failed_at", "refunded": "refunded_at"}
 

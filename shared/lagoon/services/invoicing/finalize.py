@@ -20,7 +20,7 @@ from lagoon.domain import invoice_terms
 from lagoon.domain.coupons import AppliedCoupon
 from lagoon.domain.customers import Customer
 from lagoon.domain.invoices import Invoice
-from lagoon.domain.subscriptions import iso
+from lagoon.domain.times import iso
 from lagoon.services.catalog import coupons
 from lagoon.services.invoicing import invoices, numbering
 from lagoon.services.invoicing.run_catalog import Catalog

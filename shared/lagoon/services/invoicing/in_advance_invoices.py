@@ -28,7 +28,7 @@ from lagoon.domain.customers import Customer, billing_timezone
 from lagoon.domain.invoice_terms import local_today, net_payment_term, payment_due_date
 from lagoon.domain.invoices import FEE_KIND, Invoice, InvoicePart, Period, stable_id
 from lagoon.domain.organizations import Organization
-from lagoon.domain.subscriptions import iso
+from lagoon.domain.times import iso
 from lagoon.services.invoicing import numbering
 from lagoon.services.invoicing.one_off_invoices import finalize_new_invoice
 

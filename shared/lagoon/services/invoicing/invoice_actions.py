@@ -28,7 +28,7 @@ from typing import Any
 from lagoon import errors
 from lagoon.data import entities, invoices as invoice_store
 from lagoon.domain.invoices import Invoice
-from lagoon.domain.subscriptions import iso, parse_iso
+from lagoon.domain.times import iso, parse_iso
 from lagoon.services.invoicing import invoices
 
 MAX_ATTEMPTS = 5

@@ -22,6 +22,7 @@ from lagoon.contract.subscriptions import render_subscription
 from lagoon.data import entities, invoices as invoice_store
 from lagoon.data.lookups import Lookups
 from lagoon.domain.invoices import LISTED_BY_DEFAULT, Invoice, InvoiceUpdateInput, stable_id
+from lagoon.domain.times import iso
 from lagoon.services import customers, organizations
 
 # --- showing an invoice ----------------------------------------------------------------------------------
@@ -135,7 +136,7 @@ def update_invoice(organization_id: str, lago_id: str, data: InvoiceUpdateInput)
     """`PUT /invoices/{lago_id}`: payment status (`invoice.payment_status_updated`) and metadata."""
     invoice = invoice_store.get_invoice(organization_id, lago_id)
     sent = data.model_fields_set
-    now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    now = iso(datetime.now(UTC))
     update: dict[str, Any] = {"updated_at": now}
     status_changed = False
     if "payment_status" in sent and data.payment_status is not None:

@@ -38,8 +38,8 @@ from lagoon.domain.invoice_terms import (
 from lagoon.domain.invoices import Invoice, stable_id
 from lagoon.domain.one_off_invoices import OneOffFeeInput, OneOffInvoiceInput
 from lagoon.domain.organizations import Organization
-from lagoon.domain.subscriptions import iso
 from lagoon.domain.taxes import Tax
+from lagoon.domain.times import iso
 from lagoon.engine.invoice_math import (
     FeeInput,
     FeeTotals,

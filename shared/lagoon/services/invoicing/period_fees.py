@@ -18,8 +18,9 @@ from lagoon.contract.fees import FeeItem
 from lagoon.domain.customers import Customer
 from lagoon.domain.invoices import InvoicePart, Period
 from lagoon.domain.plans import Plan
-from lagoon.domain.subscriptions import Subscription, iso
+from lagoon.domain.subscriptions import Subscription
 from lagoon.domain.taxes import Tax
+from lagoon.domain.times import iso
 from lagoon.engine.charges import true_up_amount_cents
 from lagoon.engine.invoice_math import TaxRate, minimum_commitment_true_up_cents, resolve_fee_taxes
 from lagoon.engine.money import currency_exponent

@@ -25,7 +25,8 @@ from lagoon.data.invoices import BillingCursor
 from lagoon.domain import invoice_terms
 from lagoon.domain.customers import Customer
 from lagoon.domain.invoices import Invoice, InvoicePart, stable_id
-from lagoon.domain.subscriptions import Subscription, iso, parse_iso
+from lagoon.domain.subscriptions import Subscription
+from lagoon.domain.times import iso, parse_iso
 from lagoon.engine.periods import local_date
 from lagoon.observability import logger
 from lagoon.services import organizations

@@ -40,9 +40,9 @@ from lagoon.domain.subscriptions import (
     SubscriptionInput,
     SubscriptionUpdateInput,
     future_timers,
-    iso,
     terms_of,
 )
+from lagoon.domain.times import iso
 from lagoon.engine.periods import billing_period_containing, is_upgrade
 from lagoon.services import customers
 from lagoon.services.catalog import plans

@@ -24,7 +24,8 @@ from lagoon.data.subscriptions import (
     put_subscription,
     timer_due,
 )
-from lagoon.domain.subscriptions import Subscription, iso
+from lagoon.domain.subscriptions import Subscription
+from lagoon.domain.times import iso
 from lagoon.services.catalog import plans
 from lagoon.services.subscriptions.changes import terminated, with_timers, write_canceled
 from lagoon.services.subscriptions.messages import subscription_message

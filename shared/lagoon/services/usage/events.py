@@ -31,6 +31,7 @@ from lagoon.domain.events import (
     partition_key,
 )
 from lagoon.domain.paging import Page, paginate
+from lagoon.domain.times import iso
 
 _LAGO_CODES = frozenset({"value_is_mandatory", "value_is_invalid", "invalid_timestamp"})
 _LAGO_ID_NAMESPACE = uuid.UUID("6f0b8a53-5a3e-4f43-8d0c-3a1b0f6f1e57")
@@ -104,7 +105,7 @@ def render_accepted(organization_id: str, event: IncomingEvent, received_at: dat
         "properties": event.properties,
         "lago_subscription_id": None,
         "external_subscription_id": event.external_subscription_id,
-        "created_at": received_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "created_at": iso(received_at),
     }
 
 
@@ -134,7 +135,7 @@ def render_stored(organization_id: str, item: dict[str, Any]) -> dict[str, Any]:
         "properties": json.loads(properties) if properties else {},
         "lago_subscription_id": text(item, "ls"),
         "external_subscription_id": subscription,
-        "created_at": datetime.fromtimestamp(received / 1000, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "created_at": iso(datetime.fromtimestamp(received / 1000, tz=UTC)),
     }
 
 

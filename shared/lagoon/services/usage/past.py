@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
 
 from lagoon import errors
 from lagoon.data.aggregates import closed_periods, read_bucket_periods
@@ -12,6 +11,7 @@ from lagoon.data.subscriptions import subscriptions_of
 from lagoon.domain.customers import Customer
 from lagoon.domain.plans import Charge, Plan
 from lagoon.domain.subscriptions import Subscription, terms_of
+from lagoon.domain.times import parse_iso
 from lagoon.domain.usage import SubscriptionUsage
 from lagoon.engine.periods import billing_period_containing
 from lagoon.services import customers
@@ -72,7 +72,7 @@ def closed_usages(
     buckets = read_bucket_periods(organization_id, subscription.lago_id, starts[0], with_earlier=True)
     usages = []
     for start in starts:
-        period = billing_period_containing(terms, datetime.fromisoformat(start.replace("Z", "+00:00")))
+        period = billing_period_containing(terms, parse_iso(start))
         states = {bucket: s for bucket, periods in buckets.items() if (s := state_for_period(periods, start))}
         results = price_states(
             plan,

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from lagoon.domain.times import iso_microseconds, parse_iso
+
 
 def iso(moment: datetime) -> str:
     """The timestamp format of the outbox (sortable as text)."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return iso_microseconds(moment)
 
 
 def parse_time(value: str | None) -> datetime:
     """An EventBridge `time` ("2026-12-01T00:00:00Z"); the clock when absent."""
     if not value:
         return datetime.now(UTC)
-    parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    parsed = parse_iso(value)
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
