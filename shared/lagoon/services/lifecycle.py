@@ -18,14 +18,14 @@ from lagoon.domain.plans import Plan
 from lagoon.domain.subscriptions import Subscription, SubscriptionInput
 from lagoon.observability import logger
 from lagoon.services import customers
-from lagoon.services.catalog import coupons, plans
-from lagoon.services.invoicing import drafts, run
+from lagoon.services.catalog import plans
 from lagoon.services.subscriptions import changes, clock
 from lagoon.services.subscriptions.listing import live_subscriptions_where
-from lagoon.services.usage import events
 
 
 def _bill_terminations(organization_id: str, terminated: list[Subscription]) -> None:
+    from lagoon.services.invoicing import run  # cold start: billing loads at the first cascade
+
     for subscription in terminated:
         run.bill_termination(organization_id, subscription)
 
@@ -43,6 +43,8 @@ def create_subscription(
 
 def _replay_orphans(organization_id: str, external_id: str) -> None:
     """Events received before a new subscription existed are counted now (DECISIONS.md "Events")."""
+    from lagoon.services.usage import events  # cold start: loaded by the first orphan replay
+
     try:
         replayed = events.replay_orphans(organization_id, external_id, UsageStore())
     except errors.TransientFailure:
@@ -92,6 +94,9 @@ def delete_customer(organization_id: str, external_id: str) -> Customer:
         organization_id,
         live_subscriptions_where(organization_id, lambda s: s.lago_customer_id == customer.lago_id),
     )
+    from lagoon.services.catalog import coupons  # cold start: loaded with the first customer deletion
+    from lagoon.services.invoicing import drafts  # cold start: billing loads at the first cascade
+
     drafts.finalize_customer_drafts(organization_id, customer.lago_id)
     coupons.terminate_customer_coupons(organization_id, customer)
     return customers.mark_customer_deleted(organization_id, customer)
@@ -115,4 +120,6 @@ def end_plan(organization_id: str, plan: Plan) -> None:
         live_subscriptions_where(organization_id, lambda s: s.plan_id == plan.lago_id),
     )
     plans.finish_plan_deletion(organization_id, plan.lago_id)
+    from lagoon.services.invoicing import drafts  # cold start: billing loads at the first cascade
+
     drafts.finalize_plan_drafts(organization_id, plan)
