@@ -45,6 +45,7 @@ lint: install ## ruff (lint + format check) and the import contracts of the pack
 	$(BIN)/ruff check shared functions tests tools bench
 	$(BIN)/ruff format --check shared functions tests tools bench
 	$(BIN)/lint-imports --no-cache
+	$(BIN)/python tools/check_code_shape.py
 
 format: install ## Apply ruff fixes and formatting
 	$(BIN)/ruff check --fix shared functions tests tools bench
