@@ -1,6 +1,7 @@
 """The items of EventsTable (docs/ingestion.md "Storage"): events, pages of event keys, day lists, error lists
-and orphan lists. The aggregator builds them from plain values for its batch writes, and reads back what its
-dedupe check needs. Keys: lagoon.data.usage_keys; the aggregates: lagoon.data.aggregates.
+and orphan lists. The aggregator builds them from plain values for its batch writes; the events routes, the
+orphan replay and the hourly errors report read them back as plain values. Nothing above lagoon.data sees an
+attribute name or a DynamoDB type. Keys: lagoon.data.usage_keys; the aggregates: lagoon.data.aggregates.
 
 Attribute names are short on purpose (a write unit is billed per started KB, names included).
 """
@@ -9,19 +10,23 @@ from __future__ import annotations
 
 import json
 import zlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
 
 from lagoon.data.usage_keys import (
+    day_key,
     days_pk,
     errors_pk,
     errors_sk,
     event_pk,
     orphans_pk,
     page_pk,
+    page_prefix,
     page_sk,
 )
-from lagoon.data.usage_store import Item, N, S, UsageStore, Write, events_table, text
+from lagoon.data.usage_store import Item, N, S, UsageStore, Write, events_table, number, text
 from lagoon.domain.events import IncomingEvent
 
 EventKey = tuple[str, str, str]
@@ -85,7 +90,68 @@ def event_write(
     return (events_table(), item)
 
 
-# -- pages of event keys and day lists ----------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class StoredEvent:
+    """An event item, read back."""
+
+    transaction_id: str
+    external_subscription_id: str
+    code: str | None
+    timestamp_us: int
+    properties: dict[str, Any]
+    precise_total_amount_cents: str | None
+    received_ms: int
+    status: str | None
+    lago_subscription_id: str | None
+    lago_customer_id: str | None
+
+    def incoming(self) -> IncomingEvent:
+        """The event as it came in (to send it through the stream again)."""
+        return IncomingEvent(
+            transaction_id=self.transaction_id,
+            external_subscription_id=self.external_subscription_id,
+            code=self.code or "",
+            timestamp_us=self.timestamp_us,
+            properties=self.properties,
+            precise_total_amount_cents=self.precise_total_amount_cents,
+        )
+
+
+def _stored_event(item: Mapping[str, Any]) -> StoredEvent:
+    properties = text(item, "p")
+    return StoredEvent(
+        transaction_id=item["pk"]["S"].split("#", 2)[2],
+        external_subscription_id=item["sk"]["S"],
+        code=text(item, "c"),
+        timestamp_us=number(item, "t") or 0,
+        properties=json.loads(properties) if properties else {},
+        precise_total_amount_cents=text(item, "a"),
+        received_ms=number(item, "r") or 0,
+        status=text(item, "st"),
+        lago_subscription_id=text(item, "ls"),
+        lago_customer_id=text(item, "lc"),
+    )
+
+
+def first_stored_event(organization_id: str, transaction_id: str, store: UsageStore) -> StoredEvent | None:
+    """The first stored event with this transaction_id, whatever its subscription (one Query)."""
+    for item in store.query(events_table(), event_pk(organization_id, transaction_id)):
+        return _stored_event(item)
+    return None
+
+
+def read_stored_events(
+    organization_id: str, keys: Iterable[tuple[str, str]], store: UsageStore
+) -> dict[tuple[str, str], StoredEvent]:
+    """The stored events among (external_subscription_id, transaction_id) `keys`, in the order DynamoDB
+    answered (BatchGetItem, 100 keys a call); absent keys are absent."""
+    table = events_table()
+    wanted = {(table, (event_pk(organization_id, tx), sub)): (sub, tx) for sub, tx in keys}
+    found = store.batch_get(wanted)
+    return {wanted[table_key]: _stored_event(item) for table_key, item in found.items()}
+
+
+# -- pages of event keys and day lists (GET /events) ----------------------------------------------------
 
 
 def event_page_write(
@@ -114,6 +180,43 @@ def event_day_write(organization_id: str, day: str) -> Write:
     return (events_table(), {"pk": S(days_pk(organization_id)), "sk": S(day)})
 
 
+def read_event_days(
+    organization_id: str, store: UsageStore, *, since: datetime | None, until: datetime | None
+) -> list[str]:
+    """The organization's days with events (`usage_keys.day_key`), newest first, from the day of `since` to
+    the day of `until` (each bound optional; one Query)."""
+    first_day = day_key(since) if since else None
+    last_day = day_key(until) if until else None
+    return [
+        item["sk"]["S"]
+        for item in store.query(events_table(), days_pk(organization_id), descending=True)
+        if (first_day is None or item["sk"]["S"] >= first_day)
+        and (last_day is None or item["sk"]["S"] <= last_day)
+    ]
+
+
+@dataclass(frozen=True, slots=True)
+class EventPage:
+    """A page of event keys: its subscription and its (timestamp µs, code, transaction_id) entries."""
+
+    external_subscription_id: str
+    entries: list[tuple[int, str, str]]
+
+
+def read_event_pages(
+    organization_id: str, day: str, store: UsageStore, *, external_subscription_id: str | None = None
+) -> Iterator[EventPage]:
+    """The pages of a day (only the subscription's, when given), read as they are consumed (one Query)."""
+    prefix = page_prefix(external_subscription_id) if external_subscription_id else None
+    for item in store.query(events_table(), page_pk(organization_id, day), prefix=prefix):
+        subscription = item["s"]["S"]
+        if external_subscription_id and subscription != external_subscription_id:
+            continue
+        body = json.loads(zlib.decompress(bytes(item["e"]["B"])))
+        codes = body["c"]
+        yield EventPage(subscription, [(ts, codes[index], tx) for ts, index, tx in body["e"]])
+
+
 # -- error and orphan lists ---------------------------------------------------------------------------------
 
 
@@ -135,6 +238,12 @@ def error_list_write(
     return (events_table(), item)
 
 
+def read_error_lists(hour: str, store: UsageStore) -> Iterator[tuple[str, dict[str, list[str]]]]:
+    """(organization, transaction ids by category) of every error list filed under `hour` (one Query)."""
+    for item in store.query(events_table(), errors_pk(hour)):
+        yield item["o"]["S"], json.loads(item["b"]["S"])
+
+
 def orphan_list_write(
     organization_id: str, external_subscription_id: str, source: str, transaction_ids: Sequence[str]
 ) -> Write:
@@ -145,3 +254,13 @@ def orphan_list_write(
         "b": S(json.dumps(transaction_ids, separators=(",", ":"))),
     }
     return (events_table(), item)
+
+
+def read_orphan_transaction_ids(
+    organization_id: str, external_subscription_id: str, store: UsageStore
+) -> list[str]:
+    """The transaction ids of every orphan list of the external_subscription_id, in order (one Query)."""
+    transaction_ids: list[str] = []
+    for item in store.query(events_table(), orphans_pk(organization_id, external_subscription_id)):
+        transaction_ids.extend(json.loads(item["b"]["S"]))
+    return transaction_ids
