@@ -1,17 +1,149 @@
-"""A subscription's running aggregates as usage reads them back (AggregatesTable; the aggregator,
-lagoon.ingestion.aggregator, writes them): each bucket's state per charges period, and the periods invoicing
-has closed. Items and keys: docs/ingestion.md, lagoon.data.usage_keys."""
+"""The items of AggregatesTable: the running aggregates, the `closed#` period markers and the drafts to
+refresh (docs/ingestion.md "Storage"; keys: lagoon.data.usage_keys).
+
+The aggregator (lagoon.ingestion.aggregator) reads a batch's aggregates and markers and writes the aggregates
+and the refresh flags through the first half of this module; usage reads a subscription's buckets and closed
+periods back through the second. Invoicing writes the markers (lagoon.services.invoicing).
+"""
 
 from __future__ import annotations
 
 import json
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
-from lagoon.data.usage_keys import CLOSED_PREFIX, DEFAULT_FILTER, aggregate_pk
-from lagoon.data.usage_store import UsageStore, aggregates_table, text
+from lagoon.data.usage_keys import (
+    CLOSED_PREFIX,
+    DEFAULT_FILTER,
+    MARKER_DRAFT,
+    REFRESH_PK,
+    aggregate_pk,
+    aggregate_sk,
+    closed_sk,
+    refresh_sk,
+)
+from lagoon.data.usage_store import Item, Key, S, UsageStore, Write, aggregates_table, text
+from lagoon.domain.times import iso
 from lagoon.engine.aggregation_state import AggregationState
+
+# -- the aggregator's side: one batch's aggregates, markers and refresh flags ------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class AggregateKey:
+    """(organization, subscription, charges period, charge, filter, group): one running aggregate."""
+
+    organization_id: str
+    subscription_id: str
+    period_from: str
+    charge_id: str
+    filter_id: str
+    group: str
+
+    @property
+    def pk(self) -> str:
+        return aggregate_pk(self.organization_id, self.subscription_id)
+
+    @property
+    def sk(self) -> str:
+        return aggregate_sk(self.period_from, self.charge_id, self.filter_id, self.group)
+
+
+@dataclass(frozen=True, slots=True)
+class PeriodMarker:
+    """The `closed#` item of an aggregate's charges period: invoicing closed the period, or (`draft`) a draft
+    invoice covers it, and the period still counts events."""
+
+    draft: bool
+    invoice_id: str
+    """The draft invoice's lago_id ("" when the marker names none)."""
+
+
+@dataclass(frozen=True, slots=True)
+class StoredAggregate:
+    """An aggregate item, read back: its state and, per shard, the highest sequence number folded into it."""
+
+    state: AggregationState
+    watermarks: dict[str, int]
+
+
+class BatchAggregates:
+    """What one BatchGetItem found of a batch's aggregates and of their periods' markers."""
+
+    def __init__(self, found: Mapping[Key, Item]) -> None:
+        self._found = found
+
+    def marker(self, key: AggregateKey) -> PeriodMarker | None:
+        item = self._found.get((key.pk, closed_sk(key.period_from)))
+        if item is None:
+            return None
+        if text(item, "ms") == MARKER_DRAFT:
+            return PeriodMarker(draft=True, invoice_id=text(item, "inv") or "")
+        return PeriodMarker(draft=False, invoice_id="")
+
+    def aggregate(self, key: AggregateKey) -> StoredAggregate | None:
+        item = self._found.get((key.pk, key.sk))
+        if not item:
+            return None
+        watermarks = json.loads(text(item, "wm") or "{}")
+        state = AggregationState.from_dict(json.loads(text(item, "st") or "{}"))
+        return StoredAggregate(state, {shard: int(sequence) for shard, sequence in watermarks.items()})
+
+
+def read_batch_aggregates(keys: Iterable[AggregateKey], store: UsageStore) -> BatchAggregates:
+    """The aggregates of `keys` and the markers of their periods: one BatchGetItem a 100 keys (none when
+    `keys` is empty), strongly consistent."""
+    keys = list(keys)
+    if not keys:
+        return BatchAggregates({})
+    table = aggregates_table()
+    wanted = [(table, (key.pk, key.sk)) for key in keys]
+    wanted += [(table, (key.pk, closed_sk(key.period_from))) for key in keys]
+    return BatchAggregates({table_key: item for (_, table_key), item in store.batch_get(wanted).items()})
+
+
+def aggregate_write(
+    key: AggregateKey,
+    aggregate: StoredAggregate,
+    *,
+    billable_metric_id: str,
+    period_to: str,
+    updated_at: datetime,
+) -> Write:
+    """The aggregate item: its state and watermarks in one write (what makes a replay exact), and what
+    usage and invoicing read without parsing the key (`ch`, `m`, `f`, `g`, `pf`, `pt`)."""
+    watermarks = {shard: str(sequence) for shard, sequence in aggregate.watermarks.items()}
+    item: Item = {
+        "pk": S(key.pk),
+        "sk": S(key.sk),
+        "st": S(json.dumps(aggregate.state.to_dict(), separators=(",", ":"))),
+        "wm": S(json.dumps(watermarks, separators=(",", ":"))),
+        "ch": S(key.charge_id),
+        "m": S(billable_metric_id),
+        "f": S(key.filter_id),
+        "g": S(key.group or "-"),
+        "pf": S(key.period_from),
+        "pt": S(period_to),
+        "u": S(iso(updated_at)),
+    }
+    return (aggregates_table(), item)
+
+
+def draft_refresh_writes(flags: Iterable[tuple[str, str, datetime, str]]) -> list[Write]:
+    """One flag per draft invoice for the billing run to refresh, from (organization, invoice lago_id,
+    flagged at, stream position of the flagging event); a draft flagged twice keeps its last flag."""
+    table = aggregates_table()
+    flagged: dict[str, Item] = {}
+    for organization_id, invoice_id, flagged_at, source in flags:
+        sk = refresh_sk(organization_id, invoice_id)
+        flagged[sk] = {"pk": S(REFRESH_PK), "sk": S(sk), "at": S(f"{iso(flagged_at)}#{source}")}
+    return [(table, item) for item in flagged.values()]
+
+
+# -- usage's side: a subscription's buckets and closed periods ------------------------------------------------
 
 Bucket = tuple[str, str, str]
 """(charge lago_id, filter id or `-`, group JSON or `-`) — as the aggregator keys its items."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from lagoon.domain.times import iso
+from lagoon.domain.times import iso, parse_iso
 
 CLOSED_PREFIX = "closed#"
 DEFAULT_FILTER = "-"
@@ -17,12 +17,48 @@ def period_key(moment: datetime) -> str:
     return iso(moment)
 
 
+def period_moment(key: str) -> datetime:
+    """The moment a `period_key` names (UTC)."""
+    return parse_iso(key)
+
+
+def day_key(moment: datetime) -> str:
+    """The day of the event pages and day lists (`2024-01-15`; the aggregator passes UTC moments)."""
+    return moment.strftime("%Y-%m-%d")
+
+
+def hour_key(moment: datetime) -> str:
+    """The hour the error lists are filed under (`2024-01-15T10`; the aggregator passes UTC moments)."""
+    return moment.strftime("%Y-%m-%dT%H")
+
+
+def shard_number(shard_id: str) -> str:
+    """`shardId-000000000001` → `1` (kept short: it is part of every event item and of the watermarks)."""
+    digits = shard_id.rsplit("-", 1)[-1]
+    return digits.lstrip("0") or "0" if digits.isdigit() else shard_id
+
+
+def stream_position(shard: str, sequence_number: int | str, slot: int | str) -> str:
+    """`src` of an event item and the tail of the page, error and orphan sort keys: `<shard>/<sequence>/<slot>`
+    (slot = the event's index in its record, or `r` for a record's rejected events)."""
+    return f"{shard}/{sequence_number}/{slot}"
+
+
 def event_pk(organization_id: str, transaction_id: str) -> str:
     return f"ev#{organization_id}#{transaction_id}"
 
 
 def page_pk(organization_id: str, day: str) -> str:
     return f"pg#{organization_id}#{day}"
+
+
+def page_sk(external_subscription_id: str, source: str) -> str:
+    return f"{page_prefix(external_subscription_id)}{source}"
+
+
+def page_prefix(external_subscription_id: str) -> str:
+    """Sort-key prefix of a subscription's pages (it may also match a subscription id that extends it)."""
+    return f"{external_subscription_id}#"
 
 
 def days_pk(organization_id: str) -> str:
@@ -33,12 +69,21 @@ def errors_pk(hour: str) -> str:
     return f"err#{hour}"
 
 
+def errors_sk(organization_id: str, external_subscription_id: str, source: str) -> str:
+    return f"{organization_id}#{external_subscription_id}#{source}"
+
+
 def orphans_pk(organization_id: str, external_subscription_id: str) -> str:
     return f"orph#{organization_id}#{external_subscription_id}"
 
 
 def aggregate_pk(organization_id: str, subscription_id: str) -> str:
     return f"{organization_id}#{subscription_id}"
+
+
+def aggregate_sk(period_from: str, charge_id: str, filter_id: str, group: str) -> str:
+    """`<charges period from>#<charge>#<filter>#<group>` (group "" when the charge groups nothing)."""
+    return f"{period_from}#{charge_id}#{filter_id}#{group}"
 
 
 def closed_sk(period_from: str) -> str:

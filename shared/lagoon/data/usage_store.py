@@ -22,6 +22,8 @@ from lagoon.data.connection import aws_client, get_settings
 Item = dict[str, dict[str, Any]]
 Key = tuple[str, str]
 """(pk, sk) of an item."""
+Write = tuple[str, Item]
+"""(table, item): one put of `UsageStore.batch_write`."""
 
 BATCH_GET_LIMIT = 100
 BATCH_WRITE_LIMIT = 25
@@ -126,7 +128,7 @@ class UsageStore:
                     _pause(attempt)
         return found
 
-    def batch_write(self, items: Iterable[tuple[str, Item]]) -> None:
+    def batch_write(self, items: Iterable[Write]) -> None:
         """Put every item (last one wins for a repeated key), 25 a request across tables."""
         unique: dict[tuple[str, str, str], tuple[str, Item]] = {}
         for table, item in items:

@@ -5,7 +5,7 @@ For a batch it makes a handful of batched calls, whatever the number of events (
 2. resolve the batch's subscriptions (lagoon.ingestion.directory);
 3. BatchGetItem the aggregates the new events fall into (and the periods invoicing has closed);
 4. BatchWriteItem the new events, one page of event keys per subscription and day, the error and orphan
-   lists, and one write per aggregate touched.
+   lists, and one write per aggregate touched (the items: lagoon.data.usage_items, lagoon.data.aggregates).
 
 Exactly once, under redelivery and a crash at any point:
 - *Duplicates.* The event item is written once, with `src` = the stream position (shard/sequence/index) of
@@ -26,27 +26,30 @@ Exactly once, under redelivery and a crash at any point:
 from __future__ import annotations
 
 import json
-import zlib
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any
 
-from lagoon.data.usage_keys import (
-    MARKER_DRAFT,
-    REFRESH_PK,
-    aggregate_pk,
-    closed_sk,
-    days_pk,
-    errors_pk,
-    event_pk,
-    orphans_pk,
-    page_pk,
-    refresh_sk,
+from lagoon.data.aggregates import (
+    AggregateKey,
+    BatchAggregates,
+    StoredAggregate,
+    aggregate_write,
+    draft_refresh_writes,
+    read_batch_aggregates,
 )
-from lagoon.data.usage_store import N, S, UsageStore, aggregates_table, events_table, text
+from lagoon.data.usage_items import (
+    error_list_write,
+    event_day_write,
+    event_page_write,
+    event_write,
+    orphan_list_write,
+    read_event_marks,
+)
+from lagoon.data.usage_keys import day_key, hour_key, period_key, period_moment, shard_number, stream_position
+from lagoon.data.usage_store import UsageStore, Write
 from lagoon.domain.events import IncomingEvent, StreamRecord, microseconds_to_datetime
 from lagoon.engine.aggregation_state import AggregationState, new_state
 from lagoon.engine.charge_filters import group_key, invalid_filter_keys
@@ -69,36 +72,6 @@ MISSING_AGGREGATION_PROPERTY = "missing_aggregation_property"
 INVALID_FILTER_VALUES = "invalid_filter_values"
 UNKNOWN_SUBSCRIPTION = "unknown_subscription"
 INVALID_EVENT = "invalid_event"
-
-
-def _iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def shard_number(shard_id: str) -> str:
-    """`shardId-000000000001` → `1` (kept short: it is part of every event item)."""
-    digits = shard_id.rsplit("-", 1)[-1]
-    return digits.lstrip("0") or "0" if digits.isdigit() else shard_id
-
-
-@dataclass(frozen=True, slots=True)
-class AggregateKey:
-    """(organization, subscription, charges period, charge, filter, group): one running aggregate."""
-
-    organization_id: str
-    subscription_id: str
-    period_from: str
-    charge_id: str
-    filter_id: str
-    group: str
-
-    @property
-    def pk(self) -> str:
-        return aggregate_pk(self.organization_id, self.subscription_id)
-
-    @property
-    def sk(self) -> str:
-        return f"{self.period_from}#{self.charge_id}#{self.filter_id}#{self.group}"
 
 
 @dataclass(slots=True)
@@ -187,8 +160,8 @@ class Aggregator:
         candidates = self._dedupe(occurrences, report)
         self._resolve(candidates)
         targets = self._targets(candidates)
-        aggregates = self._read_aggregates(targets, candidates)
-        items: list[tuple[str, dict[str, Any]]] = []
+        aggregates = self._read_aggregates(targets)
+        items: list[Write] = []
         items.extend(self._event_items(candidates))
         items.extend(self._page_items(candidates))
         items.extend(self._error_items(records, candidates))
@@ -217,7 +190,9 @@ class Aggregator:
             seq = int(record.sequence_number)
             report.rejected += len(record.rejected)
             for index, event in enumerate(record.events):
-                found.append(_Occurrence(record, index, event, shard, seq, f"{shard}/{seq}/{index}"))
+                found.append(
+                    _Occurrence(record, index, event, shard, seq, stream_position(shard, seq, index))
+                )
         report.events = len(found)
         return found
 
@@ -234,19 +209,16 @@ class Aggregator:
                 report.duplicates += 1
             else:
                 first[key] = occurrence
-        table = events_table()
-        existing = self.store.batch_get(
-            ((table, (event_pk(org, tx), sub)) for org, tx, sub in first), projection=("src", "st")
-        )
+        marks = read_event_marks(first, self.store)
         candidates: list[_Occurrence] = []
-        for (org, tx, sub), occurrence in first.items():
-            item = existing.get((table, (event_pk(org, tx), sub)))
-            if item is None:
+        for key, occurrence in first.items():
+            mark = marks.get(key)
+            if mark is None:
                 occurrence.store_item = True
                 report.new_events += 1
-            elif text(item, "src") == occurrence.source:
+            elif mark.source == occurrence.source:
                 report.redelivered += 1
-            elif occurrence.record.replay and text(item, "st") == STATUS_UNKNOWN_SUBSCRIPTION:
+            elif occurrence.record.replay and mark.status == STATUS_UNKNOWN_SUBSCRIPTION:
                 occurrence.store_item = True  # a stored orphan, now claimed by its subscription
             else:
                 report.duplicates += 1
@@ -299,8 +271,8 @@ class Aggregator:
             event = occurrence.event
             usage = _usage_event(event)
             period = billing_period_containing(view.terms, usage.timestamp)
-            period_from = _iso(period.charges_from_datetime)
-            period_to = _iso(period.charges_to_datetime)
+            period_from = period_key(period.charges_from_datetime)
+            period_to = period_key(period.charges_to_datetime)
             for charge in charges:
                 problem = aggregation_property_error(charge.metric, usage)
                 if problem and MISSING_AGGREGATION_PROPERTY not in occurrence.errors:
@@ -326,22 +298,15 @@ class Aggregator:
                     target.occurrences.append(occurrence)
         return targets
 
-    def _read_aggregates(
-        self, targets: dict[AggregateKey, _Target], candidates: list[_Occurrence]
-    ) -> dict[tuple[str, str], dict[str, Any]]:
-        if not targets:
-            return {}
-        table = aggregates_table()
-        keys = [(table, (key.pk, key.sk)) for key in targets]
-        keys += [(table, (key.pk, closed_sk(key.period_from))) for key in targets]
-        found = {k: item for (_, k), item in self.store.batch_get(keys).items()}
+    def _read_aggregates(self, targets: dict[AggregateKey, _Target]) -> BatchAggregates:
+        found = read_batch_aggregates(targets, self.store)
         closed = set()
         for key in targets:
-            marker = found.get((key.pk, closed_sk(key.period_from)))
+            marker = found.marker(key)
             if marker is None:
                 continue
-            if text(marker, "ms") == MARKER_DRAFT:
-                self._drafts[key] = text(marker, "inv") or ""
+            if marker.draft:
+                self._drafts[key] = marker.invoice_id
             else:
                 closed.add(key)
         for key in closed:
@@ -356,29 +321,26 @@ class Aggregator:
     def _fold(
         self,
         targets: dict[AggregateKey, _Target],
-        current: dict[tuple[str, str], dict[str, Any]],
+        current: BatchAggregates,
         report: BatchReport,
-    ) -> list[tuple[str, dict[str, Any]]]:
-        table = aggregates_table()
-        now = _iso(datetime.now(UTC))
-        items: list[tuple[str, dict[str, Any]]] = []
+    ) -> list[Write]:
+        now = datetime.now(UTC)
+        items: list[Write] = []
         for key, target in targets.items():
-            item = current.get((key.pk, key.sk))
-            watermarks: dict[str, str] = json.loads(text(item, "wm") or "{}") if item else {}
-            state = (
-                AggregationState.from_dict(json.loads(text(item, "st") or "{}"))
-                if item
-                else new_state(
+            aggregate = current.aggregate(key) or StoredAggregate(
+                new_state(
                     target.charge.metric,
                     timezone=target.timezone,
                     keep_event_values=target.charge.keep_event_values,
-                )
+                ),
+                {},
             )
+            state, watermarks = aggregate.state, aggregate.watermarks
             folded = 0
             in_advance = target.charge.pay_in_advance and bool(self.in_advance_hooks)
             for occurrence in target.occurrences:
                 applied = watermarks.get(occurrence.shard)
-                if applied is not None and occurrence.seq <= int(applied):
+                if applied is not None and occurrence.seq <= applied:
                     continue  # folded by an earlier attempt of this batch
                 if in_advance:
                     self._fold_in_advance(target, state, occurrence)
@@ -390,31 +352,22 @@ class Aggregator:
             report.folded += folded
             for occurrence in target.occurrences:
                 applied = watermarks.get(occurrence.shard)
-                if applied is None or occurrence.seq > int(applied):
-                    watermarks[occurrence.shard] = str(occurrence.seq)
+                if applied is None or occurrence.seq > applied:
+                    watermarks[occurrence.shard] = occurrence.seq
             items.append(
-                (
-                    table,
-                    {
-                        "pk": S(key.pk),
-                        "sk": S(key.sk),
-                        "st": S(json.dumps(state.to_dict(), separators=(",", ":"))),
-                        "wm": S(json.dumps(watermarks, separators=(",", ":"))),
-                        "ch": S(key.charge_id),
-                        "m": S(target.charge.billable_metric_id),
-                        "f": S(key.filter_id),
-                        "g": S(key.group or "-"),
-                        "pf": S(key.period_from),
-                        "pt": S(target.period_to),
-                        "u": S(now),
-                    },
+                aggregate_write(
+                    key,
+                    aggregate,
+                    billable_metric_id=target.charge.billable_metric_id,
+                    period_to=target.period_to,
+                    updated_at=now,
                 )
             )
         return items
 
     def _fold_in_advance(self, target: _Target, state: AggregationState, occurrence: _Occurrence) -> None:
-        period_from = datetime.fromisoformat(target.key.period_from.replace("Z", "+00:00"))
-        period_to = datetime.fromisoformat(target.period_to.replace("Z", "+00:00"))
+        period_from = period_moment(target.key.period_from)
+        period_to = period_moment(target.period_to)
         metric = target.charge.metric
         before = finalize(state, period_from, period_to, metric=metric)
         fold(state, _usage_event(occurrence.event))
@@ -434,83 +387,53 @@ class Aggregator:
         )
 
     # -- 5. the records of the events ------------------------------------------------------------
-    def _refresh_items(self, targets: dict[AggregateKey, _Target]) -> list[tuple[str, dict[str, Any]]]:
+    def _refresh_items(self, targets: dict[AggregateKey, _Target]) -> list[Write]:
         """Flag the drafts whose periods this batch brings events to — also on a redelivery that folds
         nothing anew, since the attempt that folded them may have stopped before its flag was written."""
-        table = aggregates_table()
-        flagged: dict[str, dict[str, Any]] = {}
+        flags: list[tuple[str, str, datetime, str]] = []
         for key, invoice_id in self._drafts.items():
             target = targets.get(key)
             if not invoice_id or target is None or not target.occurrences:
                 continue
-            sk = refresh_sk(key.organization_id, invoice_id)
-            stamp = f"{_iso(datetime.now(UTC))}#{target.occurrences[0].source}"
-            flagged[sk] = {"pk": S(REFRESH_PK), "sk": S(sk), "at": S(stamp)}
-        return [(table, item) for item in flagged.values()]
+            flags.append((key.organization_id, invoice_id, datetime.now(UTC), target.occurrences[0].source))
+        return draft_refresh_writes(flags)
 
-    def _event_items(self, candidates: list[_Occurrence]) -> list[tuple[str, dict[str, Any]]]:
-        table = events_table()
-        items: list[tuple[str, dict[str, Any]]] = []
-        for occurrence in candidates:
-            if not occurrence.store_item:
-                continue
-            event = occurrence.event
-            item: dict[str, Any] = {
-                "pk": S(event_pk(occurrence.record.organization_id, event.transaction_id)),
-                "sk": S(occurrence.record.external_subscription_id),
-                "c": S(event.code),
-                "t": N(event.timestamp_us),
-                "r": N(occurrence.record.arrived_ms),
-                "src": S(occurrence.source),
-                "st": S(occurrence.status),
-            }
-            if event.properties:
-                item["p"] = S(json.dumps(event.properties, separators=(",", ":"), default=str))
-            if event.precise_total_amount_cents is not None:
-                item["a"] = S(event.precise_total_amount_cents)
-            if occurrence.subscription is not None:
-                item["ls"] = S(occurrence.subscription.lago_id)
-                item["lc"] = S(occurrence.subscription.lago_customer_id)
-            items.append((table, item))
-        return items
+    def _event_items(self, candidates: list[_Occurrence]) -> list[Write]:
+        return [
+            event_write(
+                occurrence.record.organization_id,
+                occurrence.record.external_subscription_id,
+                occurrence.event,
+                received_ms=occurrence.record.arrived_ms,
+                source=occurrence.source,
+                status=occurrence.status,
+                lago_ids=None
+                if occurrence.subscription is None
+                else (occurrence.subscription.lago_id, occurrence.subscription.lago_customer_id),
+            )
+            for occurrence in candidates
+            if occurrence.store_item
+        ]
 
-    def _page_items(self, candidates: list[_Occurrence]) -> list[tuple[str, dict[str, Any]]]:
+    def _page_items(self, candidates: list[_Occurrence]) -> list[Write]:
         """One page of event keys per (organization, subscription, UTC day) of this batch, and the days."""
         pages: dict[tuple[str, str, str], list[_Occurrence]] = defaultdict(list)
         for occurrence in candidates:
-            day = microseconds_to_datetime(occurrence.event.timestamp_us).strftime("%Y-%m-%d")
+            day = day_key(microseconds_to_datetime(occurrence.event.timestamp_us))
             pages[
                 (occurrence.record.organization_id, occurrence.record.external_subscription_id, day)
             ].append(occurrence)
-        table = events_table()
-        items: list[tuple[str, dict[str, Any]]] = []
+        items: list[Write] = []
         days: set[tuple[str, str]] = set()
         for (org, sub, day), occurrences in pages.items():
             days.add((org, day))
-            codes: dict[str, int] = {}
-            entries = [
-                [o.event.timestamp_us, codes.setdefault(o.event.code, len(codes)), o.event.transaction_id]
-                for o in occurrences
-            ]
-            body = json.dumps({"c": list(codes), "e": entries}, separators=(",", ":")).encode()
-            items.append(
-                (
-                    table,
-                    {
-                        "pk": S(page_pk(org, day)),
-                        "sk": S(f"{sub}#{occurrences[0].source}"),
-                        "s": S(sub),
-                        "e": {"B": zlib.compress(body, 6)},
-                    },
-                )
-            )
+            entries = [(o.event.timestamp_us, o.event.code, o.event.transaction_id) for o in occurrences]
+            items.append(event_page_write(org, sub, day, occurrences[0].source, entries))
         for org, day in days:
-            items.append((table, {"pk": S(days_pk(org)), "sk": S(day)}))
+            items.append(event_day_write(org, day))
         return items
 
-    def _error_items(
-        self, records: Sequence[StreamRecord], candidates: list[_Occurrence]
-    ) -> list[tuple[str, dict[str, Any]]]:
+    def _error_items(self, records: Sequence[StreamRecord], candidates: list[_Occurrence]) -> list[Write]:
         """Invalid events by category, per (organization, subscription), filed under the hour the first
         record of the batch arrived (so a redelivery files them under the same key)."""
         grouped: dict[tuple[str, str], dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
@@ -524,41 +447,26 @@ class Aggregator:
             pair = (record.organization_id, record.external_subscription_id)
             for transaction_id, _reason in record.rejected:
                 grouped[pair][INVALID_EVENT].append(transaction_id)
-                first_source.setdefault(pair, f"{shard_number(record.shard_id)}/{record.sequence_number}/r")
+                first_source.setdefault(
+                    pair, stream_position(shard_number(record.shard_id), record.sequence_number, "r")
+                )
         if not grouped:
             return []
-        hour = microseconds_to_datetime(records[0].arrived_ms * 1000).strftime("%Y-%m-%dT%H")
-        table = events_table()
+        hour = hour_key(microseconds_to_datetime(records[0].arrived_ms * 1000))
         return [
-            (
-                table,
-                {
-                    "pk": S(errors_pk(hour)),
-                    "sk": S(f"{org}#{sub}#{first_source[(org, sub)]}"),
-                    "o": S(org),
-                    "b": S(json.dumps(categories, separators=(",", ":"))),
-                },
-            )
+            error_list_write(hour, org, sub, first_source[(org, sub)], categories)
             for (org, sub), categories in grouped.items()
         ]
 
-    def _orphan_items(self, candidates: list[_Occurrence]) -> list[tuple[str, dict[str, Any]]]:
+    def _orphan_items(self, candidates: list[_Occurrence]) -> list[Write]:
         orphans: dict[tuple[str, str], list[_Occurrence]] = defaultdict(list)
         for occurrence in candidates:
             if occurrence.status == STATUS_UNKNOWN_SUBSCRIPTION:
                 orphans[
                     (occurrence.record.organization_id, occurrence.record.external_subscription_id)
                 ].append(occurrence)
-        table = events_table()
         return [
-            (
-                table,
-                {
-                    "pk": S(orphans_pk(org, sub)),
-                    "sk": S(occurrences[0].source),
-                    "b": S(json.dumps([o.event.transaction_id for o in occurrences], separators=(",", ":"))),
-                },
-            )
+            orphan_list_write(org, sub, occurrences[0].source, [o.event.transaction_id for o in occurrences])
             for (org, sub), occurrences in orphans.items()
         ]
 

@@ -6,9 +6,7 @@ aggregator stores, dedupes and counts it. A stream failure is a 503 to the calle
 
 from __future__ import annotations
 
-import json
 import uuid
-import zlib
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -19,8 +17,15 @@ from pydantic import ValidationError
 
 from lagoon import errors
 from lagoon.data import event_stream
-from lagoon.data.usage_keys import days_pk, event_pk, orphans_pk, page_pk
-from lagoon.data.usage_store import UsageStore, events_table, number, text
+from lagoon.data.usage_items import (
+    StoredEvent,
+    first_stored_event,
+    read_event_days,
+    read_event_pages,
+    read_orphan_transaction_ids,
+    read_stored_events,
+)
+from lagoon.data.usage_store import UsageStore
 from lagoon.domain.events import (
     MAX_BATCH_EVENTS,
     EventInput,
@@ -119,32 +124,29 @@ def event_lago_id(organization_id: str, external_subscription_id: str, transacti
     )
 
 
-def render_stored(organization_id: str, item: dict[str, Any]) -> dict[str, Any]:
-    """EventObject of a stored event item."""
-    transaction_id = item["pk"]["S"].split("#", 2)[2]
-    subscription = item["sk"]["S"]
-    properties = text(item, "p")
-    received = number(item, "r") or 0
+def render_stored(organization_id: str, event: StoredEvent) -> dict[str, Any]:
+    """EventObject of a stored event."""
+    subscription = event.external_subscription_id
     return {
-        "lago_id": event_lago_id(organization_id, subscription, transaction_id),
-        "transaction_id": transaction_id,
-        "lago_customer_id": text(item, "lc"),
-        "code": text(item, "c"),
-        "timestamp": iso_timestamp(number(item, "t") or 0),
-        "precise_total_amount_cents": text(item, "a"),
-        "properties": json.loads(properties) if properties else {},
-        "lago_subscription_id": text(item, "ls"),
+        "lago_id": event_lago_id(organization_id, subscription, event.transaction_id),
+        "transaction_id": event.transaction_id,
+        "lago_customer_id": event.lago_customer_id,
+        "code": event.code,
+        "timestamp": iso_timestamp(event.timestamp_us),
+        "precise_total_amount_cents": event.precise_total_amount_cents,
+        "properties": event.properties,
+        "lago_subscription_id": event.lago_subscription_id,
         "external_subscription_id": subscription,
-        "created_at": iso(datetime.fromtimestamp(received / 1000, tz=UTC)),
+        "created_at": iso(datetime.fromtimestamp(event.received_ms / 1000, tz=UTC)),
     }
 
 
 def get_event(organization_id: str, transaction_id: str, store: UsageStore | None = None) -> dict[str, Any]:
     """The first stored event with this transaction_id (any subscription, as Lago answers); 404 otherwise."""
-    store = store or UsageStore()
-    for item in store.query(events_table(), event_pk(organization_id, transaction_id)):
-        return render_stored(organization_id, item)
-    raise errors.NotFound("event")
+    event = first_stored_event(organization_id, transaction_id, store or UsageStore())
+    if event is None:
+        raise errors.NotFound("event")
+    return render_stored(organization_id, event)
 
 
 @dataclass(frozen=True)
@@ -164,29 +166,18 @@ def list_events(
     filtered), then BatchGetItem for the events of the requested page.
     """
     store = store or UsageStore()
-    table = events_table()
-    first_day = filters.timestamp_from.strftime("%Y-%m-%d") if filters.timestamp_from else None
-    last_day = filters.timestamp_to.strftime("%Y-%m-%d") if filters.timestamp_to else None
-    days = [
-        item["sk"]["S"]
-        for item in store.query(table, days_pk(organization_id), descending=True)
-        if (first_day is None or item["sk"]["S"] >= first_day)
-        and (last_day is None or item["sk"]["S"] <= last_day)
-    ]
+    days = read_event_days(organization_id, store, since=filters.timestamp_from, until=filters.timestamp_to)
     low = datetime_to_microseconds(filters.timestamp_from) if filters.timestamp_from else None
     high = datetime_to_microseconds(filters.timestamp_to) if filters.timestamp_to else None
     seen: set[tuple[str, str]] = set()
     entries: list[tuple[int, str, str]] = []
-    prefix = f"{filters.external_subscription_id}#" if filters.external_subscription_id else None
     for day in days:
-        for item in store.query(table, page_pk(organization_id, day), prefix=prefix):
-            subscription = item["s"]["S"]
-            if filters.external_subscription_id and subscription != filters.external_subscription_id:
-                continue
-            body = json.loads(zlib.decompress(bytes(item["e"]["B"])))
-            codes = body["c"]
-            for timestamp_us, code_index, transaction_id in body["e"]:
-                if filters.code and codes[code_index] != filters.code:
+        for event_page in read_event_pages(
+            organization_id, day, store, external_subscription_id=filters.external_subscription_id
+        ):
+            subscription = event_page.external_subscription_id
+            for timestamp_us, code, transaction_id in event_page.entries:
+                if filters.code and code != filters.code:
                     continue
                 if (low is not None and timestamp_us < low) or (high is not None and timestamp_us > high):
                     continue
@@ -196,12 +187,8 @@ def list_events(
                 entries.append((timestamp_us, subscription, transaction_id))
     entries.sort(reverse=True)
     chunk, meta = paginate(entries, page)
-    found = store.batch_get((table, (event_pk(organization_id, tx), sub)) for _, sub, tx in chunk)
-    events = [
-        render_stored(organization_id, found[(table, (event_pk(organization_id, tx), sub))])
-        for _, sub, tx in chunk
-        if (table, (event_pk(organization_id, tx), sub)) in found
-    ]
+    found = read_stored_events(organization_id, ((sub, tx) for _, sub, tx in chunk), store)
+    events = [render_stored(organization_id, found[(sub, tx)]) for _, sub, tx in chunk if (sub, tx) in found]
     return events, meta
 
 
@@ -215,31 +202,13 @@ def replay_orphans(
     stream, so the aggregator (their single writer) counts them now (DECISIONS.md: a back-dated
     subscription counts the events it covers). Returns how many were replayed."""
     store = store or UsageStore()
-    table = events_table()
-    transaction_ids: list[str] = []
-    for item in store.query(table, orphans_pk(organization_id, external_subscription_id)):
-        transaction_ids.extend(json.loads(item["b"]["S"]))
+    transaction_ids = read_orphan_transaction_ids(organization_id, external_subscription_id, store)
     if not transaction_ids:
         return 0
-    found = store.batch_get(
-        (table, (event_pk(organization_id, tx), external_subscription_id))
-        for tx in dict.fromkeys(transaction_ids)
+    found = read_stored_events(
+        organization_id, ((external_subscription_id, tx) for tx in dict.fromkeys(transaction_ids)), store
     )
-    events: list[IncomingEvent] = []
-    for item in found.values():
-        if text(item, "st") != "unknown_subscription":
-            continue
-        properties = text(item, "p")
-        events.append(
-            IncomingEvent(
-                transaction_id=item["pk"]["S"].split("#", 2)[2],
-                external_subscription_id=external_subscription_id,
-                code=text(item, "c") or "",
-                timestamp_us=number(item, "t") or 0,
-                properties=json.loads(properties) if properties else {},
-                precise_total_amount_cents=text(item, "a"),
-            )
-        )
+    events = [stored.incoming() for stored in found.values() if stored.status == "unknown_subscription"]
     events.sort(key=lambda e: e.timestamp_us)
     key = partition_key(organization_id, external_subscription_id)
     records = [

@@ -12,15 +12,14 @@ counted) and `invalid_event` (rejected from a direct stream producer), see docs/
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections import defaultdict
 from datetime import datetime, timedelta
 
 from lagoon import errors
 from lagoon.data import entities
-from lagoon.data.usage_keys import errors_pk
-from lagoon.data.usage_store import UsageStore, events_table
+from lagoon.data.usage_items import read_error_lists
+from lagoon.data.usage_store import UsageStore
 from lagoon.ingestion.aggregator import (
     INVALID_CODE,
     INVALID_EVENT,
@@ -67,9 +66,8 @@ def report_events_errors(now: datetime, store: UsageStore | None = None) -> int:
 
 def _report_hour(hour: str, store: UsageStore) -> int:
     found: dict[str, dict[str, dict[str, None]]] = defaultdict(lambda: defaultdict(dict))
-    for item in store.query(events_table(), errors_pk(hour)):
-        organization_id = item["o"]["S"]
-        for category, transaction_ids in json.loads(item["b"]["S"]).items():
+    for organization_id, transaction_ids_by_category in read_error_lists(hour, store):
+        for category, transaction_ids in transaction_ids_by_category.items():
             for transaction_id in transaction_ids:
                 found[organization_id][category][transaction_id] = None
     sent = 0
