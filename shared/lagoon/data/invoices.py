@@ -15,7 +15,6 @@
 from __future__ import annotations
 
 import json
-import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -27,6 +26,7 @@ from lagoon.data.connection import get_settings
 from lagoon.data.usage_store import UsageStore
 from lagoon.domain.invoices import COUNTER_KIND, CURSOR_KIND, FEE_KIND, KIND, Invoice
 from lagoon.domain.times import iso, parse_iso
+from lagoon.domain.validators import is_uuid
 
 TIMER_KIND = "invoice_timer"
 # PDFs to render, read by the documents function (its own partition: the billing run never reads them).
@@ -43,18 +43,10 @@ def find_invoice(organization_id: str, lago_id: str) -> Invoice | None:
 
 
 def get_invoice(organization_id: str, lago_id: str) -> Invoice:
-    invoice = find_invoice(organization_id, lago_id) if _is_uuid(lago_id) else None
+    invoice = find_invoice(organization_id, lago_id) if is_uuid(lago_id) else None
     if invoice is None:
         raise errors.NotFound("invoice")
     return invoice
-
-
-def _is_uuid(value: str) -> bool:
-    try:
-        uuid.UUID(value)
-    except ValueError:
-        return False
-    return True
 
 
 def all_invoices(organization_id: str) -> list[Invoice]:

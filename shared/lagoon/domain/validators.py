@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import uuid
 
 from pydantic_core import PydanticCustomError
 
@@ -58,3 +59,12 @@ CODE_MAX_LENGTH = 255
 
 BIGINT_MAX = 2**63 - 1
 """Largest amount in cents (and count) accepted, Lago's bigint columns: 10**30 cents used to be stored."""
+
+
+def is_uuid(value: str) -> bool:
+    """Whether `value` is a UUID (a Lago id): anything else cannot name a stored object."""
+    try:
+        uuid.UUID(value)
+    except ValueError:
+        return False
+    return True

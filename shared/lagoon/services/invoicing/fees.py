@@ -11,7 +11,6 @@ the current status is set, as Lago does) and can be deleted.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -23,16 +22,9 @@ from lagoon.data import entities
 from lagoon.domain.fees import FeePaymentStatus
 from lagoon.domain.invoices import FEE_KIND, KIND, Invoice
 from lagoon.domain.times import iso, parse_iso
+from lagoon.domain.validators import is_uuid
 
 _STATUS_TIMESTAMPS = {"succeeded": "succeeded_at", "failed": "failed_at", "refunded": "refunded_at"}
-
-
-def _is_uuid(value: str) -> bool:
-    try:
-        uuid.UUID(value)
-    except ValueError:
-        return False
-    return True
 
 
 def _utc(moment: datetime | None) -> datetime | None:
@@ -43,7 +35,7 @@ def _utc(moment: datetime | None) -> datetime | None:
 
 
 def _stored(organization_id: str, lago_id: str) -> dict[str, Any]:
-    document = entities.get(organization_id, FEE_KIND, lago_id) if _is_uuid(lago_id) else None
+    document = entities.get(organization_id, FEE_KIND, lago_id) if is_uuid(lago_id) else None
     if document is None:
         raise errors.NotFound("fee")
     return document
