@@ -24,6 +24,8 @@ from lagoon.services.subscriptions.listing import live_subscriptions_where
 
 
 def _bill_terminations(organization_id: str, terminated: list[Subscription]) -> None:
+    if not terminated:
+        return
     from lagoon.services.invoicing import run  # cold start: billing loads at the first cascade
 
     for subscription in terminated:
