@@ -19,7 +19,7 @@ from lagoon.api.pagination import Page, PageParam, PerPageParam, list_body
 from lagoon.api.resolver import organization_id
 from lagoon.domain.invoices import InvoiceUpdateInput
 from lagoon.services import customers
-from lagoon.services.invoicing import drafts, invoices
+from lagoon.services.invoicing import invoices
 
 router = APIGatewayRouter()
 
@@ -143,12 +143,16 @@ def update_invoice(lago_id: str, body: Annotated[InvoiceUpdateBody, Body()]) -> 
 
 @router.put("/invoices/<lago_id>/finalize")
 def finalize_invoice(lago_id: str) -> dict[str, Any]:
+    from lagoon.services.invoicing import drafts  # cold start: billing loads at the first finalize
+
     invoice = drafts.finalize_invoice(organization_id(router), lago_id)
     return {"invoice": invoices.extended_invoice_body(invoice)}
 
 
 @router.put("/invoices/<lago_id>/refresh")
 def refresh_invoice(lago_id: str) -> dict[str, Any]:
+    from lagoon.services.invoicing import drafts  # cold start: billing loads at the first refresh
+
     invoice = drafts.refresh_invoice(organization_id(router), lago_id)
     return {"invoice": invoices.extended_invoice_body(invoice)}
 

@@ -12,7 +12,6 @@ from lagoon.api.pagination import Page, PageParam, PerPageParam, paginate
 from lagoon.api.resolver import organization_id
 from lagoon.contract.usage import render_customer_usage
 from lagoon.domain.usage import EstimateFeesBody, LifetimeUsageBody
-from lagoon.services.invoicing import in_advance_fees
 from lagoon.services.usage import current, lifetime, past
 
 router = APIGatewayRouter()
@@ -63,4 +62,6 @@ def update_lifetime_usage(external_id: str, body: Annotated[LifetimeUsageBody, B
 
 @router.post("/events/estimate_fees")
 def estimate_fees(body: Annotated[EstimateFeesBody, Body()]) -> dict[str, Any]:
+    from lagoon.services.invoicing import in_advance_fees  # cold start: loaded at the first estimate
+
     return {"fees": in_advance_fees.estimate_fees(organization_id(router), body.event)}

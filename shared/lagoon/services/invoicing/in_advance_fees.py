@@ -15,7 +15,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lagoon import errors
 from lagoon.contract.fees import PAY_IN_ADVANCE_FEE, FeeAmounts, FeeFacts, FeeItem, FeeTax, build_fee
@@ -42,7 +42,6 @@ from lagoon.engine.invoice_math import (
 from lagoon.engine.metric_definitions import UsageEvent
 from lagoon.engine.money import currency_exponent
 from lagoon.engine.period_units import finalize
-from lagoon.ingestion.aggregator import InAdvanceFold
 from lagoon.ingestion.directory import plan_view
 from lagoon.services import customers, organizations
 from lagoon.services.catalog import billable_metrics, plans, taxes
@@ -50,6 +49,9 @@ from lagoon.services.invoicing import in_advance_invoices
 from lagoon.services.subscriptions.terms import current_period, read_billing_timezone
 from lagoon.services.usage.charges import carries_over, grouped_by, read_period_states
 from lagoon.services.usage.totals import tax_rates
+
+if TYPE_CHECKING:  # the aggregator calls in with its folds; importing it would load it with every caller
+    from lagoon.ingestion.aggregator import InAdvanceFold
 
 # --- pay-in-advance fees --------------------------------------------------------------------------------
 
