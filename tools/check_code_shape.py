@@ -2,8 +2,8 @@
 
 - a module of `shared/lagoon` stays under ~500 lines: past that it is two rooms;
 - a function in `services/` stays under ~80 lines: past that it does several jobs;
-- a function-local import of the package says why on its line (`# ...`): it is only for a cold start (heavy
-  libraries load where used) — import circles are refused by import-linter instead.
+- a function-local import says why on its line (`# ...`): it is only for a cold start (heavy libraries load
+  where used) — import circles are refused by import-linter instead.
 
 Prints each breach and exits 1 when there is one.
 """
@@ -35,7 +35,7 @@ def _local_imports(function: ast.FunctionDef | ast.AsyncFunctionDef) -> Iterator
             names = [alias.name for alias in node.names]
         else:
             continue
-        if any(name.startswith("lagoon") for name in names):
+        if names:
             yield node
 
 

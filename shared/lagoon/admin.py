@@ -29,6 +29,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import boto3
+
 from lagoon import errors
 from lagoon.config import reset_settings
 from lagoon.data.connection import reset_clients
@@ -68,7 +70,6 @@ def endpoint_environment(endpoint: str, region: str) -> dict[str, str]:
 
 def deployed_environment(stack_name: str, region: str | None) -> dict[str, str]:
     """A deployed stack (real AWS): its tables' physical names from CloudFormation."""
-    import boto3
 
     cloudformation = boto3.client("cloudformation", region_name=region)
     environment = {"AWS_REGION": region or cloudformation.meta.region_name}

@@ -21,6 +21,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+from botocore.client import BaseClient
+
 KB = 1024
 
 # Part of an item, named by its key: the ingestion store prefixes its partition keys (lagoon.data.usage_store).
@@ -172,7 +174,6 @@ def _install() -> None:
     """Hook botocore's client calls once (boto3 and PynamoDB both go through BaseClient._make_api_call)."""
     if _installed:
         return
-    from botocore.client import BaseClient
 
     original: Callable[..., Any] = BaseClient._make_api_call  # type: ignore[attr-defined]
 

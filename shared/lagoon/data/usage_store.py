@@ -10,6 +10,7 @@ raises `TransientFailure`, so the Kinesis batch is retried rather than lost.
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
@@ -245,7 +246,6 @@ class UsageStore:
         self, keys: Iterable[tuple[str, str, str]]
     ) -> dict[tuple[str, str, str], dict[str, Any]]:
         """Entity documents (lagoon.data.entities) by (organization, kind, key), in BatchGetItem calls."""
-        import json
 
         table = get_settings().entities_table
         wanted = {(table, (f"{org}#{kind}", key)): (org, kind, key) for org, kind, key in keys}

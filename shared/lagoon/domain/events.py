@@ -11,6 +11,7 @@ batch of 100 events over 10 subscriptions costs 10 records, not 100.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -172,7 +173,6 @@ def partition_key(organization_id: str, external_subscription_id: str) -> str:
     key = f"{organization_id}:{external_subscription_id}"
     if len(key) <= 256:
         return key
-    import hashlib
 
     return f"{organization_id}:sha256:{hashlib.sha256(external_subscription_id.encode()).hexdigest()}"
 

@@ -9,11 +9,26 @@ directly: O(1) per put, O(limit) per read. The patches apply only to the process
 
 from __future__ import annotations
 
+import copy
 import logging
 import threading
 from collections.abc import Callable
 from typing import Any
 
+from moto.core.parse import BaseJSONParser, default_blob_parser
+from moto.dynamodb.comparisons import get_filter_expression
+from moto.dynamodb.exceptions import (
+    ConditionalCheckFailed,
+    MockValidationException,
+    MultipleTransactionsException,
+    TooManyTransactionsException,
+    TransactionCanceledException,
+    TransactWriteSingleOpException,
+)
+from moto.dynamodb.models import DynamoDBBackend
+from moto.dynamodb.models.table import Table
+from moto.kinesis import models
+from moto.kinesis.models import kinesis_backends
 from moto.moto_server.threaded_moto_server import ThreadedMotoServer
 from moto.moto_server.werkzeug_app import (
     DomainDispatcherApplication,
@@ -34,7 +49,6 @@ def _min_sequence_number(self: Any) -> int:
 
 
 def _put_record(self: Any, partition_key: str, data: str, explicit_hash_key: str) -> str:
-    from moto.kinesis import models
 
     sequence_number = _max_sequence_number(self) + 1
     self.records[sequence_number] = models.Record(partition_key, data, sequence_number, explicit_hash_key)
@@ -76,7 +90,6 @@ def patch_kinesis_shards() -> None:
     """Make moto's Kinesis shard operations O(1)/O(limit) (idempotent)."""
     if _PATCHED:
         return
-    from moto.kinesis import models
 
     models.Shard.get_max_sequence_number = _max_sequence_number  # type: ignore[method-assign]
     models.Shard.get_min_sequence_number = _min_sequence_number  # type: ignore[method-assign]
@@ -98,7 +111,6 @@ def patch_dynamodb_queries() -> None:
     asked for, so each query costs O(table): with 100k stored events, a customer lookup took ~1 s. Index
     queries and scans keep moto's behaviour.
     """
-    from moto.dynamodb.models.table import Table
 
     if getattr(Table.query, "lagoon_patched", False):
         return
@@ -157,8 +169,6 @@ class _Transaction:
 
     def _checked_item(self, kind: str, op: dict[str, Any]) -> tuple[Any, dict[str, Any], Any, Any]:
         """The action's table, key and current item, once its condition holds (moto's checks and errors)."""
-        from moto.dynamodb.comparisons import get_filter_expression
-        from moto.dynamodb.exceptions import ConditionalCheckFailed, MultipleTransactionsException
 
         if kind not in ("ConditionCheck", "Put", "Delete", "Update"):
             raise ValueError("Unsupported transaction operation")
@@ -184,7 +194,6 @@ class _Transaction:
         return table, key, (hash_value, range_value), current
 
     def apply(self, kind: str, op: dict[str, Any]) -> None:
-        import copy
 
         table, key, (hash_value, range_value), current = self._checked_item(kind, op)
         if kind == "ConditionCheck":
@@ -203,14 +212,6 @@ class _Transaction:
 
 
 def _transact_write_items(self: Any, transact_items: list[dict[str, Any]]) -> None:
-    from moto.dynamodb.exceptions import (
-        ConditionalCheckFailed,
-        MockValidationException,
-        MultipleTransactionsException,
-        TooManyTransactionsException,
-        TransactionCanceledException,
-        TransactWriteSingleOpException,
-    )
 
     if len(transact_items) > 100:
         raise TooManyTransactionsException()
@@ -245,7 +246,6 @@ def patch_dynamodb_transactions() -> None:
     order and errors (one outcome per action, `TransactionCanceledException` with the reasons), evaluates
     each condition before its write, and on failure puts back only the items it changed.
     """
-    from moto.dynamodb.models import DynamoDBBackend
 
     if getattr(DynamoDBBackend.transact_write_items, "lagoon_patched", False):
         return
@@ -254,7 +254,6 @@ def patch_dynamodb_transactions() -> None:
 
 
 def _attribute_value(node: Any) -> Any:
-    from moto.core.parse import default_blob_parser
 
     if not isinstance(node, dict):
         return node
@@ -282,7 +281,6 @@ def patch_dynamodb_request_parsing() -> None:
     25-item BatchWriteItem holds ~200 attribute values). The result is the same: blobs (`B`, `BS`) decoded
     from base64, maps and lists parsed recursively, absent and null members dropped, the rest unchanged.
     """
-    from moto.core.parse import BaseJSONParser
 
     if getattr(BaseJSONParser._parse_shape, "lagoon_patched", False):
         return
@@ -310,7 +308,6 @@ def quiet_werkzeug() -> None:
 
 def shard_tail(stream_name: str, region: str, account_id: str) -> dict[str, int]:
     """{shard id: highest sequence number} of a stream, read from moto's memory (this process only)."""
-    from moto.kinesis.models import kinesis_backends
 
     stream = kinesis_backends[account_id][region].streams[stream_name]
     return {shard_id: shard.get_max_sequence_number() for shard_id, shard in stream.shards.items()}

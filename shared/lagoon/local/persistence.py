@@ -35,6 +35,11 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
 
+from moto.core.base_backend import BackendDict
+from moto.dynamodb.models.dynamo_type import DynamoType, Item, LimitedSizeDict
+from moto.kinesis import models as kinesis_models
+from moto.kinesis.models import Record
+
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Any]
 
 SNAPSHOT = "snapshot.pickle"
@@ -288,7 +293,6 @@ _LOCKS: dict[type, Callable[[Any], tuple[Any, tuple[()]]]] = {
 
 
 def _dynamo_type(kind: str, value: Any) -> Any:
-    from moto.dynamodb.models.dynamo_type import DynamoType
 
     restored = DynamoType.__new__(DynamoType)
     restored.type, restored.value = kind, value
@@ -297,7 +301,6 @@ def _dynamo_type(kind: str, value: Any) -> Any:
 
 def _dynamo_item(hash_key: Any, range_key: Any, attrs: dict[str, Any]) -> Any:
     """An Item without LimitedSizeDict's per-insert size check (O(n²) when unpickled the default way)."""
-    from moto.dynamodb.models.dynamo_type import Item, LimitedSizeDict
 
     item: Any = Item.__new__(Item)
     item.hash_key, item.range_key = hash_key, range_key
@@ -310,7 +313,6 @@ def _dynamo_item(hash_key: Any, range_key: Any, attrs: dict[str, Any]) -> Any:
 def _kinesis_record(
     partition_key: str, data: str, sequence_number: int, explicit_hash_key: Any, created: datetime, at: float
 ) -> Any:
-    from moto.kinesis.models import Record
 
     record: Any = Record.__new__(Record)
     record.partition_key, record.data, record.sequence_number = partition_key, data, sequence_number
@@ -320,8 +322,6 @@ def _kinesis_record(
 
 def _reducers() -> dict[type, Callable[[Any], tuple[Any, tuple[Any, ...]]]]:
     """Compact pickling of moto's most numerous objects (DynamoDB items, Kinesis records) and its locks."""
-    from moto.dynamodb.models.dynamo_type import DynamoType, Item
-    from moto.kinesis.models import Record
 
     return {
         **_LOCKS,
@@ -364,7 +364,6 @@ def _gc_paused() -> Iterator[None]:
 
 def _dump_backends() -> list[tuple[str, str, dict[str, Any]]]:
     """(module, global name, {account: backends}) of every moto backend in use."""
-    from moto.core.base_backend import BackendDict
 
     dumped = []
     for backend_dict in list(BackendDict._instances):  # type: ignore[misc]
@@ -377,7 +376,6 @@ def _dump_backends() -> list[tuple[str, str, dict[str, Any]]]:
 
 
 def _load_backends(dumped: list[tuple[str, str, dict[str, Any]]]) -> None:
-    from moto.core.base_backend import BackendDict
 
     for module_name, name, accounts in dumped:
         live = getattr(importlib.import_module(module_name), name)
@@ -422,7 +420,6 @@ def _naive_utc(at: float) -> datetime:
 
 
 def install_clock() -> None:
-    from moto.kinesis import models as kinesis_models
 
     if getattr(kinesis_models.utcnow, "lagoon_clock", False):
         return

@@ -17,6 +17,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, TextIO
 
+import boto3
+
 from lagoon.local.template import LOCAL_ACCOUNT, REPO_ROOT, TEMPLATE_PATH, Template
 
 DEFAULT_API_KEY = "lagoon_local_key"
@@ -167,8 +169,6 @@ class LocalStack:
             self.moto.start()
             self._apply_environment(api_url)
         with self.progress.step("Creating tables, streams, buckets and queues from the template"):
-            import boto3
-
             create_aws_resources_in(template, self.moto.endpoint, config.region, boto3)
         if self.persistence:
             self.persistence.start()
@@ -256,7 +256,6 @@ class LocalStack:
         return organization
 
     def _start_consumers(self, note: Callable[[str], None]) -> None:
-        import boto3
 
         from lagoon.local.moto_aws import shard_tail  # loaded when the stack starts (see start)
         from lagoon.local.poller import Checkpoints, KinesisPoller  # loaded when the stack starts (see start)
