@@ -21,7 +21,7 @@ from datetime import datetime
 from typing import Any
 
 from lagoon import errors
-from lagoon.data import entities
+from lagoon.data import entities, timers
 from lagoon.data.connection import get_settings
 from lagoon.data.usage_store import UsageStore
 from lagoon.domain.invoices import COUNTER_KIND, CURSOR_KIND, FEE_KIND, KIND, Invoice
@@ -234,9 +234,7 @@ def schedule_document(writes: entities.Writes, invoice: Invoice, due: datetime) 
 
 def due_timers(now: datetime, kind: str = TIMER_KIND) -> list[tuple[str, dict[str, Any]]]:
     """Invoice timers due at `now`, oldest first."""
-    table = get_settings().entities_table
-    items = UsageStore().query(table, entities.partition(GLOBAL, kind), before=f"{iso(now)}#\U0010ffff")
-    return [(item["sk"]["S"], json.loads(item["body"]["S"])) for item in items]
+    return timers.due_timers(kind, now)
 
 
 def drop_timer(key: str, kind: str = TIMER_KIND) -> None:

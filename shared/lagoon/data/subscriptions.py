@@ -3,14 +3,11 @@ timers (kind `subscription_timer` of the global partition, sk `<due>#<org>#<subs
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 from typing import Any
 
 from lagoon import errors
-from lagoon.data import entities
-from lagoon.data.connection import get_settings
-from lagoon.data.usage_store import UsageStore
+from lagoon.data import entities, timers
 from lagoon.domain.plans import Plan
 from lagoon.domain.subscriptions import ALIAS_KIND, KIND, Subscription
 from lagoon.domain.times import iso, parse_iso
@@ -140,8 +137,5 @@ def drop_timers(writes: entities.Writes, subscription: Subscription) -> None:
 
 
 def due_timers(now: datetime) -> list[tuple[str, dict[str, Any]]]:
-    """Timers due at `now` (sk ≤ now), oldest first: (key, timer document)."""
-    store = UsageStore()
-    table = get_settings().entities_table
-    items = store.query(table, f"{GLOBAL}#{TIMER_KIND}", before=f"{iso(now)}#\U0010ffff")
-    return [(item["sk"]["S"], json.loads(item["body"]["S"])) for item in items]
+    """Subscription timers due at `now` (sk ≤ now), oldest first: (key, timer document)."""
+    return timers.due_timers(TIMER_KIND, now)
