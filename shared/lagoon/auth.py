@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from lagoon.services import organizations
+from lagoon.data import organizations
 
 
 def bearer_token(headers: dict[str, str] | None) -> str | None:

@@ -78,13 +78,22 @@ def test_a_path_off_the_api_is_still_the_gateways_own_404(api, template, api_key
         assert (response.status, response.body) == _missing_route_response(template)
 
 
-def test_an_unknown_api_path_without_a_valid_key_is_refused_first(api):
-    # The greedy route sits behind the API's authorizer like every route: API Gateway runs it before the
-    # function, so an unknown /api/v1 path without a valid key is a 401 (it was the gateway's 404 before the
-    # route existed). The answer with a key is unchanged: see above.
+def test_an_unknown_api_path_without_a_valid_key_is_still_the_gateways_404(api, template):
+    # The greedy route has no authorizer: an unknown /api/v1 path answers the gateway's 404 whatever the key,
+    # as before the route existed.
     for api_key in (None, "not-a-key"):
         response = api.get("/nowhere", api_key=api_key)
-        assert (response.status, response.json) == (401, {"status": 401, "error": "Unauthorized"})
+        assert (response.status, response.body) == _missing_route_response(template)
+
+
+@pytest.mark.parametrize("method", ["GET", "DELETE"])
+def test_a_deferred_path_without_a_valid_key_is_the_apis_401(api, template, method):
+    # Given a deferred path (a listed method, and one it does not list), when it comes without a valid key,
+    # then it answers exactly the API's 401 (the UNAUTHORIZED gateway response), as when an authorizer ran
+    status, body = template.gateway_responses()["UNAUTHORIZED"]
+    for api_key in (None, "not-a-key"):
+        response = api.request(method, "/wallets", api_key=api_key)
+        assert (response.status, response.body) == (status, body.encode())
 
 
 @pytest.mark.parametrize(

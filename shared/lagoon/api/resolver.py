@@ -21,6 +21,8 @@ from aws_lambda_powertools.event_handler.router import Router
 from pydantic_core.core_schema import ErrorType
 
 from lagoon import errors
+from lagoon.auth import bearer_token
+from lagoon.data import organizations
 from lagoon.observability import logger
 
 API_PREFIX = "/api/v1"
@@ -128,13 +130,27 @@ _ERROR_RESPONSES: dict[type[Exception], Callable[[Any], Response]] = {
 Deferred = Callable[[str, str], tuple[str, bool] | None]
 
 
+def _caller_known(app: APIGatewayRestResolver) -> bool:
+    """Whether the request carries a valid API key: the authorizer's context where the route has one, else
+    (the deferred paths' greedy route, which has none so that unknown paths stay the gateway's 404) the key
+    itself, checked as the authorizer checks it."""
+    event = app.current_event
+    if ((event.raw_event.get("requestContext") or {}).get("authorizer") or {}).get("organization_id"):
+        return True
+    token = bearer_token(event.headers)
+    return token is not None and organizations.organization_for_api_key(token) is not None
+
+
 def _no_route(app: APIGatewayRestResolver, deferred: Deferred | None) -> Response:
-    """No route matched: a deferred Lago feature (405 not_implemented), a path this function serves with
-    another method (405 not_allowed, as Lago answers), or an unknown route (404)."""
+    """No route matched: a deferred Lago feature (405 not_implemented, after the API's 401 without a valid
+    key), a path this function serves with another method (405 not_allowed, as Lago answers), or an unknown
+    route (404)."""
     event = app.current_event
     path = app._remove_prefix(event.path)
     method = event.http_method.upper()
     if deferred and (found := deferred(method, path)):
+        if not _caller_known(app):
+            return error_response(401)
         feature, method_allowed = found
         if method_allowed:
             return _not_implemented(errors.NotImplementedYet(feature))

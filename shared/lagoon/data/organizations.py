@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 from lagoon import errors
@@ -11,6 +12,21 @@ from lagoon.domain.organizations import Organization
 GLOBAL = "global"
 ORGANIZATION = "organization"
 API_KEY = "apikey"
+
+
+def hash_api_key(api_key: str) -> str:
+    """How an API key is stored: its SHA-256 (DECISIONS.md), the key of its record."""
+    return hashlib.sha256(api_key.encode()).hexdigest()
+
+
+def organization_for_api_key(api_key: str) -> str | None:
+    """The organization an active key belongs to, or None (the authorizer's only question)."""
+    if not api_key:
+        return None
+    record = entities.get(GLOBAL, API_KEY, hash_api_key(api_key))
+    if record is None or record.get("revoked_at"):
+        return None
+    return str(record["organization_id"])
 
 
 def organization_document(organization_id: str) -> dict[str, Any]:

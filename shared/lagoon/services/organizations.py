@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 import uuid
 from typing import Any
@@ -14,15 +13,13 @@ from lagoon.data.organizations import (  # re-exported: callers read through thi
     GLOBAL as GLOBAL,
     ORGANIZATION,
     get_organization as get_organization,
+    hash_api_key as hash_api_key,
     list_organizations as list_organizations,
+    organization_for_api_key as organization_for_api_key,
 )
 from lagoon.domain.organizations import Organization, OrganizationUpdate
 from lagoon.services.catalog import taxes
 from lagoon.services.webhooks import webhook_endpoints
-
-
-def hash_api_key(api_key: str) -> str:
-    return hashlib.sha256(api_key.encode()).hexdigest()
 
 
 def _default_prefix(name: str, lago_id: str) -> str:
@@ -80,16 +77,6 @@ def revoke_api_key(api_key: str) -> None:
         raise errors.NotFound("api_key")
     record["revoked_at"] = entities.now_iso()
     entities.Writes().put(GLOBAL, API_KEY, digest, record).commit()
-
-
-def organization_for_api_key(api_key: str) -> str | None:
-    """The organization an active key belongs to, or None (the authorizer's only question)."""
-    if not api_key:
-        return None
-    record = entities.get(GLOBAL, API_KEY, hash_api_key(api_key))
-    if record is None or record.get("revoked_at"):
-        return None
-    return str(record["organization_id"])
 
 
 def update_organization(organization_id: str, update: OrganizationUpdate) -> Organization:
