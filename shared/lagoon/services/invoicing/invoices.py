@@ -19,11 +19,10 @@ from lagoon import errors
 from lagoon.contract.customers import render_customer
 from lagoon.contract.invoices import render_invoice, render_invoice_extended
 from lagoon.contract.subscriptions import render_subscription
-from lagoon.data import entities, invoices as invoice_store
+from lagoon.data import customers, entities, invoices as invoice_store, organizations
 from lagoon.data.lookups import Lookups
 from lagoon.domain.invoices import LISTED_BY_DEFAULT, Invoice, InvoiceUpdateInput, stable_id
 from lagoon.domain.times import iso
-from lagoon.services import customers, organizations
 
 # --- showing an invoice ----------------------------------------------------------------------------------
 

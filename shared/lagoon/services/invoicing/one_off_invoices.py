@@ -25,7 +25,7 @@ from typing import Any
 from lagoon import errors
 from lagoon.contract.fees import ONE_OFF_FEE, FeeAmounts, FeeFacts, FeeItem, build_fee, invoiced_fee_taxes
 from lagoon.contract.invoices import invoice_applied_taxes
-from lagoon.data import entities, invoices as invoice_store
+from lagoon.data import catalog, customers, entities, invoices as invoice_store, organizations
 from lagoon.domain.add_ons import AddOn
 from lagoon.domain.customers import Customer, billing_timezone
 from lagoon.domain.invoice_terms import (
@@ -48,8 +48,7 @@ from lagoon.engine.invoice_math import (
     resolve_fee_taxes,
 )
 from lagoon.engine.money import currency_exponent, round_cents
-from lagoon.services import customers, organizations
-from lagoon.services.catalog import add_ons, taxes
+from lagoon.services.catalog import taxes
 from lagoon.services.invoicing import invoices, numbering
 
 MAX_ATTEMPTS = 5
@@ -83,10 +82,10 @@ def _lines(organization: Organization, customer: Customer, data: OneOffInvoiceIn
     found: dict[str, AddOn] = {}
     for fee in data.fees:
         if fee.add_on_code not in found:
-            found[fee.add_on_code] = add_ons.get_add_on(org, fee.add_on_code)
+            found[fee.add_on_code] = catalog.ADD_ONS.get(org, fee.add_on_code)
     requested_codes = [code for fee in data.fees for code in (fee.tax_codes or [])]
     taxes.check_tax_codes(org, requested_codes)
-    by_code = {t.code: t for t in taxes.list_taxes(org)}
+    by_code = {t.code: t for t in catalog.TAXES.live(org)}
 
     def known(codes: list[str]) -> list[Tax]:
         return [by_code[code] for code in codes if code in by_code]

@@ -20,6 +20,7 @@ from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 
+from lagoon.data import catalog
 from lagoon.data.aggregates import Bucket, PeriodStates, read_bucket_periods
 from lagoon.data.usage_keys import DEFAULT_FILTER, period_key
 from lagoon.data.usage_store import UsageStore
@@ -33,7 +34,6 @@ from lagoon.engine.folding import merge
 from lagoon.engine.metric_definitions import MetricDefinition
 from lagoon.engine.period_units import finalize, open_next_period
 from lagoon.ingestion.directory import metric_definition
-from lagoon.services.catalog import billable_metrics
 
 
 def carries_over(metric: BillableMetric) -> bool:
@@ -178,7 +178,7 @@ def price_states(
 def plan_metrics(organization_id: str, plan: Plan) -> dict[str, BillableMetric]:
     """The metrics of a plan's charges by lago_id (one BatchGet; deleted metrics absent)."""
     ids = list(dict.fromkeys(charge.billable_metric_id for charge in plan.charges))
-    return billable_metrics.get_billable_metrics_by_ids(organization_id, ids) if ids else {}
+    return catalog.get_billable_metrics_by_ids(organization_id, ids) if ids else {}
 
 
 def charges_usage(

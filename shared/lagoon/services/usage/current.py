@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from lagoon import errors
+from lagoon.data import catalog, customers
 from lagoon.data.subscriptions import find_subscription
 from lagoon.data.usage_store import UsageStore
 from lagoon.domain.customers import Customer
@@ -13,8 +14,6 @@ from lagoon.domain.plans import Plan
 from lagoon.domain.subscriptions import Subscription
 from lagoon.domain.usage import SubscriptionUsage
 from lagoon.engine.periods import BillingPeriod
-from lagoon.services import customers
-from lagoon.services.catalog import plans
 from lagoon.services.subscriptions.terms import current_period, read_billing_timezone
 from lagoon.services.usage.charges import charges_usage
 from lagoon.services.usage.totals import priced_usage
@@ -33,7 +32,7 @@ def subscription_usage(
 ) -> SubscriptionUsage:
     """A subscription's priced usage over the charges period containing `at` (default: now), or `period`."""
     customer = customer or customers.get_customer_by_id(organization_id, subscription.lago_customer_id)
-    plan = plan or plans.get_plan_by_id(organization_id, subscription.plan_id, include_deleted=True)
+    plan = plan or catalog.PLANS.get_by_id(organization_id, subscription.plan_id, include_deleted=True)
     timezone = read_billing_timezone(customer)
     if period is None:
         period = current_period(subscription, plan, timezone, at or datetime.now(UTC))

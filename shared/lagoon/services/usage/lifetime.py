@@ -8,11 +8,9 @@ import uuid
 from typing import Any
 
 from lagoon.contract.usage import render_lifetime_usage
-from lagoon.data import entities
+from lagoon.data import catalog, customers, entities
 from lagoon.data.subscriptions import get_subscription
 from lagoon.domain.subscriptions import Subscription
-from lagoon.services import customers
-from lagoon.services.catalog import plans
 from lagoon.services.subscriptions.terms import read_billing_timezone
 from lagoon.services.usage import current
 from lagoon.services.usage.past import closed_usages
@@ -49,7 +47,7 @@ def set_historical_usage(organization_id: str, external_id: str, amount_cents: i
 def _lifetime_usage(organization_id: str, subscription: Subscription) -> dict[str, Any]:
     stored = entities.get(organization_id, LIFETIME_USAGE_KIND, subscription.lago_id) or {}
     customer = customers.get_customer_by_id(organization_id, subscription.lago_customer_id)
-    plan = plans.get_plan_by_id(organization_id, subscription.plan_id, include_deleted=True)
+    plan = catalog.PLANS.get_by_id(organization_id, subscription.plan_id, include_deleted=True)
     # Through the module: the usage tests pin "now" by replacing `current.subscription_usage`.
     ongoing = current.subscription_usage(
         organization_id, subscription, apply_taxes=False, customer=customer, plan=plan

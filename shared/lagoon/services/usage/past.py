@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from lagoon import errors
+from lagoon.data import catalog, customers
 from lagoon.data.aggregates import closed_periods, read_bucket_periods
 from lagoon.data.subscriptions import subscriptions_of
 from lagoon.domain.customers import Customer
@@ -14,8 +15,6 @@ from lagoon.domain.subscriptions import Subscription, terms_of
 from lagoon.domain.times import parse_iso
 from lagoon.domain.usage import SubscriptionUsage
 from lagoon.engine.periods import billing_period_containing
-from lagoon.services import customers
-from lagoon.services.catalog import billable_metrics, plans
 from lagoon.services.subscriptions.terms import read_billing_timezone
 from lagoon.services.usage.charges import plan_metrics, price_states, state_for_period
 from lagoon.services.usage.totals import priced_usage
@@ -40,10 +39,10 @@ def past_usage(
     if not found:
         raise errors.NotFound("subscription")
     subscription = found[-1]
-    plan = plans.get_plan_by_id(organization_id, subscription.plan_id, include_deleted=True)
+    plan = catalog.PLANS.get_by_id(organization_id, subscription.plan_id, include_deleted=True)
     charges: Sequence[Charge] | None = None
     if billable_metric_code is not None:
-        metric = billable_metrics.find_billable_metric(organization_id, billable_metric_code)
+        metric = catalog.METRICS.find(organization_id, billable_metric_code)
         if metric is None:
             raise errors.NotFound("billable_metric")
         charges = [c for c in plan.charges if c.billable_metric_id == metric.lago_id]

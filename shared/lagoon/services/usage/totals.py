@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from lagoon.data import catalog, organizations
 from lagoon.domain.customers import Customer
 from lagoon.domain.plans import Plan
 from lagoon.domain.subscriptions import Subscription
@@ -16,8 +17,6 @@ from lagoon.engine.invoice_math import (
     resolve_fee_taxes,
 )
 from lagoon.engine.periods import BillingPeriod, local_date
-from lagoon.services import organizations
-from lagoon.services.catalog import taxes
 
 
 def tax_rates(taxes: Iterable[Any]) -> tuple[TaxRate, ...]:
@@ -44,7 +43,7 @@ def usage_totals(
         *plan.tax_codes,
         *(code for r in results for code in r.charge.tax_codes),
     }
-    by_code = {tax.code: tax for tax in taxes.get_taxes(organization_id, sorted(codes))} if codes else {}
+    by_code = {tax.code: tax for tax in catalog.get_taxes(organization_id, sorted(codes))} if codes else {}
 
     def rates(names: Iterable[str]) -> tuple[TaxRate, ...]:
         return tax_rates(by_code[name] for name in names if name in by_code)
