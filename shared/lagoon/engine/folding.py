@@ -39,10 +39,7 @@ def _add_precise_amount(state: AggregationState, event: UsageEvent) -> None:
 
 def _fold_count(state: AggregationState, event: UsageEvent) -> None:
     state.events_count += 1
-    if event.precise_total_amount_cents is not None:
-        state.precise_total_amount_cents = EXACT.add(
-            state.precise_total_amount_cents, event.precise_total_amount_cents
-        )
+    _add_precise_amount(state, event)
     if state.keep_event_values:
         _keep_event_value(state, event, Decimal(1))
 
@@ -54,10 +51,7 @@ def _fold_sum(state: AggregationState, event: UsageEvent) -> None:
         return
     state.events_count += 1
     state.total = EXACT.add(state.total, value)
-    if event.precise_total_amount_cents is not None:
-        state.precise_total_amount_cents = EXACT.add(
-            state.precise_total_amount_cents, event.precise_total_amount_cents
-        )
+    _add_precise_amount(state, event)
     if state.recurring:
         day = local_day(epoch_microseconds(event.timestamp), state.timezone).isoformat()
         added, removed = state.daily_totals.get(day, (ZERO, ZERO))
@@ -78,10 +72,7 @@ def _fold_max(state: AggregationState, event: UsageEvent) -> None:
     maximum = state.maximum
     if maximum is None or value > maximum:
         state.maximum = value
-    if event.precise_total_amount_cents is not None:
-        state.precise_total_amount_cents = EXACT.add(
-            state.precise_total_amount_cents, event.precise_total_amount_cents
-        )
+    _add_precise_amount(state, event)
     if state.keep_event_values:
         _keep_event_value(state, event, value)
 
