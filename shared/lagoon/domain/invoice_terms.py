@@ -8,8 +8,9 @@ Pure rules (no storage, no clock): the billing run, the finalization of drafts a
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
+from typing import TypedDict
 
-from lagoon.domain.customers import Customer
+from lagoon.domain.customers import Customer, billing_timezone
 from lagoon.domain.invoices import Invoice
 from lagoon.domain.organizations import Organization
 from lagoon.engine.periods import local_date, local_midnight
@@ -48,3 +49,21 @@ def overdue_at(invoice: Invoice, timezone: str) -> datetime:
 
 def local_today(moment: datetime, timezone: str) -> str:
     return local_date(moment, timezone).isoformat()
+
+
+class IssuedDates(TypedDict):
+    issuing_date: str
+    payment_due_date: str
+    net_payment_term: int
+
+
+def issued_at(moment: datetime, organization: Organization, customer: Customer) -> IssuedDates:
+    """The dates of an invoice issued at `moment` (one-off, pay-in-advance): `issuing_date` is that moment's day
+    in the customer's billing timezone, `payment_due_date` the issuing date plus `net_payment_term` days."""
+    issuing = local_today(moment, billing_timezone(customer, organization))
+    term = net_payment_term(organization, customer)
+    return {
+        "issuing_date": issuing,
+        "payment_due_date": payment_due_date(issuing, term),
+        "net_payment_term": term,
+    }

@@ -24,8 +24,8 @@ from typing import Any
 from lagoon import errors
 from lagoon.contract.invoices import invoice_applied_tax
 from lagoon.data import entities
-from lagoon.domain.customers import Customer, billing_timezone
-from lagoon.domain.invoice_terms import local_today, net_payment_term, payment_due_date
+from lagoon.domain.customers import Customer
+from lagoon.domain.invoice_terms import issued_at
 from lagoon.domain.invoices import FEE_KIND, Invoice, InvoicePart, Period, stable_id
 from lagoon.domain.organizations import Organization
 from lagoon.domain.times import iso
@@ -77,9 +77,6 @@ def build_invoice(
         full_to_datetime=period_to,
     )
     amount, taxes_amount = fee["amount_cents"], fee["taxes_amount_cents"]
-    timezone = billing_timezone(customer, organization)
-    issuing = local_today(event_at, timezone)
-    term = net_payment_term(organization, customer)
     return Invoice(
         lago_id=invoice_id,
         organization_id=organization.lago_id,
@@ -98,9 +95,7 @@ def build_invoice(
         status="draft",
         payment_status="pending" if amount + taxes_amount > 0 else "succeeded",
         number=numbering.draft_number(organization),
-        issuing_date=issuing,
-        payment_due_date=payment_due_date(issuing, term),
-        net_payment_term=term,
+        **issued_at(event_at, organization, customer),
         currency=fee["amount_currency"],
         fees_amount_cents=amount,
         sub_total_excluding_taxes_amount_cents=amount,

@@ -30,10 +30,8 @@ from lagoon.domain.add_ons import AddOn
 from lagoon.domain.customers import Customer, billing_timezone
 from lagoon.domain.invoice_terms import (
     finalizes_zero_amount,
-    local_today,
-    net_payment_term,
+    issued_at,
     overdue_at,
-    payment_due_date,
 )
 from lagoon.domain.invoices import Invoice, stable_id
 from lagoon.domain.one_off_invoices import OneOffFeeInput, OneOffInvoiceInput
@@ -170,9 +168,6 @@ def build_invoice(
         ]
     )
     by_key = {fee.key: fee for fee in totals.fees}
-    timezone = billing_timezone(customer, organization)
-    issuing = local_today(moment, timezone)
-    term = net_payment_term(organization, customer)
     return Invoice(
         lago_id=lago_id,
         organization_id=organization.lago_id,
@@ -185,9 +180,7 @@ def build_invoice(
         status="draft",
         payment_status="pending" if totals.total_amount_cents > 0 else "succeeded",
         number=numbering.draft_number(organization),
-        issuing_date=issuing,
-        payment_due_date=payment_due_date(issuing, term),
-        net_payment_term=term,
+        **issued_at(moment, organization, customer),
         currency=currency,
         fees_amount_cents=totals.fees_amount_cents,
         coupons_amount_cents=totals.coupons_amount_cents,

@@ -120,19 +120,13 @@ def _subscription_fee(
 ) -> PeriodFee:
     """The plan's amount for `period` (prorated on days, free during a trial)."""
     amount = subscription_fee_for_period(plan.amount_cents, terms, _billing_period(period))
-    precise = Decimal(amount) / (Decimal(10) ** currency_exponent(plan.amount_currency))
-    return PeriodFee(
-        key=f"subscription#{subscription.lago_id}",
-        fee_type="subscription",
-        amount_cents=amount,
-        precise_amount=precise,
-        units=Decimal(1),
-        total_aggregated_units=Decimal(1),
-        unit_amount=precise,
-        events_count=None,
+    return _one_unit_fee(
+        f"subscription#{subscription.lago_id}",
+        "subscription",
+        amount,
+        plan,
+        subscription,
         taxes=_fee_taxes(catalog, customer, plan, []),
-        subscription=subscription,
-        plan=plan,
         item=FeeItem(
             type="subscription",
             code=plan.code,
@@ -300,20 +294,14 @@ def _commitment_fee(
     )
     if amount <= 0:
         return []
-    precise = Decimal(amount) / (Decimal(10) ** currency_exponent(plan.amount_currency))
     return [
-        PeriodFee(
-            key=f"commitment#{subscription.lago_id}",
-            fee_type="commitment",
-            amount_cents=amount,
-            precise_amount=precise,
-            units=Decimal(1),
-            total_aggregated_units=Decimal(1),
-            unit_amount=precise,
-            events_count=None,
+        _one_unit_fee(
+            f"commitment#{subscription.lago_id}",
+            "commitment",
+            amount,
+            plan,
+            subscription,
             taxes=_fee_taxes(catalog, customer, plan, commitment.tax_codes),
-            subscription=subscription,
-            plan=plan,
             item=FeeItem(
                 type="commitment",
                 code=plan.code,
@@ -327,6 +315,26 @@ def _commitment_fee(
             to_date=_inclusive(period.to_datetime),
         )
     ]
+
+
+def _one_unit_fee(
+    key: str, fee_type: str, amount: int, plan: Plan, subscription: Subscription, **fields: Any
+) -> PeriodFee:
+    """A fee of one unit priced at its whole amount (the plan's amount, a commitment true-up)."""
+    precise = Decimal(amount) / (Decimal(10) ** currency_exponent(plan.amount_currency))
+    return PeriodFee(
+        key=key,
+        fee_type=fee_type,
+        amount_cents=amount,
+        precise_amount=precise,
+        units=Decimal(1),
+        total_aggregated_units=Decimal(1),
+        unit_amount=precise,
+        events_count=None,
+        subscription=subscription,
+        plan=plan,
+        **fields,
+    )
 
 
 def _charges_billed_earlier(catalog: Catalog, subscription: Subscription, part: InvoicePart) -> int:
