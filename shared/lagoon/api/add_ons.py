@@ -6,22 +6,22 @@ from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler.openapi.params import Body
 from aws_lambda_powertools.event_handler.router import APIGatewayRouter
-from pydantic import BaseModel
 
 from lagoon.api.pagination import Page, PageParam, PerPageParam, list_body
 from lagoon.api.resolver import organization_id
 from lagoon.contract.add_ons import render_add_on
 from lagoon.domain.add_ons import AddOnCreateInput, AddOnUpdateInput
+from lagoon.models import LagoonModel
 from lagoon.services.catalog import add_ons
 
 router = APIGatewayRouter()
 
 
-class AddOnCreateBody(BaseModel):
+class AddOnCreateBody(LagoonModel):
     add_on: AddOnCreateInput
 
 
-class AddOnUpdateBody(BaseModel):
+class AddOnUpdateBody(LagoonModel):
     add_on: AddOnUpdateInput
 
 

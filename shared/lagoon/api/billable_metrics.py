@@ -6,22 +6,22 @@ from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler.openapi.params import Body
 from aws_lambda_powertools.event_handler.router import APIGatewayRouter
-from pydantic import BaseModel
 
 from lagoon.api.pagination import Page, PageParam, PerPageParam, list_body
 from lagoon.api.resolver import organization_id
 from lagoon.contract.billable_metrics import render_billable_metric
 from lagoon.domain.billable_metrics import BillableMetricCreateInput, BillableMetricUpdateInput
+from lagoon.models import LagoonModel
 from lagoon.services.catalog import billable_metrics, plans
 
 router = APIGatewayRouter()
 
 
-class BillableMetricCreateBody(BaseModel):
+class BillableMetricCreateBody(LagoonModel):
     billable_metric: BillableMetricCreateInput
 
 
-class BillableMetricUpdateBody(BaseModel):
+class BillableMetricUpdateBody(LagoonModel):
     billable_metric: BillableMetricUpdateInput
 
 

@@ -6,12 +6,12 @@ from typing import Annotated, Any, Literal
 
 from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 from aws_lambda_powertools.event_handler.router import APIGatewayRouter
-from pydantic import BaseModel
 
 from lagoon.api.pagination import Page, PageParam, PerPageParam, list_body
 from lagoon.api.resolver import organization_id
 from lagoon.contract.coupons import render_applied_coupon, render_coupon
 from lagoon.domain.coupons import AppliedCouponInput, CouponCreateInput, CouponUpdateInput
+from lagoon.models import LagoonModel
 from lagoon.services import customers
 from lagoon.services.catalog import coupons
 
@@ -21,15 +21,15 @@ StatusParam = Annotated[Literal["active", "terminated"] | None, Query()]
 CouponCodesParam = Annotated[list[str] | None, Query(alias="coupon_code[]")]
 
 
-class CouponCreateBody(BaseModel):
+class CouponCreateBody(LagoonModel):
     coupon: CouponCreateInput
 
 
-class CouponUpdateBody(BaseModel):
+class CouponUpdateBody(LagoonModel):
     coupon: CouponUpdateInput
 
 
-class AppliedCouponBody(BaseModel):
+class AppliedCouponBody(LagoonModel):
     applied_coupon: AppliedCouponInput
 
 

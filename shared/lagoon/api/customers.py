@@ -6,18 +6,18 @@ from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 from aws_lambda_powertools.event_handler.router import APIGatewayRouter
-from pydantic import BaseModel
 
 from lagoon.api.pagination import Page, PageParam, PerPageParam, list_body
 from lagoon.api.resolver import organization_id
 from lagoon.contract.customers import render_customer
 from lagoon.domain.customers import CustomerInput
+from lagoon.models import LagoonModel
 from lagoon.services import customers, lifecycle, organizations
 
 router = APIGatewayRouter()
 
 
-class CustomerCreateBody(BaseModel):
+class CustomerCreateBody(LagoonModel):
     customer: CustomerInput
 
 

@@ -7,18 +7,18 @@ from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 from aws_lambda_powertools.event_handler.router import APIGatewayRouter
-from pydantic import BaseModel
 
 from lagoon.api.pagination import Page, PageParam, PerPageParam
 from lagoon.api.resolver import organization_id
 from lagoon.domain.events import EventInput
 from lagoon.domain.subscriptions import IsoDateTime
+from lagoon.models import LagoonModel
 from lagoon.services.usage import events
 
 router = APIGatewayRouter()
 
 
-class EventCreateBody(BaseModel):
+class EventCreateBody(LagoonModel):
     event: EventInput
 
 
@@ -38,7 +38,7 @@ def create_events_batch(body: Annotated[dict[str, Any], Body()]) -> dict[str, An
     return {"events": [events.render_accepted(org_id, event, received_at) for event in accepted]}
 
 
-class _Timestamps(BaseModel):
+class _Timestamps(LagoonModel):
     timestamp_from: IsoDateTime = None
     timestamp_to: IsoDateTime = None
 

@@ -7,12 +7,12 @@ from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 from aws_lambda_powertools.event_handler.router import APIGatewayRouter
-from pydantic import BaseModel
 
 from lagoon.api.pagination import Page, PageParam, PerPageParam, list_body
 from lagoon.api.resolver import organization_id
 from lagoon.domain.fees import FeePaymentStatus, FeeType, FeeUpdateInput
 from lagoon.domain.organizations import Currency
+from lagoon.models import LagoonModel
 from lagoon.services.invoicing import fees
 
 router = APIGatewayRouter()
@@ -20,7 +20,7 @@ router = APIGatewayRouter()
 Moment = Annotated[datetime | None, Query()]
 
 
-class FeeUpdateBody(BaseModel):
+class FeeUpdateBody(LagoonModel):
     fee: FeeUpdateInput
 
 

@@ -8,20 +8,21 @@ from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler.openapi.params import Body
 from aws_lambda_powertools.event_handler.router import APIGatewayRouter
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
 from lagoon.api.resolver import organization_id
 from lagoon.domain.one_off_invoices import OneOffInvoiceInput
+from lagoon.models import LagoonModel
 from lagoon.services.invoicing import invoice_actions, invoice_documents, invoices, one_off_invoices
 
 router = APIGatewayRouter()
 
 
-class OneOffInvoiceBody(BaseModel):
+class OneOffInvoiceBody(LagoonModel):
     invoice: OneOffInvoiceInput
 
 
-class InvoiceVoidBody(BaseModel):
+class InvoiceVoidBody(LagoonModel):
     """InvoiceVoidInput (top-level parameters, optional)."""
 
     model_config = ConfigDict(extra="ignore")

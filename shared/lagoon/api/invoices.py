@@ -12,12 +12,12 @@ from typing import Annotated, Any, Literal
 
 from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 from aws_lambda_powertools.event_handler.router import APIGatewayRouter
-from pydantic import BaseModel
 
 from lagoon import errors
 from lagoon.api.pagination import Page, PageParam, PerPageParam, list_body
 from lagoon.api.resolver import organization_id
 from lagoon.domain.invoices import InvoiceUpdateInput
+from lagoon.models import LagoonModel
 from lagoon.services import customers
 from lagoon.services.invoicing import invoices
 
@@ -28,7 +28,7 @@ PaymentStatusFilter = Literal["pending", "succeeded", "failed"]
 InvoiceType = Literal["subscription", "add_on", "credit", "one_off", "advance_charges", "progressive_billing"]
 
 
-class InvoiceUpdateBody(BaseModel):
+class InvoiceUpdateBody(LagoonModel):
     invoice: InvoiceUpdateInput
 
 

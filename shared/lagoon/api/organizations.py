@@ -6,17 +6,17 @@ from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler.openapi.params import Body
 from aws_lambda_powertools.event_handler.router import APIGatewayRouter
-from pydantic import BaseModel
 
 from lagoon.api.resolver import organization_id
 from lagoon.contract.organizations import render_organization
 from lagoon.domain.organizations import OrganizationUpdate
+from lagoon.models import LagoonModel
 from lagoon.services import organizations
 
 router = APIGatewayRouter()
 
 
-class OrganizationUpdateBody(BaseModel):
+class OrganizationUpdateBody(LagoonModel):
     organization: OrganizationUpdate
 
 

@@ -6,23 +6,23 @@ from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler.openapi.params import Body
 from aws_lambda_powertools.event_handler.router import APIGatewayRouter
-from pydantic import BaseModel
 
 from lagoon.api.pagination import Page, PageParam, PerPageParam, list_body
 from lagoon.api.resolver import organization_id
 from lagoon.contract.plans import render_plan
 from lagoon.domain.plans import PlanCreateInput, PlanUpdateInput
+from lagoon.models import LagoonModel
 from lagoon.services import lifecycle
 from lagoon.services.catalog import plans
 
 router = APIGatewayRouter()
 
 
-class PlanCreateBody(BaseModel):
+class PlanCreateBody(LagoonModel):
     plan: PlanCreateInput
 
 
-class PlanUpdateBody(BaseModel):
+class PlanUpdateBody(LagoonModel):
     plan: PlanUpdateInput
 
 

@@ -7,13 +7,13 @@ from typing import Annotated, Any, Literal
 
 from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 from aws_lambda_powertools.event_handler.router import APIGatewayRouter
-from pydantic import BaseModel
 
 from lagoon.api.pagination import Page, PageParam, PerPageParam, list_body
 from lagoon.api.resolver import organization_id
 from lagoon.contract.subscriptions import render_subscription, render_subscription_extended
 from lagoon.data import subscriptions as stored_subscriptions
 from lagoon.domain.subscriptions import Subscription, SubscriptionInput, SubscriptionUpdateInput
+from lagoon.models import LagoonModel
 from lagoon.services import customers, lifecycle
 from lagoon.services.catalog import plans
 from lagoon.services.subscriptions import changes, listing
@@ -23,11 +23,11 @@ router = APIGatewayRouter()
 StatusFilter = Literal["active", "pending", "terminated", "canceled"]
 
 
-class SubscriptionCreateBody(BaseModel):
+class SubscriptionCreateBody(LagoonModel):
     subscription: SubscriptionInput
 
 
-class SubscriptionUpdateBody(BaseModel):
+class SubscriptionUpdateBody(LagoonModel):
     subscription: SubscriptionUpdateInput
     status: Literal["active", "pending"] | None = None
 

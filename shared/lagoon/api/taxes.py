@@ -6,23 +6,23 @@ from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler.openapi.params import Body
 from aws_lambda_powertools.event_handler.router import APIGatewayRouter
-from pydantic import BaseModel
 
 from lagoon.api.pagination import Page, PageParam, PerPageParam, list_body
 from lagoon.api.resolver import organization_id
 from lagoon.contract.taxes import render_tax
 from lagoon.domain.taxes import Tax, TaxCreateInput, TaxUpdateInput
+from lagoon.models import LagoonModel
 from lagoon.services import organizations
 from lagoon.services.catalog import taxes
 
 router = APIGatewayRouter()
 
 
-class TaxCreateBody(BaseModel):
+class TaxCreateBody(LagoonModel):
     tax: TaxCreateInput
 
 
-class TaxUpdateBody(BaseModel):
+class TaxUpdateBody(LagoonModel):
     tax: TaxUpdateInput
 
 

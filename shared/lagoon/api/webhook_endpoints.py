@@ -7,18 +7,18 @@ from typing import Annotated, Any
 from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.event_handler.openapi.params import Body
 from aws_lambda_powertools.event_handler.router import APIGatewayRouter
-from pydantic import BaseModel
 
 from lagoon.api.pagination import Page, PageParam, PerPageParam, list_body
 from lagoon.api.resolver import organization_id
 from lagoon.contract.webhook_endpoints import render_webhook_endpoint
 from lagoon.domain.webhook_endpoints import WebhookEndpointInput
+from lagoon.models import LagoonModel
 from lagoon.services.webhooks import webhook_endpoints, webhook_keys
 
 router = APIGatewayRouter()
 
 
-class WebhookEndpointBody(BaseModel):
+class WebhookEndpointBody(LagoonModel):
     webhook_endpoint: WebhookEndpointInput
 
 

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
 from lagoon.domain.organizations import Currency
 from lagoon.domain.validators import BIGINT_MAX, CODE_MAX_LENGTH
+from lagoon.models import LagoonModel
 
 NonEmptyText = Annotated[str, Field(min_length=1)]
 CatalogCode = Annotated[str, Field(min_length=1, max_length=CODE_MAX_LENGTH)]
@@ -15,7 +16,7 @@ CatalogCode = Annotated[str, Field(min_length=1, max_length=CODE_MAX_LENGTH)]
 NonNegativeInt = Annotated[int, Field(ge=0, le=BIGINT_MAX)]
 
 
-class AddOnCreateInput(BaseModel):
+class AddOnCreateInput(LagoonModel):
     """`add_on` of `POST /add_ons` (name, code, amount_cents and amount_currency are required)."""
 
     model_config = ConfigDict(extra="ignore")
@@ -29,7 +30,7 @@ class AddOnCreateInput(BaseModel):
     tax_codes: list[str] | None = None
 
 
-class AddOnUpdateInput(BaseModel):
+class AddOnUpdateInput(LagoonModel):
     """`add_on` of `PUT /add_ons/{code}`: only the fields sent change."""
 
     model_config = ConfigDict(extra="ignore")
@@ -43,7 +44,7 @@ class AddOnUpdateInput(BaseModel):
     tax_codes: list[str] | None = None
 
 
-class AddOn(BaseModel):
+class AddOn(LagoonModel):
     """A stored add-on (kind `add_on`, key `lago_id`). Its `tax_codes` are the default taxes of its fees
     (else the customer's, else the organization's)."""
 

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
 from lagoon.domain.validators import CODE_MAX_LENGTH
 from lagoon.engine.numbers import MAX_INTEGER_DIGITS, MAX_SCALE
+from lagoon.models import LagoonModel
 
 AggregationType = Literal[
     "count_agg", "sum_agg", "max_agg", "unique_count_agg", "weighted_sum_agg", "latest_agg"
@@ -34,7 +35,7 @@ CatalogCode = Annotated[str, Field(min_length=1, max_length=CODE_MAX_LENGTH)]
 """A code is a DynamoDB sort key (at most 1,024 bytes): 255 characters fit in any UTF-8 encoding."""
 
 
-class BillableMetricFilterInput(BaseModel):
+class BillableMetricFilterInput(LagoonModel):
     """`BillableMetricFilterInput`: one dimension and the values it may take."""
 
     model_config = ConfigDict(extra="ignore")
@@ -43,7 +44,7 @@ class BillableMetricFilterInput(BaseModel):
     values: list[str]
 
 
-class BillableMetricCreateInput(BaseModel):
+class BillableMetricCreateInput(LagoonModel):
     """`billable_metric` of `POST /billable_metrics` (name, code and aggregation_type are required)."""
 
     model_config = ConfigDict(extra="ignore")
@@ -61,7 +62,7 @@ class BillableMetricCreateInput(BaseModel):
     filters: list[BillableMetricFilterInput] | None = None
 
 
-class BillableMetricUpdateInput(BaseModel):
+class BillableMetricUpdateInput(LagoonModel):
     """`billable_metric` of `PUT /billable_metrics/{code}`: only the fields sent change."""
 
     model_config = ConfigDict(extra="ignore")
@@ -79,7 +80,7 @@ class BillableMetricUpdateInput(BaseModel):
     filters: list[BillableMetricFilterInput] | None = None
 
 
-class BillableMetricFilter(BaseModel):
+class BillableMetricFilter(LagoonModel):
     """A dimension of a metric: events carry `properties[key]`, one of `values`."""
 
     model_config = ConfigDict(extra="ignore", frozen=True)
@@ -88,7 +89,7 @@ class BillableMetricFilter(BaseModel):
     values: list[str]
 
 
-class BillableMetric(BaseModel):
+class BillableMetric(LagoonModel):
     """A stored billable metric (kind `billable_metric`, key `lago_id`).
 
     `deleted_at` is set when the metric is deleted: its code is then free again, but charges and fees that

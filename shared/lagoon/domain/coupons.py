@@ -10,13 +10,14 @@ from datetime import UTC
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_serializer
+from pydantic import BeforeValidator, ConfigDict, Field, field_serializer
 from pydantic_core import PydanticCustomError
 
 from lagoon.domain.organizations import Currency
 from lagoon.domain.times import parse_iso
 from lagoon.domain.validators import BIGINT_MAX, CODE_MAX_LENGTH
 from lagoon.engine.properties import parse_decimal
+from lagoon.models import LagoonModel
 
 CouponType = Literal["fixed_amount", "percentage"]
 Frequency = Literal["once", "recurring", "forever"]
@@ -60,14 +61,14 @@ Rate = Annotated[Decimal | None, BeforeValidator(_parse_rate)]
 DateTimeText = Annotated[str | None, BeforeValidator(_parse_datetime)]
 
 
-class AppliesTo(BaseModel):
+class AppliesTo(LagoonModel):
     model_config = ConfigDict(extra="ignore")
 
     plan_codes: list[str] | None = None
     billable_metric_codes: list[str] | None = None
 
 
-class CouponCreateInput(BaseModel):
+class CouponCreateInput(LagoonModel):
     """`coupon` of `POST /coupons`."""
 
     model_config = ConfigDict(extra="ignore")
@@ -87,7 +88,7 @@ class CouponCreateInput(BaseModel):
     applies_to: AppliesTo | None = None
 
 
-class CouponUpdateInput(BaseModel):
+class CouponUpdateInput(LagoonModel):
     """`coupon` of `PUT /coupons/{code}`: only the fields sent change."""
 
     model_config = ConfigDict(extra="ignore")
@@ -107,7 +108,7 @@ class CouponUpdateInput(BaseModel):
     applies_to: AppliesTo | None = None
 
 
-class AppliedCouponInput(BaseModel):
+class AppliedCouponInput(LagoonModel):
     """`applied_coupon` of `POST /applied_coupons`: the coupon's values may be overridden."""
 
     model_config = ConfigDict(extra="ignore")
@@ -121,7 +122,7 @@ class AppliedCouponInput(BaseModel):
     frequency_duration: NonNegativeInt | None = None
 
 
-class _Stored(BaseModel):
+class _Stored(LagoonModel):
     model_config = ConfigDict(extra="ignore", frozen=True)
 
     @field_serializer("percentage_rate", check_fields=False)

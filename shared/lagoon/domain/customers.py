@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, ConfigDict, Field
 from pydantic_core import PydanticCustomError
 
 from lagoon.domain.organizations import (
@@ -16,6 +16,7 @@ from lagoon.domain.organizations import (
     Organization,
     Timezone,
 )
+from lagoon.models import LagoonModel
 
 # The external id is a DynamoDB sort key (the customer's alias), and those hold at most 1,024 bytes.
 MAX_EXTERNAL_ID_BYTES = 1024
@@ -30,7 +31,7 @@ def check_external_id(value: str) -> str:
     return value
 
 
-class Address(BaseModel):
+class Address(LagoonModel):
     model_config = ConfigDict(extra="ignore")
 
     address_line1: str | None = None
@@ -41,7 +42,7 @@ class Address(BaseModel):
     country: Country = None
 
 
-class CustomerBillingConfiguration(BaseModel):
+class CustomerBillingConfiguration(LagoonModel):
     """Payment-provider fields are stored as sent; no provider is ever called (DEVELOPERS brief)."""
 
     model_config = ConfigDict(extra="ignore")
@@ -60,7 +61,7 @@ class CustomerBillingConfiguration(BaseModel):
     provider_payment_methods: list[str] | None = None
 
 
-class MetadataInput(BaseModel):
+class MetadataInput(LagoonModel):
     model_config = ConfigDict(extra="ignore")
 
     id: str | None = None
@@ -69,7 +70,7 @@ class MetadataInput(BaseModel):
     display_in_invoice: bool
 
 
-class CustomerInput(BaseModel):
+class CustomerInput(LagoonModel):
     """The `customer` object of CustomerCreateInput."""
 
     model_config = ConfigDict(extra="ignore")
@@ -105,7 +106,7 @@ class CustomerInput(BaseModel):
     skip_invoice_custom_sections: bool | None = None
 
 
-class CustomerMetadata(BaseModel):
+class CustomerMetadata(LagoonModel):
     lago_id: str
     key: str
     value: str
@@ -113,7 +114,7 @@ class CustomerMetadata(BaseModel):
     created_at: str
 
 
-class Customer(BaseModel):
+class Customer(LagoonModel):
     """A stored customer. `locked_currency` is set once a subscription, coupon or invoice is attached."""
 
     model_config = ConfigDict(extra="ignore")

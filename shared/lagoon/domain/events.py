@@ -18,8 +18,10 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
+from pydantic import BeforeValidator, ConfigDict, Field, field_validator
 from pydantic_core import PydanticCustomError
+
+from lagoon.models import LagoonModel
 
 RECORD_VERSION = 1
 MAX_BATCH_EVENTS = 100
@@ -70,7 +72,7 @@ def _amount(value: Any) -> Any:
     return str(value)
 
 
-class EventInput(BaseModel):
+class EventInput(LagoonModel):
     """`EventInputObject`. Strings are required non-empty; unknown fields (external_customer_id…) are ignored."""
 
     model_config = ConfigDict(extra="ignore")

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import ConfigDict
+
+from lagoon.models import LagoonModel
 
 FeePaymentStatus = Literal["pending", "succeeded", "failed", "refunded"]
 FeeType = Literal["charge", "add_on", "subscription", "credit", "commitment"]
 
 
-class FeeUpdateInput(BaseModel):
+class FeeUpdateInput(LagoonModel):
     """`fee` of `PUT /fees/{lago_id}`."""
 
     model_config = ConfigDict(extra="ignore")

@@ -15,9 +15,10 @@ import uuid
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer
+from pydantic import BeforeValidator, ConfigDict, Field, PlainSerializer
 
 from lagoon.domain.times import iso, parse_iso
+from lagoon.models import LagoonModel
 
 KIND = "invoice"
 """Entity kind of invoices (key: lago_id)."""
@@ -51,7 +52,7 @@ PeriodBound = Annotated[datetime, BeforeValidator(_utc_second), PlainSerializer(
 """An instant of a stored period: a UTC datetime in memory, ISO text (`2024-02-01T00:00:00Z`) when stored."""
 
 
-class Period(BaseModel):
+class Period(LagoonModel):
     """A half-open billing period [from, to) in UTC, with the whole interval it belongs to. Datetimes from the
     billing run to the rendered invoice; ISO text only in the stored document."""
 
@@ -63,7 +64,7 @@ class Period(BaseModel):
     full_to_datetime: PeriodBound
 
 
-class InvoicePart(BaseModel):
+class InvoicePart(LagoonModel):
     """What the invoice bills for one subscription: its fee period, its charges period, and the period whose
     minimum commitment closes now. Refresh and finalization recompute the fees from the parts."""
 
@@ -78,7 +79,7 @@ class InvoicePart(BaseModel):
     commitment_period: Period | None = None
 
 
-class Invoice(BaseModel):
+class Invoice(LagoonModel):
     """A stored invoice. Amounts in cents; `fees`, `applied_taxes` and `credits` in the contract's shapes."""
 
     model_config = ConfigDict(extra="ignore")
@@ -124,7 +125,7 @@ class Invoice(BaseModel):
     """Mirror of the stored item's revision: every change is a conditional write on it."""
 
 
-class InvoiceMetadataInput(BaseModel):
+class InvoiceMetadataInput(LagoonModel):
     model_config = ConfigDict(extra="ignore")
 
     id: str | None = None
@@ -132,7 +133,7 @@ class InvoiceMetadataInput(BaseModel):
     value: Annotated[str, Field(max_length=140)]
 
 
-class InvoiceUpdateInput(BaseModel):
+class InvoiceUpdateInput(LagoonModel):
     """`invoice` of `PUT /invoices/{lago_id}` (InvoiceUpdateInput): only the fields sent change."""
 
     model_config = ConfigDict(extra="ignore")

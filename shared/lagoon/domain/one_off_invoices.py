@@ -5,12 +5,13 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
 from lagoon.domain.organizations import Currency
+from lagoon.models import LagoonModel
 
 
-class OneOffFeeInput(BaseModel):
+class OneOffFeeInput(LagoonModel):
     """One add-on line. Unset fields come from the add-on (amount, description); units default to 1."""
 
     model_config = ConfigDict(extra="ignore")
@@ -27,7 +28,7 @@ class OneOffFeeInput(BaseModel):
     skip_psp: bool | None = None
 
 
-class OneOffInvoiceInput(BaseModel):
+class OneOffInvoiceInput(LagoonModel):
     """`invoice` of `POST /invoices`."""
 
     model_config = ConfigDict(extra="ignore")

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, ConfigDict, Field
 
 from lagoon.domain import validators as v
 from lagoon.domain.webhook_endpoints import check_webhook_url
+from lagoon.models import LagoonModel
 
 Country = Annotated[str | None, AfterValidator(v.check_country)]
 Currency = Annotated[str | None, AfterValidator(v.check_currency)]
@@ -25,7 +26,7 @@ def _legacy_webhook_url(value: str | None) -> str | None:
     return None if value is None else check_webhook_url(value)
 
 
-class OrganizationBillingConfiguration(BaseModel):
+class OrganizationBillingConfiguration(LagoonModel):
     model_config = ConfigDict(extra="ignore")
 
     invoice_footer: str | None = None
@@ -33,7 +34,7 @@ class OrganizationBillingConfiguration(BaseModel):
     document_locale: DocumentLocale = "en"
 
 
-class Organization(BaseModel):
+class Organization(LagoonModel):
     """Stored organization (the hmac_key never leaves the service layer except through the admin CLI)."""
 
     model_config = ConfigDict(extra="ignore")
@@ -66,7 +67,7 @@ class Organization(BaseModel):
     tax_codes: list[str] = Field(default_factory=list)
 
 
-class OrganizationUpdate(BaseModel):
+class OrganizationUpdate(LagoonModel):
     """`PUT /organizations` body (OrganizationUpdateInput): only fields sent are changed."""
 
     model_config = ConfigDict(extra="ignore")

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
 from lagoon.domain.organizations import Currency
 from lagoon.domain.validators import BIGINT_MAX, CODE_MAX_LENGTH
 from lagoon.engine.properties import ChargeProperties, validate_charge_properties
+from lagoon.models import LagoonModel
 
 Interval = Literal["weekly", "monthly", "quarterly", "semiannual", "yearly"]
 ChargeModel = Literal[
@@ -32,7 +33,7 @@ TrialPeriod = Annotated[float, Field(ge=0, le=36_500, allow_inf_nan=False)]
 """Days of trial, at most 100 years: 1e308 days overflowed the subscription dates (a 500 on subscribe)."""
 
 
-class ChargeFilterInput(BaseModel):
+class ChargeFilterInput(LagoonModel):
     """`ChargeFilterInput`: the price of the events whose properties match `values`."""
 
     model_config = ConfigDict(extra="ignore")
@@ -42,7 +43,7 @@ class ChargeFilterInput(BaseModel):
     values: dict[str, list[str]]
 
 
-class ChargeInput(BaseModel):
+class ChargeInput(LagoonModel):
     """One item of `plan.charges` (create and update; an update sends the `id` of a charge it keeps)."""
 
     model_config = ConfigDict(extra="ignore")
@@ -64,7 +65,7 @@ class ChargeInput(BaseModel):
     the plan's currency as if it were not there."""
 
 
-class MinimumCommitmentInput(BaseModel):
+class MinimumCommitmentInput(LagoonModel):
     """`MinimumCommitmentInput`."""
 
     model_config = ConfigDict(extra="ignore")
@@ -74,7 +75,7 @@ class MinimumCommitmentInput(BaseModel):
     tax_codes: list[str] | None = None
 
 
-class MinimumCommitmentUpdateInput(BaseModel):
+class MinimumCommitmentUpdateInput(LagoonModel):
     """`minimum_commitment` of an update: the fields sent change; an empty object removes the commitment."""
 
     model_config = ConfigDict(extra="ignore")
@@ -84,7 +85,7 @@ class MinimumCommitmentUpdateInput(BaseModel):
     tax_codes: list[str] | None = None
 
 
-class PlanCreateInput(BaseModel):
+class PlanCreateInput(LagoonModel):
     """`plan` of `POST /plans` (PlanCreateInput)."""
 
     model_config = ConfigDict(extra="ignore")
@@ -104,7 +105,7 @@ class PlanCreateInput(BaseModel):
     charges: list[ChargeInput] | None = None
 
 
-class PlanUpdateInput(BaseModel):
+class PlanUpdateInput(LagoonModel):
     """`plan` of `PUT /plans/{code}` (PlanUpdateInput): only the fields sent change."""
 
     model_config = ConfigDict(extra="ignore")
@@ -125,7 +126,7 @@ class PlanUpdateInput(BaseModel):
     cascade_updates: bool | None = None
 
 
-class ChargeFilter(BaseModel):
+class ChargeFilter(LagoonModel):
     """A filtered price of a charge: events whose `properties[key]` is in `values[key]` for every key.
 
     A value list `["__ALL_FILTER_VALUES__"]` matches any value of that key.
@@ -148,7 +149,7 @@ class ChargeFilter(BaseModel):
         return True
 
 
-class Charge(BaseModel):
+class Charge(LagoonModel):
     """A usage-based charge of a plan, on one billable metric."""
 
     model_config = ConfigDict(extra="ignore", frozen=True)
@@ -174,7 +175,7 @@ class Charge(BaseModel):
         return validate_charge_properties(self.charge_model, properties)
 
 
-class MinimumCommitment(BaseModel):
+class MinimumCommitment(LagoonModel):
     """The plan's minimum invoice amount per billing period (a true-up fee covers a shortfall)."""
 
     model_config = ConfigDict(extra="ignore", frozen=True)
@@ -187,7 +188,7 @@ class MinimumCommitment(BaseModel):
     updated_at: str
 
 
-class Plan(BaseModel):
+class Plan(LagoonModel):
     """A stored plan (kind `plan`, key `lago_id`).
 
     `pending_deletion` is set when a plan with subscriptions is deleted; the subscriptions cascade finishes

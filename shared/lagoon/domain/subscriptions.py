@@ -10,12 +10,13 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import BeforeValidator, ConfigDict, Field
 from pydantic_core import PydanticCustomError
 
 from lagoon.domain.plans import Plan
 from lagoon.domain.times import parse_iso
 from lagoon.engine.periods import SubscriptionTerms
+from lagoon.models import LagoonModel
 
 BillingTime = Literal["calendar", "anniversary"]
 Status = Literal["pending", "active", "terminated", "canceled"]
@@ -37,7 +38,7 @@ def _datetime(value: Any) -> Any:
 IsoDateTime = Annotated[datetime | None, BeforeValidator(_datetime)]
 
 
-class SubscriptionInput(BaseModel):
+class SubscriptionInput(LagoonModel):
     """`subscription` of SubscriptionCreateInput."""
 
     model_config = ConfigDict(extra="ignore")
@@ -52,7 +53,7 @@ class SubscriptionInput(BaseModel):
     plan_overrides: dict[str, Any] | None = None
 
 
-class SubscriptionUpdateInput(BaseModel):
+class SubscriptionUpdateInput(LagoonModel):
     """`subscription` of SubscriptionUpdateInput (only the fields sent change)."""
 
     model_config = ConfigDict(extra="ignore")
@@ -63,7 +64,7 @@ class SubscriptionUpdateInput(BaseModel):
     plan_overrides: dict[str, Any] | None = None
 
 
-class Subscription(BaseModel):
+class Subscription(LagoonModel):
     """A stored subscription (kind `subscription`, key `lago_id`). Datetimes are ISO 8601 UTC strings."""
 
     model_config = ConfigDict(extra="ignore", frozen=True)

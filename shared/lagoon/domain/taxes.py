@@ -9,11 +9,12 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_serializer
+from pydantic import BeforeValidator, ConfigDict, Field, field_serializer
 from pydantic_core import PydanticCustomError
 
 from lagoon.domain.validators import CODE_MAX_LENGTH
 from lagoon.engine.properties import parse_decimal
+from lagoon.models import LagoonModel
 
 NonEmptyText = Annotated[str, Field(min_length=1)]
 CatalogCode = Annotated[str, Field(min_length=1, max_length=CODE_MAX_LENGTH)]
@@ -33,7 +34,7 @@ def _parse_rate(value: Any) -> Decimal | None:
 Rate = Annotated[Decimal | None, BeforeValidator(_parse_rate)]
 
 
-class TaxCreateInput(BaseModel):
+class TaxCreateInput(LagoonModel):
     """`tax` of `POST /taxes` (name, code and rate are required)."""
 
     model_config = ConfigDict(extra="ignore")
@@ -45,7 +46,7 @@ class TaxCreateInput(BaseModel):
     applied_to_organization: bool | None = None
 
 
-class TaxUpdateInput(BaseModel):
+class TaxUpdateInput(LagoonModel):
     """`tax` of `PUT /taxes/{code}`: only the fields sent change."""
 
     model_config = ConfigDict(extra="ignore")
@@ -57,7 +58,7 @@ class TaxUpdateInput(BaseModel):
     applied_to_organization: bool | None = None
 
 
-class Tax(BaseModel):
+class Tax(LagoonModel):
     """A stored tax rate (kind `tax`, key `lago_id`): `rate` is a percentage (20 means 20 %).
 
     Whether it applies to the whole organization is not stored here: the organization's `tax_codes` say so.

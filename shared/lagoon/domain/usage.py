@@ -13,10 +13,11 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
 from lagoon.domain.billable_metrics import BillableMetric
 from lagoon.domain.plans import Charge, ChargeFilter
+from lagoon.models import LagoonModel
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,7 +77,7 @@ class SubscriptionUsage:
     total_amount_cents: int
 
 
-class EstimateEventInput(BaseModel):
+class EstimateEventInput(LagoonModel):
     """`event` of `POST /events/estimate_fees`."""
 
     model_config = ConfigDict(extra="ignore")
@@ -88,15 +89,15 @@ class EstimateEventInput(BaseModel):
     properties: dict[str, Any] = Field(default_factory=dict)
 
 
-class EstimateFeesBody(BaseModel):
+class EstimateFeesBody(LagoonModel):
     event: EstimateEventInput
 
 
-class LifetimeUsageInput(BaseModel):
+class LifetimeUsageInput(LagoonModel):
     model_config = ConfigDict(extra="ignore")
 
     external_historical_usage_amount_cents: int = Field(ge=0)
 
 
-class LifetimeUsageBody(BaseModel):
+class LifetimeUsageBody(LagoonModel):
     lifetime_usage: LifetimeUsageInput

@@ -11,8 +11,10 @@ import re
 from typing import Annotated, Literal
 from urllib.parse import SplitResult, urlsplit
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, ConfigDict, Field
 from pydantic_core import PydanticCustomError
+
+from lagoon.models import LagoonModel
 
 # Lago: WebhookEndpoint::LIMIT (DECISIONS.md: 422 `exceeded_limit` beyond it).
 KIND = "webhook_endpoint"  # storage kind of the endpoint documents
@@ -70,7 +72,7 @@ WebhookUrl = Annotated[str, AfterValidator(check_webhook_url)]
 EventTypes = Annotated[list[str] | None, AfterValidator(check_event_types)]
 
 
-class WebhookEndpointInput(BaseModel):
+class WebhookEndpointInput(LagoonModel):
     """The `webhook_endpoint` object of WebhookEndpointCreateInput / WebhookEndpointUpdateInput."""
 
     model_config = ConfigDict(extra="ignore")
@@ -81,7 +83,7 @@ class WebhookEndpointInput(BaseModel):
     event_types: EventTypes = None
 
 
-class WebhookEndpoint(BaseModel):
+class WebhookEndpoint(LagoonModel):
     """A stored endpoint. `event_types` None or empty: every webhook type is sent to it."""
 
     model_config = ConfigDict(extra="ignore")

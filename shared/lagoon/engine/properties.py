@@ -75,6 +75,9 @@ def _decimal_text(value: Decimal) -> str:
     return format(value, "f")
 
 
+# A plain BaseModel, not lagoon.models.LagoonModel: with a deferred schema, pydantic 2.13 fails to dump a
+# validated subclass of this base and its "*" field serializer ("'MockValSer' object is not an instance of
+# 'SchemaSerializer'" on model_dump); every function that prices a charge needs these models anyway.
 class _PropertiesModel(BaseModel):
     model_config = ConfigDict(frozen=True, extra="ignore")
 
