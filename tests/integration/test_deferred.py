@@ -113,3 +113,13 @@ def test_another_method_on_a_real_route_is_still_its_functions_405(api, gateway,
         405,
         {"status": 405, "error": "Method Not Allowed", "code": "not_allowed"},
     )
+
+
+def test_a_literal_deferred_path_is_preferred_to_a_parameter_one(api):
+    # Given POST /credit_notes/estimate is deferred, and so is /credit_notes/{lago_id} (GET and PUT only)
+    response = api.post("/credit_notes/estimate", {})
+    # Then the literal path decides for its method, as the gateway routes a literal segment before a {param}
+    assert (response.status, response.json["code"]) == (405, "not_implemented")
+    # and another method falls to the parameter path: the credit note "estimate", deferred as the others
+    assert api.get("/credit_notes/estimate").json["code"] == "not_implemented"
+    assert api.delete("/credit_notes/estimate").json["code"] == "not_allowed"

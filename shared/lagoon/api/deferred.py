@@ -105,15 +105,23 @@ Implementing a feature: give its routes to a function in template.yaml and remov
 
 @cache
 def _compiled() -> list[tuple[re.Pattern[str], tuple[str, ...], str]]:
+    """In API Gateway's precedence: per segment from the left, a literal before a `<param>`."""
+    ordered = sorted(
+        DEFERRED_ROUTES, key=lambda route: [part.startswith("<") for part in route[0].split("/")]
+    )
     return [
         (re.compile("^" + re.sub(r"<\w+>", "[^/]+", path) + "$"), methods, feature)
-        for path, methods, feature in DEFERRED_ROUTES
+        for path, methods, feature in ordered
     ]
 
 
 def deferred_feature(method: str, path: str) -> tuple[str, bool] | None:
-    """(feature, method allowed) for a deferred Lago path (relative to /api/v1), or None."""
-    for pattern, methods, feature in _compiled():
-        if pattern.match(path):
-            return feature, method.upper() in methods
-    return None
+    """(feature, method allowed) for a deferred Lago path (relative to /api/v1), or None.
+
+    Path and method are matched together, as lagoon.local.gateway matches routes: `POST /credit_notes/estimate`
+    is the estimate, `GET /credit_notes/estimate` the credit note `estimate`."""
+    matching = [(methods, feature) for pattern, methods, feature in _compiled() if pattern.match(path)]
+    for methods, feature in matching:
+        if method.upper() in methods:
+            return feature, True
+    return (matching[0][1], False) if matching else None
