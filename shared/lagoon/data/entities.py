@@ -40,7 +40,10 @@ def now_iso() -> str:
 
 
 def get(organization_id: str, kind: str, key: str) -> dict[str, Any] | None:
-    """The stored document, or None."""
+    """The stored document, or None. Nothing is stored under an empty key (DynamoDB refuses one, even in a
+    read): a request naming an empty id or code finds nothing, as any unknown one."""
+    if not key:
+        return None
     ensure_bound()
     try:
         record = EntityRecord.get(partition(organization_id, kind), key, consistent_read=True)
@@ -50,10 +53,10 @@ def get(organization_id: str, kind: str, key: str) -> dict[str, Any] | None:
 
 
 def get_many(organization_id: str, kind: str, keys: list[str]) -> dict[str, dict[str, Any]]:
-    """Documents by key (missing keys are absent from the result)."""
+    """Documents by key (missing keys, and empty ones as in `get`, are absent from the result)."""
     ensure_bound()
     pk = partition(organization_id, kind)
-    unique = list(dict.fromkeys(keys))
+    unique = [key for key in dict.fromkeys(keys) if key]
     found: dict[str, dict[str, Any]] = {}
     for record in EntityRecord.batch_get([(pk, key) for key in unique]):
         found[record.sk] = json.loads(record.body)
