@@ -10,7 +10,7 @@ TIME ?=
 export SAM_CLI_TELEMETRY := 0
 export AWS_DEFAULT_REGION ?= us-east-1
 
-.PHONY: help install run tick drain reset test lint format typecheck template test-unit test-integration test-e2e test-all bench build pr clean
+.PHONY: help install run tick drain reset test lint format typecheck template test-unit test-integration test-e2e test-fuzz test-all fuzz bench build pr clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -66,6 +66,12 @@ test-integration: install ## Handler tests on moto (real API Gateway events, rea
 
 test-e2e: install ## End-to-end tests over HTTP against the local stack
 	$(BIN)/pytest tests/e2e
+
+test-fuzz: install ## The fuzz tier of make test: Lago's OpenAPI examples and a few generated cases per operation
+	$(BIN)/pytest tests/fuzz
+
+fuzz: install ## Fuzz every Lago operation Lagoon serves (schemathesis, ~15 min): no 5xx, every 4xx in Lago's shape
+	LAGOON_FUZZ=deep $(BIN)/pytest tests/fuzz
 
 # The two venvs install side by side, then the checks run beside the test suite: CI's machine has 2 cores and
 # pytest mostly uses one. The checks' few output lines may land between pytest's dots.

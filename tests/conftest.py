@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Generator, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
@@ -44,6 +45,13 @@ def template() -> Any:
 @pytest.fixture
 def aws(template: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """A fresh moto AWS with every resource of template.yaml, and the functions' environment applied."""
+    with moto_aws(template, monkeypatch):
+        yield
+
+
+@contextmanager
+def moto_aws(template: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The `aws` fixture's moto, for fixtures of a wider scope (their own MonkeyPatch)."""
     from lagoon.config import reset_settings
     from lagoon.data.connection import reset_clients
     from moto import mock_aws
@@ -60,9 +68,11 @@ def aws(template: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
         monkeypatch.delenv("LAGOON_AWS_ENDPOINT_URL", raising=False)
         reset_settings()
         reset_clients()
-        yield
-        reset_settings()
-        reset_clients()
+        try:
+            yield
+        finally:
+            reset_settings()
+            reset_clients()
 
 
 @dataclass
