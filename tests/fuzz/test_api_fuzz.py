@@ -120,6 +120,16 @@ def flatmap_body(context: Any, body: Any) -> Any:
     return PICKS.map(known)
 
 
+@schema.hook
+def flatmap_query(context: Any, query: Any) -> Any:
+    """Query filters and selectors (`external_subscription_id` of the usage routes…) likewise."""
+
+    def known(pick: int) -> Any:
+        return query if pick >= KNOWN_PICKS else _with_references(query, fuzz_world.CURRENT, pick)
+
+    return PICKS.map(known)
+
+
 def _with_references(value: Any, world: fuzz_world.FuzzWorld, pick: int) -> Any:
     if isinstance(value, list):
         return [_with_references(item, world, pick) for item in value]
