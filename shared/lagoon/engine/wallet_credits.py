@@ -52,7 +52,7 @@ def round_credits(credits: Decimal) -> Decimal:
 
 
 def credits_to_cents(credits: Decimal, rate_amount: Decimal, currency: str) -> int:
-    """What `credits` are worth at `rate_amount`, in minor units: round(credits * rate, exponent) in minor units."""
+    """What `credits` are worth at `rate_amount`: round(credits * rate, exponent), in minor units."""
     exponent = currency_exponent(currency)
     amount = round_half_up(credits * rate_amount, exponent)
     return int(amount.scaleb(exponent, context=EXACT))
