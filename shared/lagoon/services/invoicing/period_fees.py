@@ -27,6 +27,7 @@ from lagoon.engine.money import currency_exponent
 from lagoon.engine.periods import (
     BillingPeriod,
     SubscriptionTerms,
+    charges_period_days,
     days_between,
     interval_containing,
     subscription_fee_for_period,
@@ -97,7 +98,7 @@ def part_fees(
     if part.fee_period is not None:
         fees.append(_subscription_fee(catalog, customer, subscription, plan, terms, part.fee_period))
     if part.charges_period is not None:
-        charge_fees = _charge_fees(catalog, customer, subscription, plan, part.charges_period)
+        charge_fees = _charge_fees(catalog, customer, subscription, plan, terms, part.charges_period)
         fees.extend(charge_fees)
         by_charge: dict[str, int] = defaultdict(int)
         for fee in charge_fees:
@@ -142,7 +143,12 @@ def _subscription_fee(
 
 
 def _charge_fees(
-    catalog: Catalog, customer: Customer, subscription: Subscription, plan: Plan, period: Period
+    catalog: Catalog,
+    customer: Customer,
+    subscription: Subscription,
+    plan: Plan,
+    terms: SubscriptionTerms,
+    period: Period,
 ) -> list[PeriodFee]:
     """A fee per priced bucket — (charge, filter, group) — of the in-arrears, invoiceable charges."""
     charges = [c for c in plan.charges if not c.pay_in_advance and c.invoiceable]
@@ -157,6 +163,7 @@ def _charge_fees(
         timezone=catalog.timezone(customer),
         metrics=catalog.metrics(plan),
         charges=charges,
+        period_days=charges_period_days(terms, period.from_datetime),
     )
     fees = []
     for result in results:
