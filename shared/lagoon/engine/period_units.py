@@ -30,6 +30,7 @@ class AggregationResult:
     - `units`: the aggregated units after the metric's rounding; for recurring metrics, the units at the end
       of the period (carried over to the next);
     - `total_aggregated_units`: the same before rounding;
+    - `events_count`: the period's events; a recurring sum's since the subscription started;
     - `prorated_units`: recurring sum / unique count only, units weighted by the days each unit was active
       (a started day counts) over the days of the whole charges interval, used by `prorated` charges;
     - `event_values`: values of the kept events in timestamp order (percentage pricing);
@@ -178,7 +179,7 @@ def finalize(
     rounding_precision = metric.rounding_precision if metric else None
     return AggregationResult(
         units=apply_rounding(total, rounding_function, rounding_precision),
-        events_count=state.events_count,
+        events_count=state.events_count + state.opening_events_count,
         total_aggregated_units=total,
         prorated_units=prorated,
         event_values=tuple(value for _, _, value in state.event_values),
@@ -203,6 +204,10 @@ def open_next_period(state: AggregationState, period_to: datetime | None = None)
     # otherwise), as a recurring sum does.
     if state.recurring and state.aggregation_type in ("sum_agg", "weighted_sum_agg"):
         opening.opening_value = state.opening_value + state.total
+    if state.recurring and state.aggregation_type == "sum_agg":
+        # lago-api's recurring SumService reads the events without the period's lower bound: its count is
+        # every event since the subscription started (a weighted sum counts the period's own events).
+        opening.opening_events_count = state.opening_events_count + state.events_count
     elif state.recurring and state.aggregation_type == "unique_count_agg":
         for value, operations in state.unique_values.items():
             if operations and operations[-1][1] == "add":

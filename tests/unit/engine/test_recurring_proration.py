@@ -1,5 +1,6 @@
 """Recurring metrics across periods (issue 17): prorated units divided by the days of the whole charges
-interval, also in a first or last partial period (lago-api `ProratedAggregations::*`, `charges_duration`)."""
+interval, also in a first or last partial period (lago-api `ProratedAggregations::*`, `charges_duration`), and
+the events count of a recurring sum since the subscription started (lago-api `Aggregations::SumService`)."""
 
 from __future__ import annotations
 
@@ -7,9 +8,9 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from lagoon.engine.aggregation_state import new_state
+from lagoon.engine.aggregation_state import AggregationState, new_state
 from lagoon.engine.charges import price_charge, price_in_advance_event
-from lagoon.engine.folding import fold
+from lagoon.engine.folding import fold, merge
 from lagoon.engine.metric_definitions import MetricDefinition, UsageEvent
 from lagoon.engine.period_units import finalize, open_next_period
 from lagoon.engine.periods import SubscriptionTerms, billing_period_containing, charges_period_days
@@ -118,3 +119,32 @@ def test_the_whole_charges_interval_gives_the_days_to_divide_by() -> None:
     ended = SubscriptionTerms("monthly", JAN_7, terminated_at=at(15, month=3))
     assert billing_period_containing(ended, at(2, month=3)).charges_to_datetime == at(15, month=3)
     assert charges_period_days(ended, at(2, month=3)) == 31
+
+
+def test_a_recurring_sum_counts_its_events_since_the_subscription_started() -> None:
+    # Two events in January, one in February: February's usage counts 3 events (lago-api reads a recurring
+    # sum's events without the period's lower bound), and March, without events, still 3.
+    january = fold(new_state(SEATS), event("tx_1", at(10), seats=2))
+    fold(january, event("tx_2", at(12), seats=1))
+    february_delta = fold(new_state(SEATS), event("tx_3", at(3, month=2), seats=1))
+    february = merge(open_next_period(january), february_delta)
+    mar_1, apr_1 = datetime(2024, 3, 1, tzinfo=UTC), datetime(2024, 4, 1, tzinfo=UTC)
+    assert (finalize(february, FEB_1, mar_1).units, finalize(february, FEB_1, mar_1).events_count) == (4, 3)
+    march = open_next_period(february)
+    assert (finalize(march, mar_1, apr_1).units, finalize(march, mar_1, apr_1).events_count) == (4, 3)
+    # The count survives the state's JSON form (the estimate copies a chained state that way)
+    assert finalize(AggregationState.from_dict(march.to_dict()), mar_1, apr_1).events_count == 3
+    # A period's own aggregate (opened at zero) keeps its JSON form unchanged
+    assert "opening_events_count" not in february_delta.to_dict()
+
+
+def test_metered_sums_and_other_recurring_metrics_count_the_period_s_events() -> None:
+    metered = MetricDefinition("gb", "sum_agg", "gb")
+    january = fold(new_state(metered), event("tx_1", at(10), gb=2))
+    february = merge(open_next_period(january), fold(new_state(metered), event("tx_2", at(3, 2), gb=1)))
+    assert finalize(february, FEB_1, datetime(2024, 3, 1, tzinfo=UTC)).events_count == 1
+    # A recurring weighted sum counts the period's events (lago-api `WeightedSumService`)
+    weighted = MetricDefinition("memory", "weighted_sum_agg", "gb", recurring=True)
+    january = fold(new_state(weighted), event("tx_1", at(10), gb=2))
+    february = open_next_period(january)
+    assert finalize(february, FEB_1, datetime(2024, 3, 1, tzinfo=UTC)).events_count == 0
