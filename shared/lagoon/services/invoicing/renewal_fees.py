@@ -61,6 +61,8 @@ def renews_carried_units(subscription: Subscription, part: InvoicePart) -> bool:
 def _renewed_charges(catalog: Catalog, plan: Plan, *, invoiceable: bool) -> list[Charge]:
     """The plan's pay-in-advance charges on recurring metrics (`invoiceable` ones or the others), to be priced
     in full: a prorated one bills the whole period at renewal."""
+    if not any(charge.pay_in_advance for charge in plan.charges):
+        return []  # most plans: no metric to read
     metrics = catalog.metrics(plan)
     return [
         charge.model_copy(update={"prorated": False})
