@@ -118,6 +118,26 @@ def test_a_prorated_pay_in_advance_charge_in_a_first_partial_period_counts_the_d
     ]
 
 
+def test_a_prorated_charge_in_arrears_bills_a_terminated_period_for_the_days_it_lasted(
+    api, org, gateway, stream
+):
+    # Given lago-api's recurring_fees_spec in arrears: five seats added June 11th to 15th at 30 each, prorated
+    _seats_plan(api, pay_in_advance=False)
+    _five_seats_in_june(api, org, gateway, stream)
+    # When June is billed on July 1st
+    run_billing(gateway, "2024-07-01T00:10:00Z")
+    # Then each seat counts its days of June's 30: 20 + 19 + 18 + 17 + 16 = 90.00
+    [june] = [invoice(api, i["lago_id"]) for i in invoices_of(api) if i["issuing_date"] == "2024-07-01"]
+    assert [(f["units"], f["amount_cents"]) for f in _charge_fees(june)] == [("5", 9000)]
+    # When the subscription is terminated on July 15th
+    from lagoon.services import lifecycle
+
+    lifecycle.terminate_subscription(org.id, "sub_1", now=at("2024-07-15T01:10:00Z"))
+    # Then the 5 carried seats are billed 15 of July's 31 days: 5 x 30 x 15/31 = 72.58 (not the whole 150.00)
+    [last] = [invoice(api, i["lago_id"]) for i in invoices_of(api) if i["issuing_date"] == "2024-07-15"]
+    assert [(f["units"], f["amount_cents"]) for f in _charge_fees(last)] == [("5", 7258)]
+
+
 # --- pay-in-advance charges on recurring metrics at renewal ------------------------------------------------------
 
 
