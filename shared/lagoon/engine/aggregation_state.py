@@ -56,6 +56,9 @@ class AggregationState:
     total: Decimal = ZERO
     # Value carried from the previous period (recurring sum / weighted sum).
     opening_value: Decimal = ZERO
+    # recurring sum_agg: events counted in the earlier periods (Lago counts a recurring sum's events since the
+    # subscription started). 0 in a period's own aggregate; only a state chained across periods carries it.
+    opening_events_count: int = 0
     maximum: Decimal | None = None
     # latest_agg: (timestamp in µs, transaction_id, value) of the latest event.
     latest: tuple[int, str, Decimal] | None = None
@@ -70,7 +73,9 @@ class AggregationState:
     event_values: list[tuple[int, str, Decimal]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain JSON types only; Decimals as strings."""
+        """Plain JSON types only; Decimals as strings. `opening_events_count` only when set: the stored
+        aggregates (a period's own events) keep their size."""
+        carried = {"opening_events_count": self.opening_events_count} if self.opening_events_count else {}
         return {
             "aggregation_type": self.aggregation_type,
             "field_name": self.field_name,
@@ -88,6 +93,7 @@ class AggregationState:
             "daily_totals": {day: [str(a), str(r)] for day, (a, r) in self.daily_totals.items()},
             "precise_total_amount_cents": str(self.precise_total_amount_cents),
             "event_values": [[ts, tx, str(value)] for ts, tx, value in self.event_values],
+            **carried,
         }
 
     @classmethod
@@ -105,6 +111,7 @@ class AggregationState:
             ignored_events_count=int(data.get("ignored_events_count", 0)),
             total=Decimal(data.get("total", "0")),
             opening_value=Decimal(data.get("opening_value", "0")),
+            opening_events_count=int(data.get("opening_events_count", 0)),
             maximum=None if maximum is None else Decimal(maximum),
             latest=None if latest is None else (int(latest[0]), str(latest[1]), Decimal(latest[2])),
             weighted_time_sum=Decimal(data.get("weighted_time_sum", "0")),

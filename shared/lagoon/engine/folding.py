@@ -200,6 +200,7 @@ def merge(a: AggregationState, b: AggregationState) -> AggregationState:
         ignored_events_count=a.ignored_events_count + b.ignored_events_count,
         total=a.total + b.total,
         opening_value=_merge_opening(a.opening_value, b.opening_value),
+        opening_events_count=a.opening_events_count + b.opening_events_count,
         maximum=maximum,
         latest=latest,
         weighted_time_sum=a.weighted_time_sum + b.weighted_time_sum,

@@ -30,8 +30,9 @@ class AggregationResult:
     - `units`: the aggregated units after the metric's rounding; for recurring metrics, the units at the end
       of the period (carried over to the next);
     - `total_aggregated_units`: the same before rounding;
+    - `events_count`: the period's events; a recurring sum's since the subscription started;
     - `prorated_units`: recurring sum / unique count only, units weighted by the days each unit was active
-      (a started day counts), used by `prorated` charges;
+      (a started day counts) over the days of the whole charges interval, used by `prorated` charges;
     - `event_values`: values of the kept events in timestamp order (percentage pricing);
     - `precise_total_amount_cents`: Σ of the events' `precise_total_amount_cents` (dynamic pricing);
     - `prorated_steps`: recurring sum only, (full units, prorated units) of the carried value and of each
@@ -71,36 +72,41 @@ def _days(period_from: datetime, period_to: datetime, timezone: str) -> tuple[da
     return first, last, (last - first).days + 1
 
 
-def _prorated_sum(state: AggregationState, first: date, last: date, days: int) -> Decimal:
-    """Carried units count in full; every event's value counts from its local day (included) to the period
-    end, removals as additions: Lago multiplies each value by (days from its day to the end + 1) / days,
-    then ceils the prorated sum to 5 decimals (`ProratedAggregations::SumService`)."""
-    weighted = state.opening_value * days
+def _prorated_sum(state: AggregationState, first: date, last: date, period_days: int) -> Decimal:
+    """Carried units count for the days of the period (all of them unless it ends early); every event's
+    value counts from its local day (included) to the period end, removals as additions: Lago multiplies
+    each value by (days from its day to the end + 1) / days of the whole interval, then ceils the prorated
+    sum to 5 decimals (`ProratedAggregations::SumService`, `persisted_pro_rata`)."""
+    weighted = state.opening_value * ((last - first).days + 1)
     for day_text, (added, removed) in state.daily_totals.items():
         day = min(max(date.fromisoformat(day_text), first), last)
         weighted += (added + removed) * ((last - day).days + 1)
-    return (weighted / days).quantize(_PRORATION_QUANTUM, rounding=ROUND_CEILING)
+    return (weighted / period_days).quantize(_PRORATION_QUANTUM, rounding=ROUND_CEILING)
 
 
 def _prorated_steps(
-    state: AggregationState, first: date, last: date, days: int
+    state: AggregationState, first: date, last: date, period_days: int
 ) -> tuple[tuple[Decimal, Decimal], ...]:
-    """(full, prorated) per step: the carried value counts in full, each day's net change from its day
-    (included) to the period end, as Lago's per-event prorated aggregation (events of one day share it)."""
+    """(full, prorated) per step: the carried value counts for the days of the period, each day's net change
+    from its day (included) to the period end, over the days of the whole interval, as Lago's per-event
+    prorated aggregation (events of one day share it)."""
     steps: list[tuple[Decimal, Decimal]] = []
     if state.opening_value:
-        steps.append((state.opening_value, state.opening_value))
+        active = (last - first).days + 1
+        steps.append((state.opening_value, state.opening_value * active / period_days))
     for day_text in sorted(state.daily_totals):
         added, removed = state.daily_totals[day_text]
         net = added + removed
         if net:
             day = min(max(date.fromisoformat(day_text), first), last)
-            steps.append((net, net * ((last - day).days + 1) / days))
+            steps.append((net, net * ((last - day).days + 1) / period_days))
     return tuple(steps)
 
 
-def _unique_count(state: AggregationState, first: date, last: date, days: int) -> tuple[int, Decimal]:
-    """Distinct values active at the period end, and the active-day-weighted count (prorated units)."""
+def _unique_count(state: AggregationState, first: date, last: date, period_days: int) -> tuple[int, Decimal]:
+    """Distinct values active at the period end, and the active-day-weighted count (prorated units): each
+    value's active days in the period over the days of the whole interval (`UniqueCountQuery#prorated_query`)."""
+    days = (last - first).days + 1
     active_at_end = 0
     active_days = 0
     for operations in state.unique_values.values():
@@ -119,7 +125,8 @@ def _unique_count(state: AggregationState, first: date, last: date, days: int) -
             value_days += (last - active_since).days + 1
         active_days += min(value_days, days)
     # Lago ceils the prorated count to 5 decimals (`ProratedAggregations::UniqueCountService`).
-    return active_at_end, (Decimal(active_days) / days).quantize(_PRORATION_QUANTUM, rounding=ROUND_CEILING)
+    prorated = (Decimal(active_days) / period_days).quantize(_PRORATION_QUANTUM, rounding=ROUND_CEILING)
+    return active_at_end, prorated
 
 
 @exact
@@ -129,10 +136,14 @@ def finalize(
     period_to: datetime,
     *,
     metric: MetricDefinition | None = None,
+    period_days: int | None = None,
 ) -> AggregationResult:
     """Units of the period [period_from, period_to) from `state`.
 
     `metric` supplies `rounding_function` / `rounding_precision`; without it no rounding applies.
+    `period_days`: the days of the whole charges interval the period belongs to (`periods.charges_period_days`),
+    what prorated units are divided by — a first period started mid-month or a terminated one still divides
+    by the month (lago-api `charges_duration`); default the period's own days.
     weighted_sum_agg: Σ level * seconds at that level / seconds in the period, where the level starts at the
     carried value and each event adds its value (an increment, e.g. +10 GB, -4 GB).
     """
@@ -145,8 +156,8 @@ def finalize(
         total = state.opening_value + state.total
         if state.recurring:
             first, last, days = _days(period_from, period_to, state.timezone)
-            prorated = _prorated_sum(state, first, last, days)
-            steps = _prorated_steps(state, first, last, days)
+            prorated = _prorated_sum(state, first, last, period_days or days)
+            steps = _prorated_steps(state, first, last, period_days or days)
     elif kind == "max_agg":
         total = state.maximum if state.maximum is not None else ZERO
     elif kind == "latest_agg":
@@ -159,7 +170,7 @@ def finalize(
         total = integral / duration if duration else ZERO
     else:  # unique_count_agg
         first, last, days = _days(period_from, period_to, state.timezone)
-        active, prorated = _unique_count(state, first, last, days)
+        active, prorated = _unique_count(state, first, last, period_days or days)
         total = Decimal(active)
         if not state.recurring:
             prorated = None
@@ -168,7 +179,7 @@ def finalize(
     rounding_precision = metric.rounding_precision if metric else None
     return AggregationResult(
         units=apply_rounding(total, rounding_function, rounding_precision),
-        events_count=state.events_count,
+        events_count=state.events_count + state.opening_events_count,
         total_aggregated_units=total,
         prorated_units=prorated,
         event_values=tuple(value for _, _, value in state.event_values),
@@ -193,6 +204,10 @@ def open_next_period(state: AggregationState, period_to: datetime | None = None)
     # otherwise), as a recurring sum does.
     if state.recurring and state.aggregation_type in ("sum_agg", "weighted_sum_agg"):
         opening.opening_value = state.opening_value + state.total
+    if state.recurring and state.aggregation_type == "sum_agg":
+        # lago-api's recurring SumService reads the events without the period's lower bound: its count is
+        # every event since the subscription started (a weighted sum counts the period's own events).
+        opening.opening_events_count = state.opening_events_count + state.events_count
     elif state.recurring and state.aggregation_type == "unique_count_agg":
         for value, operations in state.unique_values.items():
             if operations and operations[-1][1] == "add":

@@ -56,7 +56,7 @@ from lagoon.engine.charge_filters import group_key, invalid_filter_keys
 from lagoon.engine.folding import fold
 from lagoon.engine.metric_definitions import UsageEvent, aggregation_property_error
 from lagoon.engine.period_units import AggregationResult, finalize
-from lagoon.engine.periods import billing_period_containing
+from lagoon.engine.periods import billing_period_containing, charges_period_days
 from lagoon.ingestion.directory import ChargeView, Directory, SubscriptionView
 
 STATUS_COUNTED = "counted"
@@ -94,6 +94,7 @@ class _Target:
     charge: ChargeView
     timezone: str
     period_to: str
+    period_days: int  # of the whole charges interval: prorated pay-in-advance fees divide by them
     occurrences: list[_Occurrence] = field(default_factory=list)
 
 
@@ -294,7 +295,8 @@ class Aggregator:
                     )
                     target = targets.get(key)
                     if target is None:
-                        target = targets[key] = _Target(key, charge, view.timezone, period_to)
+                        days = charges_period_days(view.terms, period.charges_from_datetime)
+                        target = targets[key] = _Target(key, charge, view.timezone, period_to, days)
                     target.occurrences.append(occurrence)
         return targets
 
@@ -368,10 +370,10 @@ class Aggregator:
     def _fold_in_advance(self, target: _Target, state: AggregationState, occurrence: _Occurrence) -> None:
         period_from = period_moment(target.key.period_from)
         period_to = period_moment(target.period_to)
-        metric = target.charge.metric
-        before = finalize(state, period_from, period_to, metric=metric)
+        metric, days = target.charge.metric, target.period_days
+        before = finalize(state, period_from, period_to, metric=metric, period_days=days)
         fold(state, _usage_event(occurrence.event))
-        after = finalize(state, period_from, period_to, metric=metric)
+        after = finalize(state, period_from, period_to, metric=metric, period_days=days)
         assert occurrence.subscription is not None
         self._in_advance.append(
             InAdvanceFold(

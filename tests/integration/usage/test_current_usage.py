@@ -183,16 +183,21 @@ def test_recurring_sum_carries_into_the_next_period(api, org, stream, clock):
         event("tx_1", at="2024-01-10T00:00:00Z", gb=10),
         event("tx_2", at="2024-02-10T00:00:00Z", gb=5),
     )
-    # Then February's usage counts the 10 carried and the 5 added
+    # Then February's usage counts the 10 carried and the 5 added, and both events: lago-api counts a
+    # recurring sum's events since the subscription started
     clock.set("2024-02-20T00:00:00Z")
     usage = current_usage(api)
     assert usage["from_datetime"] == "2024-02-01T00:00:00Z"
     [charge_usage] = usage["charges_usage"]
     assert (charge_usage["units"], charge_usage["events_count"], charge_usage["amount_cents"]) == (
         "15",
-        1,
+        2,
         1500,
     )
+    # And March, without events, still both
+    clock.set("2024-03-20T00:00:00Z")
+    [march] = current_usage(api)["charges_usage"]
+    assert (march["units"], march["events_count"], march["amount_cents"]) == ("15", 2, 1500)
 
 
 def test_filters_price_each_filter_and_the_default(api, org, stream):

@@ -26,7 +26,7 @@ from lagoon.domain.billable_metrics import BillableMetric
 from lagoon.domain.customers import Customer
 from lagoon.domain.events import microseconds_to_datetime
 from lagoon.domain.plans import Charge, ChargeFilter, Plan
-from lagoon.domain.subscriptions import Subscription
+from lagoon.domain.subscriptions import Subscription, terms_of
 from lagoon.domain.usage import EstimateEventInput
 from lagoon.engine.aggregation_state import AggregationState, new_state
 from lagoon.engine.charge_filters import group_key
@@ -42,6 +42,7 @@ from lagoon.engine.invoice_math import (
 from lagoon.engine.metric_definitions import UsageEvent
 from lagoon.engine.money import currency_exponent
 from lagoon.engine.period_units import finalize
+from lagoon.engine.periods import charges_period_days
 from lagoon.ingestion.directory import plan_view
 from lagoon.services import customers, organizations
 from lagoon.services.catalog import billable_metrics, plans, taxes
@@ -385,6 +386,8 @@ def estimate_fees(organization_id: str, event: EstimateEventInput) -> list[dict[
     timezone = read_billing_timezone(customer)
     moment = _parse_timestamp(event.timestamp)
     period = current_period(subscription, plan, timezone, moment)
+    terms = terms_of(subscription, plan, timezone)
+    days = None if terms is None else charges_period_days(terms, period.charges_from_datetime)
     states = read_period_states(
         organization_id, subscription.lago_id, period.charges_from_datetime, with_carry=carries_over(metric)
     )
@@ -402,10 +405,10 @@ def estimate_fees(organization_id: str, event: EstimateEventInput) -> list[dict[
                 view.metric, timezone=timezone, keep_event_values=view.keep_event_values
             )
             start, end = period.charges_from_datetime, period.charges_to_datetime
-            before = finalize(state, start, end, metric=view.metric)
+            before = finalize(state, start, end, metric=view.metric, period_days=days)
             after_state = AggregationState.from_dict(state.to_dict())
             fold(after_state, usage_event)
-            after = finalize(after_state, start, end, metric=view.metric)
+            after = finalize(after_state, start, end, metric=view.metric, period_days=days)
             charge_filter = next((f for f in charge.filters if f.lago_id == filter_id), None)
             priced = price_in_advance_event(
                 charge.charge_model,

@@ -2,7 +2,8 @@
 its fee period (prorated, trial), the usage fees of its charges period from the running aggregates
 (`lagoon.services.usage.charges.charges_usage`: the cost grows with subscriptions x charges, not events), the
 `min_amount_cents` true-ups of those charges, and the minimum commitment true-up of the period that closes.
-Pay-in-advance charges are billed as their events come (`in_advance_fees`), never here.
+Pay-in-advance charges are billed as their events come (`in_advance_fees`), and those on recurring metrics
+again at each renewal (`renewal_fees`), never here.
 """
 
 from __future__ import annotations
@@ -21,12 +22,14 @@ from lagoon.domain.plans import Plan
 from lagoon.domain.subscriptions import Subscription
 from lagoon.domain.taxes import Tax
 from lagoon.domain.times import iso
+from lagoon.domain.usage import ChargeUsageResult
 from lagoon.engine.charges import true_up_amount_cents
 from lagoon.engine.invoice_math import TaxRate, minimum_commitment_true_up_cents, resolve_fee_taxes
 from lagoon.engine.money import currency_exponent
 from lagoon.engine.periods import (
     BillingPeriod,
     SubscriptionTerms,
+    charges_period_days,
     days_between,
     interval_containing,
     subscription_fee_for_period,
@@ -97,7 +100,7 @@ def part_fees(
     if part.fee_period is not None:
         fees.append(_subscription_fee(catalog, customer, subscription, plan, terms, part.fee_period))
     if part.charges_period is not None:
-        charge_fees = _charge_fees(catalog, customer, subscription, plan, part.charges_period)
+        charge_fees = _charge_fees(catalog, customer, subscription, plan, terms, part.charges_period)
         fees.extend(charge_fees)
         by_charge: dict[str, int] = defaultdict(int)
         for fee in charge_fees:
@@ -142,7 +145,12 @@ def _subscription_fee(
 
 
 def _charge_fees(
-    catalog: Catalog, customer: Customer, subscription: Subscription, plan: Plan, period: Period
+    catalog: Catalog,
+    customer: Customer,
+    subscription: Subscription,
+    plan: Plan,
+    terms: SubscriptionTerms,
+    period: Period,
 ) -> list[PeriodFee]:
     """A fee per priced bucket — (charge, filter, group) — of the in-arrears, invoiceable charges."""
     charges = [c for c in plan.charges if not c.pay_in_advance and c.invoiceable]
@@ -157,48 +165,58 @@ def _charge_fees(
         timezone=catalog.timezone(customer),
         metrics=catalog.metrics(plan),
         charges=charges,
+        period_days=charges_period_days(terms, period.from_datetime),
     )
-    fees = []
-    for result in results:
-        charge = result.charge
-        charge_filter = result.charge_filter
-        group_text = "" if result.grouped_by is None else repr(sorted(result.grouped_by.items()))
-        fees.append(
-            PeriodFee(
-                key=f"charge#{subscription.lago_id}#{charge.lago_id}#{result.charge_filter_id or '-'}#{group_text}",
-                fee_type="charge",
-                amount_cents=result.amount_cents,
-                precise_amount=result.precise_amount,
-                units=result.units,
-                total_aggregated_units=result.total_aggregated_units,
-                unit_amount=result.unit_amount,
-                events_count=result.events_count,
-                taxes=_fee_taxes(catalog, customer, plan, charge.tax_codes),
-                subscription=subscription,
-                plan=plan,
-                billable_metric_code=result.billable_metric.code,
-                charge_id=charge.lago_id,
-                charge_filter_id=result.charge_filter_id,
-                amount_details=result.amount_details,
-                item=FeeItem(
-                    type="charge",
-                    code=result.billable_metric.code,
-                    name=result.billable_metric.name,
-                    description=result.billable_metric.description,
-                    invoice_display_name=charge.invoice_display_name or result.billable_metric.name,
-                    filter_invoice_display_name=(
-                        charge_filter.invoice_display_name if charge_filter is not None else None
-                    ),
-                    filters=charge_filter.values if charge_filter is not None else None,
-                    lago_item_id=result.billable_metric.lago_id,
-                    item_type="BillableMetric",
-                    grouped_by=result.grouped_by or {},
-                ),
-                from_date=iso(period.from_datetime),
-                to_date=_inclusive(period.to_datetime),
-            )
-        )
-    return fees
+    return [usage_fee(catalog, customer, subscription, plan, result, "charge", period) for result in results]
+
+
+def usage_fee(
+    catalog: Catalog,
+    customer: Customer,
+    subscription: Subscription,
+    plan: Plan,
+    result: ChargeUsageResult,
+    kind: str,
+    period: Period,
+) -> PeriodFee:
+    """The fee of one priced bucket — (charge, filter, group) — dated `period`, keyed
+    `<kind>#<subscription>#<charge>#<filter>#<group>`."""
+    charge = result.charge
+    charge_filter = result.charge_filter
+    group_text = "" if result.grouped_by is None else repr(sorted(result.grouped_by.items()))
+    return PeriodFee(
+        key=f"{kind}#{subscription.lago_id}#{charge.lago_id}#{result.charge_filter_id or '-'}#{group_text}",
+        fee_type="charge",
+        amount_cents=result.amount_cents,
+        precise_amount=result.precise_amount,
+        units=result.units,
+        total_aggregated_units=result.total_aggregated_units,
+        unit_amount=result.unit_amount,
+        events_count=result.events_count,
+        taxes=_fee_taxes(catalog, customer, plan, charge.tax_codes),
+        subscription=subscription,
+        plan=plan,
+        billable_metric_code=result.billable_metric.code,
+        charge_id=charge.lago_id,
+        charge_filter_id=result.charge_filter_id,
+        amount_details=result.amount_details,
+        item=FeeItem(
+            type="charge",
+            code=result.billable_metric.code,
+            name=result.billable_metric.name,
+            description=result.billable_metric.description,
+            invoice_display_name=charge.invoice_display_name or result.billable_metric.name,
+            filter_invoice_display_name=(
+                charge_filter.invoice_display_name if charge_filter is not None else None
+            ),
+            filters=charge_filter.values if charge_filter is not None else None,
+            lago_item_id=result.billable_metric.lago_id,
+            item_type="BillableMetric",
+            grouped_by=result.grouped_by or {},
+        ),
+        from_date=iso(period.from_datetime),
+        to_date=_inclusive(period.to_datetime),
+    )
 
 
 def _active_days(terms: SubscriptionTerms, period: Period) -> tuple[int, int]:

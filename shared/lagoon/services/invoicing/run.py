@@ -30,7 +30,7 @@ from lagoon.domain.times import iso, parse_iso
 from lagoon.engine.periods import local_date
 from lagoon.observability import logger
 from lagoon.services import organizations
-from lagoon.services.invoicing import finalize, invoices, numbering
+from lagoon.services.invoicing import finalize, invoices, numbering, renewal_fees
 from lagoon.services.invoicing.compute import apply_computed, compute
 from lagoon.services.invoicing.drafts import refresh_flagged_drafts
 from lagoon.services.invoicing.due import due_boundaries, invoice_part
@@ -211,6 +211,8 @@ def _create_invoice(
         stored = finalize.finalize_into(writes, draft, catalog, customer, moment)
     # Done again by the next run if this one stops before `project_invoice` (idempotent).
     invoice_store.schedule(writes, stored, moment, "project")
+    # Renewed pay-in-advance charges billed without invoice: put if absent, before the cursors move.
+    renewal_fees.record_fees_without_invoice(catalog, customer, [(s, p) for s, p, _ in due], iso(moment))
     try:
         writes.commit()
     except errors.ConflictRetry:
