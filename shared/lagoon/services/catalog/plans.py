@@ -17,6 +17,7 @@ from lagoon.data.subscriptions import plan_has_subscriptions
 from lagoon.domain.billable_metrics import BillableMetric
 from lagoon.domain.plans import (
     ALL_FILTER_VALUES,
+    USAGE_THRESHOLDS,
     Charge,
     ChargeFilter,
     ChargeFilterInput,
@@ -241,6 +242,9 @@ def _bill_charges_monthly(interval: str, sent: bool | None) -> bool | None:
 
 def create_plan(organization_id: str, data: PlanCreateInput) -> Plan:
     """`POST /plans`."""
+    if data.usage_thresholds:
+        # Lagoon has no progressive billing yet: refused, never stored and then not billed (decisions.md).
+        raise errors.NotImplementedYet(USAGE_THRESHOLDS)
     if data.amount_currency is None:
         raise errors.ValidationFailed.field("amount_currency", "value_is_mandatory")
     catalog.ensure_code_free(organization_id, PLAN, data.code)
@@ -293,6 +297,8 @@ def update_plan(organization_id: str, code: str, data: PlanUpdateInput) -> Plan:
     charges keeping their model and billing options.
     """
     current = get_plan(organization_id, code)
+    if data.usage_thresholds:
+        raise errors.NotImplementedYet(USAGE_THRESHOLDS)
     locked = plan_has_subscriptions(organization_id, current)
     sent = data.model_dump(exclude_unset=True)
     changes: dict[str, Any] = {}
