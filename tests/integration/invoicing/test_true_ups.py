@@ -81,3 +81,19 @@ def test_each_true_up_and_the_charge_fee_it_completes_name_each_other(api, org, 
     assert api.get(f"/fees/{parent_id}").json["fee"]["lago_true_up_fee_id"] == parents[parent_id]["lago_id"]
     assert body["fees_amount_cents"] == 10000 + 300 + 600 + 100 + 700 + 1400 + 400
     assert_matches_contract("/invoices/{lago_id}", "get", 200, {"invoice": body})
+
+
+def test_the_invoice_pdf_prints_each_true_up_under_the_fee_it_completes(api, org, gateway, stream, customer):
+    from tests.integration.documents.conftest import pdf_text, stored_object
+
+    body = _january_invoice(api, org, gateway, stream)
+    download = api.post(f"/invoices/{body['lago_id']}/download")
+    assert download.status == 200, download.body
+    text = pdf_text(stored_object(download.json["invoice"]["file_url"])).splitlines()
+    # Each true-up line comes right under its charge, named after the charge alone ($3.00 of $10.00 used…)
+    assert text[text.index("Storage 3 $1.00 0% $3.00") + 1] == "Storage - True-up 1 $7.00 0% $7.00"
+    # …a filtered charge's under the fee without filter it completes, shown although it billed nothing…
+    regional = text.index("Regional 0 $0.00 0% $0.00")
+    assert text[regional + 1] == "Regional - True-up 1 $14.00 0% $14.00"
+    # …and a grouped charge's under its group's fee, without the group's value
+    assert text[text.index("Calls • a 1 $1.00 0% $1.00") + 1] == "Calls - True-up 1 $4.00 0% $4.00"
