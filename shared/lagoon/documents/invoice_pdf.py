@@ -34,7 +34,7 @@ from lagoon.documents.formatting import (
     to_decimal,
 )
 from lagoon.documents.locales import Locale, document_locale
-from lagoon.documents.parties import party_lines, party_name
+from lagoon.documents.parties import displayed_metadata, party_lines, party_name
 
 PAGE_MARGIN = 15.0
 CONTENT_WIDTH = 210.0 - 2 * PAGE_MARGIN
@@ -50,6 +50,9 @@ ALERT = (185, 28, 28)
 COLUMNS = (82.0, 22.0, 30.0, 18.0, 28.0)
 ROW_LINE = 4.4
 DETAIL_LINE = 3.8
+METADATA_X = CONTENT_WIDTH / 2 + 5.0
+"""Where the customer's metadata column starts, beside the invoice's facts; its keys are METADATA_KEY wide."""
+METADATA_KEY = 35.0
 TOTALS_X = PAGE_MARGIN + 80.0
 TOTALS_LABEL = 70.0
 TOTALS_AMOUNT = CONTENT_WIDTH - 80.0 - TOTALS_LABEL
@@ -249,6 +252,26 @@ class _InvoiceRenderer:
             pdf.cell(38, 5, label)
             self.font(9, "B")
             pdf.cell(80, 5, value, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        below_facts = pdf.get_y()
+        self.customer_metadata(PAGE_MARGIN + 14)
+        pdf.set_xy(PAGE_MARGIN, max(below_facts, pdf.get_y()))
+
+    def customer_metadata(self, top: float) -> None:
+        """The customer's metadata shown on invoices, a "key value" row each beside the invoice's facts (Lago's
+        second invoice-information column); long keys and values wrap in their cells."""
+        pdf = self.pdf
+        pdf.set_y(top)
+        x = PAGE_MARGIN + METADATA_X
+        for key, value in displayed_metadata(self.customer):
+            row_top = pdf.get_y()
+            self.font(9, "", MUTED)
+            pdf.set_xy(x, row_top)
+            self.wrapped(key, METADATA_KEY, 5)
+            below_key = pdf.get_y()
+            self.font(9, "B")
+            pdf.set_xy(x + METADATA_KEY, row_top)
+            self.wrapped(value, CONTENT_WIDTH - METADATA_X - METADATA_KEY, 5)
+            pdf.set_y(max(below_key, pdf.get_y()))
 
     def parties(self) -> None:
         pdf, locale = self.pdf, self.locale

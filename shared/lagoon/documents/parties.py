@@ -38,3 +38,11 @@ def party_lines(party: Mapping[str, Any], locale: Locale) -> list[str]:
     if plain_text(party.get("legal_number")):
         lines.append(locale.label("legal_number", number=plain_text(party["legal_number"])))
     return [line for line in lines if line]
+
+
+def displayed_metadata(customer: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """(key, value) of the customer's metadata marked `display_in_invoice`, oldest first (Lago's v4 template:
+    `customer.metadata.displayable.order(created_at: :asc)`)."""
+    shown = [item for item in customer.get("metadata") or [] if item.get("display_in_invoice") is True]
+    shown.sort(key=lambda item: str(item.get("created_at") or ""))
+    return [(plain_text(item.get("key")), plain_text(item.get("value"))) for item in shown]
