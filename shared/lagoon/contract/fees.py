@@ -159,6 +159,7 @@ class FeeFacts:
     external_subscription_id: str | None = None
     lago_charge_id: str | None = None
     lago_charge_filter_id: str | None = None
+    lago_true_up_fee_id: str | None = None
     lago_true_up_parent_fee_id: str | None = None
     events_count: int | None = None
     pay_in_advance: bool = False
@@ -176,7 +177,7 @@ def build_fee(fee: FeeFacts, layout: FeeLayout) -> dict[str, Any]:
         "lago_charge_filter_id": fee.lago_charge_filter_id,
         "lago_fixed_charge_id": None,
         "lago_invoice_id": fee.lago_invoice_id,
-        "lago_true_up_fee_id": None,
+        "lago_true_up_fee_id": fee.lago_true_up_fee_id,
         "lago_true_up_parent_fee_id": fee.lago_true_up_parent_fee_id,
         "lago_subscription_id": fee.lago_subscription_id,
         "lago_customer_id": fee.lago_customer_id,

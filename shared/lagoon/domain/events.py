@@ -87,20 +87,29 @@ class EventInput(LagoonModel):
     @field_validator("transaction_id", "external_subscription_id", "code", mode="before")
     @classmethod
     def _text(cls, value: Any) -> Any:
-        # Lago accepts numeric ids and stores them as strings.
-        if isinstance(value, int) and not isinstance(value, bool):
-            return str(value)
-        return value
+        return numeric_id_as_text(value)
 
     @field_validator("properties")
     @classmethod
     def _scalar_properties(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
-        if value is None:
-            return None
-        for item in value.values():
-            if not isinstance(item, _PropertyValue):  # type: ignore[arg-type]
-                raise PydanticCustomError("value_is_invalid", "event properties must be scalar values")
-        return value
+        return scalar_properties(value)
+
+
+def numeric_id_as_text(value: Any) -> Any:
+    """Lago accepts numeric ids and codes and stores them as strings."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    return value
+
+
+def scalar_properties(value: dict[str, Any] | None) -> dict[str, Any] | None:
+    """Event properties are scalar values (strings, numbers, booleans, null), else `value_is_invalid`."""
+    if value is None:
+        return None
+    for item in value.values():
+        if not isinstance(item, _PropertyValue):  # type: ignore[arg-type]
+            raise PydanticCustomError("value_is_invalid", "event properties must be scalar values")
+    return value
 
 
 @dataclass(frozen=True, slots=True)

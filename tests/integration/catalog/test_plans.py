@@ -199,6 +199,48 @@ def test_a_charge_in_pricing_units_is_refused_not_billed_in_the_currency(api):
     assert response.status == 200, response.body
 
 
+USAGE_THRESHOLDS_REFUSED = {
+    "status": 405,
+    "error": "Method Not Allowed",
+    "code": "not_implemented",
+    "error_details": {
+        "message": "usage thresholds (progressive billing) is not implemented in this version of Lagoon"
+    },
+}
+
+
+def test_a_plan_with_usage_thresholds_is_refused_not_stored_without_them(api):
+    # Given a plan that asks for a progressive-billing invoice at $100 of usage
+    thresholds = [{"amount_cents": 10000, "threshold_display_name": "First", "recurring": False}]
+    # When it is posted, then it is refused with the deferred-feature error and nothing is stored
+    response = api.post("/plans", plan_body(usage_thresholds=thresholds))
+    assert (response.status, response.json) == (405, USAGE_THRESHOLDS_REFUSED)
+    assert api.get("/plans/startup").status == 404
+    assert outbox_messages("plan.created") == []
+    # And an empty list or a null (lago-python-client's default) asks for no threshold: the plan is created
+    assert create_plan(api, usage_thresholds=[])["usage_thresholds"] == []
+    assert create_plan(api, "other", usage_thresholds=None)["usage_thresholds"] == []
+
+
+def test_adding_usage_thresholds_to_a_plan_is_refused_and_changes_nothing(api):
+    create_plan(api)
+    thresholds = [{"amount_cents": 5000, "recurring": True}]
+    response = api.put("/plans/startup", {"plan": {"name": "Renamed", "usage_thresholds": thresholds}})
+    assert (response.status, response.json) == (405, USAGE_THRESHOLDS_REFUSED)
+    assert api.get("/plans/startup").json["plan"]["name"] == "Startup"
+    assert outbox_messages("plan.updated") == []
+    # Removing every threshold (an empty list) is no use of the feature: the rest of the update applies
+    response = api.put("/plans/startup", {"plan": {"name": "Renamed", "usage_thresholds": []}})
+    assert response.status == 200, response.body
+    assert (response.json["plan"]["name"], response.json["plan"]["usage_thresholds"]) == ("Renamed", [])
+    # A threshold list that is not a list is a validation error, as any other field
+    response = api.put("/plans/startup", {"plan": {"usage_thresholds": "10000"}})
+    assert (response.status, response.json["error_details"]) == (
+        422,
+        {"usage_thresholds": ["value_is_invalid"]},
+    )
+
+
 @pytest.mark.parametrize(
     ("fields", "details"),
     [

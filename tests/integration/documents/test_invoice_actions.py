@@ -33,6 +33,26 @@ def test_void_a_finalized_unpaid_invoice(api, finalized):
     assert_webhook_matches_contract(envelope(voided))
 
 
+def test_a_voided_invoice_cannot_be_updated(api, finalized):
+    # Given a voided invoice
+    lago_id = finalized["lago_id"]
+    assert api.post(f"/invoices/{lago_id}/void").status == 200
+    before = api.get(f"/invoices/{lago_id}").json["invoice"]
+    # When its payment status or metadata is updated, then Lago's 405 answers (InvoicesController#update)
+    for change in ({"payment_status": "succeeded"}, {"metadata": [{"key": "po", "value": "PO-1"}]}):
+        response = api.put(f"/invoices/{lago_id}", {"invoice": change})
+        assert (response.status, response.json) == (
+            405,
+            {"status": 405, "error": "Method Not Allowed", "code": "update_on_voided_invoice"},
+        ), change
+    # And nothing changed: the invoice, its fees, no payment webhook
+    assert api.get(f"/invoices/{lago_id}").json["invoice"] == before
+    assert outbox("invoice.payment_status_updated") == []
+    assert {fee["payment_status"] for fee in before["fees"]} == {"pending"}
+    assert {fee["payment_status"] for fee in api.get("/fees").json["fees"]} == {"pending"}
+    assert api.put(f"/invoices/{UNKNOWN}", {"invoice": {"payment_status": "succeeded"}}).status == 404
+
+
 def test_paid_and_draft_invoices_cannot_be_voided(api, finalized):
     lago_id = finalized["lago_id"]
     assert api.put(f"/invoices/{lago_id}", {"invoice": {"payment_status": "succeeded"}}).status == 200

@@ -17,6 +17,7 @@ from lagoon.data.subscriptions import plan_has_subscriptions
 from lagoon.domain.billable_metrics import BillableMetric
 from lagoon.domain.plans import (
     ALL_FILTER_VALUES,
+    USAGE_THRESHOLDS,
     Charge,
     ChargeFilter,
     ChargeFilterInput,
@@ -239,8 +240,16 @@ def _bill_charges_monthly(interval: str, sent: bool | None) -> bool | None:
     return bool(sent)
 
 
+def _refuse_usage_thresholds(data: PlanCreateInput | PlanUpdateInput) -> None:
+    """Lagoon has no progressive billing yet: thresholds are refused, never stored and then not billed
+    (docs/decisions.md "Usage thresholds"); an empty list asks for none."""
+    if data.usage_thresholds:
+        raise errors.NotImplementedYet(USAGE_THRESHOLDS)
+
+
 def create_plan(organization_id: str, data: PlanCreateInput) -> Plan:
     """`POST /plans`."""
+    _refuse_usage_thresholds(data)
     if data.amount_currency is None:
         raise errors.ValidationFailed.field("amount_currency", "value_is_mandatory")
     catalog.ensure_code_free(organization_id, PLAN, data.code)
@@ -293,6 +302,7 @@ def update_plan(organization_id: str, code: str, data: PlanUpdateInput) -> Plan:
     charges keeping their model and billing options.
     """
     current = get_plan(organization_id, code)
+    _refuse_usage_thresholds(data)
     locked = plan_has_subscriptions(organization_id, current)
     sent = data.model_dump(exclude_unset=True)
     changes: dict[str, Any] = {}

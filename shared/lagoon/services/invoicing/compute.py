@@ -149,6 +149,7 @@ def _fee_body(
         external_subscription_id=fee.subscription.external_id,
         lago_charge_id=fee.charge_id,
         lago_charge_filter_id=fee.charge_filter_id,
+        lago_true_up_fee_id=stable_id(invoice_id, fee.true_up_key) if fee.true_up_key else None,
         lago_true_up_parent_fee_id=stable_id(invoice_id, fee.true_up_parent_key)
         if fee.true_up_parent_key
         else None,

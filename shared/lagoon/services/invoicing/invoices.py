@@ -132,8 +132,13 @@ def get_invoice(organization_id: str, lago_id: str) -> Invoice:
 
 
 def update_invoice(organization_id: str, lago_id: str, data: InvoiceUpdateInput) -> Invoice:
-    """`PUT /invoices/{lago_id}`: payment status (`invoice.payment_status_updated`) and metadata."""
+    """`PUT /invoices/{lago_id}`: payment status (`invoice.payment_status_updated`) and metadata.
+
+    A voided invoice cannot be modified (lago-docs changelog "Void invoices"; lago-api's InvoicesController
+    answers 405 `update_on_voided_invoice` before anything else)."""
     invoice = invoice_store.get_invoice(organization_id, lago_id)
+    if invoice.status == "voided":
+        raise errors.MethodNotAllowed("update_on_voided_invoice")
     sent = data.model_fields_set
     now = iso(datetime.now(UTC))
     update: dict[str, Any] = {"updated_at": now}

@@ -8,9 +8,8 @@ again at each renewal (`renewal_fees`), never here.
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -61,6 +60,9 @@ class PeriodFee:
     charge_filter_id: str | None = None
     amount_details: dict[str, Any] = field(default_factory=dict)
     true_up_parent_key: str | None = None
+    """A true-up: the key of the charge fee it completes (`lago_true_up_parent_fee_id`)."""
+    true_up_key: str | None = None
+    """A charge fee completed by a true-up: the true-up's key (`lago_true_up_fee_id`)."""
 
 
 def tax_rates(found: Iterable[Tax]) -> tuple[TaxRate, ...]:
@@ -101,13 +103,10 @@ def part_fees(
         fees.append(_subscription_fee(catalog, customer, subscription, plan, terms, part.fee_period))
     if part.charges_period is not None:
         charge_fees = _charge_fees(catalog, customer, subscription, plan, terms, part.charges_period)
-        fees.extend(charge_fees)
-        by_charge: dict[str, int] = defaultdict(int)
-        for fee in charge_fees:
-            by_charge[fee.charge_id or ""] += fee.amount_cents
-        fees.extend(
-            _charge_true_ups(catalog, customer, subscription, plan, terms, part.charges_period, by_charge)
-        )
+        true_ups = _charge_true_ups(plan, terms, part.charges_period, charge_fees)
+        completed = {true_up.true_up_parent_key: true_up.key for true_up in true_ups}
+        fees.extend(replace(fee, true_up_key=completed.get(fee.key)) for fee in charge_fees)
+        fees.extend(true_ups)
     if part.commitment_period is not None and plan.minimum_commitment is not None:
         fees.extend(_commitment_fee(catalog, customer, subscription, plan, terms, part, fees))
     return fees
@@ -227,15 +226,13 @@ def _active_days(terms: SubscriptionTerms, period: Period) -> tuple[int, int]:
 
 
 def _charge_true_ups(
-    catalog: Catalog,
-    customer: Customer,
-    subscription: Subscription,
-    plan: Plan,
-    terms: SubscriptionTerms,
-    period: Period,
-    fees_by_charge: dict[str, int],
+    plan: Plan, terms: SubscriptionTerms, period: Period, charge_fees: list[PeriodFee]
 ) -> list[PeriodFee]:
-    """`min_amount_cents` true-ups: the shortfall of a charge's fees below its minimum, prorated on days."""
+    """`min_amount_cents` true-ups: the shortfall of a charge's fees below its minimum, prorated on days.
+
+    As Lago's `Fees::CreateTrueUpService`, a true-up is a one-unit copy of the charge's first fee without a
+    filter (its parent, `lago_true_up_parent_fee_id`; with no such fee there is no true-up), without a filter,
+    events or breakdown."""
     charges_full = interval_containing(terms, period.from_datetime, terms.charges_interval)
     full_period = Period(
         from_datetime=period.from_datetime,
@@ -247,43 +244,27 @@ def _charge_true_ups(
     exponent = currency_exponent(plan.amount_currency)
     found = []
     for charge in plan.charges:
-        if not charge.min_amount_cents or charge.lago_id not in fees_by_charge:
+        fees = [fee for fee in charge_fees if fee.charge_id == charge.lago_id]
+        parent = next((fee for fee in fees if fee.charge_filter_id is None), None)
+        if not charge.min_amount_cents or parent is None:
             continue
-        amount = true_up_amount_cents(
-            fees_by_charge[charge.lago_id], charge.min_amount_cents, active_days=active, period_days=full
-        )
+        used = sum(fee.amount_cents for fee in fees)
+        amount = true_up_amount_cents(used, charge.min_amount_cents, active_days=active, period_days=full)
         if amount <= 0:
             continue
-        metric = catalog.metrics(plan).get(charge.billable_metric_id)
         precise = Decimal(amount) / (Decimal(10) ** exponent)
         found.append(
-            PeriodFee(
-                key=f"true_up#{subscription.lago_id}#{charge.lago_id}",
-                fee_type="charge",
+            replace(
+                parent,
+                key=f"true_up#{parent.subscription.lago_id}#{charge.lago_id}",
                 amount_cents=amount,
                 precise_amount=precise,
                 units=Decimal(1),
                 total_aggregated_units=Decimal(1),
                 unit_amount=precise,
                 events_count=0,
-                taxes=_fee_taxes(catalog, customer, plan, charge.tax_codes),
-                subscription=subscription,
-                plan=plan,
-                billable_metric_code=metric.code if metric else None,
-                charge_id=charge.lago_id,
-                item=FeeItem(
-                    type="charge",
-                    code=metric.code if metric else charge.billable_metric_code,
-                    name=metric.name if metric else charge.billable_metric_code,
-                    description=metric.description if metric else None,
-                    invoice_display_name=charge.invoice_display_name
-                    or (metric.name if metric else charge.billable_metric_code),
-                    lago_item_id=charge.billable_metric_id,
-                    item_type="BillableMetric",
-                ),
-                from_date=iso(period.from_datetime),
-                to_date=_inclusive(period.to_datetime),
-                true_up_parent_key=f"charge#{subscription.lago_id}#{charge.lago_id}#-#",
+                amount_details={},
+                true_up_parent_key=parent.key,
             )
         )
     return found

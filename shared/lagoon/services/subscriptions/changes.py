@@ -34,7 +34,7 @@ from lagoon.data.subscriptions import (
     subscriptions_of,
 )
 from lagoon.domain.customers import Customer, CustomerInput
-from lagoon.domain.plans import Plan
+from lagoon.domain.plans import USAGE_THRESHOLDS, Plan
 from lagoon.domain.subscriptions import (
     Subscription,
     SubscriptionInput,
@@ -106,6 +106,8 @@ def create_subscription(
     lagoon.services.lifecycle's: see `Assignment`."""
     if data.plan_overrides:
         raise errors.NotImplementedYet("plan overrides")
+    if data.usage_thresholds:
+        raise errors.NotImplementedYet(USAGE_THRESHOLDS)
     moment = now or _now()
     plan = plans.get_plan(organization_id, data.plan_code)
     start = data.subscription_at or moment
@@ -284,6 +286,8 @@ def update_subscription(
     """`PUT /subscriptions/{external_id}`: name, ending_at, and subscription_at of a pending subscription."""
     if data.plan_overrides:
         raise errors.NotImplementedYet("plan overrides")
+    if data.usage_thresholds:
+        raise errors.NotImplementedYet(USAGE_THRESHOLDS)
     moment = now or _now()
     subscription = get_subscription(organization_id, external_id, status)
     sent = data.model_fields_set
