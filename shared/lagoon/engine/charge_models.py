@@ -92,12 +92,14 @@ def _prepared_tiers(properties: GraduatedProperties | GraduatedPercentagePropert
 def _price_tiers(
     tiers: Sequence[_Tier], units: Decimal, percentage: bool
 ) -> tuple[Decimal, list[dict[str, Any]]]:
+    """The reached tiers: the first one always (its flat amount is due even without usage, lago-api #5760),
+    each next one once the units pass the previous bound. Negative units reach none."""
     total = ZERO
     breakdown: list[dict[str, Any]] = []
+    if units < 0:
+        return total, breakdown
     for tier in tiers:
         if units <= tier.lower and breakdown:
-            break
-        if units <= 0:
             break
         top = units if tier.upper is None or units < tier.upper else tier.upper
         tier_units = top - tier.lower
@@ -115,7 +117,8 @@ def _price_tiers(
         if percentage:
             row["rate"] = tier.per_unit_amount * HUNDRED
         else:
-            row["per_unit_amount"] = tier.per_unit_amount
+            # Lago shows a per-unit amount of 0 for a tier without units (RangeGraduatedService).
+            row["per_unit_amount"] = tier.per_unit_amount if tier_units else ZERO
         breakdown.append(row)
     return total, breakdown
 
@@ -130,7 +133,8 @@ def price_standard(properties: StandardProperties, units: Decimal) -> tuple[Deci
 def price_graduated(
     properties: GraduatedProperties | Sequence[_Tier], units: Decimal
 ) -> tuple[Decimal, dict[str, Any]]:
-    """graduated: each tier prices its own units, plus its flat amount once the tier is reached.
+    """graduated: each tier prices its own units, plus its flat amount once the tier is reached; the first
+    tier is always reached, so no usage still pays its flat amount (lago-api `GraduatedService`, #5760).
 
     Checklist §4.2 (derived): tiers [0-10: flat 10, 0.5/unit], 8 units → 10 + 8 * 0.5 = 14.
     Accepts a `tier_table` to skip preparing the tiers on every call.
@@ -170,7 +174,7 @@ def price_graduated_prorated(
     total = ZERO
     breakdown: list[dict[str, Any]] = []
     for index, tier in enumerate(tiers):
-        if units <= 0 or (units <= tier.lower and breakdown):
+        if units < 0 or (units <= tier.lower and breakdown):
             break
         per_unit_total = tier_prorated[index] * tier.per_unit_amount
         tier_total = per_unit_total + tier.flat_amount
@@ -181,7 +185,7 @@ def price_graduated_prorated(
                 "from_value": tier.from_value,
                 "to_value": tier.to_value,
                 "flat_unit_amount": tier.flat_amount,
-                "per_unit_amount": tier.per_unit_amount,
+                "per_unit_amount": tier.per_unit_amount if tier_prorated[index] else ZERO,
                 "per_unit_total_amount": per_unit_total,
                 "total_with_flat_amount": tier_total,
             }
@@ -205,18 +209,18 @@ def price_volume(
 ) -> tuple[Decimal, dict[str, Any]]:
     """volume: the single tier containing the total units prices all of them, plus its flat amount.
 
-    Zero units cost nothing. Fractional units between two tiers (10.5 with 0-10 / 11-inf) belong to the
-    upper tier. `priced_units` (prorated units) are multiplied by the tier's price, the tier still being
-    chosen by the full units.
+    Zero units pay the first tier's flat amount (lago-api `VolumeService`, #5760); negative units nothing.
+    Fractional units between two tiers (10.5 with 0-10 / 11-inf) belong to the upper tier. `priced_units`
+    (prorated units) are multiplied by the tier's price, the tier still being chosen by the full units.
     """
-    if units <= 0:
+    if units < 0:
         return ZERO, {"flat_unit_amount": ZERO, "per_unit_amount": ZERO, "per_unit_total_amount": ZERO}
     ranges = properties.volume_ranges
     matching = next((r for r in ranges if r.to_value is None or units <= r.to_value), ranges[-1])
     per_unit_total = (units if priced_units is None else priced_units) * matching.per_unit_amount
     details = {
         "flat_unit_amount": matching.flat_amount,
-        "per_unit_amount": matching.per_unit_amount,
+        "per_unit_amount": matching.per_unit_amount if units else ZERO,
         "per_unit_total_amount": per_unit_total,
     }
     return matching.flat_amount + per_unit_total, details

@@ -102,6 +102,33 @@ def test_every_charge_model(api, org, stream, model, properties, values, amount_
     assert usage["amount_cents"] == amount_cents
 
 
+def test_no_usage_shows_the_first_tiers_flat_amounts(api, org, stream):
+    # Given graduated (flat 2.00) and volume (flat 0.75) charges and no event yet
+    metric = create_metric(api)
+    graduated = CHARGE_MODELS[1][1]
+    volume = {
+        "volume_ranges": [
+            {"from_value": 0, "to_value": 10, "per_unit_amount": "1", "flat_amount": "0.75"},
+            {"from_value": 11, "to_value": None, "per_unit_amount": "0.5", "flat_amount": "3"},
+        ]
+    }
+    create_plan(
+        api,
+        charges=[
+            charge(metric, charge_model="graduated", properties=graduated),
+            charge(metric, charge_model="volume", properties=volume),
+        ],
+    )
+    subscribe(api)
+    # Then the current usage already owes both flat amounts, at 0 units (lago-api #5760)
+    usage = current_usage(api)
+    assert [(c["charge"]["charge_model"], c["units"], c["amount_cents"]) for c in usage["charges_usage"]] == [
+        ("graduated", "0", 200),
+        ("volume", "0", 75),
+    ]
+    assert usage["amount_cents"] == 275 and usage["total_amount_cents"] == 275
+
+
 def test_dynamic_charge_sums_the_events_amounts(api, org, stream):
     # Given a dynamic charge: each event carries its own price
     metric = create_metric(api)

@@ -61,14 +61,15 @@ PRICING_CASES = [
         1400,
         id="graduated-checklist-4.2-derived-8-units-14.00",
     ),
-    pytest.param("graduated", GRADUATED, aggregation(0), "USD", 0, id="graduated-zero-units"),
+    # lago-api charges the first tier's flat amount even without usage (ChargeModels::GraduatedService).
+    pytest.param("graduated", GRADUATED, aggregation(0, 0), "USD", 1000, id="graduated-zero-units-flat"),
     pytest.param("graduated", GRADUATED, aggregation(10), "USD", 1500, id="graduated-tier-edge"),
     pytest.param("graduated", GRADUATED, aggregation(11), "USD", 2040, id="graduated-first-unit-of-tier-two"),
     pytest.param("graduated", GRADUATED, aggregation(25), "USD", 2450, id="graduated-three-tiers"),
     pytest.param(
         "graduated", GRADUATED, aggregation("10.5"), "USD", 2020, id="graduated-fractional-above-edge"
     ),
-    pytest.param("volume", VOLUME, aggregation(0), "USD", 0, id="volume-zero-units"),
+    pytest.param("volume", VOLUME, aggregation(0, 0), "USD", 100, id="volume-zero-units-flat"),
     pytest.param("volume", VOLUME, aggregation(100), "USD", 20100, id="volume-first-tier-edge"),
     pytest.param("volume", VOLUME, aggregation(101), "USD", 10300, id="volume-second-tier"),
     pytest.param("volume", VOLUME, aggregation(5000), "USD", 250300, id="volume-last-tier"),
@@ -98,6 +99,14 @@ PRICING_CASES = [
     ),
     pytest.param(
         "graduated_percentage", GRADUATED_PERCENTAGE, aggregation(300), "EUR", 500, id="graduated-percentage"
+    ),
+    pytest.param(
+        "graduated_percentage",
+        GRADUATED_PERCENTAGE,
+        aggregation(0, 0),
+        "EUR",
+        100,
+        id="graduated-percentage-zero-units-flat",
     ),
     pytest.param(
         "dynamic",
@@ -156,6 +165,68 @@ def test_graduated_details_list_each_reached_tier() -> None:
     }
     assert priced.amount == Decimal("24.5")
     assert priced.unit_amount == Decimal("0.98")
+
+
+def test_zero_units_pay_the_first_tier_flat_amount_with_lago_details() -> None:
+    # lago-api (#5760): no usage still costs the first tier's flat amount; its per-unit amount shows 0.
+    graduated = price_charge(
+        "graduated", validate_charge_properties("graduated", GRADUATED), aggregation(0, 0), "USD"
+    )
+    assert (graduated.amount, graduated.amount_cents, graduated.unit_amount) == (Decimal(10), 1000, 0)
+    assert amount_details_json(graduated.details) == {
+        "graduated_ranges": [
+            {
+                "units": "0",
+                "from_value": 0,
+                "to_value": 10,
+                "flat_unit_amount": "10",
+                "per_unit_amount": "0",
+                "per_unit_total_amount": "0",
+                "total_with_flat_amount": "10",
+            }
+        ]
+    }
+    volume = price_charge("volume", validate_charge_properties("volume", VOLUME), aggregation(0, 0), "USD")
+    assert (volume.amount_cents, volume.unit_amount) == (100, 0)
+    assert amount_details_json(volume.details) == {
+        "flat_unit_amount": "1",
+        "per_unit_amount": "0",
+        "per_unit_total_amount": "0",
+    }
+    percentage = price_charge(
+        "graduated_percentage",
+        validate_charge_properties("graduated_percentage", GRADUATED_PERCENTAGE),
+        aggregation(0, 0),
+        "EUR",
+    )
+    assert amount_details_json(percentage.details)["graduated_percentage_ranges"] == [
+        {
+            "units": "0",
+            "from_value": 0,
+            "to_value": 100,
+            "flat_unit_amount": "1",
+            "rate": "2",
+            "per_unit_total_amount": "0",
+            "total_with_flat_amount": "1",
+        }
+    ]
+    # A first tier without a flat amount keeps an unused charge free.
+    free_first = {"graduated_ranges": [tier(0, 1, "0"), tier(2, None, "1", "5")]}
+    assert (
+        price_charge(
+            "graduated", validate_charge_properties("graduated", free_first), aggregation(0, 0), "USD"
+        ).amount_cents
+        == 0
+    )
+
+
+def test_prorated_graduated_without_usage_pays_the_first_flat_amount() -> None:
+    # lago-api ProratedGraduatedService: `result_with_flat_amount(0, 0, 0)` at zero units.
+    properties = validate_charge_properties("graduated", GRADUATED)
+    priced = price_charge(
+        "graduated", properties, aggregation(0, 0, prorated_units=Decimal(0)), "USD", prorated=True
+    )
+    assert priced.amount_cents == 1000
 
 
 def test_volume_and_package_details() -> None:
@@ -270,6 +341,21 @@ def test_pay_in_advance_prices_the_increment() -> None:
     standard = validate_charge_properties("standard", {"amount": "2"})
     refund = price_in_advance_event("standard", standard, aggregation(5), aggregation(3), "USD")
     assert refund.amount_cents == 0
+
+
+def test_pay_in_advance_first_event_pays_the_first_flat_amount_once() -> None:
+    # lago-api prices the side without the event at 0 when it has no units (`exclude_event`): the first
+    # event pays the first tier's flat amount, the next ones only their increment.
+    graduated = validate_charge_properties("graduated", GRADUATED)
+    first = price_in_advance_event("graduated", graduated, aggregation(0, 0), aggregation(2, 1), "USD")
+    assert first.amount_cents == 1100  # flat 10 + 2 x 0.5
+    second = price_in_advance_event("graduated", graduated, aggregation(2, 1), aggregation(3, 2), "USD")
+    assert second.amount_cents == 50
+    percentage = validate_charge_properties("graduated_percentage", GRADUATED_PERCENTAGE)
+    first = price_in_advance_event(
+        "graduated_percentage", percentage, aggregation(0, 0), aggregation(50, 1), "EUR"
+    )
+    assert first.amount_cents == 200  # flat 1 + 2 % of 50
 
 
 @pytest.mark.parametrize(

@@ -67,7 +67,9 @@ def test_volume_picks_exactly_one_range(ranges: list[dict[str, Any]], units: Dec
     assert isinstance(properties, VolumeProperties)
     amount, details = price_volume(properties, units)
     if units == 0:
-        assert amount == 0
+        # lago-api (#5760): no usage pays the first tier's flat amount.
+        assert amount == properties.volume_ranges[0].flat_amount
+        assert details["per_unit_amount"] == 0
         return
     containing = [
         r
