@@ -25,6 +25,7 @@ from lagoon.engine.properties import (
     PercentageProperties,
     StandardProperties,
     VolumeProperties,
+    bound_number,
 )
 
 ZERO = Decimal(0)
@@ -33,10 +34,11 @@ HUNDRED = Decimal(100)
 
 @dataclass(frozen=True, slots=True)
 class _Tier:
-    """A tier prepared for pricing: it holds the units above `lower` up to `upper` (None: no limit)."""
+    """A tier prepared for pricing: it holds the units above `lower` up to `upper` (None: no limit).
+    `from_value` / `to_value` are its bounds as Lago shows them in `amount_details` (JSON numbers)."""
 
-    from_value: int
-    to_value: int | None
+    from_value: int | float
+    to_value: int | float | None
     lower: Decimal
     upper: Decimal | None
     per_unit_amount: Decimal
@@ -46,17 +48,19 @@ class _Tier:
 def tier_table(ranges: Sequence[GraduatedRange | GraduatedPercentageRange]) -> tuple[_Tier, ...]:
     """Precomputed tiers. Tier n holds the units above the previous tier's `to_value`: with the spec's
     bounds (0-10, 11-20, 21-inf) 10 units fill the first tier, the 11th unit is the first of the second, and
-    fractional units (10.5) fall in the tier above (0.5 units in 11-20)."""
+    fractional units (10.5) fall in the tier above (0.5 units in 11-20). Adjacent bounds (0-10, 10-inf, or
+    decimal 0-0.1, 0.1-1) give the same split: lago-api counts `to - from` units in an adjacent tier and
+    `to - from + 1` in a `+1` one, both the units above the previous `to_value`."""
     tiers = []
-    previous_to: int | None = None
+    previous_to: Decimal | None = None
     for tier in ranges:
         amount = tier.per_unit_amount if isinstance(tier, GraduatedRange) else tier.rate / HUNDRED
         tiers.append(
             _Tier(
-                from_value=tier.from_value,
-                to_value=tier.to_value,
-                lower=Decimal(previous_to or 0),
-                upper=None if tier.to_value is None else Decimal(tier.to_value),
+                from_value=bound_number(tier.from_value) or 0,
+                to_value=bound_number(tier.to_value),
+                lower=previous_to or ZERO,
+                upper=tier.to_value,
                 per_unit_amount=amount,
                 flat_amount=tier.flat_amount,
             )

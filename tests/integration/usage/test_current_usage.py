@@ -129,6 +129,25 @@ def test_no_usage_shows_the_first_tiers_flat_amounts(api, org, stream):
     assert usage["amount_cents"] == 275 and usage["total_amount_cents"] == 275
 
 
+def test_decimal_adjacent_graduated_tiers_price_each_slice(api, org, stream):
+    # Given tiers of 0 → 0.1 TB at 10, 0.1 → 1 TB at 5 and 1 TB and more at 1 (lago-api #5269's example)
+    metric = create_metric(api)
+    ranges = [
+        {"from_value": 0, "to_value": 0.1, "per_unit_amount": "10", "flat_amount": "0"},
+        {"from_value": 0.1, "to_value": 1, "per_unit_amount": "5", "flat_amount": "0"},
+        {"from_value": 1, "to_value": None, "per_unit_amount": "1", "flat_amount": "0"},
+    ]
+    create_plan(
+        api, charges=[charge(metric, charge_model="graduated", properties={"graduated_ranges": ranges})]
+    )
+    subscribe(api)
+    # When 1.5 TB are used
+    send(api, stream, event("tx_1", gb="1.5"))
+    # Then 0.1 x 10 + 0.9 x 5 + 0.5 x 1 = 6.00
+    [charge_usage] = current_usage(api)["charges_usage"]
+    assert (charge_usage["units"], charge_usage["amount_cents"]) == ("1.5", 600)
+
+
 def test_dynamic_charge_sums_the_events_amounts(api, org, stream):
     # Given a dynamic charge: each event carries its own price
     metric = create_metric(api)

@@ -23,7 +23,7 @@ def aggregation(units: str | int, events_count: int = 1, **kwargs: Any) -> Aggre
     )
 
 
-def tier(from_value: int, to_value: int | None, per_unit: str, flat: str = "0") -> dict[str, Any]:
+def tier(from_value: Any, to_value: Any, per_unit: str, flat: str = "0") -> dict[str, Any]:
     return {"from_value": from_value, "to_value": to_value, "per_unit_amount": per_unit, "flat_amount": flat}
 
 
@@ -227,6 +227,48 @@ def test_prorated_graduated_without_usage_pays_the_first_flat_amount() -> None:
         "graduated", properties, aggregation(0, 0, prorated_units=Decimal(0)), "USD", prorated=True
     )
     assert priced.amount_cents == 1000
+
+
+def test_adjacent_and_decimal_ranges_price_the_units_above_the_previous_bound() -> None:
+    # lago-api prices adjacent ranges without the +1 (RangeGraduatedService `adjacent_model`): 0-10 then
+    # 10-inf, 15 units → 10 x 1 + 5 x 0.5.
+    adjacent = {"graduated_ranges": [tier(0, 10, "1"), tier(10, None, "0.5")]}
+    priced = price_charge(
+        "graduated", validate_charge_properties("graduated", adjacent), aggregation(15), "USD"
+    )
+    assert priced.amount == Decimal("12.5")
+    assert [
+        (row["from_value"], row["to_value"], row["units"]) for row in priced.details["graduated_ranges"]
+    ] == [
+        (0, 10, Decimal(10)),
+        (10, None, Decimal(5)),
+    ]
+    # Decimal tiers (lago-api #5269's example: 0 → 0.1 TB, 0.1 → 1 TB, 1 → 10 TB): 0.55 TB.
+    decimal = {"graduated_ranges": [tier(0, 0.1, "10"), tier(0.1, 1, "5"), tier(1, None, "1")]}
+    priced = price_charge(
+        "graduated", validate_charge_properties("graduated", decimal), aggregation("0.55"), "USD"
+    )
+    assert priced.amount == Decimal("3.25")  # 0.1 x 10 + 0.45 x 5
+    assert amount_details_json(priced.details)["graduated_ranges"][1]["from_value"] == 0.1
+    # Adjacent graduated percentage tiers: 1 % of the first 100, 2 % of the 50 above it.
+    percentage = {
+        "graduated_percentage_ranges": [
+            {"from_value": 0, "to_value": 100, "rate": "1", "flat_amount": "0"},
+            {"from_value": 100, "to_value": None, "rate": "2", "flat_amount": "0"},
+        ]
+    }
+    priced = price_charge(
+        "graduated_percentage",
+        validate_charge_properties("graduated_percentage", percentage),
+        aggregation(150),
+        "USD",
+    )
+    assert priced.amount == Decimal("2")
+    # A volume tier after a `to_value + 2` bound takes the units in the gap: 6 units on 0-5 / 7-inf.
+    gap = {"volume_ranges": [tier(0, 5, "1"), tier(7, None, "2")]}
+    assert (
+        price_charge("volume", validate_charge_properties("volume", gap), aggregation(6), "USD").amount == 12
+    )
 
 
 def test_volume_and_package_details() -> None:

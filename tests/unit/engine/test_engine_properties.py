@@ -24,24 +24,26 @@ units_strategy = st.decimals(min_value=0, max_value=100_000, places=3)
 
 
 @st.composite
-def tier_lists(draw: st.DrawFn) -> list[dict[str, Any]]:
+def tier_lists(draw: st.DrawFn, adjacent: bool = False) -> list[dict[str, Any]]:
+    """Tiers with `to_value + 1` bounds, or (`adjacent`) each next tier starting at the previous `to_value`
+    or one above it, with decimal bounds, as lago-api's RangeBoundsValidator accepts them."""
     widths = draw(st.lists(st.integers(min_value=1, max_value=500), min_size=0, max_size=9))
     tiers = []
-    from_value = 0
+    from_value: Any = 0
     for width in widths:
-        to_value = from_value + width
+        to_value = from_value + (Decimal(width) / 100 if adjacent else width)
         tiers.append(
             {
-                "from_value": from_value,
-                "to_value": to_value,
+                "from_value": str(from_value) if adjacent else from_value,
+                "to_value": str(to_value) if adjacent else to_value,
                 "per_unit_amount": str(draw(amounts)),
                 "flat_amount": str(draw(amounts)),
             }
         )
-        from_value = to_value + 1
+        from_value = to_value + (draw(st.sampled_from([0, 1])) if adjacent else 1)
     tiers.append(
         {
-            "from_value": from_value,
+            "from_value": str(from_value) if adjacent else from_value,
             "to_value": None,
             "per_unit_amount": str(draw(amounts)),
             "flat_amount": str(draw(amounts)),
@@ -50,7 +52,7 @@ def tier_lists(draw: st.DrawFn) -> list[dict[str, Any]]:
     return tiers
 
 
-@given(tier_lists(), units_strategy)
+@given(st.one_of(tier_lists(), tier_lists(adjacent=True)), units_strategy)
 def test_graduated_is_the_sum_of_its_tiers(ranges: list[dict[str, Any]], units: Decimal) -> None:
     properties = validate_charge_properties("graduated", {"graduated_ranges": ranges})
     assert isinstance(properties, GraduatedProperties)
