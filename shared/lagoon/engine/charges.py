@@ -76,7 +76,13 @@ def _precise_amount(
     if charge_model == "package" and isinstance(properties, PackageProperties):
         return price_package(properties, units)
     if charge_model == "percentage" and isinstance(properties, PercentageProperties):
-        return price_percentage(properties, units, aggregation.events_count, aggregation.event_values)
+        return price_percentage(
+            properties,
+            units,
+            aggregation.events_count,
+            aggregation.event_values,
+            unit_running_totals=aggregation.unit_running_totals,
+        )
     if charge_model == "graduated_percentage" and isinstance(properties, GraduatedPercentageProperties):
         return price_graduated_percentage(properties, units)
     if charge_model == "dynamic" and isinstance(properties, DynamicProperties):

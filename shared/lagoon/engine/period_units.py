@@ -35,7 +35,9 @@ class AggregationResult:
     - `event_values`: values of the kept events in timestamp order (percentage pricing);
     - `precise_total_amount_cents`: Σ of the events' `precise_total_amount_cents` (dynamic pricing);
     - `prorated_steps`: recurring sum only, (full units, prorated units) of the carried value and of each
-      local day's net change, in time order, for prorated graduated pricing.
+      local day's net change, in time order, for prorated graduated pricing;
+    - `unit_running_totals`: count / unique count: each unit is a transaction of 1 for percentage pricing
+      (lago-api's running totals of these aggregations are 1, 2, …, units).
     """
 
     units: Decimal
@@ -46,6 +48,7 @@ class AggregationResult:
     precise_total_amount_cents: Decimal = ZERO
     ignored_events_count: int = 0
     prorated_steps: tuple[tuple[Decimal, Decimal], ...] = ()
+    unit_running_totals: bool = False
 
 
 @exact
@@ -175,6 +178,7 @@ def finalize(
         precise_total_amount_cents=state.precise_total_amount_cents,
         ignored_events_count=state.ignored_events_count,
         prorated_steps=steps,
+        unit_running_totals=kind in ("count_agg", "unique_count_agg"),
     )
 
 
@@ -188,6 +192,7 @@ def open_next_period(state: AggregationState, period_to: datetime | None = None)
         recurring=state.recurring,
         timezone=state.timezone,
         keep_event_values=state.keep_event_values,
+        keep_values_until=state.keep_values_until,
     )
     # Lago's weighted sum starts from the latest value only for recurring metrics (`initial_value` is 0
     # otherwise), as a recurring sum does.

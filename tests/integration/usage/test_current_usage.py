@@ -148,6 +148,26 @@ def test_decimal_adjacent_graduated_tiers_price_each_slice(api, org, stream):
     assert (charge_usage["units"], charge_usage["amount_cents"]) == ("1.5", 600)
 
 
+def test_percentage_with_only_a_free_amount_frees_the_transactions_below_it(api, org, stream):
+    # Given 1 % + 0.50 per transaction, the first 500 free (no free transaction count)
+    metric = create_metric(api)
+    properties = {"rate": "1", "fixed_amount": "0.5", "free_units_per_total_aggregation": "500"}
+    create_plan(api, charges=[charge(metric, charge_model="percentage", properties=properties)])
+    subscribe(api)
+    # When ten transactions of 100 arrive, the latest first and in two batches
+    days = [f"2024-01-{day:02d}T10:00:00Z" for day in range(2, 12)]
+    send(api, stream, *(event(f"tx_{day}", at=day, gb=100) for day in reversed(days[5:])))
+    send(api, stream, *(event(f"tx_{day}", at=day, gb=100) for day in days[:5]))
+    # Then, as lago-api counts them, the running totals 100…400 stay below 500: 4 free transactions,
+    # 1 % of 500 + 6 x 0.50 = 8.00
+    [charge_usage] = current_usage(api)["charges_usage"]
+    assert (charge_usage["units"], charge_usage["events_count"], charge_usage["amount_cents"]) == (
+        "1000",
+        10,
+        800,
+    )
+
+
 def test_dynamic_charge_sums_the_events_amounts(api, org, stream):
     # Given a dynamic charge: each event carries its own price
     metric = create_metric(api)

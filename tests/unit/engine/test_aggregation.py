@@ -194,6 +194,28 @@ def test_event_values_keep_only_the_earliest_when_bounded() -> None:
     assert len(finalize(every, JAN, FEB).event_values) == 5
 
 
+def test_event_values_until_a_total_keep_the_earliest_up_to_the_first_past_it() -> None:
+    # What a percentage charge with only `free_units_per_total_aggregation` reads (lago-api
+    # SumService#running_total_per_aggregation): the values in time order until their total passes the cap.
+    metric = MetricDefinition("payments", "sum_agg", "amount")
+    state = new_state(metric, keep_values_until=Decimal(250))
+    for index, value in [(4, 500), (2, 100), (3, 100), (1, 100), (5, 7)]:
+        fold(state, event(index, {"amount": value}))
+    assert finalize(state, JAN, FEB).event_values == (Decimal(100), Decimal(100), Decimal(100))
+    # Merging partial states keeps the same prefix, and the state survives its JSON form.
+    halves = merge(
+        fold_events(new_state(metric, keep_values_until=Decimal(250)), [event(4, {"amount": 500})]),
+        fold_events(
+            new_state(metric, keep_values_until=Decimal(250)),
+            [event(i, {"amount": v}) for i, v in [(2, 100), (3, 100), (1, 100), (5, 7)]],
+        ),
+    )
+    assert halves.event_values == state.event_values
+    assert AggregationState.from_dict(json.loads(json.dumps(state.to_dict()))) == state
+    # Counted units need no values: their running totals are 1, 2, … (lago-api CountService).
+    assert finalize(new_state(MetricDefinition("calls", "count_agg")), JAN, FEB).unit_running_totals
+
+
 @pytest.mark.parametrize(
     "aggregation_type",
     ["count_agg", "sum_agg", "max_agg", "latest_agg", "weighted_sum_agg", "unique_count_agg"],

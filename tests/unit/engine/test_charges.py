@@ -308,6 +308,70 @@ def test_percentage_details_and_free_events() -> None:
     assert (details["fixed_fee_total_amount"], details["per_unit_total_amount"]) == ("3", "5")
 
 
+def test_percentage_with_only_a_free_amount_counts_the_transactions_below_it() -> None:
+    # lago-api (SumService#running_total_per_aggregation, PercentageService#free_units_count): the running
+    # totals of the transactions, in time order, until one passes the cap; those below it are free events.
+    # rate 1 %, fixed 0.5, 500 free: ten transactions of 100 → totals 100…600 kept, 4 below 500.
+    properties = validate_charge_properties(
+        "percentage", {"rate": "1", "fixed_amount": "0.5", "free_units_per_total_aggregation": "500"}
+    )
+    values = tuple(Decimal(100) for _ in range(6))
+    priced = price_charge("percentage", properties, aggregation(1000, 10, event_values=values), "USD")
+    details = amount_details_json(priced.details)
+    assert (details["free_events"], details["paid_events"], details["free_units"], details["paid_units"]) == (
+        4,
+        6,
+        "500",
+        "500",
+    )
+    assert priced.amount == Decimal("8.00")  # 1 % x 500 + 0.5 x 6
+    # Every transaction below the cap: all free, no fixed fee; the free amount is what they add up to.
+    few = (Decimal(100), Decimal(150))
+    priced = price_charge("percentage", properties, aggregation(250, 2, event_values=few), "USD")
+    details = amount_details_json(priced.details)
+    assert (details["free_events"], details["paid_events"], details["free_units"], priced.amount) == (
+        2,
+        0,
+        "250",
+        0,
+    )
+
+
+def test_percentage_on_counted_units_runs_totals_of_one_per_unit() -> None:
+    # lago-api CountService / UniqueCountService#running_total: (1..units), whatever values are kept.
+    cap_only = validate_charge_properties(
+        "percentage", {"rate": "10", "fixed_amount": "1", "free_units_per_total_aggregation": "3.5"}
+    )
+    priced = price_charge("percentage", cap_only, aggregation(10, 10, unit_running_totals=True), "USD")
+    details = amount_details_json(priced.details)
+    # totals 1…10: 3 below 3.5 → 3 free events; free amount 3.5 → 10 % of 6.5 + 7 x 1 = 7.65
+    assert (details["free_events"], details["free_units"], priced.amount) == (3, "3.5", Decimal("7.65"))
+    # With free events and a cap, lago-api takes the N-th running total when there are more units.
+    both = validate_charge_properties(
+        "percentage", {"rate": "10", "free_units_per_events": 5, "free_units_per_total_aggregation": "3"}
+    )
+    priced = price_charge("percentage", both, aggregation(10, 10, unit_running_totals=True), "USD")
+    assert (priced.details["free_units"], priced.details["free_events"]) == (Decimal(5), 2)
+
+
+def test_percentage_details_as_lago_shows_them() -> None:
+    # 5 free events for 3 transactions: Lago shows 3 free, 0 paid, no fixed unit amount, no negative units.
+    properties = validate_charge_properties(
+        "percentage", {"rate": "1", "fixed_amount": "0.5", "free_units_per_events": 5}
+    )
+    values = (Decimal(100), Decimal(100), Decimal(100))
+    priced = price_charge("percentage", properties, aggregation(300, 3, event_values=values), "USD")
+    details = amount_details_json(priced.details)
+    assert (details["free_events"], details["paid_events"], details["fixed_fee_unit_amount"]) == (3, 0, "0")
+    capped = validate_charge_properties(
+        "percentage", {"rate": "1", "free_units_per_total_aggregation": "500"}
+    )
+    priced = price_charge(
+        "percentage", capped, aggregation(-50, 2, event_values=(Decimal(600), Decimal(-650))), "USD"
+    )
+    assert priced.details["paid_units"] == 0
+
+
 def test_percentage_min_max_uses_up_the_free_amount_transaction_by_transaction() -> None:
     # Lago: 100 is free (50 of the 150 left); 200 pays on 150 → 1.5 + 0.5 = 2.00; 1000 → 10.5 → max 3.75.
     properties = validate_charge_properties(

@@ -203,3 +203,43 @@ def test_folding_in_any_split_equals_folding_at_once(
     for part in parts[1:]:
         combined = merge(combined, part)
     assert finalize(combined, START, END) == at_once
+
+
+@settings(max_examples=150)
+@given(
+    st.lists(
+        st.tuples(
+            st.integers(min_value=0, max_value=31 * 86400 - 1), st.integers(min_value=0, max_value=300)
+        ),
+        max_size=30,
+    ),
+    st.integers(min_value=0, max_value=2000),
+    st.lists(st.integers(min_value=0, max_value=30), max_size=4),
+    st.randoms(use_true_random=False),
+)
+def test_values_kept_until_a_total_are_the_prefix_lago_reads_in_any_order_and_split(
+    raw: list[tuple[int, int]], cap: int, cuts: list[int], rng: Any
+) -> None:
+    # A percentage charge with only a free amount keeps the values lago-api reads: in time order, until the
+    # running total passes the cap (non-negative values: a later, earlier-stamped value only shortens it).
+    metric = MetricDefinition("m", "sum_agg", "v")
+    events = [UsageEvent(f"tx-{i}", START + timedelta(seconds=t), {"v": v}) for i, (t, v) in enumerate(raw)]
+    ordered = [e.properties["v"] for e in sorted(events, key=lambda e: (e.timestamp, e.transaction_id))]
+    expected, total = [], 0
+    for value in ordered:
+        if total > cap:
+            break
+        total += value
+        expected.append(Decimal(value))
+
+    shuffled = list(events)
+    rng.shuffle(shuffled)
+    bounds = sorted({0, len(shuffled), *(min(cut, len(shuffled)) for cut in cuts)})
+    parts = [
+        fold_events(new_state(metric, keep_values_until=Decimal(cap)), shuffled[a:b])
+        for a, b in itertools.pairwise(bounds)
+    ] or [new_state(metric, keep_values_until=Decimal(cap))]
+    combined = parts[0]
+    for part in parts[1:]:
+        combined = merge(combined, part)
+    assert list(finalize(combined, START, END).event_values) == expected
