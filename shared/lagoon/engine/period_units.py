@@ -21,6 +21,7 @@ from lagoon.engine.metric_definitions import MetricDefinition
 from lagoon.engine.numbers import exact
 
 _PRORATION_QUANTUM = Decimal("0.00001")
+_WEIGHTED_QUANTUM = Decimal(1).scaleb(-20)
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,6 +126,13 @@ def _unique_count(state: AggregationState, first: date, last: date, days: int) -
     return active_at_end, (Decimal(active_days) / days).quantize(_PRORATION_QUANTUM, rounding=ROUND_CEILING)
 
 
+def _weighted_units(value: Decimal) -> Decimal:
+    """A weighted sum as lago-api keeps it: ceiled to 20 decimals (`WeightedSumService`: `value.ceil(20)`),
+    trailing zeros dropped, so a fee's units read "2177.41935483870967741936", never 200 digits."""
+    ceiled = value.quantize(_WEIGHTED_QUANTUM, rounding=ROUND_CEILING)
+    return Decimal(int(ceiled)) if ceiled == ceiled.to_integral_value() else ceiled.normalize()
+
+
 @exact
 def finalize(
     state: AggregationState,
@@ -137,9 +145,11 @@ def finalize(
 
     `metric` supplies `rounding_function` / `rounding_precision`; without it no rounding applies.
     weighted_sum_agg: Σ level * seconds at that level / seconds in the period, where the level starts at the
-    carried value and each event adds its value (an increment, e.g. +10 GB, -4 GB).
+    carried value and each event adds its value (an increment, e.g. +10 GB, -4 GB), ceiled to 20 decimals;
+    its `total_aggregated_units` is the level at the end of the period, as lago-api reports them.
     """
     kind = state.aggregation_type
+    aggregated: Decimal | None = None
     prorated: Decimal | None = None
     steps: tuple[tuple[Decimal, Decimal], ...] = ()
     if kind == "count_agg":
@@ -159,7 +169,9 @@ def finalize(
         end_us = epoch_microseconds(period_to)
         duration = Decimal(end_us - start_us)
         integral = state.opening_value * duration + state.total * end_us - state.weighted_time_sum
-        total = integral / duration if duration else ZERO
+        total = _weighted_units(integral / duration if duration else ZERO)
+        # lago-api's total of a weighted sum is the level the period ends at (`latest_value + variation`).
+        aggregated = state.opening_value + state.total
     else:  # unique_count_agg
         first, last, days = _days(period_from, period_to, state.timezone)
         active, prorated = _unique_count(state, first, last, days)
@@ -172,7 +184,7 @@ def finalize(
     return AggregationResult(
         units=apply_rounding(total, rounding_function, rounding_precision),
         events_count=state.events_count,
-        total_aggregated_units=total,
+        total_aggregated_units=total if aggregated is None else aggregated,
         prorated_units=prorated,
         event_values=tuple(value for _, _, value in state.event_values),
         precise_total_amount_cents=state.precise_total_amount_cents,

@@ -232,9 +232,11 @@ def test_weighted_sum_over_the_period(api, org, stream):
         event("tx_1", at="2024-01-01T00:00:00Z", gb=10),
         event("tx_2", at="2024-01-16T00:00:00Z", gb=10),
     )
-    # Then units = (10 x 15 + 20 x 16) / 31 = 15.16…, 15.16 at 1 per unit
+    # Then units = (10 x 15 + 20 x 16) / 31 = 15.16…, ceiled to 20 decimals as lago-api does, 15.16 at 1
+    # per unit; the total aggregated units are the level reached, 20
     [charge_usage] = current_usage(api)["charges_usage"]
-    assert charge_usage["units"].startswith("15.1612903")
+    assert charge_usage["units"] == "15.1612903225806451613"
+    assert charge_usage["total_aggregated_units"] == "20"
     assert charge_usage["amount_cents"] == 1516
 
 
