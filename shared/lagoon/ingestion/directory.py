@@ -32,7 +32,7 @@ from lagoon.engine.charge_filters import filter_value
 from lagoon.engine.charge_models import percentage_values_needed, percentage_values_until
 from lagoon.engine.metric_definitions import MetricDefinition, MetricFilter
 from lagoon.engine.periods import SubscriptionTerms, local_date, local_midnight
-from lagoon.engine.properties import PercentageProperties
+from lagoon.engine.properties import ChargePropertiesError, PercentageProperties
 
 CATALOG_TTL_SECONDS = 30.0
 
@@ -141,7 +141,11 @@ def _kept_values(charge: Charge, metric: BillableMetric) -> tuple[int, Decimal |
         return 0, None
     needs: list[tuple[int, Decimal | None]] = []
     for charge_filter in (None, *charge.filters):
-        properties = charge.pricing(charge_filter)
+        try:
+            properties = charge.pricing(charge_filter)
+        except ChargePropertiesError:
+            # Stored properties are validated; should one no longer be, folding must not stop: keep all.
+            return KEEP_EVERY_EVENT_VALUE, None
         assert isinstance(properties, PercentageProperties)
         needs.append((percentage_values_needed(properties), percentage_values_until(properties)))
     counts = [count for count, _ in needs]
