@@ -21,6 +21,7 @@ from lagoon.engine.metric_definitions import MetricDefinition
 from lagoon.engine.numbers import exact
 
 _PRORATION_QUANTUM = Decimal("0.00001")
+_WEIGHTED_QUANTUM = Decimal(1).scaleb(-20)
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,7 +37,9 @@ class AggregationResult:
     - `event_values`: values of the kept events in timestamp order (percentage pricing);
     - `precise_total_amount_cents`: Σ of the events' `precise_total_amount_cents` (dynamic pricing);
     - `prorated_steps`: recurring sum only, (full units, prorated units) of the carried value and of each
-      local day's net change, in time order, for prorated graduated pricing.
+      local day's net change, in time order, for prorated graduated pricing;
+    - `unit_running_totals`: count / unique count: each unit is a transaction of 1 for percentage pricing
+      (lago-api's running totals of these aggregations are 1, 2, …, units).
     """
 
     units: Decimal
@@ -47,6 +50,7 @@ class AggregationResult:
     precise_total_amount_cents: Decimal = ZERO
     ignored_events_count: int = 0
     prorated_steps: tuple[tuple[Decimal, Decimal], ...] = ()
+    unit_running_totals: bool = False
 
 
 @exact
@@ -129,6 +133,13 @@ def _unique_count(state: AggregationState, first: date, last: date, period_days:
     return active_at_end, prorated
 
 
+def _weighted_units(value: Decimal) -> Decimal:
+    """A weighted sum as lago-api keeps it: ceiled to 20 decimals (`WeightedSumService`: `value.ceil(20)`),
+    trailing zeros dropped, so a fee's units read "2177.41935483870967741936", never 200 digits."""
+    ceiled = value.quantize(_WEIGHTED_QUANTUM, rounding=ROUND_CEILING)
+    return Decimal(int(ceiled)) if ceiled == ceiled.to_integral_value() else ceiled.normalize()
+
+
 @exact
 def finalize(
     state: AggregationState,
@@ -145,9 +156,11 @@ def finalize(
     what prorated units are divided by — a first period started mid-month or a terminated one still divides
     by the month (lago-api `charges_duration`); default the period's own days.
     weighted_sum_agg: Σ level * seconds at that level / seconds in the period, where the level starts at the
-    carried value and each event adds its value (an increment, e.g. +10 GB, -4 GB).
+    carried value and each event adds its value (an increment, e.g. +10 GB, -4 GB), ceiled to 20 decimals;
+    its `total_aggregated_units` is the level at the end of the period, as lago-api reports them.
     """
     kind = state.aggregation_type
+    aggregated: Decimal | None = None
     prorated: Decimal | None = None
     steps: tuple[tuple[Decimal, Decimal], ...] = ()
     if kind == "count_agg":
@@ -167,7 +180,9 @@ def finalize(
         end_us = epoch_microseconds(period_to)
         duration = Decimal(end_us - start_us)
         integral = state.opening_value * duration + state.total * end_us - state.weighted_time_sum
-        total = integral / duration if duration else ZERO
+        total = _weighted_units(integral / duration if duration else ZERO)
+        # lago-api's total of a weighted sum is the level the period ends at (`latest_value + variation`).
+        aggregated = state.opening_value + state.total
     else:  # unique_count_agg
         first, last, days = _days(period_from, period_to, state.timezone)
         active, prorated = _unique_count(state, first, last, period_days or days)
@@ -180,12 +195,13 @@ def finalize(
     return AggregationResult(
         units=apply_rounding(total, rounding_function, rounding_precision),
         events_count=state.events_count + state.opening_events_count,
-        total_aggregated_units=total,
+        total_aggregated_units=total if aggregated is None else aggregated,
         prorated_units=prorated,
         event_values=tuple(value for _, _, value in state.event_values),
         precise_total_amount_cents=state.precise_total_amount_cents,
         ignored_events_count=state.ignored_events_count,
         prorated_steps=steps,
+        unit_running_totals=kind in ("count_agg", "unique_count_agg"),
     )
 
 
@@ -199,6 +215,7 @@ def open_next_period(state: AggregationState, period_to: datetime | None = None)
         recurring=state.recurring,
         timezone=state.timezone,
         keep_event_values=state.keep_event_values,
+        keep_values_until=state.keep_values_until,
     )
     # Lago's weighted sum starts from the latest value only for recurring metrics (`initial_value` is 0
     # otherwise), as a recurring sum does.

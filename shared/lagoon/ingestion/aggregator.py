@@ -334,6 +334,7 @@ class Aggregator:
                     target.charge.metric,
                     timezone=target.timezone,
                     keep_event_values=target.charge.keep_event_values,
+                    keep_values_until=target.charge.keep_values_until,
                 ),
                 {},
             )

@@ -94,6 +94,43 @@ def test_every_charge_model_is_accepted(api, model, properties):
     assert_matches_contract("/plans", "post", 200, response.json)
 
 
+def test_adjacent_and_decimal_range_bounds_are_accepted_as_lago_accepts_them(api):
+    # Given graduated tiers that start at the previous to_value, with decimal bounds (lago-api
+    # RangeBoundsValidator), and graduated percentage tiers mixing both kinds of bounds
+    metric = create_metric(api)
+    graduated = {
+        "graduated_ranges": [
+            {"from_value": 0, "to_value": 0.1, "per_unit_amount": "10", "flat_amount": "0"},
+            {"from_value": 0.1, "to_value": 1, "per_unit_amount": "5", "flat_amount": "0"},
+            {"from_value": 1, "to_value": None, "per_unit_amount": "1", "flat_amount": "0"},
+        ]
+    }
+    percentage = {
+        "graduated_percentage_ranges": [
+            {"from_value": 0, "to_value": 100, "rate": "1", "flat_amount": "0"},
+            {"from_value": 100, "to_value": 200, "rate": "2", "flat_amount": "0"},
+            {"from_value": 201, "to_value": None, "rate": "3", "flat_amount": "0"},
+        ]
+    }
+    charges = [
+        {"billable_metric_id": metric["lago_id"], "charge_model": "graduated", "properties": graduated},
+        {
+            "billable_metric_id": metric["lago_id"],
+            "charge_model": "graduated_percentage",
+            "properties": percentage,
+        },
+    ]
+    # When the plan is posted
+    response = api.post("/plans", plan_body(charges=charges))
+    # Then it is created and echoes the bounds as the numbers sent
+    assert response.status == 200, response.body
+    assert [c["properties"] for c in response.json["plan"]["charges"]] == [graduated, percentage]
+    assert [c["properties"] for c in api.get("/plans/startup").json["plan"]["charges"]] == [
+        graduated,
+        percentage,
+    ]
+
+
 def test_a_charge_without_properties_gets_lago_defaults(api):
     metric = create_metric(api)
     charge = {"billable_metric_id": metric["lago_id"], "charge_model": "package"}
@@ -109,11 +146,23 @@ def test_a_charge_without_properties_gets_lago_defaults(api):
                 "charge_model": "graduated",
                 "properties": {
                     "graduated_ranges": [
-                        {"from_value": 1, "to_value": None, "per_unit_amount": "1", "flat_amount": "0"}
+                        {"from_value": 2, "to_value": None, "per_unit_amount": "1", "flat_amount": "0"}
                     ]
                 },
             },
             {"graduated_ranges": ["invalid_graduated_ranges"]},
+        ),
+        (
+            {
+                "charge_model": "volume",
+                "properties": {
+                    "volume_ranges": [
+                        {"from_value": 0, "to_value": 10, "per_unit_amount": "1", "flat_amount": "0"},
+                        {"from_value": 10, "to_value": None, "per_unit_amount": "1", "flat_amount": "0"},
+                    ]
+                },
+            },
+            {"volume_ranges": ["invalid_volume_ranges"]},
         ),
         (
             {"charge_model": "package", "properties": {"amount": "1", "package_size": 0}},

@@ -427,7 +427,10 @@ def estimate_fees(organization_id: str, event: EstimateEventInput) -> list[dict[
             group = json.dumps(group_key(properties, view.group_keys), separators=(",", ":"))
         for filter_id in view.filter_ids(properties):
             state = states.get((charge.lago_id, filter_id, group)) or new_state(
-                view.metric, timezone=timezone, keep_event_values=view.keep_event_values
+                view.metric,
+                timezone=timezone,
+                keep_event_values=view.keep_event_values,
+                keep_values_until=view.keep_values_until,
             )
             start, end = period.charges_from_datetime, period.charges_to_datetime
             before = finalize(state, start, end, metric=view.metric, period_days=days)
