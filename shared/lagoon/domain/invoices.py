@@ -64,6 +64,11 @@ class Period(LagoonModel):
     full_to_datetime: PeriodBound
 
 
+InvoicingReason = Literal[
+    "subscription_starting", "subscription_periodic", "subscription_terminating", "in_advance_charge"
+]
+
+
 class InvoicePart(LagoonModel):
     """What the invoice bills for one subscription: its fee period, its charges period, and the period whose
     minimum commitment closes now. Refresh and finalization recompute the fees from the parts."""
@@ -71,9 +76,7 @@ class InvoicePart(LagoonModel):
     model_config = ConfigDict(frozen=True)
 
     subscription_id: str
-    invoicing_reason: Literal[
-        "subscription_starting", "subscription_periodic", "subscription_terminating", "in_advance_charge"
-    ]
+    invoicing_reason: InvoicingReason
     fee_period: Period | None = None
     charges_period: Period | None = None
     commitment_period: Period | None = None

@@ -32,13 +32,22 @@ def _bill_terminations(organization_id: str, terminated: list[Subscription]) -> 
         run.bill_termination(organization_id, subscription)
 
 
+def _bill_start(organization_id: str, subscription: Subscription, at: datetime) -> None:
+    from lagoon.services.invoicing import run  # cold start: billing loads at the first cascade
+
+    run.bill_start(organization_id, subscription, at)
+
+
 def create_subscription(
     organization_id: str, data: SubscriptionInput, now: datetime | None = None
 ) -> Subscription:
-    """`POST /subscriptions`; an upgrade terminates the current subscription, which is billed at once."""
-    assignment = changes.create_subscription(organization_id, data, now=now)
+    """`POST /subscriptions`; an upgrade terminates the current subscription, which is billed at once (with the
+    new one's start); a subscription that starts now is billed at once (an in-advance plan's first period)."""
+    moment = now or datetime.now(UTC)
+    assignment = changes.create_subscription(organization_id, data, now=moment)
     _bill_terminations(organization_id, assignment.terminated)
-    if assignment.counts_orphans:
+    if assignment.started:
+        _bill_start(organization_id, assignment.subscription, moment)
         _replay_orphans(organization_id, assignment.subscription.external_id)
     return assignment.subscription
 
@@ -70,12 +79,16 @@ def terminate_subscription(
 
 
 def run_clock(now: datetime) -> clock.ClockReport:
-    """The subscription clock: every transition due at `now`, each timer at most once; a subscription that a
-    timer terminates (its end, a downgrade taking effect) is billed right after that timer's commit."""
+    """The subscription clock: every transition due at `now`, each timer at most once. Right after a timer's
+    commit, a subscription it terminates (its end, a downgrade taking effect) is billed, then one it starts or
+    whose trial it ends is billed up to the timer's due time (an in-advance plan pays then)."""
     report = clock.ClockReport()
     for key, timer in due_timers(now):
-        terminated = clock.apply_due_timer(key, timer, report)
-        _bill_terminations(timer["organization_id"], terminated)
+        applied = clock.apply_due_timer(key, timer, report)
+        organization_id = timer["organization_id"]
+        _bill_terminations(organization_id, applied.terminated)
+        if applied.owes_start is not None:
+            _bill_start(organization_id, applied.owes_start, applied.due)
     return report
 
 

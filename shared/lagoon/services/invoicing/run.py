@@ -1,6 +1,6 @@
 """The hourly billing run: invoice every subscription whose billing boundary has passed, one invoice per customer
 and boundary, then refresh the flagged drafts and run the due invoice timers. Terminations are billed the same
-way at once (`bill_termination`, called by `lagoon.services.lifecycle`).
+way at once (`bill_termination`, called by `lagoon.services.lifecycle`), and so is a start (`bill_start`).
 
 What a subscription owes at a boundary comes from `due`; its fees from `period_fees`; the invoice from
 `compute`; numbering and coupon consumption from `finalize` (docs/invoicing.md "Billing run").
@@ -224,6 +224,28 @@ def _create_invoice(
     finalize.project_invoice(stored)
     catalog.done_timers.append(invoice_store.timer_key(moment, stored, "project"))
     return stored
+
+
+def bill_start(organization_id: str, subscription: Subscription, at: datetime) -> None:
+    """A subscription that started, or whose trial ended, at `at` (`POST /subscriptions`, the clock): what it
+    owes up to then — the first period of an in-advance plan — is billed at once, as Lago's
+    `Subscriptions::ActivateService` and `FreeTrialBillingService` do. Only this subscription is read (no
+    listing of the organization's); its billing cursor makes the hourly run skip what this billed. A failure is
+    logged, never raised: the hourly run bills it."""
+    try:
+        catalog = Catalog(organization_id)
+        catalog.lookups.remember(subscription)
+        try:
+            bill_customer(
+                catalog, subscription.lago_customer_id, [subscription], at, datetime.now(UTC), RunReport()
+            )
+        finally:
+            catalog.drop_done_timers()
+    except errors.LagoonError as exc:
+        logger.exception(
+            "start billing deferred to the hourly run",
+            extra={"subscription_id": subscription.lago_id, "error": str(exc)},
+        )
 
 
 def bill_termination(organization_id: str, subscription: Subscription) -> None:
