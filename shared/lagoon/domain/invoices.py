@@ -65,7 +65,11 @@ class Period(LagoonModel):
 
 
 InvoicingReason = Literal[
-    "subscription_starting", "subscription_periodic", "subscription_terminating", "in_advance_charge"
+    "subscription_starting",
+    "subscription_periodic",
+    "subscription_terminating",
+    "in_advance_charge",
+    "in_advance_charge_periodic",
 ]
 
 
@@ -95,8 +99,9 @@ class Invoice(LagoonModel):
     """`<customer lago_id>#<boundary>`: one invoice per customer billing boundary (idempotency key)."""
     boundary: str
     parts: list[InvoicePart]
-    invoice_type: Literal["subscription", "one_off"] = "subscription"
-    """`one_off`: add-on fees (`lagoon.services.invoicing.one_off_invoices`), no parts, finalized at creation."""
+    invoice_type: Literal["subscription", "one_off", "advance_charges"] = "subscription"
+    """`one_off`: add-on fees (`lagoon.services.invoicing.one_off_invoices`), no parts, finalized at creation;
+    `advance_charges`: paid fees regrouped (`lagoon.services.invoicing.paid_fees`), finalized at creation."""
     status: Status
     payment_status: PaymentStatus = "pending"
     payment_overdue: bool = False
