@@ -20,6 +20,7 @@ from tests.integration.invoicing.conftest import (
     invoices_of,
     outbox,
     run_billing,
+    run_documents,
 )
 from tests.integration.usage.conftest import send
 
@@ -109,6 +110,10 @@ def test_paid_fees_are_regrouped_on_their_own_invoice_at_the_period_end(api, gat
         "succeeded",
         paid_at,
     )
+    # Its PDF renders like any invoice's (with the period invoice's)
+    assert run_documents(gateway, boundary.replace("T00:00:00", "T00:01:00")) == {"rendered": 2}
+    assert api.post(f"/invoices/{regrouped['lago_id']}/download").status == 200
+
     refused = api.put(f"/fees/{fees['tx_1']}", {"fee": {"payment_status": "failed"}})
     assert refused.status == 405 and refused.json["code"] == "invoiced_fee"
     assert api.get(f"/fees/{fees['tx_3']}").json["fee"]["lago_invoice_id"] is None
