@@ -47,7 +47,7 @@ def create_subscription(
     moment = now or datetime.now(UTC)
     assignment = changes.create_subscription(organization_id, data, now=moment)
     _bill_terminations(organization_id, assignment.terminated)
-    if assignment.started:
+    if assignment.started and assignment.pays_in_advance:
         _bill_start(organization_id, assignment.subscription, moment)
     if assignment.started or assignment.terminated:
         _replay_orphans(organization_id, assignment.subscription.external_id)

@@ -90,12 +90,13 @@ def with_timers(
 @dataclass(frozen=True)
 class Assignment:
     """What `create_subscription` did: the subscription to answer with, the subscriptions it terminated (an
-    upgrade: to bill), and whether a new subscription started now without replacing one — its in-advance fee
-    is owed now and the events that arrived before it existed are to count now."""
+    upgrade: to bill), whether a new subscription started now without replacing one (the events that arrived
+    before it existed are to count now), and whether its plan is paid in advance (its start is owed now)."""
 
     subscription: Subscription
     terminated: list[Subscription] = field(default_factory=list)
     started: bool = False
+    pays_in_advance: bool = False
 
 
 def create_subscription(
@@ -138,7 +139,7 @@ def create_subscription(
             result = change.downgrade(active, current_plan, read_billing_timezone(customer))
     writes.commit()
     started = result.status == "active" and result.previous_subscription_id is None
-    return Assignment(result, ended, started)
+    return Assignment(result, ended, started, pays_in_advance=plan.pay_in_advance)
 
 
 def _active_and_pending(
