@@ -25,6 +25,11 @@ from lagoon.models import LagoonModel
 
 RECORD_VERSION = 1
 MAX_BATCH_EVENTS = 100
+# Stored statuses (`st`) of events that wait for a subscription and are replayed when one may cover them
+# (lagoon.ingestion.resolution): none existed yet, or a pending one will.
+STATUS_UNKNOWN_SUBSCRIPTION = "unknown_subscription"
+STATUS_PENDING_SUBSCRIPTION = "pending_subscription"
+WAITING_STATUSES = frozenset({STATUS_UNKNOWN_SUBSCRIPTION, STATUS_PENDING_SUBSCRIPTION})
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 # Timestamps Lagoon accepts: from 1970 to 9999 (anything else is a typo, e.g. milliseconds sent as seconds).
 _MAX_TIMESTAMP = Decimal(253402300799)

@@ -92,7 +92,8 @@ class PlanView:
 
 @dataclass(frozen=True, slots=True)
 class SubscriptionView:
-    """One subscription of an external_id, with the terms that decide its billing periods."""
+    """One subscription of an external_id, with the terms that decide its billing periods (None while pending:
+    a pending subscription only says from when events wait for it, `subscription_at`)."""
 
     lago_id: str
     lago_customer_id: str
@@ -103,6 +104,15 @@ class SubscriptionView:
     timezone: str
     plan: PlanView
     terms: SubscriptionTerms | None
+    subscription_at: datetime | None = None
+
+    @property
+    def pending(self) -> bool:
+        return self.status == "pending"
+
+    def claims_while_pending(self, moment: datetime) -> bool:
+        """Whether an event at `moment` waits for this pending subscription rather than counting on another."""
+        return self.pending and self.subscription_at is not None and moment >= self.subscription_at
 
     def covers_exactly(self, moment: datetime) -> bool:
         """Whether `moment` is in [started_at, terminated_at)."""
@@ -303,8 +313,8 @@ class Directory:
     def subscriptions(
         self, pairs: Iterable[tuple[str, str]]
     ) -> dict[tuple[str, str], list[SubscriptionView]]:
-        """Started subscriptions of each (organization, external_id), oldest first; pairs without any
-        subscription (not even a pending one) are absent."""
+        """The started and pending subscriptions of each (organization, external_id), oldest first; pairs
+        without any subscription (not even a pending one) are absent."""
         pairs = list(dict.fromkeys(pairs))
         organizations = list(dict.fromkeys(org for org, _ in pairs))
         aliases = self._store.get_documents(
@@ -332,7 +342,7 @@ class Directory:
             views: list[SubscriptionView] = []
             for entry in found_alias.get("subscriptions", [])[-3:]:
                 document = subscriptions.get((org, entry["lago_id"]))
-                if document is None or document.get("status") not in ("active", "terminated"):
+                if document is None or document.get("status") not in ("active", "terminated", "pending"):
                     continue
                 plan = plans.get((org, document["plan_id"]))
                 if plan is None:
@@ -350,6 +360,7 @@ class Directory:
                         timezone=timezone,
                         plan=plan,
                         terms=subscription_terms(document, plan, timezone),
+                        subscription_at=parse_iso(document.get("subscription_at")),
                     )
                 )
             result[(org, ext)] = views
