@@ -21,7 +21,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 
 from lagoon.data import catalog
-from lagoon.data.aggregates import Bucket, PeriodStates, read_bucket_periods
+from lagoon.data.aggregates import Bucket, read_bucket_periods
 from lagoon.data.usage_keys import DEFAULT_FILTER, period_key
 from lagoon.data.usage_store import UsageStore
 from lagoon.domain.billable_metrics import BillableMetric
@@ -29,10 +29,10 @@ from lagoon.domain.plans import Charge, ChargeFilter, Plan
 from lagoon.domain.subscriptions import Subscription
 from lagoon.domain.usage import ChargeUsageResult
 from lagoon.engine.aggregation_state import AggregationState, new_state
+from lagoon.engine.carry import state_for_period
 from lagoon.engine.charges import amount_details_json, price_charge
-from lagoon.engine.folding import merge
 from lagoon.engine.metric_definitions import MetricDefinition
-from lagoon.engine.period_units import finalize, open_next_period
+from lagoon.engine.period_units import finalize
 from lagoon.ingestion.directory import metric_definition
 
 
@@ -42,22 +42,6 @@ def carries_over(metric: BillableMetric) -> bool:
 
 
 # --- reading the aggregates -----------------------------------------------------------------------------
-
-
-def state_for_period(periods: PeriodStates, current: str) -> AggregationState | None:
-    """The bucket's state for the `current` period: its own events, opened with what earlier periods carry
-    (`open_next_period` is the identity carry for non-recurring metrics: they start from zero)."""
-    carried: AggregationState | None = None
-    for period_from, state in sorted(periods, key=lambda entry: entry[0]):
-        if period_from > current:
-            break
-        combined = state if carried is None else merge(carried, state)
-        if period_from == current:
-            return combined
-        carried = open_next_period(combined)
-    if carried is not None and carried.recurring:
-        return carried
-    return None
 
 
 def read_period_states(

@@ -14,9 +14,10 @@ from lagoon.domain.plans import Charge, Plan
 from lagoon.domain.subscriptions import Subscription, terms_of
 from lagoon.domain.times import parse_iso
 from lagoon.domain.usage import SubscriptionUsage
+from lagoon.engine.carry import state_for_period
 from lagoon.engine.periods import billing_period_containing, charges_period_days
 from lagoon.services.subscriptions.terms import read_billing_timezone
-from lagoon.services.usage.charges import plan_metrics, price_states, state_for_period
+from lagoon.services.usage.charges import plan_metrics, price_states
 from lagoon.services.usage.totals import priced_usage
 
 
