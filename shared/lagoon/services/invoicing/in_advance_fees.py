@@ -52,7 +52,7 @@ from lagoon.services.usage.charges import carries_over, grouped_by, read_period_
 from lagoon.services.usage.totals import tax_rates
 
 if TYPE_CHECKING:  # the aggregator calls in with its folds; importing it would load it with every caller
-    from lagoon.ingestion.aggregator import InAdvanceFold
+    from lagoon.ingestion.in_advance import InAdvanceFold
 
 # --- pay-in-advance fees --------------------------------------------------------------------------------
 
