@@ -25,6 +25,7 @@ from lagoon.engine.carry import Bucket, opening_state
 from lagoon.engine.folding import merge
 from lagoon.engine.period_units import AggregationResult
 from lagoon.ingestion.directory import ChargeView, Directory, SubscriptionView
+from lagoon.ingestion.inheritance import inherited_buckets
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,7 +57,8 @@ class CarriedOpenings:
     """What the batch's buckets of pay-in-advance charges on recurring metrics carry into their periods.
 
     Read before anything of the batch is written: per subscription concerned, one Query of its aggregates up
-    to the latest period the batch folds into. A replay reads the same, except the aggregates an interrupted attempt
+    to the latest period the batch folds into, plus what it inherited from a plan change
+    (lagoon.ingestion.inheritance). A replay reads the same, except the aggregates an interrupted attempt
     wrote — whose events it then skips: each event is priced on the units before it either way. Periods
     folded earlier in the batch count with their new events (`folded`), so fold the periods in order."""
 
@@ -74,12 +76,17 @@ class CarriedOpenings:
             if latest is None or key.period_from > latest[0].period_from:
                 wanted[key.pk] = (key, subscription)
         self._periods: dict[str, dict[Bucket, dict[str, AggregationState]]] = {}
-        for pk, (key, _subscription) in wanted.items():
+        self._inherited: dict[str, dict[Bucket, AggregationState]] = {}
+        for pk, (key, subscription) in wanted.items():
             buckets = read_bucket_periods(
                 key.organization_id, key.subscription_id, key.period_from, with_earlier=True, store=store
             )
             self._periods[pk] = defaultdict(
                 dict, {bucket: dict(states) for bucket, states in buckets.items()}
+            )
+            charges = subscription.plan.recurring_buckets()
+            self._inherited[pk] = inherited_buckets(
+                key.organization_id, subscription.previous_id, charges, store=store, directory=directory
             )
 
     def priced_state(self, key: AggregateKey, state: AggregationState) -> AggregationState:
@@ -89,7 +96,7 @@ class CarriedOpenings:
         if periods is None:
             return state
         bucket = _bucket(key)
-        opening = opening_state(periods[bucket].items(), key.period_from)
+        opening = opening_state(periods[bucket].items(), key.period_from, self._inherited[key.pk].get(bucket))
         return state if opening is None else merge(opening, state)
 
     def folded(self, key: AggregateKey, state: AggregationState) -> None:

@@ -33,7 +33,8 @@ from lagoon.engine.carry import state_for_period
 from lagoon.engine.charges import amount_details_json, price_charge
 from lagoon.engine.metric_definitions import MetricDefinition
 from lagoon.engine.period_units import finalize
-from lagoon.ingestion.directory import metric_definition
+from lagoon.ingestion.directory import metric_definition, plan_view
+from lagoon.ingestion.inheritance import inherited_buckets
 
 
 def carries_over(metric: BillableMetric) -> bool:
@@ -51,21 +52,66 @@ def read_period_states(
     *,
     with_carry: bool,
     store: UsageStore | None = None,
+    inherited: Mapping[Bucket, AggregationState] | None = None,
 ) -> dict[Bucket, AggregationState]:
     """The subscription's aggregates of the charges period starting at `period_from`, by bucket.
 
     One Query: the period's items, or (`with_carry`) every earlier item as well so carried units are folded
-    in. Never reads events."""
+    in, from what the subscription `inherited` from the ones it replaced (`inherited_states`). Never reads
+    events."""
     current = period_key(period_from)
     buckets = read_bucket_periods(
         organization_id, subscription_id, current, with_earlier=with_carry, store=store
     )
+    inherited = inherited or {}
     states: dict[Bucket, AggregationState] = {}
-    for bucket, periods in buckets.items():
-        state = state_for_period(periods, current)
+    for bucket in buckets.keys() | inherited.keys():
+        state = state_for_period(buckets.get(bucket, ()), current, inherited.get(bucket))
         if state is not None:
             states[bucket] = state
     return states
+
+
+def inherited_states(
+    organization_id: str,
+    subscription: Subscription,
+    plan: Plan,
+    metrics: Mapping[str, BillableMetric],
+    *,
+    store: UsageStore | None = None,
+) -> dict[Bucket, AggregationState]:
+    """What the subscription's buckets on recurring metrics start with from the subscriptions it replaced after
+    plan changes (lago-api reads a recurring metric's events by external_id, across them): nothing to read
+    for a first subscription (lagoon.ingestion.inheritance)."""
+    if subscription.previous_subscription_id is None:
+        return {}
+    charges = plan_view(plan, metrics).recurring_buckets()
+    previous_id = subscription.previous_subscription_id
+    return inherited_buckets(organization_id, previous_id, charges, store=store or UsageStore())
+
+
+def period_states(
+    organization_id: str,
+    subscription: Subscription,
+    plan: Plan,
+    metrics: Mapping[str, BillableMetric],
+    period_from: datetime,
+    *,
+    with_carry: bool,
+    store: UsageStore | None = None,
+) -> dict[Bucket, AggregationState]:
+    """`read_period_states` with, when units carry over (`with_carry`), what the subscription inherited."""
+    inherited = (
+        inherited_states(organization_id, subscription, plan, metrics, store=store) if with_carry else {}
+    )
+    return read_period_states(
+        organization_id,
+        subscription.lago_id,
+        period_from,
+        with_carry=with_carry,
+        store=store,
+        inherited=inherited,
+    )
 
 
 # --- pricing --------------------------------------------------------------------------------------------
@@ -197,8 +243,8 @@ def charges_usage(
     with_carry = any(
         carries_over(metrics[c.billable_metric_id]) for c in priced if c.billable_metric_id in metrics
     )
-    states = read_period_states(
-        organization_id, subscription.lago_id, period_from, with_carry=with_carry, store=store
+    states = period_states(
+        organization_id, subscription, plan, metrics, period_from, with_carry=with_carry, store=store
     )
     return price_states(
         plan,
