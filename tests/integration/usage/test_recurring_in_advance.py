@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from tests.integration.ingestion.conftest import charge, create_metric, create_plan, event, subscribe
-from tests.integration.usage.conftest import send
+from tests.integration.usage.conftest import at, send
 
 
 def _fees(organization_id: str) -> list[tuple[str, int, str]]:
@@ -125,3 +125,51 @@ def test_a_late_event_of_the_previous_period_moves_the_level_the_next_one_climbs
     )
     # Then January's late units complete the first tier (2.00), and February's 4 are all in the second (2.00)
     assert [(tx, amount) for tx, amount, _ in _fees(org.id)] == [("tx_1", 800), ("tx_2", 200), ("tx_3", 200)]
+
+
+class Crash(Exception):
+    pass
+
+
+def test_a_replay_after_a_lost_write_prices_each_event_once(api, org, stream):
+    from aws_lambda_powertools.utilities.data_classes.kinesis_stream_event import KinesisStreamRecord
+    from lagoon.data.usage_store import UsageStore
+    from lagoon.ingestion.aggregator import Aggregator
+    from lagoon.ingestion.kinesis import decode_kinesis_record
+    from lagoon.services.invoicing.in_advance_fees import record_in_advance_fees
+    from lagoon.services.usage.current import subscription_usage
+
+    # Given the graduated recurring sum paid in advance, 8 units in January
+    metric = create_metric(api, recurring=True)
+    fields = {"charge_model": "graduated", "pay_in_advance": True, "invoiceable": False}
+    create_plan(api, charges=[charge(metric, properties={"graduated_ranges": GRADUATED}, **fields)])
+    subscription = subscribe(api)
+    send(api, stream, event("tx_1", gb=8, at="2024-01-10T10:00:00Z"))
+    # And a batch of a late January event (2 units) and a February one (4) on the stream
+    late = [event("tx_2", gb=2, at="2024-01-30T10:00:00Z"), event("tx_3", gb=4, at="2024-02-05T10:00:00Z")]
+    assert api.post("/events/batch", {"events": late}).status == 200
+    records = [decode_kinesis_record(KinesisStreamRecord(r)) for r in stream.pending()]
+
+    class LosingFebruary(UsageStore):
+        """Writes all but February's aggregate, then the process dies."""
+
+        def batch_write(self, items):
+            super().batch_write(
+                [(table, item) for table, item in items if not item["sk"]["S"].startswith("2024-02")]
+            )
+            raise Crash
+
+    # When the aggregator loses February's aggregate and dies, and the batch is replayed twice
+    with pytest.raises(Crash):
+        Aggregator(LosingFebruary(), in_advance_hooks=[record_in_advance_fees]).apply(records)
+    for _ in range(2):
+        Aggregator(UsageStore(), in_advance_hooks=[record_in_advance_fees]).apply(records)
+
+    # Then each event has one fee, priced on the units before it: 8.00, 2.00 (8 → 10), 2.00 (10 → 14)
+    assert [(tx, amount) for tx, amount, _ in _fees(org.id)] == [("tx_1", 800), ("tx_2", 200), ("tx_3", 200)]
+    # And February counts the 14 units once
+    from lagoon.data.subscriptions import get_subscription_by_id
+
+    stored = get_subscription_by_id(org.id, subscription["lago_id"])
+    [february] = subscription_usage(org.id, stored, at=at("2024-02-10T00:00:00Z")).charges
+    assert (february.units, february.events_count) == (14, 3)

@@ -4,7 +4,8 @@ The aggregator (lagoon.ingestion.aggregator) keeps one running aggregate per (su
 charge, filter, group) in the subscription's partition of AggregatesTable. Pricing a period is therefore:
 1. one Query on that partition (lagoon.data.aggregates) — the period's items, or, when a charge is on a
    recurring or weighted metric whose units carry over, every item up to the period (one per past period and
-   bucket);
+   bucket) — and, for a subscription that replaced another after a plan change, what that one carried out
+   (`inherited_states`: one Query of its partition per plan change);
 2. `period_units.finalize` + `charges.price_charge` per bucket, in memory.
 Nothing here reads events: the cost is bounded by charges x filters x groups (x periods for carried units),
 never by the number of events (docs/usage.md).
