@@ -29,7 +29,7 @@ Exactly once, under redelivery and a crash at any point:
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -51,9 +51,10 @@ from lagoon.engine.aggregation_state import AggregationState, new_state
 from lagoon.engine.charge_filters import group_key, invalid_filter_keys
 from lagoon.engine.folding import fold
 from lagoon.engine.metric_definitions import UsageEvent, aggregation_property_error
-from lagoon.engine.period_units import AggregationResult, finalize
+from lagoon.engine.period_units import finalize
 from lagoon.engine.periods import billing_period_containing, charges_period_days
-from lagoon.ingestion.directory import ChargeView, Directory, SubscriptionView
+from lagoon.ingestion.directory import ChargeView, Directory
+from lagoon.ingestion.in_advance import CarriedOpenings, InAdvanceFold, InAdvanceHook
 from lagoon.ingestion.occurrences import (
     INVALID_CODE,
     INVALID_FILTER_VALUES,
@@ -97,27 +98,6 @@ class BatchReport:
     folded: int = 0
     aggregates_written: int = 0
     items_written: int = 0
-
-
-# -- Extension point: pay-in-advance charges (lagoon.services.invoicing.in_advance_fees) --------------------------
-@dataclass(frozen=True, slots=True)
-class InAdvanceFold:
-    """One event folded into an aggregate of a pay-in-advance charge: the units before and after it."""
-
-    organization_id: str
-    subscription: SubscriptionView
-    key: AggregateKey
-    event: IncomingEvent
-    period_from: datetime
-    period_to: datetime
-    before: AggregationResult
-    after: AggregationResult
-
-
-InAdvanceHook = Callable[[Sequence[InAdvanceFold]], None]
-"""Called with a batch's pay-in-advance folds *before* the batch's aggregates are written. Exactly once rests
-on that order: a replay folds again only what no aggregate recorded, from the same state, so the hook must
-write under keys derived from the fold (subscription, charge, filter, group, transaction_id), idempotently."""
 
 
 class Aggregator:
@@ -309,7 +289,10 @@ class Aggregator:
     ) -> list[Write]:
         now = datetime.now(UTC)
         items: list[Write] = []
-        for key, target in targets.items():
+        hooked = bool(self.in_advance_hooks)
+        chosen = [(k, t.charge, t.occurrences[0].subscription) for k, t in targets.items() if t.occurrences]
+        carried = CarriedOpenings(self.store, self.directory, chosen if hooked else ())
+        for key, target in sorted(targets.items(), key=lambda entry: entry[0].period_from):
             aggregate = current.aggregate(key) or StoredAggregate(
                 new_state(
                     target.charge.metric,
@@ -321,18 +304,20 @@ class Aggregator:
             )
             state, watermarks = aggregate.state, aggregate.watermarks
             folded = 0
-            in_advance = target.charge.pay_in_advance and bool(self.in_advance_hooks)
+            in_advance = target.charge.pay_in_advance and hooked
+            priced = carried.priced_state(key, state) if in_advance else state
             for occurrence in target.occurrences:
                 applied = watermarks.get(occurrence.shard)
                 if applied is not None and occurrence.seq <= applied:
                     continue  # folded by an earlier attempt of this batch
                 if in_advance:
-                    self._fold_in_advance(target, state, occurrence)
+                    self._fold_in_advance(target, state, priced, occurrence)
                 else:
                     fold(state, _usage_event(occurrence.event))
                 folded += 1
             if not folded:
                 continue
+            carried.folded(key, state)
             report.folded += folded
             for occurrence in target.occurrences:
                 applied = watermarks.get(occurrence.shard)
@@ -349,13 +334,19 @@ class Aggregator:
             )
         return items
 
-    def _fold_in_advance(self, target: _Target, state: AggregationState, occurrence: Occurrence) -> None:
+    def _fold_in_advance(
+        self, target: _Target, state: AggregationState, priced: AggregationState, occurrence: Occurrence
+    ) -> None:
+        """Fold into `state` (and `priced`, what the bucket carries opened with it) and price on `priced`."""
         period_from = period_moment(target.key.period_from)
         period_to = period_moment(target.period_to)
         metric, days = target.charge.metric, target.period_days
-        before = finalize(state, period_from, period_to, metric=metric, period_days=days)
-        fold(state, _usage_event(occurrence.event))
-        after = finalize(state, period_from, period_to, metric=metric, period_days=days)
+        before = finalize(priced, period_from, period_to, metric=metric, period_days=days)
+        event = _usage_event(occurrence.event)
+        fold(state, event)
+        if priced is not state:
+            fold(priced, event)
+        after = finalize(priced, period_from, period_to, metric=metric, period_days=days)
         assert occurrence.subscription is not None
         self._in_advance.append(
             InAdvanceFold(

@@ -28,6 +28,7 @@ from lagoon.domain.billable_metrics import BillableMetric
 from lagoon.domain.plans import ALL_FILTER_VALUES, Charge, ChargeFilter, Plan
 from lagoon.domain.times import parse_iso
 from lagoon.engine.aggregation_state import KEEP_EVERY_EVENT_VALUE
+from lagoon.engine.carry import ChargeBuckets, filter_signature
 from lagoon.engine.charge_filters import filter_value
 from lagoon.engine.charge_models import percentage_values_needed, percentage_values_until
 from lagoon.engine.metric_definitions import MetricDefinition, MetricFilter
@@ -69,6 +70,14 @@ class ChargeView:
             if not any(keys[f.lago_id] < keys[o.lago_id] for o in matched if o.lago_id != f.lago_id)
         )
 
+    @property
+    def buckets(self) -> ChargeBuckets:
+        """How it splits its metric's events (what hands a replaced plan's carried units over to it)."""
+        filters = tuple((f.lago_id, filter_signature(f.values)) for f in self.filters)
+        return ChargeBuckets(
+            self.charge_id, self.billable_metric_id, (*filters, (DEFAULT_FILTER, None)), self.group_keys
+        )
+
 
 def _matches(charge_filter: ChargeFilter, properties: Mapping[str, Any]) -> bool:
     for key, allowed in charge_filter.values.items():
@@ -89,6 +98,10 @@ class PlanView:
     bill_charges_monthly: bool
     charges_by_code: Mapping[str, tuple[ChargeView, ...]]
 
+    def recurring_buckets(self) -> list[ChargeBuckets]:
+        """The buckets' shapes of its charges on recurring metrics: what a plan change hands over."""
+        return [c.buckets for views in self.charges_by_code.values() for c in views if c.metric.recurring]
+
 
 @dataclass(frozen=True, slots=True)
 class SubscriptionView:
@@ -105,6 +118,8 @@ class SubscriptionView:
     plan: PlanView
     terms: SubscriptionTerms | None
     subscription_at: datetime | None = None
+    previous_id: str | None = None
+    """The subscription it replaced after a plan change, whose recurring units it goes on with."""
 
     @property
     def pending(self) -> bool:
@@ -310,6 +325,26 @@ class Directory:
                 found[(org, plan_id)] = view
         return found
 
+    def predecessors(self, organization_id: str, previous_id: str | None) -> list[tuple[str, PlanView]]:
+        """The subscriptions one replaced after plan changes, from `previous_id` (the one it replaced) back:
+        (lago_id, plan), oldest first. The walk stops at a plan without charges on recurring metrics: it hands
+        no units over. One BatchGetItem per plan change (plans cached as for the batches)."""
+        found: list[tuple[str, PlanView]] = []
+        while previous_id and all(previous_id != lago_id for lago_id, _ in found):
+            key = (organization_id, subscription_kinds.KIND, previous_id)
+            document = self._store.get_documents([key]).get(key)
+            if document is None:
+                break
+            plan = self._plans([(organization_id, document["plan_id"])]).get(
+                (organization_id, document["plan_id"])
+            )
+            if plan is None or not plan.recurring_buckets():
+                break
+            found.append((previous_id, plan))
+            previous_id = document.get("previous_subscription_id")
+        found.reverse()
+        return found
+
     def subscriptions(
         self, pairs: Iterable[tuple[str, str]]
     ) -> dict[tuple[str, str], list[SubscriptionView]]:
@@ -361,6 +396,7 @@ class Directory:
                         plan=plan,
                         terms=subscription_terms(document, plan, timezone),
                         subscription_at=parse_iso(document.get("subscription_at")),
+                        previous_id=document.get("previous_subscription_id"),
                     )
                 )
             result[(org, ext)] = views

@@ -48,11 +48,11 @@ from lagoon.services import customers, organizations
 from lagoon.services.catalog import billable_metrics, plans, taxes
 from lagoon.services.invoicing import in_advance_invoices
 from lagoon.services.subscriptions.terms import current_period, read_billing_timezone
-from lagoon.services.usage.charges import carries_over, grouped_by, read_period_states
+from lagoon.services.usage.charges import carries_over, grouped_by, period_states
 from lagoon.services.usage.totals import tax_rates
 
 if TYPE_CHECKING:  # the aggregator calls in with its folds; importing it would load it with every caller
-    from lagoon.ingestion.aggregator import InAdvanceFold
+    from lagoon.ingestion.in_advance import InAdvanceFold
 
 # --- pay-in-advance fees --------------------------------------------------------------------------------
 
@@ -413,8 +413,10 @@ def estimate_fees(organization_id: str, event: EstimateEventInput) -> list[dict[
     period = current_period(subscription, plan, timezone, moment)
     terms = terms_of(subscription, plan, timezone)
     days = None if terms is None else charges_period_days(terms, period.charges_from_datetime)
-    states = read_period_states(
-        organization_id, subscription.lago_id, period.charges_from_datetime, with_carry=carries_over(metric)
+    start, end = period.charges_from_datetime, period.charges_to_datetime
+    metrics = {metric.lago_id: metric}
+    states = period_states(
+        organization_id, subscription, plan, metrics, start, with_carry=carries_over(metric)
     )
     views = plan_view(plan, {metric.lago_id: metric}).charges_by_code.get(metric.code, ())
     transaction_id = event.transaction_id or str(uuid.uuid4())
@@ -432,7 +434,6 @@ def estimate_fees(organization_id: str, event: EstimateEventInput) -> list[dict[
                 keep_event_values=view.keep_event_values,
                 keep_values_until=view.keep_values_until,
             )
-            start, end = period.charges_from_datetime, period.charges_to_datetime
             before = finalize(state, start, end, metric=view.metric, period_days=days)
             after_state = AggregationState.from_dict(state.to_dict())
             fold(after_state, usage_event)
