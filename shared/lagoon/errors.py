@@ -44,6 +44,15 @@ class BadRequest(LagoonError):
         self.message = message
 
 
+class PayloadTooLarge(LagoonError):
+    """413: the request, or what it would store, is larger than Lagoon keeps (docs/decisions.md "Input bounds").
+    Permanent: sending it again cannot succeed, unlike `TransientFailure`."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
 class Unauthorized(LagoonError):
     """401: missing, unknown or revoked API key."""
 

@@ -21,6 +21,7 @@ from aws_lambda_powertools.event_handler.router import Router
 from pydantic_core.core_schema import ErrorType
 
 from lagoon import errors
+from lagoon.api.request_text import LagoonProxyEvent, read_body
 from lagoon.auth import bearer_token
 from lagoon.data import organizations
 from lagoon.observability import logger
@@ -88,9 +89,12 @@ def map_request_validation(errs: list[dict[str, Any]]) -> Response:
 
 
 class LagoonRestResolver(APIGatewayRestResolver):
-    """Route parameters decoded as API Gateway REST decodes `pathParameters` (`a%20b` → `a b`, `a%2Fb` → `a/b`).
+    """Route parameters decoded as API Gateway REST decodes `pathParameters` (`a%20b` → `a b`, `a%2Fb` → `a/b`):
+    Powertools reads parameters from the raw `path`, which keeps the percent-encoding. Bodies and query values
+    are read as Lago reads them (`lagoon.api.request_text`)."""
 
-    Powertools reads parameters from the raw `path`, which keeps the percent-encoding."""
+    def _to_proxy_event(self, event: dict[str, Any]) -> LagoonProxyEvent:
+        return LagoonProxyEvent(event, self._json_body_deserializer)
 
     def _convert_matches_into_route_keys(self, match: typing.Match[str]) -> dict[str, str]:
         return {name: unquote(value) for name, value in match.groupdict().items()}
@@ -115,6 +119,9 @@ _ERROR_RESPONSES: dict[type[Exception], Callable[[Any], Response]] = {
     ),
     errors.NotFound: lambda exc: error_response(404, exc.code),
     errors.BadRequest: lambda exc: error_response(400, error=f"BadRequest: {exc.message}"),
+    errors.PayloadTooLarge: lambda exc: error_response(
+        413, "payload_too_large", error_details={"message": exc.message}
+    ),
     errors.Unauthorized: lambda exc: error_response(401),
     errors.Forbidden: lambda exc: error_response(403, exc.code),
     errors.MethodNotAllowed: lambda exc: error_response(405, exc.code),
@@ -182,6 +189,7 @@ def build_resolver(
     `not_implemented`, DECISIONS.md).
     """
     app = LagoonRestResolver(enable_validation=True, strip_prefixes=[API_PREFIX])
+    app.use([read_body])
     for router in routers:
         app.include_router(router)
     if enable_swagger:
