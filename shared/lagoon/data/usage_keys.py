@@ -24,12 +24,12 @@ def period_moment(key: str) -> datetime:
 
 def day_key(moment: datetime) -> str:
     """The day of the event pages and day lists (`2024-01-15`; the aggregator passes UTC moments)."""
-    return moment.strftime("%Y-%m-%d")
+    return f"{moment.year:04d}-{moment.month:02d}-{moment.day:02d}"  # strftime writes year 451 as `451`
 
 
 def hour_key(moment: datetime) -> str:
     """The hour the error lists are filed under (`2024-01-15T10`; the aggregator passes UTC moments)."""
-    return moment.strftime("%Y-%m-%dT%H")
+    return f"{day_key(moment)}T{moment.hour:02d}"
 
 
 def shard_number(shard_id: str) -> str:

@@ -14,7 +14,7 @@ from pydantic import BeforeValidator, ConfigDict, Field
 from pydantic_core import PydanticCustomError
 
 from lagoon.domain.plans import Plan
-from lagoon.domain.times import parse_iso
+from lagoon.domain.times import parse_input_datetime, parse_iso
 from lagoon.engine.periods import SubscriptionTerms
 from lagoon.models import LagoonModel
 
@@ -23,16 +23,13 @@ Status = Literal["pending", "active", "terminated", "canceled"]
 
 
 def _datetime(value: Any) -> Any:
-    """ISO 8601 (a `Z` or an offset; naive means UTC), normalised to UTC."""
+    """ISO 8601 (a `Z` or an offset; naive means UTC), normalised to UTC (`times.parse_input_datetime`)."""
     if value is None or isinstance(value, datetime):
         return value.astimezone(UTC) if isinstance(value, datetime) and value.tzinfo else value
-    if not isinstance(value, str):
-        raise PydanticCustomError("invalid_date", "not an ISO 8601 date-time")
     try:
-        parsed = parse_iso(value)
+        return parse_input_datetime(value)
     except ValueError:
         raise PydanticCustomError("invalid_date", "not an ISO 8601 date-time") from None
-    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
 
 
 IsoDateTime = Annotated[datetime | None, BeforeValidator(_datetime)]
