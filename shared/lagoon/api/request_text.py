@@ -33,8 +33,8 @@ from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
 from lagoon import errors
 
 MAX_BODY_BYTES = 1024 * 1024
-"""Largest request body read (1 MiB): far above any Lago request, below what a stored item could hold after
-the JSON escaping of its text (docs/decisions.md "Input bounds")."""
+"""Largest request body read (1 MiB): far above any Lago request; what a stored document holds is checked
+where it is written, 400 KB (docs/decisions.md "Input bounds")."""
 MAX_NESTING = 100
 """Ruby's `JSON.parse` default `max_nesting`: deeper bodies are a parse error in Lago (400)."""
 _INT_DIGITS = 4000
@@ -84,7 +84,13 @@ def parse_json_body(text: str) -> dict[str, Any]:
     """The body as a JSON object (see the module docstring); `json.JSONDecodeError` for text that is not JSON
     (Powertools answers it as `json_invalid`, the resolver as 400)."""
     try:
-        value = json.loads(text, parse_int=_parse_int, parse_float=_parse_float, parse_constant=Decimal)
+        try:
+            value = json.loads(text, parse_float=_parse_float, parse_constant=Decimal)
+        except ValueError as exc:
+            if isinstance(exc, json.JSONDecodeError):
+                raise
+            # An integer of more than 4,300 digits: parse again, reading long integers as Decimals.
+            value = json.loads(text, parse_int=_parse_int, parse_float=_parse_float, parse_constant=Decimal)
     except RecursionError:
         raise errors.BadRequest(f"{MALFORMED}: nested deeper than {MAX_NESTING} levels") from None
     _check_parsed(value)
