@@ -18,16 +18,15 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import (
     RequestValidationError,
 )
 from aws_lambda_powertools.event_handler.router import Router
-from pydantic_core.core_schema import ErrorType
 
 from lagoon import errors
 from lagoon.api.request_text import LagoonProxyEvent, read_body
 from lagoon.auth import bearer_token
 from lagoon.data import organizations
+from lagoon.domain.validators import lago_code
 from lagoon.observability import logger
 
 API_PREFIX = "/api/v1"
-_PYDANTIC_ERROR_TYPES = frozenset(typing.get_args(ErrorType))
 
 
 def error_body(status: int, code: str | None = None, **extra: Any) -> dict[str, Any]:
@@ -51,16 +50,6 @@ def validation_response(details: dict[str, list[str]]) -> Response:
     return error_response(422, "validation_errors", error_details=details)
 
 
-def _lago_code(error: dict[str, Any]) -> str:
-    """Pydantic error → Lago error code. Custom errors (PydanticCustomError) already carry a Lago code."""
-    kind = str(error.get("type", ""))
-    if kind == "missing":
-        return "value_is_mandatory"
-    if kind in _PYDANTIC_ERROR_TYPES:
-        return "value_is_invalid"
-    return kind
-
-
 def _field_name(loc: tuple[Any, ...]) -> str:
     named = [str(part) for part in loc if isinstance(part, str)]
     return named[-1] if named else "base"
@@ -82,7 +71,7 @@ def map_request_validation(errs: list[dict[str, Any]]) -> Response:
             key = loc[1] if len(loc) == 2 else "body"
             return error_response(400, error=f"BadRequest: param is missing or the value is empty: {key}")
         codes = details.setdefault(_field_name(loc[1:] if loc else loc), [])
-        code = _lago_code(err)
+        code = lago_code(str(err.get("type", "")))
         if code not in codes:
             codes.append(code)
     return validation_response(details)

@@ -12,9 +12,9 @@ from typing import Annotated, Any, Literal
 from pydantic import BeforeValidator, ConfigDict, Field, field_serializer
 from pydantic_core import PydanticCustomError
 
+from lagoon.domain.bounds import CatalogCode, NonEmptyText, NonNegativeInt
 from lagoon.domain.organizations import Currency
 from lagoon.domain.times import iso, parse_input_datetime
-from lagoon.domain.validators import BIGINT_MAX, CODE_MAX_LENGTH
 from lagoon.engine.properties import parse_decimal
 from lagoon.models import LagoonModel
 
@@ -22,11 +22,6 @@ CouponType = Literal["fixed_amount", "percentage"]
 Frequency = Literal["once", "recurring", "forever"]
 Expiration = Literal["no_expiration", "time_limit"]
 Status = Literal["active", "terminated"]
-
-NonEmptyText = Annotated[str, Field(min_length=1)]
-CatalogCode = Annotated[str, Field(min_length=1, max_length=CODE_MAX_LENGTH)]
-"""A code is a DynamoDB sort key (at most 1,024 bytes): 255 characters fit in any UTF-8 encoding."""
-NonNegativeInt = Annotated[int, Field(ge=0, le=BIGINT_MAX)]
 
 
 def _parse_rate(value: Any) -> Decimal | None:

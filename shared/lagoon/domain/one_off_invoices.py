@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import Annotated
 
 from pydantic import ConfigDict, Field
 
 from lagoon import errors
+from lagoon.domain.bounds import Cents, Quantity
 from lagoon.domain.organizations import Currency
 from lagoon.domain.times import iso, parse_input_datetime
 from lagoon.models import LagoonModel
@@ -20,9 +20,9 @@ class OneOffFeeInput(LagoonModel):
 
     add_on_code: Annotated[str, Field(min_length=1)]
     invoice_display_name: str | None = None
-    unit_amount_cents: Annotated[int, Field(ge=0)] | None = None
+    unit_amount_cents: Cents | None = None
     # The contract says a numeric string; Lago's clients also send numbers (2.5).
-    units: Annotated[Decimal, Field(ge=0, allow_inf_nan=False)] | None = None
+    units: Quantity | None = None
     description: str | None = None
     from_datetime: str | None = None
     to_datetime: str | None = None

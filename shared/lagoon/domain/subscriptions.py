@@ -10,9 +10,11 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 
-from pydantic import BeforeValidator, ConfigDict, Field
+from pydantic import AfterValidator, BeforeValidator, ConfigDict, Field
 from pydantic_core import PydanticCustomError
 
+from lagoon.domain.bounds import StoreKey
+from lagoon.domain.customers import check_external_id
 from lagoon.domain.plans import Plan
 from lagoon.domain.times import parse_input_datetime, parse_iso
 from lagoon.engine.periods import SubscriptionTerms
@@ -40,9 +42,9 @@ class SubscriptionInput(LagoonModel):
 
     model_config = ConfigDict(extra="ignore")
 
-    external_customer_id: Annotated[str, Field(min_length=1)]
+    external_customer_id: Annotated[str, AfterValidator(check_external_id)]
     plan_code: Annotated[str, Field(min_length=1)]
-    external_id: Annotated[str, Field(min_length=1)]
+    external_id: StoreKey
     name: str | None = None
     billing_time: BillingTime | None = None
     subscription_at: IsoDateTime = None

@@ -16,6 +16,8 @@ from typing import Any
 from pydantic import ConfigDict, Field
 
 from lagoon.domain.billable_metrics import BillableMetric
+from lagoon.domain.bounds import Cents
+from lagoon.domain.events import EventTimestamp
 from lagoon.domain.plans import Charge, ChargeFilter
 from lagoon.models import LagoonModel
 
@@ -85,7 +87,7 @@ class EstimateEventInput(LagoonModel):
     code: str
     external_subscription_id: str
     transaction_id: str | None = None
-    timestamp: int | float | str | None = None
+    timestamp: EventTimestamp = None
     properties: dict[str, Any] = Field(default_factory=dict)
 
 
@@ -96,7 +98,7 @@ class EstimateFeesBody(LagoonModel):
 class LifetimeUsageInput(LagoonModel):
     model_config = ConfigDict(extra="ignore")
 
-    external_historical_usage_amount_cents: int = Field(ge=0)
+    external_historical_usage_amount_cents: Cents
 
 
 class LifetimeUsageBody(LagoonModel):
