@@ -27,6 +27,12 @@ ALL_FILTER_VALUES = "__ALL_FILTER_VALUES__"
 
 TrialPeriod = Annotated[float, Field(ge=0, le=36_500, allow_inf_nan=False)]
 """Days of trial, at most 100 years: 1e308 days overflowed the subscription dates (a 500 on subscribe)."""
+UsageThresholds = list[dict[str, Any]] | None
+"""`usage_thresholds` of a plan or a subscription (progressive billing). Lagoon has no progressive billing
+yet: a list with a threshold is refused (405 `not_implemented`, `USAGE_THRESHOLDS`), never stored and then
+silently not billed; an empty list or null asks for none (docs/decisions.md "Usage thresholds")."""
+USAGE_THRESHOLDS = "usage thresholds (progressive billing)"
+"""The deferred feature a plan or subscription with usage thresholds is refused for."""
 
 
 class ChargeFilterInput(LagoonModel):
@@ -99,6 +105,7 @@ class PlanCreateInput(LagoonModel):
     tax_codes: list[str] | None = None
     minimum_commitment: MinimumCommitmentInput | None = None
     charges: list[ChargeInput] | None = None
+    usage_thresholds: UsageThresholds = None
 
 
 class PlanUpdateInput(LagoonModel):
@@ -119,6 +126,7 @@ class PlanUpdateInput(LagoonModel):
     tax_codes: list[str] | None = None
     minimum_commitment: MinimumCommitmentUpdateInput | None = None
     charges: list[ChargeInput] | None = None
+    usage_thresholds: UsageThresholds = None
     cascade_updates: bool | None = None
 
 

@@ -15,7 +15,7 @@ from pydantic_core import PydanticCustomError
 
 from lagoon.domain.bounds import StoreKey
 from lagoon.domain.customers import check_external_id
-from lagoon.domain.plans import Plan
+from lagoon.domain.plans import Plan, UsageThresholds
 from lagoon.domain.times import parse_input_datetime, parse_iso
 from lagoon.engine.periods import SubscriptionTerms
 from lagoon.models import LagoonModel
@@ -50,6 +50,7 @@ class SubscriptionInput(LagoonModel):
     subscription_at: IsoDateTime = None
     ending_at: IsoDateTime = None
     plan_overrides: dict[str, Any] | None = None
+    usage_thresholds: UsageThresholds = None
 
 
 class SubscriptionUpdateInput(LagoonModel):
@@ -61,6 +62,7 @@ class SubscriptionUpdateInput(LagoonModel):
     ending_at: IsoDateTime = None
     subscription_at: IsoDateTime = None
     plan_overrides: dict[str, Any] | None = None
+    usage_thresholds: UsageThresholds = None
 
 
 class Subscription(LagoonModel):
