@@ -2,18 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
 from pydantic import ConfigDict, Field
 
+from lagoon.domain.bounds import CatalogCode, NonEmptyText, NonNegativeInt
 from lagoon.domain.organizations import Currency
-from lagoon.domain.validators import BIGINT_MAX, CODE_MAX_LENGTH
 from lagoon.models import LagoonModel
-
-NonEmptyText = Annotated[str, Field(min_length=1)]
-CatalogCode = Annotated[str, Field(min_length=1, max_length=CODE_MAX_LENGTH)]
-"""A code is a DynamoDB sort key (at most 1,024 bytes): 255 characters fit in any UTF-8 encoding."""
-NonNegativeInt = Annotated[int, Field(ge=0, le=BIGINT_MAX)]
 
 
 class AddOnCreateInput(LagoonModel):

@@ -17,6 +17,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BeforeValidator, ConfigDict, Field, PlainSerializer
 
+from lagoon.domain.bounds import InvoiceMetadataValue, MetadataKey
 from lagoon.domain.times import iso, parse_iso
 from lagoon.models import LagoonModel
 
@@ -137,8 +138,8 @@ class InvoiceMetadataInput(LagoonModel):
     model_config = ConfigDict(extra="ignore")
 
     id: str | None = None
-    key: Annotated[str, Field(min_length=1)]
-    value: Annotated[str, Field(max_length=140)]
+    key: MetadataKey
+    value: InvoiceMetadataValue
 
 
 class InvoiceUpdateInput(LagoonModel):

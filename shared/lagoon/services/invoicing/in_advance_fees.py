@@ -44,6 +44,7 @@ from lagoon.engine.money import currency_exponent
 from lagoon.engine.period_units import finalize
 from lagoon.engine.periods import charges_period_days
 from lagoon.ingestion.directory import plan_view
+from lagoon.observability import logger
 from lagoon.services import customers, organizations
 from lagoon.services.catalog import billable_metrics, plans, taxes
 from lagoon.services.invoicing import in_advance_invoices
@@ -243,9 +244,19 @@ def _record_organization_fees(organization_id: str, org_folds: Sequence[InAdvanc
         if fee_id in existing:
             continue
         customer = customer_by_id.get(folded.subscription.lago_customer_id)
-        priced = _event_fee(
-            organization_id, fee_id, folded, plan_by_id[folded.subscription.plan.plan_id], metrics, customer
-        )
+        try:
+            priced = _event_fee(
+                organization_id,
+                fee_id,
+                folded,
+                plan_by_id[folded.subscription.plan.plan_id],
+                metrics,
+                customer,
+            )
+        except errors.AmountOutOfRange:
+            # Counted, never billed: no fee holds it, and failing the batch would stall the stream for good.
+            logger.error("a pay-in-advance fee is beyond a 64-bit amount", extra={"fee_id": fee_id})
+            continue
         if priced is None:
             continue
         invoiceable, body = priced

@@ -74,7 +74,7 @@ def bill_organization(organization_id: str, now: datetime, moment: datetime, rep
         for customer_id, found in by_customer.items():
             try:
                 bill_customer(catalog, customer_id, found, now, moment, report, cursors)
-            except (errors.TransientFailure, errors.NotFound) as exc:
+            except (errors.TransientFailure, errors.NotFound, *errors.UNBILLABLE) as exc:
                 report.failures += 1
                 logger.exception(
                     "billing a customer failed", extra={"customer_id": customer_id, "error": str(exc)}

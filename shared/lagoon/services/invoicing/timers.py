@@ -53,7 +53,7 @@ def process_timers(now: datetime, report: RunReport) -> None:
                     paid_fees.regroup_paid_fees(Catalog(org), invoice, now)
         except errors.ConflictRetry:
             continue  # a concurrent run did it; the next run sees the timer gone or retries
-        except (errors.TransientFailure, errors.NotFound) as exc:
+        except (errors.TransientFailure, errors.NotFound, *errors.UNBILLABLE) as exc:
             report.failures += 1
             logger.exception("invoice timer failed", extra={"timer": key, "error": str(exc)})
             continue

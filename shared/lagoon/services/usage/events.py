@@ -33,14 +33,14 @@ from lagoon.domain.events import (
     EventInput,
     IncomingEvent,
     datetime_to_microseconds,
-    encode_record,
+    encode_records,
     iso_timestamp,
     partition_key,
 )
 from lagoon.domain.paging import Page, paginate
 from lagoon.domain.times import iso
+from lagoon.domain.validators import lago_code
 
-_LAGO_CODES = frozenset({"value_is_mandatory", "value_is_invalid", "invalid_timestamp"})
 _LAGO_ID_NAMESPACE = uuid.UUID("6f0b8a53-5a3e-4f43-8d0c-3a1b0f6f1e57")
 
 
@@ -59,8 +59,9 @@ def ingest(
         by_subscription[event.external_subscription_id].append(event)
     event_stream.put_records(
         [
-            (partition_key(organization_id, sub), encode_record(organization_id, sub, group))
+            (partition_key(organization_id, sub), record)
             for sub, group in by_subscription.items()
+            for record in encode_records(organization_id, sub, group)
         ]
     )
     return accepted
@@ -87,10 +88,7 @@ def validate_batch(body: dict[str, Any]) -> list[EventInput]:
             fields: dict[str, list[str]] = {}
             for error in exc.errors():
                 name = str(error["loc"][0]) if error["loc"] else "event"
-                kind = str(error["type"])
-                code = "value_is_mandatory" if kind == "missing" else kind
-                if code not in _LAGO_CODES:
-                    code = "value_is_invalid"
+                code = lago_code(str(error["type"]))
                 fields.setdefault(name, [])
                 if code not in fields[name]:
                     fields[name].append(code)
@@ -217,8 +215,11 @@ def replay_orphans(
     events.sort(key=lambda e: e.timestamp_us)
     key = partition_key(organization_id, external_subscription_id)
     records = [
-        (key, encode_record(organization_id, external_subscription_id, events[i : i + 100], replay=True))
+        (key, record)
         for i in range(0, len(events), 100)
+        for record in encode_records(
+            organization_id, external_subscription_id, events[i : i + 100], replay=True
+        )
     ]
     event_stream.put_records(records)
     delete_orphan_lists(organization_id, external_subscription_id, [sort_key for sort_key, _ in lists], store)
