@@ -86,6 +86,18 @@ def query(organization_id: str, kind: str, prefix: str | None = None) -> Iterato
         yield json.loads(record.body)
 
 
+def keys(organization_id: str, kind: str, prefix: str) -> list[str]:
+    """The keys of a kind that start with `prefix`, in key order (one Query of small items: index entries)."""
+    ensure_bound()
+    condition = EntityRecord.sk.startswith(prefix)
+    return [
+        record.sk
+        for record in EntityRecord.query(
+            partition(organization_id, kind), condition, consistent_read=True, attributes_to_get=["sk"]
+        )
+    ]
+
+
 def next_sequence(organization_id: str, counter: str) -> int:
     """Atomically increment and return a per-organization counter (starts at 1)."""
     ensure_bound()

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from lagoon import errors
-from lagoon.data import entities, timers
+from lagoon.data import entities, memberships, timers
 from lagoon.domain.plans import Plan
 from lagoon.domain.subscriptions import ALIAS_KIND, KIND, Subscription
 from lagoon.domain.times import iso, parse_iso
@@ -30,6 +30,13 @@ def live_subscriptions(organization_id: str) -> list[Subscription]:
 def plan_has_subscriptions(organization_id: str, plan: Plan) -> bool:
     """Whether an active or pending subscription uses the plan."""
     return any(s.plan_id == plan.lago_id for s in live_subscriptions(organization_id))
+
+
+def customer_subscriptions(organization_id: str, customer_id: str) -> list[Subscription]:
+    """Every subscription of one customer (any status, any order): its index entries and their documents."""
+    ids = memberships.members(organization_id, memberships.SUBSCRIPTIONS, customer_id)
+    documents = entities.get_many(organization_id, KIND, ids) if ids else {}
+    return [Subscription.model_validate(documents[i]) for i in ids if i in documents]
 
 
 def alias_document(organization_id: str, external_id: str) -> dict[str, Any] | None:
@@ -79,7 +86,8 @@ def put_subscription(writes: entities.Writes, subscription: Subscription) -> Non
 
 
 def put_alias(writes: entities.Writes, subscription: Subscription) -> None:
-    """Append the subscription to its external_id's alias (created with the first subscription)."""
+    """Append the subscription to its external_id's alias (created with the first subscription), and enter it
+    in its customer's index (called once per subscription, in the transaction that creates it)."""
     alias = alias_document(subscription.organization_id, subscription.external_id)
     entries = list((alias or {}).get("subscriptions", []))
     entries.append({"lago_id": subscription.lago_id, "lago_customer_id": subscription.lago_customer_id})
@@ -89,6 +97,13 @@ def put_alias(writes: entities.Writes, subscription: Subscription) -> None:
         subscription.external_id,
         {"subscriptions": entries},
         must_not_exist=alias is None,
+    )
+    memberships.add(
+        writes,
+        subscription.organization_id,
+        memberships.SUBSCRIPTIONS,
+        subscription.lago_customer_id,
+        subscription.lago_id,
     )
 
 

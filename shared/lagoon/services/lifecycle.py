@@ -20,7 +20,7 @@ from lagoon.observability import logger
 from lagoon.services import customers
 from lagoon.services.catalog import plans
 from lagoon.services.subscriptions import changes, clock
-from lagoon.services.subscriptions.listing import live_subscriptions_where
+from lagoon.services.subscriptions.listing import customer_live_subscriptions, live_subscriptions_where
 
 
 def _bill_terminations(organization_id: str, terminated: list[Subscription]) -> None:
@@ -114,10 +114,7 @@ def delete_customer(organization_id: str, external_id: str) -> Customer:
     (cancel its pending ones), finalize its drafts — before its coupons are terminated, so the last invoice
     still deducts them — then delete the customer (its external_id is free again)."""
     customer = customers.get_customer(organization_id, external_id)
-    _end_subscriptions(
-        organization_id,
-        live_subscriptions_where(organization_id, lambda s: s.lago_customer_id == customer.lago_id),
-    )
+    _end_subscriptions(organization_id, customer_live_subscriptions(organization_id, customer.lago_id))
     from lagoon.services.catalog import coupons  # cold start: loaded with the first customer deletion
     from lagoon.services.invoicing import drafts  # cold start: billing loads at the first cascade
 

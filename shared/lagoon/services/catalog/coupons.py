@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from lagoon import errors
-from lagoon.data import catalog, customers, entities
+from lagoon.data import catalog, customers, entities, memberships
 from lagoon.data.catalog import COUPON
 from lagoon.domain.coupons import (
     AppliedCoupon,
@@ -133,6 +133,13 @@ def _applied_coupons(organization_id: str) -> list[AppliedCoupon]:
     return [AppliedCoupon.model_validate(doc) for doc in entities.query(organization_id, APPLIED_COUPON)]
 
 
+def _customer_applied_coupons(organization_id: str, customer_id: str) -> list[AppliedCoupon]:
+    """One customer's applied coupons (any status): its index entries and their documents."""
+    ids = memberships.members(organization_id, memberships.APPLIED_COUPONS, customer_id)
+    documents = entities.get_many(organization_id, APPLIED_COUPON, ids) if ids else {}
+    return [AppliedCoupon.model_validate(documents[i]) for i in ids if i in documents]
+
+
 def _terms_changes(organization_id: str, data: CouponUpdateInput, sent: dict[str, Any]) -> dict[str, Any]:
     """The changes a coupon not yet applied also takes: its code, type, amounts, frequency and limits."""
     changes: dict[str, Any] = {}
@@ -227,7 +234,7 @@ def apply_coupon(organization_id: str, data: AppliedCouponInput) -> AppliedCoupo
     coupon = find_coupon(organization_id, data.coupon_code)
     if coupon is None or not is_redeemable(coupon):
         raise errors.NotFound("coupon")
-    held = [a for a in _applied_coupons(organization_id) if a.customer_id == customer.lago_id]
+    held = _customer_applied_coupons(organization_id, customer.lago_id)
     if _overlaps(organization_id, coupon, [a for a in held if a.status == "active"]):
         raise errors.MethodNotAllowed("plan_overlapping")
     if not coupon.reusable and any(a.coupon_id == coupon.lago_id for a in held):
@@ -259,6 +266,7 @@ def apply_coupon(organization_id: str, data: AppliedCouponInput) -> AppliedCoupo
         # Lago ties the customer's currency to a fixed-amount coupon's (Customers::UpdateCurrencyService).
         customers.lock_currency(writes, customer, applied.amount_currency)
     put_applied_coupon(writes, applied)
+    memberships.add(writes, organization_id, memberships.APPLIED_COUPONS, customer.lago_id, applied.lago_id)
     if not coupon.reusable:
         key = f"{customer.lago_id}#{coupon.lago_id}"
         writes.put(organization_id, APPLIED_ONCE, key, {"lago_id": applied.lago_id}, must_not_exist=True)
@@ -302,9 +310,7 @@ def list_applied_coupons(organization_id: str, filters: AppliedCouponFilters) ->
 
 def active_applied_coupons(organization_id: str, customer_id: str) -> list[AppliedCoupon]:
     """A customer's active applied coupons in the order they were applied (the order Lago deducts them)."""
-    active = [
-        a for a in _applied_coupons(organization_id) if a.customer_id == customer_id and a.status == "active"
-    ]
+    active = [a for a in _customer_applied_coupons(organization_id, customer_id) if a.status == "active"]
     return sorted(active, key=lambda a: a.created_at)
 
 

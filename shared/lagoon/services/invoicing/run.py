@@ -37,7 +37,10 @@ from lagoon.services.invoicing.due import due_boundaries, invoice_part
 from lagoon.services.invoicing.run_catalog import Catalog
 from lagoon.services.invoicing.run_report import RunReport
 from lagoon.services.invoicing.timers import process_timers
-from lagoon.services.subscriptions.listing import list_billable_subscriptions
+from lagoon.services.subscriptions.listing import (
+    customer_billable_subscriptions,
+    list_billable_subscriptions,
+)
 
 MAX_ATTEMPTS = 5
 
@@ -267,18 +270,15 @@ def bill_start(organization_id: str, subscription: Subscription, at: datetime) -
 
 
 def bill_termination(organization_id: str, subscription: Subscription) -> None:
-    """A terminated subscription (API, clock, upgrade, downgrade, deletions): bill what is due at once. A
-    failure is logged, never raised: the hourly run bills it (the cursor has not moved)."""
+    """A terminated subscription (API, clock, upgrade, downgrade, deletions): bill what is due at once, for its
+    customer's subscriptions only (read from the customer's index). A failure is logged, never raised: the
+    hourly run bills it (the cursor has not moved)."""
     terminated_at = parse_iso(subscription.terminated_at)
     if terminated_at is None:
         return
     try:
         catalog = Catalog(organization_id)
-        found = [
-            s
-            for s in list_billable_subscriptions(organization_id)
-            if s.lago_customer_id == subscription.lago_customer_id
-        ]
+        found = customer_billable_subscriptions(organization_id, subscription.lago_customer_id)
         try:
             bill_customer(
                 catalog, subscription.lago_customer_id, found, terminated_at, datetime.now(UTC), RunReport()
