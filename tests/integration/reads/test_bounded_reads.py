@@ -3,15 +3,24 @@ organization holds a few customers or ten times as many, each with subscriptions
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from tests.conftest import ApiClient
 from tests.integration.ingestion.conftest import charge, create_metric, create_plan
 
+# Subscriptions start two days before the test (a whole day to bill at termination, however fast the test runs).
+STARTED = (datetime.now(UTC) - timedelta(days=2)).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+
 
 def _customer_with_subscription(api: ApiClient, name: str) -> None:
     assert api.post("/customers", {"customer": {"external_id": name, "name": name}}).status == 200
-    body = {"external_customer_id": name, "plan_code": "startup", "external_id": f"sub_{name}"}
+    body = {
+        "external_customer_id": name,
+        "plan_code": "startup",
+        "external_id": f"sub_{name}",
+        "subscription_at": STARTED,
+    }
     response = api.post("/subscriptions", {"subscription": body})
     assert response.status == 200, response.body
 
@@ -60,3 +69,24 @@ def test_terminating_a_subscription_reads_only_its_customers_objects(api: ApiCli
     # Then both read the same items: the terminated customer's, never the organization's
     assert many == few, (dict(few), dict(many))
     assert reads.total() < 60
+
+
+def test_a_customers_invoices_are_listed_from_its_own_index(api: ApiClient, reads: Any) -> None:
+    # Given a customer with one invoice (its terminated subscription), and 2 others with history
+    _catalog(api)
+    _customer_with_history(api, "first")
+    _history(api, range(2))
+
+    def list_invoices() -> None:
+        by_filter = api.get("/invoices", query={"external_customer_id": "first"})
+        by_path = api.get("/customers/first/invoices")
+        assert by_filter.json["invoices"] == by_path.json["invoices"]
+        assert [i["customer"]["external_id"] for i in by_path.json["invoices"]] == ["first"]
+
+    # When its invoices are listed (filtered and by path), then again once 20 more customers have history
+    few = reads.measure(list_invoices)
+    _history(api, range(2, 22))
+    many = reads.measure(list_invoices)
+
+    # Then both lists read the same items
+    assert many == few, (dict(few), dict(many))

@@ -121,8 +121,13 @@ class InvoiceFilters:
 
 
 def list_invoices(organization_id: str, filters: InvoiceFilters) -> list[Invoice]:
-    """Invoices newest first (issuing date, then creation), filtered; `closed` only when asked for."""
-    found = [invoice for invoice in invoice_store.all_invoices(organization_id) if filters.accepts(invoice)]
+    """Invoices newest first (issuing date, then creation), filtered; `closed` only when asked for. A current
+    customer's invoices are read from its index; other lists still read the organization's (issue 17)."""
+    if filters.customer_id is not None:
+        stored = invoice_store.customer_invoices(organization_id, filters.customer_id)
+    else:
+        stored = invoice_store.all_invoices(organization_id)
+    found = [invoice for invoice in stored if filters.accepts(invoice)]
     return sorted(found, key=lambda i: (i.issuing_date, i.created_at, i.lago_id), reverse=True)
 
 
