@@ -26,7 +26,9 @@ from lagoon.data.subscriptions import (
 )
 from lagoon.domain.subscriptions import Subscription
 from lagoon.domain.times import iso
+from lagoon.observability import logger
 from lagoon.services.catalog import plans
+from lagoon.services.contention import run_with_retries
 from lagoon.services.subscriptions.changes import terminated, with_timers, write_canceled
 from lagoon.services.subscriptions.messages import subscription_message
 
@@ -39,13 +41,18 @@ class ClockReport:
 
 def apply_due_timer(key: str, timer: dict[str, Any], report: ClockReport) -> list[Subscription]:
     """Apply one due timer at most once (idempotent, safe to re-run); returns the subscriptions it terminated
-    (lagoon.services.lifecycle.run_clock bills them)."""
+    (lagoon.services.lifecycle.run_clock bills them). A timer that loses a race with a change of its
+    subscription (an API request, an overlapping run) is applied again on what that change left."""
     try:
-        ended = _apply_timer(key, timer)
+        ended = run_with_retries(lambda: _apply_timer(key, timer), "subscription")
         report.applied.append(key)
         return ended
-    except (errors.ConflictRetry, errors.NotFound):
-        # Already applied by an overlapping run (its message id exists), or the subscription is gone.
+    except errors.TransientFailure:
+        logger.warning("subscription timer left for the next run", extra={"timer": key})
+        return []
+    except errors.NotFound:
+        # Already applied by an overlapping run (the subscription no longer holds it), or the subscription is
+        # gone.
         writes = entities.Writes()
         delete_timer(writes, key)
         with contextlib.suppress(errors.ConflictRetry):
