@@ -23,6 +23,7 @@ from lagoon.domain.fees import FeePaymentStatus
 from lagoon.domain.invoices import FEE_KIND, KIND, Invoice
 from lagoon.domain.times import iso, parse_iso
 from lagoon.domain.validators import is_uuid
+from lagoon.services.contention import retried_on_conflict
 
 _STATUS_TIMESTAMPS = {"succeeded": "succeeded_at", "failed": "failed_at", "refunded": "refunded_at"}
 
@@ -120,10 +121,12 @@ def list_fees(organization_id: str, filters: FeeFilters) -> list[dict[str, Any]]
     return sorted(found, key=lambda f: (f.get("created_at") or "", f.get("lago_id") or ""), reverse=True)
 
 
+@retried_on_conflict("fee")
 def update_fee(
     organization_id: str, lago_id: str, payment_status: FeePaymentStatus, now: datetime | None = None
 ) -> dict[str, Any]:
-    """`PUT /fees/{lago_id}`: the payment status of a fee not invoiced yet (else 405 `invoiced_fee`)."""
+    """`PUT /fees/{lago_id}`: the payment status of a fee not invoiced yet (else 405 `invoiced_fee`); decided
+    again on the new state when a concurrent change won (invoiced meanwhile: 405, deleted: 404)."""
     document = _stored(organization_id, lago_id)
     if document.get("lago_invoice_id"):
         raise errors.MethodNotAllowed("invoiced_fee")
@@ -135,24 +138,19 @@ def update_fee(
         changed[_STATUS_TIMESTAMPS[payment_status]] = stamp
     revision = int(document.get("revision", 1))
     changed["revision"] = revision + 1
-    writes = entities.Writes().put(
+    entities.Writes().put(
         organization_id, FEE_KIND, lago_id, changed, expected_revision=revision, revision=revision + 1
-    )
-    try:
-        writes.commit()
-    except errors.ConflictRetry as exc:
-        raise errors.TransientFailure("the fee changed meanwhile, retry") from exc
+    ).commit()
     return _render([changed], organization_id)[0]
 
 
+@retried_on_conflict("fee")
 def delete_fee(organization_id: str, lago_id: str) -> dict[str, Any]:
-    """`DELETE /fees/{lago_id}`: a fee not invoiced yet (else 405 `invoiced_fee`); answers the deleted fee."""
+    """`DELETE /fees/{lago_id}`: a fee not invoiced yet (else 405 `invoiced_fee`); answers the deleted fee.
+    Decided again on the new state when a concurrent change won (invoiced meanwhile: 405, deleted: 404)."""
     document = _stored(organization_id, lago_id)
     if document.get("lago_invoice_id"):
         raise errors.MethodNotAllowed("invoiced_fee")
     revision = int(document.get("revision", 1))
-    try:
-        entities.Writes().delete(organization_id, FEE_KIND, lago_id, expected_revision=revision).commit()
-    except errors.ConflictRetry as exc:
-        raise errors.TransientFailure("the fee changed meanwhile, retry") from exc
+    entities.Writes().delete(organization_id, FEE_KIND, lago_id, expected_revision=revision).commit()
     return _render([document], organization_id)[0]
