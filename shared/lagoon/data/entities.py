@@ -154,6 +154,13 @@ class Writes:
         self.put(organization_id, kind, key, stored, expected_revision=read)
         return stored
 
+    def require(self, organization_id: str, kind: str, key: str, revision: int) -> Writes:
+        """Write nothing to this document, but commit only if it is still at `revision` (a change that depends
+        on it, e.g. a coupon applied while the coupon is deleted, fails with ConflictRetry)."""
+        record = EntityRecord(partition(organization_id, kind), key)
+        self._actions.append(("check", record, EntityRecord.revision == revision))
+        return self
+
     def take_sequence(self, organization_id: str, counter: str, last: int) -> int:
         """The next number of a counter whose last number was `last` (`read_sequence`), taken in this
         transaction on the condition that nobody took it meanwhile: numbers are unique and gapless."""
@@ -211,7 +218,7 @@ class Writes:
         if not self._actions:
             return
         ensure_bound()
-        if len(self._actions) == 1:
+        if len(self._actions) == 1 and self._actions[0][0] != "check":
             self._commit_single()
             return
         connection = transaction_connection()
@@ -220,6 +227,8 @@ class Writes:
                 for action, record, condition in self._actions:
                     if action == "put":
                         transaction.save(record, condition=condition)
+                    elif action == "check":
+                        transaction.condition_check(EntityRecord, record.pk, record.sk, condition=condition)
                     else:
                         transaction.delete(record, condition=condition)
         except TransactWriteError as exc:

@@ -65,6 +65,8 @@ class Organization(LagoonModel):
     )
     finalize_zero_amount_invoice: bool = True
     tax_codes: list[str] = Field(default_factory=list)
+    revision: int = 1
+    """The stored item's revision: every change is conditional on it (lagoon.data.entities.Writes.put_revised)."""
 
 
 class OrganizationUpdate(LagoonModel):

@@ -16,9 +16,11 @@ from lagoon.data.organizations import (  # re-exported: callers read through thi
     hash_api_key as hash_api_key,
     list_organizations as list_organizations,
     organization_for_api_key as organization_for_api_key,
+    put_organization,
 )
 from lagoon.domain.organizations import Organization, OrganizationUpdate
 from lagoon.services.catalog import taxes
+from lagoon.services.contention import retried_on_conflict
 from lagoon.services.webhooks import webhook_endpoints
 
 
@@ -79,8 +81,10 @@ def revoke_api_key(api_key: str) -> None:
     entities.Writes().put(GLOBAL, API_KEY, digest, record).commit()
 
 
+@retried_on_conflict("organization")
 def update_organization(organization_id: str, update: OrganizationUpdate) -> Organization:
-    """`PUT /organizations`: change the fields sent; `webhook_url` upserts the first webhook endpoint."""
+    """`PUT /organizations`: change the fields sent; `webhook_url` upserts the first webhook endpoint. Applied
+    again on the new state when a concurrent change of the organization (a tax applied to it) won."""
     current = get_organization(organization_id)
     changes = update.model_dump(exclude_unset=True)
     # Lago validates these on the organization: an explicit null is refused, not stored (name: presence,
@@ -112,16 +116,18 @@ def update_organization(organization_id: str, update: OrganizationUpdate) -> Org
     updated = Organization.model_validate({**current.model_dump(), **changes})
     document = updated.model_dump(mode="json")
     if not changes.get("webhook_url"):
-        entities.Writes().put(GLOBAL, ORGANIZATION, organization_id, document).commit()
+        writes = entities.Writes()
+        put_organization(writes, organization_id, document)
+        writes.commit()
         _timezone_changed(organization_id, current, updated)
         return updated
 
     # The legacy webhook_url moves the first webhook endpoint, under the endpoints' guard (count, uniqueness).
     def change(existing: list[Any], writes: entities.Writes) -> None:
-        writes.put(GLOBAL, ORGANIZATION, organization_id, document)
+        put_organization(writes, organization_id, document)
         webhook_endpoints.put_legacy_endpoint(organization_id, existing, writes, changes["webhook_url"])
 
-    webhook_endpoints.guarded(organization_id, change)
+    webhook_endpoints.guarded_once(organization_id, change)
     _timezone_changed(organization_id, current, updated)
     return updated
 

@@ -17,13 +17,13 @@ from lagoon.domain.webhook_endpoints import (
     WebhookEndpoint,
     WebhookEndpointInput,
 )
+from lagoon.services.contention import run_with_retries
 
 # One document per organization whose revision every create, update and delete bumps, in the same transaction,
 # conditionally on the revision read *before* the endpoints were read. A commit therefore succeeds only if no
 # other change committed since that read: the count (at most 10) and the URL uniqueness were checked against
-# the current set, whatever the concurrency (the loser re-reads and re-checks).
+# the current set, whatever the concurrency (the loser re-reads and re-checks: lagoon.services.contention).
 _GUARD = "webhook_endpoint_guard"
-_ATTEMPTS = 8
 
 T = TypeVar("T")
 
@@ -37,26 +37,26 @@ def get_endpoint(organization_id: str, lago_id: str) -> WebhookEndpoint:
 
 def guarded(organization_id: str, change: Callable[[list[WebhookEndpoint], entities.Writes], T]) -> T:
     """Apply `change(current endpoints, writes)` and commit it with the guard bump; retried on conflict."""
-    for _ in range(_ATTEMPTS):
-        guard = entities.get(organization_id, _GUARD, "guard")  # read first: see the module comment
-        version = int(guard["version"]) if guard else 0
-        writes = entities.Writes()
-        result = change(list_endpoints(organization_id), writes)
-        writes.put(
-            organization_id,
-            _GUARD,
-            "guard",
-            {"version": version + 1},
-            revision=version + 1,
-            must_not_exist=guard is None,
-            expected_revision=version if guard else None,
-        )
-        try:
-            writes.commit()
-        except errors.ConflictRetry:
-            continue
-        return result
-    raise errors.TransientFailure("too many concurrent webhook endpoint changes")
+    return run_with_retries(lambda: guarded_once(organization_id, change), "webhook endpoints")
+
+
+def guarded_once(organization_id: str, change: Callable[[list[WebhookEndpoint], entities.Writes], T]) -> T:
+    """`guarded`, one attempt: ConflictRetry when another change committed since the endpoints were read."""
+    guard = entities.get(organization_id, _GUARD, "guard")  # read first: see the module comment
+    version = int(guard["version"]) if guard else 0
+    writes = entities.Writes()
+    result = change(list_endpoints(organization_id), writes)
+    writes.put(
+        organization_id,
+        _GUARD,
+        "guard",
+        {"version": version + 1},
+        revision=version + 1,
+        must_not_exist=guard is None,
+        expected_revision=version if guard else None,
+    )
+    writes.commit()
+    return result
 
 
 def _check_unique_url(existing: list[WebhookEndpoint], url: str, except_id: str | None = None) -> None:
