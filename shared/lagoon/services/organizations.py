@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+import string
 import uuid
 from typing import Any
 
@@ -23,6 +24,17 @@ from lagoon.services.catalog import taxes
 from lagoon.services.contention import retried_on_conflict
 from lagoon.services.webhooks import webhook_endpoints
 
+# Generated API keys: 43 letters and digits (256 bits). No `-` or `_` (base64url's): a key never looks like a
+# command-line option (`python -m lagoon.admin revoke-key KEY`), and is selected whole by a double click.
+_KEY_ALPHABET = string.ascii_letters + string.digits
+_KEY_LENGTH = 43
+HINT_CHARACTERS = 4
+"""How much of a key its stored record shows (its last characters), to tell keys apart."""
+
+
+def generate_api_key() -> str:
+    return "".join(secrets.choice(_KEY_ALPHABET) for _ in range(_KEY_LENGTH))
+
 
 def _default_prefix(name: str, lago_id: str) -> str:
     """Lago's default document prefix: the first three letters of the name and the id's last four characters."""
@@ -40,7 +52,7 @@ def create_organization(name: str, api_key: str | None = None) -> tuple[Organiza
         hmac_key=secrets.token_hex(32),
         document_number_prefix=_default_prefix(name, lago_id),
     )
-    key = api_key or secrets.token_urlsafe(32)
+    key = api_key or generate_api_key()
     writes = entities.Writes()
     writes.put(GLOBAL, ORGANIZATION, lago_id, organization.model_dump(mode="json"), must_not_exist=True)
     writes.put(GLOBAL, API_KEY, hash_api_key(key), _key_record(lago_id, key), must_not_exist=True)
@@ -54,7 +66,7 @@ def create_organization(name: str, api_key: str | None = None) -> tuple[Organiza
 def _key_record(organization_id: str, api_key: str) -> dict[str, Any]:
     return {
         "organization_id": organization_id,
-        "hint": f"{api_key[:4]}…{api_key[-4:]}",
+        "hint": f"…{api_key[-HINT_CHARACTERS:]}" if len(api_key) > 2 * HINT_CHARACTERS else "…",
         "created_at": entities.now_iso(),
         "revoked_at": None,
     }
@@ -62,7 +74,7 @@ def _key_record(organization_id: str, api_key: str) -> dict[str, Any]:
 
 def add_api_key(organization_id: str, api_key: str | None = None) -> str:
     get_organization(organization_id)
-    key = api_key or secrets.token_urlsafe(32)
+    key = api_key or generate_api_key()
     try:
         entities.Writes().put(
             GLOBAL, API_KEY, hash_api_key(key), _key_record(organization_id, key), must_not_exist=True
