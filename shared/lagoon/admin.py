@@ -5,6 +5,7 @@
     python -m lagoon.admin add-key ORG_ID [--api-key=KEY]
     python -m lagoon.admin revoke-key API_KEY                (or --api-key=API_KEY)
     python -m lagoon.admin hmac-key ORG_ID
+    python -m lagoon.admin webhook-private-networks ORG_ID on|off   may its webhooks reach private networks
     python -m lagoon.admin failed-webhooks ORG_ID           failed webhook messages, most recent first
     python -m lagoon.admin show-webhook ORG_ID MESSAGE_ID   a message, its deliveries and every attempt
     python -m lagoon.admin retry-webhook ORG_ID MESSAGE_ID  send a failed message again at the next run
@@ -125,6 +126,9 @@ def run(command: str, args: argparse.Namespace) -> Any:
     if command == "revoke-key":
         organizations.revoke_api_key(args.api_key)
         return {"revoked": True}
+    if command == "webhook-private-networks":
+        organization = organizations.allow_webhook_private_networks(args.organization_id, args.state == "on")
+        return {"organization_id": organization.lago_id, "webhook_private_networks": args.state == "on"}
     if command == "hmac-key":
         organization = organizations.get_organization(args.organization_id)
         return {"organization_id": organization.lago_id, "hmac_key": organization.hmac_key}
@@ -195,6 +199,11 @@ def parser() -> argparse.ArgumentParser:
     revoke.add_argument("--api-key", dest="api_key_option", metavar="API_KEY", help="the key, whatever it is")
     hmac = commands.add_parser("hmac-key", help="show an organization's hmac_key")
     hmac.add_argument("organization_id")
+    private = commands.add_parser(
+        "webhook-private-networks", help="allow (on) or refuse (off) webhooks to private networks"
+    )
+    private.add_argument("organization_id")
+    private.add_argument("state", choices=["on", "off"])
     failed = commands.add_parser("failed-webhooks", help="list an organization's failed webhook messages")
     failed.add_argument("organization_id")
     show = commands.add_parser("show-webhook", help="show a webhook message with every delivery attempt")

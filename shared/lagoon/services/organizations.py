@@ -137,11 +137,24 @@ def update_organization(organization_id: str, update: OrganizationUpdate) -> Org
     # The legacy webhook_url moves the first webhook endpoint, under the endpoints' guard (count, uniqueness).
     def change(existing: list[Any], writes: entities.Writes) -> None:
         put_organization(writes, organization_id, document)
-        webhook_endpoints.put_legacy_endpoint(organization_id, existing, writes, changes["webhook_url"])
+        webhook_endpoints.put_legacy_endpoint(updated, existing, writes, changes["webhook_url"])
 
     webhook_endpoints.guarded_once(organization_id, change)
     _timezone_changed(organization_id, current, updated)
     return updated
+
+
+@retried_on_conflict("organization")
+def allow_webhook_private_networks(organization_id: str, allowed: bool) -> Organization:
+    """An operator's decision (admin CLI, never the API): whether the organization's webhooks may reach private
+    networks (lagoon.domain.webhook_addresses). Endpoints already created keep their URLs; every delivery
+    checks the addresses again."""
+    current = get_organization(organization_id)
+    changed = current.model_copy(update={"webhook_private_networks": allowed})
+    writes = entities.Writes()
+    stored = put_organization(writes, organization_id, changed.model_dump(mode="json"))
+    writes.commit()
+    return Organization.model_validate(stored)
 
 
 def _timezone_changed(organization_id: str, before: Organization, after: Organization) -> None:

@@ -8,9 +8,11 @@ from typing import Any, TypeVar
 
 from lagoon import errors
 from lagoon.data import entities
+from lagoon.data.organizations import get_organization
 from lagoon.data.webhook_endpoints import (  # re-exported: callers read through this service
     list_endpoints as list_endpoints,
 )
+from lagoon.domain.organizations import Organization
 from lagoon.domain.webhook_endpoints import (
     KIND as WEBHOOK_ENDPOINT,
     MAX_ENDPOINTS_PER_ORGANIZATION,
@@ -18,6 +20,7 @@ from lagoon.domain.webhook_endpoints import (
     WebhookEndpointInput,
 )
 from lagoon.services.contention import run_with_retries
+from lagoon.services.webhooks.receiver_addresses import check_receiver_url
 
 # One document per organization whose revision every create, update and delete bumps, in the same transaction,
 # conditionally on the revision read *before* the endpoints were read. A commit therefore succeeds only if no
@@ -66,7 +69,9 @@ def _check_unique_url(existing: list[WebhookEndpoint], url: str, except_id: str 
 
 
 def create_endpoint(organization_id: str, data: WebhookEndpointInput) -> WebhookEndpoint:
-    """A new endpoint; 422 `exceeded_limit` (on `base`) beyond 10, `value_already_exist` for a known URL."""
+    """A new endpoint; 422 `exceeded_limit` (on `base`) beyond 10, `value_already_exist` for a known URL,
+    `url_not_allowed` for a URL naming an address webhooks may not reach."""
+    check_receiver_url(get_organization(organization_id), data.webhook_url)
 
     def create(existing: list[WebhookEndpoint], writes: entities.Writes) -> WebhookEndpoint:
         if len(existing) >= MAX_ENDPOINTS_PER_ORGANIZATION:
@@ -92,10 +97,12 @@ def create_endpoint(organization_id: str, data: WebhookEndpointInput) -> Webhook
 
 
 def put_legacy_endpoint(
-    organization_id: str, existing: list[WebhookEndpoint], writes: entities.Writes, url: str
+    organization: Organization, existing: list[WebhookEndpoint], writes: entities.Writes, url: str
 ) -> WebhookEndpoint:
     """The organization's legacy `webhook_url` is its first endpoint (Lago keeps both in sync): that endpoint
-    takes the URL, or one is created. Under `guarded`, with the same URL and limit checks as the API."""
+    takes the URL, or one is created. Under `guarded`, with the same URL, address and limit checks as the API."""
+    check_receiver_url(organization, url)
+    organization_id = organization.lago_id
     now = entities.now_iso()
     if existing:
         first = existing[0]
@@ -128,6 +135,7 @@ def _find(existing: list[WebhookEndpoint], lago_id: str) -> WebhookEndpoint:
 
 def update_endpoint(organization_id: str, lago_id: str, data: WebhookEndpointInput) -> WebhookEndpoint:
     """`PUT`: the URL, and the other fields sent (a null `signature_algo` keeps the current one)."""
+    check_receiver_url(get_organization(organization_id), data.webhook_url)
 
     def update(existing: list[WebhookEndpoint], writes: entities.Writes) -> WebhookEndpoint:
         current = _find(existing, lago_id)
