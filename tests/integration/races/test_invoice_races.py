@@ -63,3 +63,26 @@ def test_a_void_racing_a_payment_is_decided_on_the_payment(api, monkeypatch):
     else:  # paid first: a paid invoice cannot be voided (Lago)
         assert voided.json == {"status": 405, "error": "Method Not Allowed", "code": "not_voidable"}
         assert (invoice["status"], invoice["payment_status"]) == ("finalized", "succeeded")
+
+
+def test_racing_one_off_invoices_numbered_per_organization_share_one_gapless_sequence(api, monkeypatch):
+    # Given per-organization numbering and two customers
+    assert (
+        api.put("/organizations", {"organization": {"document_numbering": "per_organization"}}).status == 200
+    )
+    create_add_on(api, "setup_fee", 1000)
+    create_customer(api, "cus_1")
+    create_customer(api, "cus_2")
+    # When 6 one-off invoices are created at once, 3 for each customer
+    requests = [
+        lambda c=c: one_off(api, [{"add_on_code": "setup_fee"}], customer=c) for c in ["cus_1", "cus_2"] * 3
+    ]
+    answers = race(monkeypatch, *requests, every_commit=True)
+    # Then the organization's month sequence runs 1 to 6 and each customer's own 1 to 3
+    assert [a.status for a in answers] == [200] * 6, [a.body for a in answers]
+    assert sorted(int(a.json["invoice"]["number"].rsplit("-", 1)[1]) for a in answers) == [1, 2, 3, 4, 5, 6]
+    for customer in ("cus_1", "cus_2"):
+        mine = [
+            a.json["invoice"] for a in answers if a.json["invoice"]["customer"]["external_id"] == customer
+        ]
+        assert sorted(i["sequential_id"] for i in mine) == [1, 2, 3]
