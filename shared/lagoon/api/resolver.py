@@ -6,9 +6,9 @@ This is the only module that turns errors into HTTP bodies (STYLE.md practice 6)
 from __future__ import annotations
 
 import typing
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from http import HTTPStatus
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import unquote
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
@@ -65,8 +65,11 @@ def _field_name(loc: tuple[Any, ...]) -> str:
     return named[-1] if named else "base"
 
 
-def map_request_validation(errs: list[dict[str, Any]]) -> Response:
-    """Powertools validation errors → 400 (malformed JSON / missing root key) or Lago's 422."""
+def map_request_validation(
+    errs: list[dict[str, Any]], more: Callable[[], dict[str, list[str]]] | None = None
+) -> Response:
+    """Powertools validation errors → 400 (malformed JSON / missing root key) or Lago's 422, with the errors
+    `more()` adds (`with_refused_body_check`)."""
     details: dict[str, list[str]] = {}
     for err in errs:
         loc = tuple(err.get("loc", ()))
@@ -84,7 +87,46 @@ def map_request_validation(errs: list[dict[str, Any]]) -> Response:
         code = _lago_code(err)
         if code not in codes:
             codes.append(code)
+    for field, extra in (more() if more else {}).items():
+        codes = details.setdefault(field, [])
+        codes.extend(code for code in extra if code not in codes)
     return validation_response(details)
+
+
+RefusedBodyCheck = Callable[[str, Any, Mapping[str, str]], dict[str, list[str]]]
+"""(organization id, the request's JSON body, the route's path parameters) → more Lago field errors."""
+
+_REFUSED_BODY_CHECK = "lagoon_refused_body_check"
+_Route = TypeVar("_Route", bound=Callable[..., Any])
+
+
+def with_refused_body_check(check: RefusedBodyCheck) -> Callable[[_Route], _Route]:
+    """Mark a route (under its `@router.<method>`): when its body fails validation, `check` adds the errors
+    Lago reports together with the field errors — a catalog code already taken, as Rails runs every model
+    validation before answering 422 (`lagoon.api.catalog_codes`)."""
+
+    def mark(route: _Route) -> _Route:
+        setattr(route, _REFUSED_BODY_CHECK, check)
+        return route
+
+    return mark
+
+
+def _refused_body_errors(app: APIGatewayRestResolver) -> dict[str, list[str]]:
+    """What the refused route's check adds (nothing without a check, a caller or a JSON object body)."""
+    route = app.context.get("_route")
+    check = getattr(getattr(route, "func", None), _REFUSED_BODY_CHECK, None)
+    context = (app.current_event.raw_event.get("requestContext") or {}).get("authorizer") or {}
+    if check is None or not context.get("organization_id"):
+        return {}
+    try:
+        body = app.current_event.json_body
+    except ValueError:
+        return {}
+    found: dict[str, list[str]] = check(
+        str(context["organization_id"]), body, app.context.get("_route_args") or {}
+    )
+    return found
 
 
 class LagoonRestResolver(APIGatewayRestResolver):
@@ -107,7 +149,6 @@ def _unprocessable(exc: errors.UnprocessableError) -> Response:
 
 # Each error type → its Lago answer (Powertools picks the handler of the nearest class in the error's MRO).
 _ERROR_RESPONSES: dict[type[Exception], Callable[[Any], Response]] = {
-    RequestValidationError: lambda exc: map_request_validation(list(exc.errors())),
     errors.ValidationFailed: lambda exc: validation_response(exc.details),
     errors.UnprocessableError: _unprocessable,
     errors.ProviderNotConfigured: lambda exc: error_response(
@@ -193,6 +234,9 @@ def build_resolver(
         app.enable_swagger(path="/swagger")
     for error_type, answer in _ERROR_RESPONSES.items():
         app.exception_handler(error_type)(answer)
+    app.exception_handler(RequestValidationError)(
+        lambda exc: map_request_validation(list(exc.errors()), lambda: _refused_body_errors(app))
+    )
     app.exception_handler(NotFoundError)(lambda exc: _no_route(app, deferred))
     app.exception_handler(Exception)(lambda exc: _unexpected(app, exc))
     return app

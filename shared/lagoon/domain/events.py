@@ -25,6 +25,11 @@ from lagoon.models import LagoonModel
 
 RECORD_VERSION = 1
 MAX_BATCH_EVENTS = 100
+# Stored statuses (`st`) of events that wait for a subscription and are replayed when one may cover them
+# (lagoon.ingestion.resolution): none existed yet, or a pending one will.
+STATUS_UNKNOWN_SUBSCRIPTION = "unknown_subscription"
+STATUS_PENDING_SUBSCRIPTION = "pending_subscription"
+WAITING_STATUSES = frozenset({STATUS_UNKNOWN_SUBSCRIPTION, STATUS_PENDING_SUBSCRIPTION})
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 # Timestamps Lagoon accepts: from 1970 to 9999 (anything else is a typo, e.g. milliseconds sent as seconds).
 _MAX_TIMESTAMP = Decimal(253402300799)
@@ -87,20 +92,29 @@ class EventInput(LagoonModel):
     @field_validator("transaction_id", "external_subscription_id", "code", mode="before")
     @classmethod
     def _text(cls, value: Any) -> Any:
-        # Lago accepts numeric ids and stores them as strings.
-        if isinstance(value, int) and not isinstance(value, bool):
-            return str(value)
-        return value
+        return numeric_id_as_text(value)
 
     @field_validator("properties")
     @classmethod
     def _scalar_properties(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
-        if value is None:
-            return None
-        for item in value.values():
-            if not isinstance(item, _PropertyValue):  # type: ignore[arg-type]
-                raise PydanticCustomError("value_is_invalid", "event properties must be scalar values")
-        return value
+        return scalar_properties(value)
+
+
+def numeric_id_as_text(value: Any) -> Any:
+    """Lago accepts numeric ids and codes and stores them as strings."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    return value
+
+
+def scalar_properties(value: dict[str, Any] | None) -> dict[str, Any] | None:
+    """Event properties are scalar values (strings, numbers, booleans, null), else `value_is_invalid`."""
+    if value is None:
+        return None
+    for item in value.values():
+        if not isinstance(item, _PropertyValue):  # type: ignore[arg-type]
+            raise PydanticCustomError("value_is_invalid", "event properties must be scalar values")
+    return value
 
 
 @dataclass(frozen=True, slots=True)

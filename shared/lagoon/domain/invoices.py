@@ -64,6 +64,15 @@ class Period(LagoonModel):
     full_to_datetime: PeriodBound
 
 
+InvoicingReason = Literal[
+    "subscription_starting",
+    "subscription_periodic",
+    "subscription_terminating",
+    "in_advance_charge",
+    "in_advance_charge_periodic",
+]
+
+
 class InvoicePart(LagoonModel):
     """What the invoice bills for one subscription: its fee period, its charges period, and the period whose
     minimum commitment closes now. Refresh and finalization recompute the fees from the parts."""
@@ -71,9 +80,7 @@ class InvoicePart(LagoonModel):
     model_config = ConfigDict(frozen=True)
 
     subscription_id: str
-    invoicing_reason: Literal[
-        "subscription_starting", "subscription_periodic", "subscription_terminating", "in_advance_charge"
-    ]
+    invoicing_reason: InvoicingReason
     fee_period: Period | None = None
     charges_period: Period | None = None
     commitment_period: Period | None = None
@@ -92,8 +99,9 @@ class Invoice(LagoonModel):
     """`<customer lago_id>#<boundary>`: one invoice per customer billing boundary (idempotency key)."""
     boundary: str
     parts: list[InvoicePart]
-    invoice_type: Literal["subscription", "one_off"] = "subscription"
-    """`one_off`: add-on fees (`lagoon.services.invoicing.one_off_invoices`), no parts, finalized at creation."""
+    invoice_type: Literal["subscription", "one_off", "advance_charges"] = "subscription"
+    """`one_off`: add-on fees (`lagoon.services.invoicing.one_off_invoices`), no parts, finalized at creation;
+    `advance_charges`: paid fees regrouped (`lagoon.services.invoicing.paid_fees`), finalized at creation."""
     status: Status
     payment_status: PaymentStatus = "pending"
     payment_overdue: bool = False

@@ -31,6 +31,12 @@ CatalogCode = Annotated[str, Field(min_length=1, max_length=CODE_MAX_LENGTH)]
 NonNegativeInt = Annotated[int, Field(ge=0, le=BIGINT_MAX)]
 TrialPeriod = Annotated[float, Field(ge=0, le=36_500, allow_inf_nan=False)]
 """Days of trial, at most 100 years: 1e308 days overflowed the subscription dates (a 500 on subscribe)."""
+UsageThresholds = list[dict[str, Any]] | None
+"""`usage_thresholds` of a plan or a subscription (progressive billing). Lagoon has no progressive billing
+yet: a list with a threshold is refused (405 `not_implemented`, `USAGE_THRESHOLDS`), never stored and then
+silently not billed; an empty list or null asks for none (docs/decisions.md "Usage thresholds")."""
+USAGE_THRESHOLDS = "usage thresholds (progressive billing)"
+"""The deferred feature a plan or subscription with usage thresholds is refused for."""
 
 
 class ChargeFilterInput(LagoonModel):
@@ -103,6 +109,7 @@ class PlanCreateInput(LagoonModel):
     tax_codes: list[str] | None = None
     minimum_commitment: MinimumCommitmentInput | None = None
     charges: list[ChargeInput] | None = None
+    usage_thresholds: UsageThresholds = None
 
 
 class PlanUpdateInput(LagoonModel):
@@ -123,6 +130,7 @@ class PlanUpdateInput(LagoonModel):
     tax_codes: list[str] | None = None
     minimum_commitment: MinimumCommitmentUpdateInput | None = None
     charges: list[ChargeInput] | None = None
+    usage_thresholds: UsageThresholds = None
     cascade_updates: bool | None = None
 
 

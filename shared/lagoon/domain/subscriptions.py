@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BeforeValidator, ConfigDict, Field
 from pydantic_core import PydanticCustomError
 
-from lagoon.domain.plans import Plan
+from lagoon.domain.plans import Plan, UsageThresholds
 from lagoon.domain.times import parse_iso
 from lagoon.engine.periods import SubscriptionTerms
 from lagoon.models import LagoonModel
@@ -51,6 +51,7 @@ class SubscriptionInput(LagoonModel):
     subscription_at: IsoDateTime = None
     ending_at: IsoDateTime = None
     plan_overrides: dict[str, Any] | None = None
+    usage_thresholds: UsageThresholds = None
 
 
 class SubscriptionUpdateInput(LagoonModel):
@@ -62,6 +63,7 @@ class SubscriptionUpdateInput(LagoonModel):
     ending_at: IsoDateTime = None
     subscription_at: IsoDateTime = None
     plan_overrides: dict[str, Any] | None = None
+    usage_thresholds: UsageThresholds = None
 
 
 class Subscription(LagoonModel):

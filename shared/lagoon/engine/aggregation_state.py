@@ -10,9 +10,10 @@ States are bounded: they keep running totals, never the events, except
 - `unique_count_agg`: the distinct values with their add/remove operations (Lago counts distinct values);
 - recurring `sum_agg`: one running total per local day of the period (≤ 366), for day-based proration;
 - opt-in `keep_event_values`: the values of the earliest N events (N = the percentage charge's
-  `free_units_per_events`), or of every event when a percentage charge caps each transaction
-  (`per_transaction_min_amount` / `per_transaction_max_amount` need each transaction's amount, as Lago reads
-  them). That last case is the only one that grows with the number of events.
+  `free_units_per_events`), the earliest ones until their running total passes an amount (`keep_values_until`,
+  a percentage charge with only `free_units_per_total_aggregation`), or every event's when a percentage charge
+  caps each transaction (`per_transaction_min_amount` / `per_transaction_max_amount` need each transaction's
+  amount, as Lago reads them). That last case is the only one that grows with the number of events.
 
 A state records time as microseconds since the epoch (`epoch_microseconds`) and days as local ISO dates of
 the billing timezone (`local_day`).
@@ -33,6 +34,10 @@ from lagoon.engine.metric_definitions import MetricDefinition
 ZERO = Decimal(0)
 KEEP_EVERY_EVENT_VALUE = -1
 """`keep_event_values` value asking the state to keep every event's value (per-transaction min/max)."""
+KEEP_VALUES_UNTIL_TOTAL = -2
+"""`keep_event_values` value of a state keeping the earliest values until their running total passes
+`keep_values_until` (the first value past it included), as lago-api reads a percentage charge's running
+totals when only `free_units_per_total_aggregation` is set."""
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 MICROSECOND = timedelta(microseconds=1)
@@ -56,6 +61,9 @@ class AggregationState:
     total: Decimal = ZERO
     # Value carried from the previous period (recurring sum / weighted sum).
     opening_value: Decimal = ZERO
+    # recurring sum_agg: events counted in the earlier periods (Lago counts a recurring sum's events since the
+    # subscription started). 0 in a period's own aggregate; only a state chained across periods carries it.
+    opening_events_count: int = 0
     maximum: Decimal | None = None
     # latest_agg: (timestamp in µs, transaction_id, value) of the latest event.
     latest: tuple[int, str, Decimal] | None = None
@@ -68,10 +76,14 @@ class AggregationState:
     precise_total_amount_cents: Decimal = ZERO
     # Sorted (timestamp µs, transaction_id, value) when keep_event_values asks for them.
     event_values: list[tuple[int, str, Decimal]] = field(default_factory=list)
+    # With KEEP_VALUES_UNTIL_TOTAL: the running total after which later values are not kept.
+    keep_values_until: Decimal | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain JSON types only; Decimals as strings."""
-        return {
+        """Plain JSON types only; Decimals as strings. `opening_events_count` and `keep_values_until` only when
+        set: the stored aggregates keep their size."""
+        carried = {"opening_events_count": self.opening_events_count} if self.opening_events_count else {}
+        data = {
             "aggregation_type": self.aggregation_type,
             "field_name": self.field_name,
             "recurring": self.recurring,
@@ -88,13 +100,18 @@ class AggregationState:
             "daily_totals": {day: [str(a), str(r)] for day, (a, r) in self.daily_totals.items()},
             "precise_total_amount_cents": str(self.precise_total_amount_cents),
             "event_values": [[ts, tx, str(value)] for ts, tx, value in self.event_values],
+            **carried,
         }
+        if self.keep_values_until is not None:
+            data["keep_values_until"] = str(self.keep_values_until)
+        return data
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> AggregationState:
         """Inverse of `to_dict`."""
         latest = data.get("latest")
         maximum = data.get("maximum")
+        until = data.get("keep_values_until")
         return cls(
             aggregation_type=data["aggregation_type"],
             field_name=data.get("field_name"),
@@ -105,6 +122,7 @@ class AggregationState:
             ignored_events_count=int(data.get("ignored_events_count", 0)),
             total=Decimal(data.get("total", "0")),
             opening_value=Decimal(data.get("opening_value", "0")),
+            opening_events_count=int(data.get("opening_events_count", 0)),
             maximum=None if maximum is None else Decimal(maximum),
             latest=None if latest is None else (int(latest[0]), str(latest[1]), Decimal(latest[2])),
             weighted_time_sum=Decimal(data.get("weighted_time_sum", "0")),
@@ -117,24 +135,32 @@ class AggregationState:
             },
             precise_total_amount_cents=Decimal(data.get("precise_total_amount_cents", "0")),
             event_values=[(int(ts), str(tx), Decimal(v)) for ts, tx, v in data.get("event_values", [])],
+            keep_values_until=None if until is None else Decimal(until),
         )
 
 
 def new_state(
-    metric: MetricDefinition, *, timezone: str = "UTC", keep_event_values: int = 0
+    metric: MetricDefinition,
+    *,
+    timezone: str = "UTC",
+    keep_event_values: int = 0,
+    keep_values_until: Decimal | None = None,
 ) -> AggregationState:
     """An empty state for `metric` over one period.
 
     `timezone` is the billing timezone whose local days count for proration. `keep_event_values` keeps the
     values of the earliest N events (a percentage charge's `free_units_per_events`), or of every event with
-    `KEEP_EVERY_EVENT_VALUE` (per-transaction min/max); 0 keeps none.
+    `KEEP_EVERY_EVENT_VALUE` (per-transaction min/max); 0 keeps none. `keep_values_until` (a percentage
+    charge's `free_units_per_total_aggregation` alone) keeps the earliest values until their running total
+    passes it, whatever `keep_event_values` says.
     """
     return AggregationState(
         aggregation_type=metric.aggregation_type,
         field_name=metric.field_name,
         recurring=metric.recurring,
         timezone=timezone,
-        keep_event_values=keep_event_values,
+        keep_event_values=keep_event_values if keep_values_until is None else KEEP_VALUES_UNTIL_TOTAL,
+        keep_values_until=keep_values_until,
     )
 
 

@@ -38,6 +38,8 @@ from lagoon.engine.properties import (
 )
 
 ZERO = Decimal(0)
+_FLAT_AMOUNT_MODELS = frozenset({"graduated", "volume", "graduated_percentage"})
+"""Charge models whose first tier's flat amount is due even at zero units."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,7 +76,13 @@ def _precise_amount(
     if charge_model == "package" and isinstance(properties, PackageProperties):
         return price_package(properties, units)
     if charge_model == "percentage" and isinstance(properties, PercentageProperties):
-        return price_percentage(properties, units, aggregation.events_count, aggregation.event_values)
+        return price_percentage(
+            properties,
+            units,
+            aggregation.events_count,
+            aggregation.event_values,
+            unit_running_totals=aggregation.unit_running_totals,
+        )
     if charge_model == "graduated_percentage" and isinstance(properties, GraduatedPercentageProperties):
         return price_graduated_percentage(properties, units)
     if charge_model == "dynamic" and isinstance(properties, DynamicProperties):
@@ -137,8 +145,13 @@ def price_in_advance_event(
     `prorated` (recurring sum / unique count): both sides are priced on their `prorated_units`, so the
     event's increment counts for the days left in the period, its own day included, as Lago prorates it
     (`ProratedAggregations::BaseService#compute_pay_in_advance_aggregation`: ceil(days left) / days).
+    An event after zero units also pays the first tier's flat amount (graduated, graduated_percentage).
     """
     amount_before, _ = _precise_amount(charge_model, properties, before, currency, prorated=prorated)
+    if before.units == 0 and charge_model in _FLAT_AMOUNT_MODELS:
+        # The first tier's flat amount, due at zero units, is paid by the first event: lago-api prices the
+        # side without the event at 0 when it has no units (`exclude_event`, ChargeModels::GraduatedService).
+        amount_before = ZERO
     amount_after, details = _precise_amount(charge_model, properties, after, currency, prorated=prorated)
     amount = max(amount_after - amount_before, ZERO)
     units = after.units - before.units

@@ -14,6 +14,7 @@ from decimal import Decimal
 
 from lagoon.engine.aggregation_state import (
     KEEP_EVERY_EVENT_VALUE,
+    KEEP_VALUES_UNTIL_TOTAL,
     ZERO,
     AggregationState,
     epoch_microseconds,
@@ -28,6 +29,19 @@ def _keep_event_value(state: AggregationState, event: UsageEvent, value: Decimal
     bisect.insort(state.event_values, entry)
     if state.keep_event_values > 0 and len(state.event_values) > state.keep_event_values:
         state.event_values.pop()
+    elif state.keep_event_values == KEEP_VALUES_UNTIL_TOTAL and state.keep_values_until is not None:
+        del state.event_values[_values_until(state.event_values, state.keep_values_until) :]
+
+
+def _values_until(values: Sequence[tuple[int, str, Decimal]], until: Decimal) -> int:
+    """How many of the earliest values lago-api reads before it stops: it adds values while the running
+    total is not above `until` (SumService#running_total_per_aggregation), so the first value past it is in."""
+    total = ZERO
+    for index, (_, _, value) in enumerate(values):
+        if total > until:
+            return index
+        total = EXACT.add(total, value)
+    return len(values)
 
 
 def _add_precise_amount(state: AggregationState, event: UsageEvent) -> None:
@@ -153,9 +167,14 @@ def fold_events(state: AggregationState, events: Iterable[UsageEvent]) -> Aggreg
 
 
 def _merge_event_values(
-    a: Sequence[tuple[int, str, Decimal]], b: Sequence[tuple[int, str, Decimal]], limit: int
+    a: Sequence[tuple[int, str, Decimal]],
+    b: Sequence[tuple[int, str, Decimal]],
+    limit: int,
+    until: Decimal | None,
 ) -> list[tuple[int, str, Decimal]]:
     merged = sorted(set(a) | set(b))
+    if limit == KEEP_VALUES_UNTIL_TOTAL and until is not None:
+        return merged[: _values_until(merged, until)]
     return merged[:limit] if limit > 0 else merged
 
 
@@ -189,7 +208,9 @@ def merge(a: AggregationState, b: AggregationState) -> AggregationState:
     for day, (added, removed) in b.daily_totals.items():
         previous_added, previous_removed = daily_totals.get(day, (ZERO, ZERO))
         daily_totals[day] = (previous_added + added, previous_removed + removed)
-    keep = a.keep_event_values if a.keep_event_values == b.keep_event_values else KEEP_EVERY_EVENT_VALUE
+    same_keep = a.keep_event_values == b.keep_event_values and a.keep_values_until == b.keep_values_until
+    keep = a.keep_event_values if same_keep else KEEP_EVERY_EVENT_VALUE
+    until = a.keep_values_until if same_keep else None
     return AggregationState(
         aggregation_type=a.aggregation_type,
         field_name=a.field_name,
@@ -200,11 +221,13 @@ def merge(a: AggregationState, b: AggregationState) -> AggregationState:
         ignored_events_count=a.ignored_events_count + b.ignored_events_count,
         total=a.total + b.total,
         opening_value=_merge_opening(a.opening_value, b.opening_value),
+        opening_events_count=a.opening_events_count + b.opening_events_count,
         maximum=maximum,
         latest=latest,
         weighted_time_sum=a.weighted_time_sum + b.weighted_time_sum,
         unique_values=unique_values,
         daily_totals=daily_totals,
         precise_total_amount_cents=a.precise_total_amount_cents + b.precise_total_amount_cents,
-        event_values=_merge_event_values(a.event_values, b.event_values, keep),
+        event_values=_merge_event_values(a.event_values, b.event_values, keep, until),
+        keep_values_until=until,
     )

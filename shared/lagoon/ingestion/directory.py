@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from lagoon import errors
@@ -28,8 +29,10 @@ from lagoon.domain.plans import ALL_FILTER_VALUES, Charge, ChargeFilter, Plan
 from lagoon.domain.times import parse_iso
 from lagoon.engine.aggregation_state import KEEP_EVERY_EVENT_VALUE
 from lagoon.engine.charge_filters import filter_value
+from lagoon.engine.charge_models import percentage_values_needed, percentage_values_until
 from lagoon.engine.metric_definitions import MetricDefinition, MetricFilter
 from lagoon.engine.periods import SubscriptionTerms, local_date, local_midnight
+from lagoon.engine.properties import ChargePropertiesError, PercentageProperties
 
 CATALOG_TTL_SECONDS = 30.0
 
@@ -46,6 +49,8 @@ class ChargeView:
     keep_event_values: int
     pay_in_advance: bool = False
     """Its events are priced as they are folded (lagoon.ingestion.aggregator.InAdvanceFold)."""
+    keep_values_until: Decimal | None = None
+    """A percentage charge with only a free amount: its states keep the earliest values until it is passed."""
 
     def filter_ids(self, properties: Mapping[str, Any]) -> tuple[str, ...]:
         """The filters an event is aggregated under (the most specific matches), or the default bucket.
@@ -87,7 +92,8 @@ class PlanView:
 
 @dataclass(frozen=True, slots=True)
 class SubscriptionView:
-    """One subscription of an external_id, with the terms that decide its billing periods."""
+    """One subscription of an external_id, with the terms that decide its billing periods (None while pending:
+    a pending subscription only says from when events wait for it, `subscription_at`)."""
 
     lago_id: str
     lago_customer_id: str
@@ -98,6 +104,15 @@ class SubscriptionView:
     timezone: str
     plan: PlanView
     terms: SubscriptionTerms | None
+    subscription_at: datetime | None = None
+
+    @property
+    def pending(self) -> bool:
+        return self.status == "pending"
+
+    def claims_while_pending(self, moment: datetime) -> bool:
+        """Whether an event at `moment` waits for this pending subscription rather than counting on another."""
+        return self.pending and self.subscription_at is not None and moment >= self.subscription_at
 
     def covers_exactly(self, moment: datetime) -> bool:
         """Whether `moment` is in [started_at, terminated_at)."""
@@ -126,14 +141,30 @@ def metric_definition(metric: BillableMetric) -> MetricDefinition:
     )
 
 
-def _keep_event_values(charge: Charge) -> int:
-    """Percentage charges read per-event values: the first N events are free, or each transaction is capped."""
+def _kept_values(charge: Charge, metric: BillableMetric) -> tuple[int, Decimal | None]:
+    """(`keep_event_values`, `keep_values_until`) of a charge's states: percentage charges read per-event
+    values — the first N events are free, the earliest ones until a free amount is passed, or each
+    transaction is capped (`percentage_values_needed` / `percentage_values_until`) — for the default price
+    and each filter alike, so a state keeps what any of them needs. Counted units (count, unique count) need
+    none unless each transaction is capped: their running totals are 1, 2, … (`unit_running_totals`)."""
     if charge.charge_model != "percentage":
-        return 0
-    properties = charge.properties
-    if properties.get("per_transaction_min_amount") or properties.get("per_transaction_max_amount"):
-        return KEEP_EVERY_EVENT_VALUE
-    return int(properties.get("free_units_per_events") or 0)
+        return 0, None
+    needs: list[tuple[int, Decimal | None]] = []
+    for charge_filter in (None, *charge.filters):
+        try:
+            properties = charge.pricing(charge_filter)
+        except ChargePropertiesError:
+            # Stored properties are validated; should one no longer be, folding must not stop: keep all.
+            return KEEP_EVERY_EVENT_VALUE, None
+        assert isinstance(properties, PercentageProperties)
+        needs.append((percentage_values_needed(properties), percentage_values_until(properties)))
+    counts = [count for count, _ in needs]
+    caps = [until for _, until in needs if until is not None]
+    if KEEP_EVERY_EVENT_VALUE in counts or (caps and any(counts)):
+        return KEEP_EVERY_EVENT_VALUE, None
+    if metric.aggregation_type in ("count_agg", "unique_count_agg"):
+        return 0, None
+    return (0, max(caps)) if caps else (max(counts), None)
 
 
 def _group_keys(charge: Charge) -> tuple[str, ...]:
@@ -148,6 +179,7 @@ def plan_view(plan: Plan, metrics_by_id: Mapping[str, BillableMetric]) -> PlanVi
         metric = metrics_by_id.get(charge.billable_metric_id)
         if metric is None:
             continue
+        kept = _kept_values(charge, metric)
         charges.setdefault(metric.code, []).append(
             ChargeView(
                 charge_id=charge.lago_id,
@@ -155,7 +187,8 @@ def plan_view(plan: Plan, metrics_by_id: Mapping[str, BillableMetric]) -> PlanVi
                 metric=metric_definition(metric),
                 filters=tuple(charge.filters),
                 group_keys=_group_keys(charge),
-                keep_event_values=_keep_event_values(charge),
+                keep_event_values=kept[0],
+                keep_values_until=kept[1],
                 pay_in_advance=charge.pay_in_advance,
             )
         )
@@ -280,8 +313,8 @@ class Directory:
     def subscriptions(
         self, pairs: Iterable[tuple[str, str]]
     ) -> dict[tuple[str, str], list[SubscriptionView]]:
-        """Started subscriptions of each (organization, external_id), oldest first; pairs without any
-        subscription (not even a pending one) are absent."""
+        """The started and pending subscriptions of each (organization, external_id), oldest first; pairs
+        without any subscription (not even a pending one) are absent."""
         pairs = list(dict.fromkeys(pairs))
         organizations = list(dict.fromkeys(org for org, _ in pairs))
         aliases = self._store.get_documents(
@@ -309,7 +342,7 @@ class Directory:
             views: list[SubscriptionView] = []
             for entry in found_alias.get("subscriptions", [])[-3:]:
                 document = subscriptions.get((org, entry["lago_id"]))
-                if document is None or document.get("status") not in ("active", "terminated"):
+                if document is None or document.get("status") not in ("active", "terminated", "pending"):
                     continue
                 plan = plans.get((org, document["plan_id"]))
                 if plan is None:
@@ -327,6 +360,7 @@ class Directory:
                         timezone=timezone,
                         plan=plan,
                         terms=subscription_terms(document, plan, timezone),
+                        subscription_at=parse_iso(document.get("subscription_at")),
                     )
                 )
             result[(org, ext)] = views

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import uuid
 
-from lagoon import errors
 from lagoon.data import catalog, entities
 from lagoon.data.catalog import ADD_ON
 from lagoon.domain.add_ons import AddOn, AddOnCreateInput, AddOnUpdateInput
@@ -19,9 +18,8 @@ list_add_ons = _ADD_ONS.live
 @retried_on_conflict("add-on")
 def create_add_on(organization_id: str, data: AddOnCreateInput) -> AddOn:
     """`POST /add_ons`."""
-    if data.amount_currency is None:
-        raise errors.ValidationFailed.field("amount_currency", "value_is_mandatory")
-    catalog.ensure_code_free(organization_id, ADD_ON, data.code)
+    missing = {} if data.amount_currency is not None else {"amount_currency": ["value_is_mandatory"]}
+    catalog.raise_field_errors(missing, organization_id, ADD_ON, data.code)
     taxes.check_tax_codes(organization_id, data.tax_codes or [])
     now = entities.now_iso()
     add_on = AddOn(

@@ -53,22 +53,21 @@ def _filters(sent: list[BillableMetricFilterInput]) -> list[BillableMetricFilter
     return [BillableMetricFilter(key=key, values=values) for key, values in by_key.items()]
 
 
-def _check_consistency(metric: BillableMetric) -> None:
-    """Lago's model rules that span fields (`BillableMetric` validations)."""
+def _consistency_errors(metric: BillableMetric) -> dict[str, list[str]]:
+    """Lago's model rules that span fields (`BillableMetric` validations), reported with the code's
+    uniqueness (`catalog.raise_field_errors`)."""
     details: dict[str, list[str]] = {}
     if metric.aggregation_type not in AGGREGATIONS_WITHOUT_FIELD_NAME and not metric.field_name:
         details["field_name"] = ["value_is_mandatory"]
     if metric.recurring and metric.aggregation_type in AGGREGATIONS_NEVER_RECURRING:
         details["recurring"] = ["not_compatible_with_aggregation_type"]
-    if details:
-        raise errors.ValidationFailed(details)
+    return details
 
 
 @retried_on_conflict("billable metric")
 def create_billable_metric(organization_id: str, data: BillableMetricCreateInput) -> BillableMetric:
     """`POST /billable_metrics`."""
     _reject_expression(data.expression)
-    catalog.ensure_code_free(organization_id, BILLABLE_METRIC, data.code)
     now = entities.now_iso()
     metric = BillableMetric(
         lago_id=str(uuid.uuid4()),
@@ -84,11 +83,13 @@ def create_billable_metric(organization_id: str, data: BillableMetricCreateInput
         or ("seconds" if data.aggregation_type == "weighted_sum_agg" else None),
         rounding_function=data.rounding_function,
         rounding_precision=data.rounding_precision,
-        filters=_filters(data.filters or []),
+        filters=[],
         created_at=now,
         updated_at=now,
     )
-    _check_consistency(metric)
+    catalog.raise_field_errors(_consistency_errors(metric), organization_id, BILLABLE_METRIC, metric.code)
+    # Lago creates the filters once the metric is valid (BillableMetricFilters::CreateOrUpdateBatchService).
+    metric = metric.model_copy(update={"filters": _filters(data.filters or [])})
     writes = entities.Writes()
     catalog.put_new(writes, organization_id, BILLABLE_METRIC, metric)
     catalog.claim_code(writes, organization_id, BILLABLE_METRIC, metric.code, metric.lago_id)
@@ -129,7 +130,9 @@ def update_billable_metric(
     metric = BillableMetric.model_validate(metric.model_dump())
     if metric.aggregation_type == "weighted_sum_agg" and metric.weighted_interval is None:
         metric = metric.model_copy(update={"weighted_interval": "seconds"})
-    _check_consistency(metric)
+    catalog.raise_field_errors(
+        _consistency_errors(metric), organization_id, BILLABLE_METRIC, metric.code, current.code
+    )
 
     writes = entities.Writes()
     metric = catalog.put_changed(writes, organization_id, BILLABLE_METRIC, metric)

@@ -50,8 +50,8 @@ def is_redeemable(coupon: Coupon, now: str | None = None) -> bool:
     return True
 
 
-def _check_values(coupon: Coupon) -> None:
-    """Lago's `Coupon` validations and Coupons::ValidateService."""
+def _value_errors(coupon: Coupon) -> dict[str, list[str]]:
+    """Lago's `Coupon` validations, reported with the code's uniqueness (`catalog.raise_field_errors`)."""
     details: dict[str, list[str]] = {}
     if coupon.coupon_type == "fixed_amount":
         if coupon.amount_cents is None:
@@ -64,8 +64,7 @@ def _check_values(coupon: Coupon) -> None:
         details["percentage_rate"] = ["value_is_mandatory"]
     if coupon.frequency == "recurring" and not coupon.frequency_duration:
         details["frequency_duration"] = ["value_is_mandatory"]
-    if details:
-        raise errors.ValidationFailed(details)
+    return details
 
 
 def _check_expiration_at(expiration_at: str | None) -> None:
@@ -100,8 +99,8 @@ def _limits(organization_id: str, applies_to: AppliesTo) -> tuple[list[str] | No
 @retried_on_conflict("coupon")
 def create_coupon(organization_id: str, data: CouponCreateInput) -> Coupon:
     """`POST /coupons`."""
+    # lago-api Coupons::CreateService: the expiration date, then the limits (404), then the model.
     _check_expiration_at(data.expiration_at)
-    catalog.ensure_code_free(organization_id, COUPON, data.code)
     plan_ids, metric_ids = _limits(organization_id, data.applies_to or AppliesTo())
     now = entities.now_iso()
     coupon = Coupon(
@@ -124,7 +123,7 @@ def create_coupon(organization_id: str, data: CouponCreateInput) -> Coupon:
         created_at=now,
         updated_at=now,
     )
-    _check_values(coupon)
+    catalog.raise_field_errors(_value_errors(coupon), organization_id, COUPON, coupon.code)
     writes = entities.Writes()
     catalog.put_new(writes, organization_id, COUPON, coupon)
     catalog.claim_code(writes, organization_id, COUPON, coupon.code, coupon.lago_id)
@@ -173,7 +172,7 @@ def update_coupon(organization_id: str, code: str, data: CouponUpdateInput) -> C
         changes.update(_terms_changes(organization_id, data, sent))
     coupon = current.model_copy(update={**changes, "updated_at": entities.now_iso()})
     coupon = Coupon.model_validate(coupon.model_dump())
-    _check_values(coupon)
+    catalog.raise_field_errors(_value_errors(coupon), organization_id, COUPON, coupon.code, current.code)
     writes = entities.Writes()
     coupon = catalog.put_changed(writes, organization_id, COUPON, coupon)
     catalog.change_code(writes, organization_id, COUPON, current.code, coupon.code, coupon.lago_id)

@@ -50,9 +50,8 @@ def _put_organization_tax_codes(
 @retried_on_conflict("tax")
 def create_tax(organization_id: str, data: TaxCreateInput) -> tuple[Tax, bool]:
     """`POST /taxes`. Returns the tax and whether it applies to the organization."""
-    if data.rate is None:
-        raise errors.ValidationFailed.field("rate", "value_is_mandatory")
-    catalog.ensure_code_free(organization_id, TAX, data.code)
+    missing = {} if data.rate is not None else {"rate": ["value_is_mandatory"]}
+    catalog.raise_field_errors(missing, organization_id, TAX, data.code)
     now = entities.now_iso()
     tax = Tax(
         lago_id=str(uuid.uuid4()),

@@ -35,7 +35,7 @@ from lagoon.data.subscriptions import (
     schedule_timers,
 )
 from lagoon.domain.customers import Customer, CustomerInput
-from lagoon.domain.plans import Plan
+from lagoon.domain.plans import USAGE_THRESHOLDS, Plan
 from lagoon.domain.subscriptions import (
     Subscription,
     SubscriptionInput,
@@ -92,11 +92,13 @@ def with_timers(
 @dataclass(frozen=True)
 class Assignment:
     """What `create_subscription` did: the subscription to answer with, the subscriptions it terminated (an
-    upgrade: to bill), and whether events that arrived before the subscription existed are to count now."""
+    upgrade: to bill), whether a new subscription started now without replacing one (the events that arrived
+    before it existed are to count now), and whether its plan is paid in advance (its start is owed now)."""
 
     subscription: Subscription
     terminated: list[Subscription] = field(default_factory=list)
-    counts_orphans: bool = False
+    started: bool = False
+    pays_in_advance: bool = False
 
 
 @retried_on_conflict("subscription")
@@ -109,10 +111,12 @@ def create_subscription(
     the losers decide again on what the winner made — the same plan answers the winner's subscription (200),
     another plan changes it.
 
-    What follows (billing an upgrade's termination, counting a first subscription's orphan events) is
-    lagoon.services.lifecycle's: see `Assignment`."""
+    What follows (billing an upgrade's termination or a start, counting a first subscription's orphan events)
+    is lagoon.services.lifecycle's: see `Assignment`."""
     if data.plan_overrides:
         raise errors.NotImplementedYet("plan overrides")
+    if data.usage_thresholds:
+        raise errors.NotImplementedYet(USAGE_THRESHOLDS)
     moment = now or _now()
     plan = plans.get_plan(organization_id, data.plan_code)
     start = data.subscription_at or moment
@@ -142,8 +146,8 @@ def create_subscription(
         else:
             result = change.downgrade(active, current_plan, read_billing_timezone(customer))
     writes.commit()
-    counts_orphans = result.status == "active" and result.previous_subscription_id is None
-    return Assignment(result, ended, counts_orphans)
+    started = result.status == "active" and result.previous_subscription_id is None
+    return Assignment(result, ended, started, pays_in_advance=plan.pay_in_advance)
 
 
 def _active_and_pending(history: ExternalIdHistory) -> tuple[Subscription | None, Subscription | None]:
@@ -292,6 +296,8 @@ def update_subscription(
     """`PUT /subscriptions/{external_id}`: name, ending_at, and subscription_at of a pending subscription."""
     if data.plan_overrides:
         raise errors.NotImplementedYet("plan overrides")
+    if data.usage_thresholds:
+        raise errors.NotImplementedYet(USAGE_THRESHOLDS)
     moment = now or _now()
     subscription = get_subscription(organization_id, external_id, status)
     sent = data.model_fields_set

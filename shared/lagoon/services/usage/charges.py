@@ -106,10 +106,11 @@ def _price_bucket(
     period_to: datetime,
     currency: str,
     timezone: str,
+    period_days: int | None,
 ) -> ChargeUsageResult:
     if state is None:
         state = new_state(definition, timezone=timezone)
-    aggregation = finalize(state, period_from, period_to, metric=definition)
+    aggregation = finalize(state, period_from, period_to, metric=definition, period_days=period_days)
     priced = price_charge(
         charge.charge_model, charge.pricing(charge_filter), aggregation, currency, prorated=charge.prorated
     )
@@ -138,9 +139,11 @@ def price_states(
     *,
     timezone: str = "UTC",
     charges: Sequence[Charge] | None = None,
+    period_days: int | None = None,
 ) -> list[ChargeUsageResult]:
     """Price buckets' states (pure): every charge of the plan, each filter and the default price (even without
-    events, at zero), each group seen. Charges on a deleted metric are skipped."""
+    events, at zero), each group seen. Charges on a deleted metric are skipped. `period_days`: the days of
+    the whole charges interval, what prorated charges divide by (`engine.periods.charges_period_days`)."""
     currency = plan.amount_currency
     results: list[ChargeUsageResult] = []
     by_charge: dict[tuple[str, str], list[tuple[str, AggregationState]]] = defaultdict(list)
@@ -170,6 +173,7 @@ def price_states(
                         period_to,
                         currency,
                         timezone,
+                        period_days,
                     )
                 )
     return results
@@ -192,11 +196,14 @@ def charges_usage(
     metrics: Mapping[str, BillableMetric] | None = None,
     charges: Sequence[Charge] | None = None,
     store: UsageStore | None = None,
+    period_days: int | None = None,
 ) -> list[ChargeUsageResult]:
     """Price a subscription's charges over the charges period [period_from, period_to).
 
     `period_from` must be a charges period start as the aggregator keys it (`BillingPeriod.
-    charges_from_datetime`); `timezone` is the billing timezone (recurring proration by local days).
+    charges_from_datetime`); `timezone` is the billing timezone (recurring proration by local days);
+    `period_days` the days of the whole charges interval (`engine.periods.charges_period_days`): prorated
+    charges divide by them, also in a first or a terminated period (default: the period's own days).
     One result per (charge, filter or default price, group), including zero-unit buckets of every charge
     and filter; pass `charges` to price a subset (e.g. only the in-arrears charges). Reads: one Query on the
     subscription's aggregate partition (+ one BatchGet of the metrics unless `metrics` is given).
@@ -209,4 +216,13 @@ def charges_usage(
     states = read_period_states(
         organization_id, subscription.lago_id, period_from, with_carry=with_carry, store=store
     )
-    return price_states(plan, metrics, states, period_from, period_to, timezone=timezone, charges=priced)
+    return price_states(
+        plan,
+        metrics,
+        states,
+        period_from,
+        period_to,
+        timezone=timezone,
+        charges=priced,
+        period_days=period_days,
+    )

@@ -19,15 +19,17 @@ from lagoon import errors
 from lagoon.data import event_stream
 from lagoon.data.usage_items import (
     StoredEvent,
+    delete_orphan_lists,
     first_stored_event,
     read_event_days,
     read_event_pages,
-    read_orphan_transaction_ids,
+    read_orphan_lists,
     read_stored_events,
 )
 from lagoon.data.usage_store import UsageStore
 from lagoon.domain.events import (
     MAX_BATCH_EVENTS,
+    WAITING_STATUSES,
     EventInput,
     IncomingEvent,
     datetime_to_microseconds,
@@ -198,17 +200,20 @@ def list_events(
 def replay_orphans(
     organization_id: str, external_subscription_id: str, store: UsageStore | None = None
 ) -> int:
-    """Send the stored events of an external_subscription_id that had no subscription back through the
-    stream, so the aggregator (their single writer) counts them now (DECISIONS.md: a back-dated
-    subscription counts the events it covers). Returns how many were replayed."""
+    """Send the stored events of an external_subscription_id that wait for a subscription (none existed, or a
+    pending one — lagoon.ingestion.resolution) back through the stream, so the aggregator (their single writer)
+    resolves them again and counts those a subscription now covers, once (DECISIONS.md: a back-dated
+    subscription counts the events it covers). The lists read are deleted once their events are on the stream:
+    the aggregator lists again what still waits. Returns how many were replayed."""
     store = store or UsageStore()
-    transaction_ids = read_orphan_transaction_ids(organization_id, external_subscription_id, store)
-    if not transaction_ids:
+    lists = read_orphan_lists(organization_id, external_subscription_id, store)
+    if not lists:
         return 0
+    transaction_ids = [tx for _, listed in lists for tx in listed]
     found = read_stored_events(
         organization_id, ((external_subscription_id, tx) for tx in dict.fromkeys(transaction_ids)), store
     )
-    events = [stored.incoming() for stored in found.values() if stored.status == "unknown_subscription"]
+    events = [stored.incoming() for stored in found.values() if stored.status in WAITING_STATUSES]
     events.sort(key=lambda e: e.timestamp_us)
     key = partition_key(organization_id, external_subscription_id)
     records = [
@@ -216,4 +221,5 @@ def replay_orphans(
         for i in range(0, len(events), 100)
     ]
     event_stream.put_records(records)
+    delete_orphan_lists(organization_id, external_subscription_id, [sort_key for sort_key, _ in lists], store)
     return len(events)

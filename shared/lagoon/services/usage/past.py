@@ -14,7 +14,7 @@ from lagoon.domain.plans import Charge, Plan
 from lagoon.domain.subscriptions import Subscription, terms_of
 from lagoon.domain.times import parse_iso
 from lagoon.domain.usage import SubscriptionUsage
-from lagoon.engine.periods import billing_period_containing
+from lagoon.engine.periods import billing_period_containing, charges_period_days
 from lagoon.services.subscriptions.terms import read_billing_timezone
 from lagoon.services.usage.charges import plan_metrics, price_states, state_for_period
 from lagoon.services.usage.totals import priced_usage
@@ -81,6 +81,7 @@ def closed_usages(
             period.charges_to_datetime,
             timezone=timezone,
             charges=charges,
+            period_days=charges_period_days(terms, period.charges_from_datetime),
         )
         usages.append(priced_usage(organization_id, customer, subscription, plan, period, timezone, results))
     return usages
