@@ -159,6 +159,11 @@ _ERROR_RESPONSES: dict[type[Exception], Callable[[Any], Response]] = {
     errors.TransientFailure: lambda exc: error_response(
         503, "service_unavailable", error_details={"message": str(exc)}
     ),
+    # Use cases retry their lost races (lagoon.services.contention); one that escapes is contention all the
+    # same, never a server fault: the client may send the request again.
+    errors.ConflictRetry: lambda exc: error_response(
+        503, "service_unavailable", error_details={"message": "a concurrent change won, retry the request"}
+    ),
     RequestUnsupportedContentType: lambda exc: error_response(
         400, error="BadRequest: unsupported content type, send application/json"
     ),

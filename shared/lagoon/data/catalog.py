@@ -58,7 +58,8 @@ def find_document(organization_id: str, kind: str, code: str) -> dict[str, Any] 
 
 
 def claim_code(writes: entities.Writes, organization_id: str, kind: str, code: str, lago_id: str) -> None:
-    """Reserve `code` for `lago_id` in this transaction; the commit fails if the code is taken."""
+    """Reserve `code` for `lago_id` in this transaction; the commit fails (ConflictRetry) if the code is taken
+    meanwhile — the use case, run again, then finds it taken (`raise_field_errors`: Lago's 422)."""
     writes.put(organization_id, alias_kind(kind), code, {"lago_id": lago_id}, must_not_exist=True)
 
 
@@ -66,12 +67,18 @@ def release_code(writes: entities.Writes, organization_id: str, kind: str, code:
     writes.delete(organization_id, alias_kind(kind), code)
 
 
-def commit_claiming_codes(writes: entities.Writes) -> None:
-    """Commit; a code claimed concurrently (or already taken) is Lago's 422 `code: value_already_exist`."""
-    try:
-        writes.commit()
-    except errors.ConflictRetry as exc:
-        raise errors.ValidationFailed.field("code", "value_already_exist") from exc
+def put_new(writes: entities.Writes, organization_id: str, kind: str, obj: BaseModel) -> None:
+    """A new catalog object (its code claimed with `claim_code` in the same transaction)."""
+    document = obj.model_dump(mode="json")
+    writes.put(organization_id, kind, document["lago_id"], document, must_not_exist=True)
+
+
+def put_changed(writes: entities.Writes, organization_id: str, kind: str, obj: T) -> T:
+    """A catalog object changed from the one read: conditional on its revision (a concurrent change or deletion
+    makes the commit fail, and the use case decides again). Returns it as stored."""
+    document = obj.model_dump(mode="json")
+    stored = writes.put_revised(organization_id, kind, document["lago_id"], document)
+    return type(obj).model_validate(stored)
 
 
 def taken_code_errors(organization_id: str, kind: str, code: str) -> dict[str, list[str]]:

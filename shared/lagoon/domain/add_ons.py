@@ -55,3 +55,5 @@ class AddOn(LagoonModel):
     created_at: str
     updated_at: str
     deleted_at: str | None = None
+    revision: int = 1
+    """The stored item's revision: every change is conditional on it (lagoon.data.entities.Writes.put_revised)."""

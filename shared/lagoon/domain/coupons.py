@@ -114,6 +114,9 @@ class AppliedCouponInput(LagoonModel):
 class _Stored(LagoonModel):
     model_config = ConfigDict(extra="ignore", frozen=True)
 
+    revision: int = 1
+    """The stored item's revision: every change is conditional on it (lagoon.data.entities.Writes.put_revised)."""
+
     @field_serializer("percentage_rate", check_fields=False)
     def _rate_text(self, value: Decimal | None) -> str | None:
         return None if value is None else format(value, "f")

@@ -157,6 +157,8 @@ class Customer(LagoonModel):
     shipping_address: Address = Field(default_factory=Address)
     metadata: list[CustomerMetadata] = Field(default_factory=list)
     locked_currency: bool = False
+    revision: int = 1
+    """The stored item's revision: every change is conditional on it (lagoon.data.entities.Writes.put_revised)."""
 
 
 def billing_timezone(customer: Customer, organization: Organization) -> str:

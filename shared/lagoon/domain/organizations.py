@@ -73,6 +73,11 @@ class Organization(LagoonModel):
     )
     finalize_zero_amount_invoice: bool = True
     tax_codes: list[str] = Field(default_factory=list)
+    # Whether its webhooks may go to private networks (lagoon.domain.webhook_addresses): set by an operator
+    # (`python -m lagoon.admin webhook-private-networks`), never through the API, never rendered.
+    webhook_private_networks: bool = False
+    revision: int = 1
+    """The stored item's revision: every change is conditional on it (lagoon.data.entities.Writes.put_revised)."""
 
 
 class OrganizationUpdate(LagoonModel):

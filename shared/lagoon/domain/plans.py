@@ -220,6 +220,8 @@ class Plan(LagoonModel):
     created_at: str
     updated_at: str
     deleted_at: str | None = None
+    revision: int = 1
+    """The stored item's revision: every change is conditional on it (lagoon.data.entities.Writes.put_revised)."""
 
     @property
     def yearly_amount_cents(self) -> int:

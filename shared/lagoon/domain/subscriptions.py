@@ -98,6 +98,8 @@ class Subscription(LagoonModel):
     created_order: str = ""
     # Keys of the clock timers this subscription has scheduled (lagoon.services.subscriptions.clock).
     timers: list[str] = Field(default_factory=list)
+    revision: int = 1
+    """The stored item's revision: every change is conditional on it (lagoon.data.entities.Writes.put_revised)."""
 
 
 KIND = "subscription"

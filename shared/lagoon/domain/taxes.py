@@ -70,6 +70,8 @@ class Tax(LagoonModel):
     description: str | None = None
     created_at: str
     updated_at: str
+    revision: int = 1
+    """The stored item's revision: every change is conditional on it (lagoon.data.entities.Writes.put_revised)."""
 
     @field_serializer("rate")
     def _rate_text(self, value: Decimal) -> str:

@@ -19,6 +19,7 @@ from lagoon.domain.subscriptions import Subscription, SubscriptionInput
 from lagoon.observability import logger
 from lagoon.services import customers
 from lagoon.services.catalog import plans
+from lagoon.services.contention import retried_on_conflict
 from lagoon.services.subscriptions import changes, clock
 from lagoon.services.subscriptions.listing import customer_live_subscriptions, live_subscriptions_where
 
@@ -109,10 +110,13 @@ def _end_subscriptions(organization_id: str, lago_ids: list[str]) -> None:
             _bill_terminations(organization_id, [ended])
 
 
+@retried_on_conflict("customer")
 def delete_customer(organization_id: str, external_id: str) -> Customer:
     """`DELETE /customers/{external_id}`, in Lago's order: terminate and bill the customer's subscriptions
     (cancel its pending ones), finalize its drafts — before its coupons are terminated, so the last invoice
-    still deducts them — then delete the customer (its external_id is free again)."""
+    still deducts them — then delete the customer (its external_id is free again). Should the customer change
+    meanwhile (a subscription attached to it), the whole cascade runs again: every step is idempotent; a
+    racing deletion that won makes this one 404."""
     customer = customers.get_customer(organization_id, external_id)
     _end_subscriptions(organization_id, customer_live_subscriptions(organization_id, customer.lago_id))
     from lagoon.services.catalog import coupons  # cold start: loaded with the first customer deletion

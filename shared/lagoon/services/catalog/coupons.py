@@ -23,6 +23,7 @@ from lagoon.domain.coupons import (
 )
 from lagoon.domain.customers import Customer
 from lagoon.services.catalog import billable_metrics, plans
+from lagoon.services.contention import retried_on_conflict
 
 APPLIED_COUPON = "applied_coupon"
 # One item per (customer, non-reusable coupon): makes "applied at most once" hold under concurrency.
@@ -95,6 +96,7 @@ def _limits(organization_id: str, applies_to: AppliesTo) -> tuple[list[str] | No
     return plan_ids, metric_ids
 
 
+@retried_on_conflict("coupon")
 def create_coupon(organization_id: str, data: CouponCreateInput) -> Coupon:
     """`POST /coupons`."""
     # lago-api Coupons::CreateService: the expiration date, then the limits (404), then the model.
@@ -123,9 +125,9 @@ def create_coupon(organization_id: str, data: CouponCreateInput) -> Coupon:
     )
     catalog.raise_field_errors(_value_errors(coupon), organization_id, COUPON, coupon.code)
     writes = entities.Writes()
-    writes.put(organization_id, COUPON, coupon.lago_id, coupon.model_dump(mode="json"))
+    catalog.put_new(writes, organization_id, COUPON, coupon)
     catalog.claim_code(writes, organization_id, COUPON, coupon.code, coupon.lago_id)
-    catalog.commit_claiming_codes(writes)
+    writes.commit()
     return coupon
 
 
@@ -159,6 +161,7 @@ def _terms_changes(organization_id: str, data: CouponUpdateInput, sent: dict[str
     return changes
 
 
+@retried_on_conflict("coupon")
 def update_coupon(organization_id: str, code: str, data: CouponUpdateInput) -> Coupon:
     """`PUT /coupons/{code}` (Lago Coupons::UpdateService): once applied, only name, description and the
     expiration change; the other fields sent are ignored."""
@@ -178,12 +181,13 @@ def update_coupon(organization_id: str, code: str, data: CouponUpdateInput) -> C
     coupon = Coupon.model_validate(coupon.model_dump())
     catalog.raise_field_errors(_value_errors(coupon), organization_id, COUPON, coupon.code, current.code)
     writes = entities.Writes()
-    writes.put(organization_id, COUPON, coupon.lago_id, coupon.model_dump(mode="json"))
+    coupon = catalog.put_changed(writes, organization_id, COUPON, coupon)
     catalog.change_code(writes, organization_id, COUPON, current.code, coupon.code, coupon.lago_id)
-    catalog.commit_claiming_codes(writes)
+    writes.commit()
     return coupon
 
 
+@retried_on_conflict("coupon")
 def delete_coupon(organization_id: str, code: str) -> Coupon:
     """`DELETE /coupons/{code}` (Lago Coupons::DestroyService): discarded, its active applied coupons
     terminated, its code free again."""
@@ -191,7 +195,7 @@ def delete_coupon(organization_id: str, code: str) -> Coupon:
     now = entities.now_iso()
     deleted = coupon.model_copy(update={"deleted_at": now, "updated_at": now})
     writes = entities.Writes()
-    writes.put(organization_id, COUPON, coupon.lago_id, deleted.model_dump(mode="json"))
+    deleted = catalog.put_changed(writes, organization_id, COUPON, deleted)
     catalog.release_code(writes, organization_id, COUPON, coupon.code)
     for applied in _applied_coupons(organization_id):
         if applied.coupon_id == coupon.lago_id and applied.status == "active":
@@ -228,8 +232,10 @@ def _overlaps(organization_id: str, coupon: Coupon, active: list[AppliedCoupon])
     return False
 
 
+@retried_on_conflict("applied coupon")
 def apply_coupon(organization_id: str, data: AppliedCouponInput) -> AppliedCoupon:
-    """`POST /applied_coupons` (Lago AppliedCoupons::CreateService)."""
+    """`POST /applied_coupons` (Lago AppliedCoupons::CreateService). Racing requests are decided again on what
+    the winner applied (a non-reusable coupon: 422 `coupon_is_not_reusable`)."""
     customer = customers.get_customer(organization_id, data.external_customer_id)
     coupon = find_coupon(organization_id, data.coupon_code)
     if coupon is None or not is_redeemable(coupon):
@@ -265,21 +271,26 @@ def apply_coupon(organization_id: str, data: AppliedCouponInput) -> AppliedCoupo
     if coupon.coupon_type == "fixed_amount" and applied.amount_currency:
         # Lago ties the customer's currency to a fixed-amount coupon's (Customers::UpdateCurrencyService).
         customers.lock_currency(writes, customer, applied.amount_currency)
-    put_applied_coupon(writes, applied)
+    put_applied_coupon(writes, applied, new=True)
+    # Applied only if the coupon is still as read: not deleted (its applied coupons terminated) meanwhile.
+    writes.require(organization_id, COUPON, coupon.lago_id, coupon.revision)
     memberships.add(writes, organization_id, memberships.APPLIED_COUPONS, customer.lago_id, applied.lago_id)
     if not coupon.reusable:
         key = f"{customer.lago_id}#{coupon.lago_id}"
         writes.put(organization_id, APPLIED_ONCE, key, {"lago_id": applied.lago_id}, must_not_exist=True)
-    try:
-        writes.commit()
-    except errors.ConflictRetry as exc:
-        raise errors.ValidationFailed.field("coupon", "coupon_is_not_reusable") from exc
+    writes.commit()
     return applied
 
 
-def put_applied_coupon(writes: entities.Writes, applied: AppliedCoupon) -> None:
-    """Record an applied coupon in `writes` (invoicing uses it to save what it consumed)."""
-    writes.put(applied.organization_id, APPLIED_COUPON, applied.lago_id, applied.model_dump(mode="json"))
+def put_applied_coupon(writes: entities.Writes, applied: AppliedCoupon, *, new: bool = False) -> None:
+    """Record an applied coupon in `writes`: a new one, or a change of the one read (invoicing saves what it
+    consumed), on the condition that it did not change since — so a termination and a consumption racing
+    never overwrite each other."""
+    document = applied.model_dump(mode="json")
+    if new:
+        writes.put(applied.organization_id, APPLIED_COUPON, applied.lago_id, document, must_not_exist=True)
+    else:
+        writes.put_revised(applied.organization_id, APPLIED_COUPON, applied.lago_id, document)
 
 
 def _terminated(applied: AppliedCoupon, now: str) -> AppliedCoupon:
@@ -314,6 +325,7 @@ def active_applied_coupons(organization_id: str, customer_id: str) -> list[Appli
     return sorted(active, key=lambda a: a.created_at)
 
 
+@retried_on_conflict("applied coupon")
 def terminate_applied_coupon(
     organization_id: str, external_customer_id: str, applied_coupon_id: str
 ) -> AppliedCoupon:
@@ -332,6 +344,7 @@ def terminate_applied_coupon(
     return terminated
 
 
+@retried_on_conflict("applied coupon")
 def terminate_customer_coupons(organization_id: str, customer: Customer) -> None:
     """Lago terminates the coupons of a deleted customer (called by lagoon.services.lifecycle)."""
     now = entities.now_iso()

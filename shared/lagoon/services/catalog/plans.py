@@ -29,6 +29,7 @@ from lagoon.domain.plans import (
 )
 from lagoon.engine.properties import ChargePropertiesError, dump_charge_properties, validate_charge_properties
 from lagoon.services.catalog import taxes
+from lagoon.services.contention import retried_on_conflict
 
 # Lago `Charges::BuildDefaultPropertiesService`: a charge sent without properties gets these.
 _DEFAULT_PROPERTIES: dict[str, dict[str, Any]] = {
@@ -257,6 +258,7 @@ def _refuse_usage_thresholds(data: PlanCreateInput | PlanUpdateInput) -> None:
         raise errors.NotImplementedYet(USAGE_THRESHOLDS)
 
 
+@retried_on_conflict("plan")
 def create_plan(organization_id: str, data: PlanCreateInput) -> Plan:
     """`POST /plans`."""
     _refuse_usage_thresholds(data)
@@ -297,13 +299,14 @@ def create_plan(organization_id: str, data: PlanCreateInput) -> Plan:
         updated_at=now,
     )
     writes = entities.Writes()
-    writes.put(organization_id, PLAN, plan.lago_id, plan.model_dump(mode="json"))
+    catalog.put_new(writes, organization_id, PLAN, plan)
     catalog.claim_code(writes, organization_id, PLAN, plan.code, plan.lago_id)
     writes.message(_message("plan.created", plan))
-    catalog.commit_claiming_codes(writes)
+    writes.commit()
     return plan
 
 
+@retried_on_conflict("plan")
 def update_plan(organization_id: str, code: str, data: PlanUpdateInput) -> Plan:
     """`PUT /plans/{code}`: the fields sent change (Lago Plans::UpdateService).
 
@@ -345,10 +348,10 @@ def update_plan(organization_id: str, code: str, data: PlanUpdateInput) -> Plan:
     plan = current.model_copy(update={**changes, "updated_at": entities.now_iso()})
     plan = Plan.model_validate(plan.model_dump())
     writes = entities.Writes()
-    writes.put(organization_id, PLAN, plan.lago_id, plan.model_dump(mode="json"))
+    plan = catalog.put_changed(writes, organization_id, PLAN, plan)
     catalog.change_code(writes, organization_id, PLAN, current.code, plan.code, plan.lago_id)
     writes.message(_message("plan.updated", plan))
-    catalog.commit_claiming_codes(writes)
+    writes.commit()
     catalog.bump_version(organization_id)
     return plan
 
@@ -381,6 +384,7 @@ def _updated_commitment(
     return previous.model_copy(update=updates)
 
 
+@retried_on_conflict("plan")
 def delete_plan(organization_id: str, code: str) -> Plan:
     """`DELETE /plans/{code}` (Lago Plans::PrepareDestroyService + DestroyService).
 
@@ -392,14 +396,13 @@ def delete_plan(organization_id: str, code: str) -> Plan:
     if plan_has_subscriptions(organization_id, plan):
         pending = plan.model_copy(update={"pending_deletion": True, "updated_at": entities.now_iso()})
         writes = entities.Writes()
-        writes.put(organization_id, PLAN, plan.lago_id, pending.model_dump(mode="json"))
+        pending = catalog.put_changed(writes, organization_id, PLAN, pending)
         writes.message(_message("plan.deleted", pending))
         writes.commit()
         catalog.bump_version(organization_id)
         return pending
-    deleted = _mark_deleted(plan)
     writes = entities.Writes()
-    writes.put(organization_id, PLAN, plan.lago_id, deleted.model_dump(mode="json"))
+    deleted = catalog.put_changed(writes, organization_id, PLAN, _mark_deleted(plan))
     catalog.release_code(writes, organization_id, PLAN, plan.code)
     writes.message(_message("plan.deleted", deleted))
     writes.commit()
@@ -407,14 +410,14 @@ def delete_plan(organization_id: str, code: str) -> Plan:
     return deleted
 
 
+@retried_on_conflict("plan")
 def finish_plan_deletion(organization_id: str, plan_id: str) -> Plan:
     """End of the deletion cascade of a plan that had subscriptions: the plan is deleted, its code freed."""
     plan = get_plan_by_id(organization_id, plan_id, include_deleted=True)
     if plan.deleted_at is not None:
         return plan
-    deleted = _mark_deleted(plan)
     writes = entities.Writes()
-    writes.put(organization_id, PLAN, plan.lago_id, deleted.model_dump(mode="json"))
+    deleted = catalog.put_changed(writes, organization_id, PLAN, _mark_deleted(plan))
     catalog.release_code(writes, organization_id, PLAN, plan.code)
     writes.commit()
     catalog.bump_version(organization_id)

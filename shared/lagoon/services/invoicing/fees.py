@@ -25,6 +25,7 @@ from lagoon.domain.fees import FeePaymentStatus
 from lagoon.domain.invoices import FEE_KIND, KIND, Invoice
 from lagoon.domain.times import iso, parse_iso
 from lagoon.domain.validators import is_uuid
+from lagoon.services.contention import retried_on_conflict
 
 _STATUS_TIMESTAMPS = {"succeeded": "succeeded_at", "failed": "failed_at", "refunded": "refunded_at"}
 
@@ -122,10 +123,12 @@ def list_fees(organization_id: str, filters: FeeFilters) -> list[dict[str, Any]]
     return sorted(found, key=lambda f: (f.get("created_at") or "", f.get("lago_id") or ""), reverse=True)
 
 
+@retried_on_conflict("fee")
 def update_fee(
     organization_id: str, lago_id: str, payment_status: FeePaymentStatus, now: datetime | None = None
 ) -> dict[str, Any]:
-    """`PUT /fees/{lago_id}`: the payment status of a fee not invoiced yet (else 405 `invoiced_fee`)."""
+    """`PUT /fees/{lago_id}`: the payment status of a fee not invoiced yet (else 405 `invoiced_fee`); decided
+    again on the new state when a concurrent change won (invoiced meanwhile: 405, deleted: 404)."""
     document = _stored(organization_id, lago_id)
     if document.get("lago_invoice_id"):
         raise errors.MethodNotAllowed("invoiced_fee")
@@ -141,10 +144,7 @@ def update_fee(
         organization_id, FEE_KIND, lago_id, changed, expected_revision=revision, revision=revision + 1
     )
     _relist(writes, organization_id, document, changed)
-    try:
-        writes.commit()
-    except errors.ConflictRetry as exc:
-        raise errors.TransientFailure("the fee changed meanwhile, retry") from exc
+    writes.commit()
     return _render([changed], organization_id)[0]
 
 
@@ -162,16 +162,15 @@ def _relist(
         paid_fees.unlist_paid_fee(writes, organization_id, subscription_id, before["lago_id"])
 
 
+@retried_on_conflict("fee")
 def delete_fee(organization_id: str, lago_id: str) -> dict[str, Any]:
-    """`DELETE /fees/{lago_id}`: a fee not invoiced yet (else 405 `invoiced_fee`); answers the deleted fee."""
+    """`DELETE /fees/{lago_id}`: a fee not invoiced yet (else 405 `invoiced_fee`); answers the deleted fee.
+    Decided again on the new state when a concurrent change won (invoiced meanwhile: 405, deleted: 404)."""
     document = _stored(organization_id, lago_id)
     if document.get("lago_invoice_id"):
         raise errors.MethodNotAllowed("invoiced_fee")
     revision = int(document.get("revision", 1))
     writes = entities.Writes().delete(organization_id, FEE_KIND, lago_id, expected_revision=revision)
     _relist(writes, organization_id, document, None)
-    try:
-        writes.commit()
-    except errors.ConflictRetry as exc:
-        raise errors.TransientFailure("the fee changed meanwhile, retry") from exc
+    writes.commit()
     return _render([document], organization_id)[0]

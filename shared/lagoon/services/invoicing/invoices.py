@@ -23,6 +23,7 @@ from lagoon.data import customers, entities, invoices as invoice_store, organiza
 from lagoon.data.lookups import Lookups
 from lagoon.domain.invoices import LISTED_BY_DEFAULT, Invoice, InvoiceUpdateInput, stable_id
 from lagoon.domain.times import iso
+from lagoon.services.contention import retried_on_conflict
 
 METADATA_PER_INVOICE = 5
 """Most metadata an invoice carries (lago-api `Metadata::InvoiceMetadata::COUNT_PER_INVOICE`)."""
@@ -139,8 +140,10 @@ def get_invoice(organization_id: str, lago_id: str) -> Invoice:
 # --- update ----------------------------------------------------------------------------------------------
 
 
+@retried_on_conflict("invoice")
 def update_invoice(organization_id: str, lago_id: str, data: InvoiceUpdateInput) -> Invoice:
-    """`PUT /invoices/{lago_id}`: payment status (`invoice.payment_status_updated`) and metadata.
+    """`PUT /invoices/{lago_id}`: payment status (`invoice.payment_status_updated`) and metadata (applied again
+    on the new state when a concurrent change of the invoice won).
 
     A voided invoice cannot be modified (lago-docs changelog "Void invoices"; lago-api's InvoicesController
     answers 405 `update_on_voided_invoice` before anything else)."""

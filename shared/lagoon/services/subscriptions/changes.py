@@ -25,13 +25,14 @@ from typing import Any
 from lagoon import errors
 from lagoon.data import entities
 from lagoon.data.subscriptions import (
+    ExternalIdHistory,
     drop_timers,
     get_subscription,
     get_subscription_by_id,
+    history_of,
     put_alias,
     put_subscription,
     schedule_timers,
-    subscriptions_of,
 )
 from lagoon.domain.customers import Customer, CustomerInput
 from lagoon.domain.plans import USAGE_THRESHOLDS, Plan
@@ -46,6 +47,7 @@ from lagoon.domain.times import iso
 from lagoon.engine.periods import billing_period_containing, is_upgrade
 from lagoon.services import customers
 from lagoon.services.catalog import plans
+from lagoon.services.contention import retried_on_conflict
 from lagoon.services.subscriptions.messages import subscription_message
 from lagoon.services.subscriptions.terms import read_billing_timezone
 
@@ -99,10 +101,15 @@ class Assignment:
     pays_in_advance: bool = False
 
 
+@retried_on_conflict("subscription")
 def create_subscription(
     organization_id: str, data: SubscriptionInput, now: datetime | None = None
 ) -> Assignment:
     """`POST /subscriptions`: a new subscription, a plan change, or the current one when nothing changes.
+
+    Racing requests for one external_id are serialised by the alias's revision (Lago locks the customer):
+    the losers decide again on what the winner made — the same plan answers the winner's subscription (200),
+    another plan changes it.
 
     What follows (billing an upgrade's termination or a start, counting a first subscription's orphan events)
     is lagoon.services.lifecycle's: see `Assignment`."""
@@ -115,7 +122,8 @@ def create_subscription(
     start = data.subscription_at or moment
     if data.ending_at is not None and data.ending_at <= max(start, moment):
         raise errors.ValidationFailed.field("ending_at", "invalid_date")
-    active, pending = _active_and_pending(organization_id, data.external_id)
+    history = history_of(organization_id, data.external_id)
+    active, pending = _active_and_pending(history)
     current = active or pending
     if current is not None and current.external_customer_id != data.external_customer_id:
         raise errors.ValidationFailed.field("external_id", "value_already_exist")
@@ -126,7 +134,7 @@ def create_subscription(
     writes = entities.Writes()
     customers.lock_currency(writes, customer, plan.amount_currency)
     base = _new_document(organization_id, data, customer, plan, active, moment)
-    change = _PlanChange(writes, base, plan, pending, moment)
+    change = _PlanChange(writes, history, base, plan, pending, moment)
     ended: list[Subscription] = []
     if active is None:
         result = change.start(start)
@@ -142,11 +150,9 @@ def create_subscription(
     return Assignment(result, ended, started, pays_in_advance=plan.pay_in_advance)
 
 
-def _active_and_pending(
-    organization_id: str, external_id: str
-) -> tuple[Subscription | None, Subscription | None]:
+def _active_and_pending(history: ExternalIdHistory) -> tuple[Subscription | None, Subscription | None]:
     """The newest active and the newest pending subscription of an external_id."""
-    existing = subscriptions_of(organization_id, external_id)
+    existing = history.subscriptions
     active = next((s for s in reversed(existing) if s.status == "active"), None)
     pending = next((s for s in reversed(existing) if s.status == "pending"), None)
     return active, pending
@@ -193,6 +199,7 @@ class _PlanChange:
     """The three ways a new subscription comes: first one, upgrade, downgrade — each written in `writes`."""
 
     writes: entities.Writes
+    history: ExternalIdHistory
     base: dict[str, Any]
     plan: Plan
     pending: Subscription | None
@@ -211,8 +218,8 @@ class _PlanChange:
             **self.base,
         )
         new = with_timers(self.writes, new, self.plan, self.moment)
-        put_subscription(self.writes, new)
-        put_alias(self.writes, new)
+        put_subscription(self.writes, new, new=True)
+        put_alias(self.writes, self.history, new)
         if not future:
             self.writes.message(subscription_message("subscription.started", new))
         return new
@@ -237,8 +244,8 @@ class _PlanChange:
             write_canceled(self.writes, self.pending, self.moment)
         new = with_timers(self.writes, new, self.plan, self.moment)
         put_subscription(self.writes, old)
-        put_subscription(self.writes, new)
-        put_alias(self.writes, new)
+        put_subscription(self.writes, new, new=True)
+        put_alias(self.writes, self.history, new)
         self.writes.message(subscription_message("subscription.terminated", old))
         self.writes.message(subscription_message("subscription.started", new))
         return new, old
@@ -269,8 +276,8 @@ class _PlanChange:
             }
         )
         put_subscription(self.writes, old)
-        put_subscription(self.writes, new)
-        put_alias(self.writes, new)
+        put_subscription(self.writes, new, new=True)
+        put_alias(self.writes, self.history, new)
         self.writes.message(subscription_message("subscription.updated", old))
         return old
 
@@ -278,6 +285,7 @@ class _PlanChange:
 # --- updating, terminating, canceling ----------------------------------------------------------------------
 
 
+@retried_on_conflict("subscription")
 def update_subscription(
     organization_id: str,
     external_id: str,
@@ -314,6 +322,7 @@ def update_subscription(
     return updated
 
 
+@retried_on_conflict("subscription")
 def terminate_subscription(
     organization_id: str, external_id: str, status: str | None = None, now: datetime | None = None
 ) -> Subscription:
@@ -362,6 +371,7 @@ def _terminate(active: Subscription, moment: datetime) -> Subscription:
 # --- ending the subscriptions of a deleted customer or plan --------------------------------------------
 
 
+@retried_on_conflict("subscription")
 def end_subscription(organization_id: str, lago_id: str, moment: datetime) -> Subscription | None:
     """Terminate the subscription if active (returned, to bill), cancel it if pending (None)."""
     current = get_subscription_by_id(organization_id, lago_id)

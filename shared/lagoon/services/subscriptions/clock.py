@@ -26,7 +26,9 @@ from lagoon.data.subscriptions import (
 )
 from lagoon.domain.subscriptions import Subscription
 from lagoon.domain.times import iso
+from lagoon.observability import logger
 from lagoon.services.catalog import plans
+from lagoon.services.contention import run_with_retries
 from lagoon.services.subscriptions.changes import terminated, with_timers, write_canceled
 from lagoon.services.subscriptions.messages import subscription_message
 
@@ -50,13 +52,19 @@ class AppliedTimer:
 
 
 def apply_due_timer(key: str, timer: dict[str, Any], report: ClockReport) -> AppliedTimer:
-    """Apply one due timer at most once (idempotent, safe to re-run); what follows is the caller's."""
+    """Apply one due timer at most once (idempotent, safe to re-run); what follows is the caller's. A timer
+    that loses a race with a change of its subscription (an API request, an overlapping run) is applied again
+    on what that change left."""
     try:
-        applied = _apply_timer(key, timer)
+        applied = run_with_retries(lambda: _apply_timer(key, timer), "subscription")
         report.applied.append(key)
         return applied
-    except (errors.ConflictRetry, errors.NotFound):
-        # Already applied by an overlapping run (its message id exists), or the subscription is gone.
+    except errors.TransientFailure:
+        logger.warning("subscription timer left for the next run", extra={"timer": key})
+        return AppliedTimer(timer_due(key))
+    except errors.NotFound:
+        # Already applied by an overlapping run (the subscription no longer holds it), or the subscription is
+        # gone.
         writes = entities.Writes()
         delete_timer(writes, key)
         with contextlib.suppress(errors.ConflictRetry):
