@@ -22,6 +22,7 @@ from lagoon.engine.numbers import exact
 
 _PRORATION_QUANTUM = Decimal("0.00001")
 _WEIGHTED_QUANTUM = Decimal(1).scaleb(-20)
+_MICROSECONDS_PER_DAY = 86_400_000_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,9 +156,11 @@ def finalize(
     `period_days`: the days of the whole charges interval the period belongs to (`periods.charges_period_days`),
     what prorated units are divided by — a first period started mid-month or a terminated one still divides
     by the month (lago-api `charges_duration`); default the period's own days.
-    weighted_sum_agg: Σ level * seconds at that level / seconds in the period, where the level starts at the
-    carried value and each event adds its value (an increment, e.g. +10 GB, -4 GB), ceiled to 20 decimals;
-    its `total_aggregated_units` is the level at the end of the period, as lago-api reports them.
+    weighted_sum_agg: Σ level * seconds at that level inside the period / seconds of `period_days` days, where
+    the level starts at the carried value and each event adds its value (an increment, e.g. +10 GB, -4 GB),
+    ceiled to 20 decimals: a level held over the 27 days of a first period started on March 5th counts
+    27/31 of it (lago-api). Its `total_aggregated_units` is the level at the end of the period, as lago-api
+    reports them.
     """
     kind = state.aggregation_type
     aggregated: Decimal | None = None
@@ -178,9 +181,11 @@ def finalize(
     elif kind == "weighted_sum_agg":
         start_us = epoch_microseconds(period_from)
         end_us = epoch_microseconds(period_to)
-        duration = Decimal(end_us - start_us)
-        integral = state.opening_value * duration + state.total * end_us - state.weighted_time_sum
-        total = _weighted_units(integral / duration if duration else ZERO)
+        integral = state.opening_value * (end_us - start_us) + state.total * end_us - state.weighted_time_sum
+        # lago-api divides by the whole charges interval in seconds (`charges_duration.days`), also for a
+        # first period started mid-interval or a terminated one (WeightedSumQuery#period_ratio_sql).
+        days = period_days or _days(period_from, period_to, state.timezone)[2]
+        total = _weighted_units(integral / (days * _MICROSECONDS_PER_DAY))
         # lago-api's total of a weighted sum is the level the period ends at (`latest_value + variation`).
         aggregated = state.opening_value + state.total
     else:  # unique_count_agg
