@@ -14,6 +14,7 @@ States are bounded: they keep running totals, never the events, except
   a percentage charge with only `free_units_per_total_aggregation`), or every event's when a percentage charge
   caps each transaction (`per_transaction_min_amount` / `per_transaction_max_amount` need each transaction's
   amount, as Lago reads them). That last case is the only one that grows with the number of events.
+A pay-in-advance sum or unique count also keeps the highest level its events reached (`peak`).
 
 A state records time as microseconds since the epoch (`epoch_microseconds`) and days as local ISO dates of
 the billing timezone (`local_day`).
@@ -78,6 +79,10 @@ class AggregationState:
     event_values: list[tuple[int, str, Decimal]] = field(default_factory=list)
     # With KEEP_VALUES_UNTIL_TOTAL: the running total after which later values are not kept.
     keep_values_until: Decimal | None = None
+    # Pay in advance (sum, unique count): the highest `in_advance_level` the period's events reached, in the
+    # order they were folded — what the period's fees have paid for (lago-api's `max_aggregation`). None
+    # until a pay-in-advance event is folded (`period_units.fold_in_advance`).
+    peak: Decimal | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON types only; Decimals as strings. `opening_events_count` and `keep_values_until` only when
@@ -104,6 +109,8 @@ class AggregationState:
         }
         if self.keep_values_until is not None:
             data["keep_values_until"] = str(self.keep_values_until)
+        if self.peak is not None:
+            data["peak"] = str(self.peak)
         return data
 
     @classmethod
@@ -112,6 +119,7 @@ class AggregationState:
         latest = data.get("latest")
         maximum = data.get("maximum")
         until = data.get("keep_values_until")
+        peak = data.get("peak")
         return cls(
             aggregation_type=data["aggregation_type"],
             field_name=data.get("field_name"),
@@ -136,6 +144,7 @@ class AggregationState:
             precise_total_amount_cents=Decimal(data.get("precise_total_amount_cents", "0")),
             event_values=[(int(ts), str(tx), Decimal(v)) for ts, tx, v in data.get("event_values", [])],
             keep_values_until=None if until is None else Decimal(until),
+            peak=None if peak is None else Decimal(peak),
         )
 
 
@@ -162,6 +171,20 @@ def new_state(
         keep_event_values=keep_event_values if keep_values_until is None else KEEP_VALUES_UNTIL_TOTAL,
         keep_values_until=keep_values_until,
     )
+
+
+def in_advance_level(state: AggregationState) -> Decimal | None:
+    """How far the state's level moved since the period started, as pay-in-advance fees follow it: a sum's
+    total of the period, a unique count's active values less those carried in (lago-api's
+    `current_aggregation` of a pay-in-advance aggregation). None for aggregations that never go down."""
+    if state.aggregation_type == "sum_agg":
+        return state.total
+    if state.aggregation_type == "unique_count_agg":
+        values = [operations for operations in state.unique_values.values() if operations]
+        active = sum(1 for operations in values if operations[-1][1] == "add")
+        carried = sum(1 for operations in values if operations[0][0] is None)
+        return Decimal(active - carried)
+    return None
 
 
 def epoch_microseconds(timestamp: datetime) -> int:

@@ -18,6 +18,7 @@ from lagoon.engine.aggregation_state import (
     ZERO,
     AggregationState,
     epoch_microseconds,
+    in_advance_level,
     local_day,
 )
 from lagoon.engine.metric_definitions import UsageEvent, numeric_property
@@ -178,6 +179,16 @@ def _merge_event_values(
     return merged[:limit] if limit > 0 else merged
 
 
+def _merge_peak(a: AggregationState, b: AggregationState) -> Decimal | None:
+    """The highest level of two partial states: one's alone when the other has none (an opening state);
+    else the higher of both orders, as the order their events came in is not kept (a bound: an event
+    after it pays no less than what passes it)."""
+    if a.peak is None or b.peak is None:
+        return b.peak if a.peak is None else a.peak
+    level_a, level_b = in_advance_level(a) or ZERO, in_advance_level(b) or ZERO
+    return max(a.peak, b.peak, level_a + b.peak, level_b + a.peak)
+
+
 def _merge_opening(a: Decimal, b: Decimal) -> Decimal:
     # Partial states built from batches open at zero; only the period's own state carries a value.
     if a and b and a != b:
@@ -230,4 +241,5 @@ def merge(a: AggregationState, b: AggregationState) -> AggregationState:
         precise_total_amount_cents=a.precise_total_amount_cents + b.precise_total_amount_cents,
         event_values=_merge_event_values(a.event_values, b.event_values, keep, until),
         keep_values_until=until,
+        peak=_merge_peak(a, b),
     )

@@ -15,9 +15,11 @@ from lagoon.engine.aggregation_state import (
     AggregationState,
     billing_zone,
     epoch_microseconds,
+    in_advance_level,
     local_day,
 )
-from lagoon.engine.metric_definitions import MetricDefinition
+from lagoon.engine.folding import fold
+from lagoon.engine.metric_definitions import MetricDefinition, UsageEvent
 from lagoon.engine.numbers import exact
 
 _PRORATION_QUANTUM = Decimal("0.00001")
@@ -40,7 +42,9 @@ class AggregationResult:
     - `prorated_steps`: recurring sum only, (full units, prorated units) of the carried value and of each
       local day's net change, in time order, for prorated graduated pricing;
     - `unit_running_totals`: count / unique count: each unit is a transaction of 1 for percentage pricing
-      (lago-api's running totals of these aggregations are 1, 2, …, units).
+      (lago-api's running totals of these aggregations are 1, 2, …, units);
+    - `paid_units`: pay in advance (sum, unique count), the highest units the period's events reached, what
+      its fees have paid for (the state's `peak`); None before its first pay-in-advance event.
     """
 
     units: Decimal
@@ -52,6 +56,7 @@ class AggregationResult:
     ignored_events_count: int = 0
     prorated_steps: tuple[tuple[Decimal, Decimal], ...] = ()
     unit_running_totals: bool = False
+    paid_units: Decimal | None = None
 
 
 @exact
@@ -197,6 +202,11 @@ def finalize(
 
     rounding_function = metric.rounding_function if metric else None
     rounding_precision = metric.rounding_precision if metric else None
+    paid: Decimal | None = None
+    level = in_advance_level(state)
+    if state.peak is not None and level is not None:
+        # the level the period reached at its highest: the units now, plus how far they went down since
+        paid = apply_rounding(total + state.peak - level, rounding_function, rounding_precision)
     return AggregationResult(
         units=apply_rounding(total, rounding_function, rounding_precision),
         events_count=state.events_count + state.opening_events_count,
@@ -207,7 +217,35 @@ def finalize(
         ignored_events_count=state.ignored_events_count,
         prorated_steps=steps,
         unit_running_totals=kind in ("count_agg", "unique_count_agg"),
+        paid_units=paid,
     )
+
+
+def fold_in_advance(
+    state: AggregationState,
+    event: UsageEvent,
+    period_from: datetime,
+    period_to: datetime,
+    *,
+    metric: MetricDefinition | None = None,
+    period_days: int | None = None,
+) -> tuple[AggregationResult, AggregationResult]:
+    """Fold one event of a pay-in-advance charge into `state` (in place), and return the period's results
+    before and after it (`charges.price_in_advance_event` prices the difference).
+
+    A sum or unique count also moves the state's `peak`, the highest level the period's events reached, in
+    the order they are folded, as lago-api's pay-in-advance aggregations keep `max_aggregation`: the first
+    event sets it to the level it leads to (lower than the start when it removes), each next one raises it
+    when it passes it. Only what passes it is paid again (`AggregationResult.paid_units`).
+    """
+    before = finalize(state, period_from, period_to, metric=metric, period_days=period_days)
+    level_before = in_advance_level(state)
+    fold(state, event)
+    level = in_advance_level(state)
+    if level is not None and level_before is not None:
+        state.peak = level if state.peak is None else max(state.peak, level)
+    after = finalize(state, period_from, period_to, metric=metric, period_days=period_days)
+    return before, after
 
 
 @exact

@@ -55,7 +55,7 @@ from lagoon.engine.aggregation_state import AggregationState, new_state
 from lagoon.engine.charge_filters import group_key, invalid_filter_keys
 from lagoon.engine.folding import fold
 from lagoon.engine.metric_definitions import UsageEvent, aggregation_property_error
-from lagoon.engine.period_units import AggregationResult, finalize
+from lagoon.engine.period_units import AggregationResult, fold_in_advance
 from lagoon.engine.periods import billing_period_containing, charges_period_days
 from lagoon.ingestion.directory import ChargeView, Directory, SubscriptionView
 
@@ -372,9 +372,9 @@ class Aggregator:
         period_from = period_moment(target.key.period_from)
         period_to = period_moment(target.period_to)
         metric, days = target.charge.metric, target.period_days
-        before = finalize(state, period_from, period_to, metric=metric, period_days=days)
-        fold(state, _usage_event(occurrence.event))
-        after = finalize(state, period_from, period_to, metric=metric, period_days=days)
+        before, after = fold_in_advance(
+            state, _usage_event(occurrence.event), period_from, period_to, metric=metric, period_days=days
+        )
         assert occurrence.subscription is not None
         self._in_advance.append(
             InAdvanceFold(
