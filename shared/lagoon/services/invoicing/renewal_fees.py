@@ -101,7 +101,9 @@ def carried_fees(
     )
     start, end = interval_containing(terms, closed.to_datetime, terms.charges_interval)
     renewed = Period(from_datetime=start, to_datetime=end, full_from_datetime=start, full_to_datetime=end)
-    fees = [usage_fee(catalog, customer, subscription, plan, result, "renewal", renewed) for result in results]
+    fees = [
+        usage_fee(catalog, customer, subscription, plan, result, "renewal", renewed) for result in results
+    ]
     # lago-api keeps an empty fee only in its `:recurring` context, the fees without invoice
     # (`Fees::ChargeService#should_persist_fee?`); an invoice's renewal fees go through the usual rule.
     return [fee for fee in fees if not (invoiceable and is_empty_charge_fee(fee))]
