@@ -154,15 +154,18 @@ def price_graduated_prorated(
 ) -> tuple[Decimal, dict[str, Any]]:
     """graduated with `prorated: true` (lago-api `ProratedGraduatedService`): the full units, in time order,
     decide which tier each step falls in; the step's prorated units are priced at that tier's price (a
-    step across a bound is split in proportion). A reached tier adds its flat amount in full.
+    step across a bound is split in proportion). Every tier the full units reached at their highest adds
+    its flat amount in full, and its prorated units, even when the units came back down (lago-api's
+    `max_full_sum`: seats up to tier two, then removed, still pay tier two's flat amount and its days).
+    No prorated units at all pay the first tier's flat amount only (lago-api `units.zero?`).
 
     `steps` are `AggregationResult.prorated_steps`; a negative step takes units back from the top.
     """
     tiers = _prepared_tiers(properties)
     tier_prorated = [ZERO] * len(tiers)
-    tier_full = [ZERO] * len(tiers)
-    level = ZERO
+    level = highest = total_prorated = ZERO
     for full, prorated in steps:
+        total_prorated += prorated
         if not full:
             continue
         ratio = prorated / full
@@ -172,13 +175,15 @@ def price_graduated_prorated(
             top = high if tier.upper is None else min(high, tier.upper)
             bottom = max(low, tier.lower)
             if top > bottom:
-                tier_full[index] += sign * (top - bottom)
                 tier_prorated[index] += sign * (top - bottom) * ratio
         level += full
+        highest = max(highest, level)
+    if not total_prorated:
+        highest, tier_prorated = ZERO, [ZERO] * len(tiers)
     total = ZERO
     breakdown: list[dict[str, Any]] = []
     for index, tier in enumerate(tiers):
-        if units < 0 or (units <= tier.lower and breakdown):
+        if units < 0 or (highest <= tier.lower and breakdown):
             break
         per_unit_total = tier_prorated[index] * tier.per_unit_amount
         tier_total = per_unit_total + tier.flat_amount
