@@ -11,7 +11,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import ConfigDict, Field
 
-from lagoon.domain.organizations import Currency
+from lagoon.domain.organizations import Currency, RequiredCurrency
 from lagoon.domain.validators import BIGINT_MAX, CODE_MAX_LENGTH
 from lagoon.engine.properties import ChargeProperties, validate_charge_properties
 from lagoon.models import LagoonModel
@@ -100,7 +100,7 @@ class PlanCreateInput(LagoonModel):
     code: CatalogCode
     interval: Interval
     amount_cents: NonNegativeInt
-    amount_currency: Currency
+    amount_currency: RequiredCurrency = None
     pay_in_advance: bool
     invoice_display_name: str | None = None
     description: str | None = None
