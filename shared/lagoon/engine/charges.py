@@ -84,6 +84,9 @@ def _precise_amount(
             aggregation.events_count,
             aggregation.event_values,
             unit_running_totals=aggregation.unit_running_totals,
+            values_head=aggregation.values_head,
+            kept_clamp=aggregation.clamp,
+            clamped=aggregation.clamped,
         )
     if charge_model == "graduated_percentage" and isinstance(properties, GraduatedPercentageProperties):
         return price_graduated_percentage(properties, units)

@@ -19,6 +19,7 @@ from lagoon.engine.aggregation_state import (
     local_day,
 )
 from lagoon.engine.folding import fold
+from lagoon.engine.kept_values import Clamp, ValuesHead
 from lagoon.engine.metric_definitions import MetricDefinition, UsageEvent
 from lagoon.engine.numbers import exact
 
@@ -44,7 +45,9 @@ class AggregationResult:
     - `unit_running_totals`: count / unique count: each unit is a transaction of 1 for percentage pricing
       (lago-api's running totals of these aggregations are 1, 2, …, units);
     - `paid_units`: pay in advance (sum, unique count), the highest units the period's events reached, what
-      its fees have paid for (the state's `peak`); None before its first pay-in-advance event.
+      its fees have paid for (the state's `peak`); None before its first pay-in-advance event;
+    - `values_head`, `clamp`, `clamped`: what the state keeps beyond `event_values` (`engine.kept_values`):
+      the earliest values as figures, a clamped price and (count, Σ fees) of the values it priced.
     """
 
     units: Decimal
@@ -57,6 +60,9 @@ class AggregationResult:
     prorated_steps: tuple[tuple[Decimal, Decimal], ...] = ()
     unit_running_totals: bool = False
     paid_units: Decimal | None = None
+    values_head: ValuesHead | None = None
+    clamp: Clamp | None = None
+    clamped: tuple[int, Decimal] = (0, ZERO)
 
 
 @exact
@@ -218,6 +224,9 @@ def finalize(
         prorated_steps=steps,
         unit_running_totals=kind in ("count_agg", "unique_count_agg"),
         paid_units=paid,
+        values_head=state.values_head,
+        clamp=state.clamp,
+        clamped=(state.clamped_count, state.clamped_fees),
     )
 
 
@@ -259,6 +268,7 @@ def open_next_period(state: AggregationState, period_to: datetime | None = None)
         timezone=state.timezone,
         keep_event_values=state.keep_event_values,
         keep_values_until=state.keep_values_until,
+        clamp=state.clamp,
     )
     # Lago's weighted sum starts from the latest value only for recurring metrics (`initial_value` is 0
     # otherwise), as a recurring sum does.

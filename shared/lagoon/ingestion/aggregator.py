@@ -333,8 +333,7 @@ class Aggregator:
                 new_state(
                     target.charge.metric,
                     timezone=target.timezone,
-                    keep_event_values=target.charge.keep_event_values,
-                    keep_values_until=target.charge.keep_values_until,
+                    keep=target.charge.keep(key.filter_id),
                 ),
                 {},
             )

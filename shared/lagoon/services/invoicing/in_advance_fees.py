@@ -428,8 +428,7 @@ def estimate_fees(organization_id: str, event: EstimateEventInput) -> list[dict[
             state = states.get((charge.lago_id, filter_id, group)) or new_state(
                 view.metric,
                 timezone=timezone,
-                keep_event_values=view.keep_event_values,
-                keep_values_until=view.keep_values_until,
+                keep=view.keep(filter_id),
             )
             start, end = period.charges_from_datetime, period.charges_to_datetime
             before, after = fold_in_advance(
