@@ -18,15 +18,15 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import (
     RequestValidationError,
 )
 from aws_lambda_powertools.event_handler.router import Router
-from pydantic_core.core_schema import ErrorType
 
 from lagoon import errors
+from lagoon.api.request_text import LagoonProxyEvent, read_body
 from lagoon.auth import bearer_token
 from lagoon.data import organizations
+from lagoon.domain.validators import lago_code
 from lagoon.observability import logger
 
 API_PREFIX = "/api/v1"
-_PYDANTIC_ERROR_TYPES = frozenset(typing.get_args(ErrorType))
 
 
 def error_body(status: int, code: str | None = None, **extra: Any) -> dict[str, Any]:
@@ -48,16 +48,6 @@ def error_response(status: int, code: str | None = None, **extra: Any) -> Respon
 
 def validation_response(details: dict[str, list[str]]) -> Response:
     return error_response(422, "validation_errors", error_details=details)
-
-
-def _lago_code(error: dict[str, Any]) -> str:
-    """Pydantic error → Lago error code. Custom errors (PydanticCustomError) already carry a Lago code."""
-    kind = str(error.get("type", ""))
-    if kind == "missing":
-        return "value_is_mandatory"
-    if kind in _PYDANTIC_ERROR_TYPES:
-        return "value_is_invalid"
-    return kind
 
 
 def _field_name(loc: tuple[Any, ...]) -> str:
@@ -84,7 +74,7 @@ def map_request_validation(
             key = loc[1] if len(loc) == 2 else "body"
             return error_response(400, error=f"BadRequest: param is missing or the value is empty: {key}")
         codes = details.setdefault(_field_name(loc[1:] if loc else loc), [])
-        code = _lago_code(err)
+        code = lago_code(str(err.get("type", "")))
         if code not in codes:
             codes.append(code)
     for field, extra in (more() if more else {}).items():
@@ -130,9 +120,12 @@ def _refused_body_errors(app: APIGatewayRestResolver) -> dict[str, list[str]]:
 
 
 class LagoonRestResolver(APIGatewayRestResolver):
-    """Route parameters decoded as API Gateway REST decodes `pathParameters` (`a%20b` → `a b`, `a%2Fb` → `a/b`).
+    """Route parameters decoded as API Gateway REST decodes `pathParameters` (`a%20b` → `a b`, `a%2Fb` → `a/b`):
+    Powertools reads parameters from the raw `path`, which keeps the percent-encoding. Bodies and query values
+    are read as Lago reads them (`lagoon.api.request_text`)."""
 
-    Powertools reads parameters from the raw `path`, which keeps the percent-encoding."""
+    def _to_proxy_event(self, event: dict[str, Any]) -> LagoonProxyEvent:
+        return LagoonProxyEvent(event, self._json_body_deserializer)
 
     def _convert_matches_into_route_keys(self, match: typing.Match[str]) -> dict[str, str]:
         return {name: unquote(value) for name, value in match.groupdict().items()}
@@ -156,6 +149,9 @@ _ERROR_RESPONSES: dict[type[Exception], Callable[[Any], Response]] = {
     ),
     errors.NotFound: lambda exc: error_response(404, exc.code),
     errors.BadRequest: lambda exc: error_response(400, error=f"BadRequest: {exc.message}"),
+    errors.PayloadTooLarge: lambda exc: error_response(
+        413, "payload_too_large", error_details={"message": exc.message}
+    ),
     errors.Unauthorized: lambda exc: error_response(401),
     errors.Forbidden: lambda exc: error_response(403, exc.code),
     errors.MethodNotAllowed: lambda exc: error_response(405, exc.code),
@@ -223,6 +219,7 @@ def build_resolver(
     `not_implemented`, DECISIONS.md).
     """
     app = LagoonRestResolver(enable_validation=True, strip_prefixes=[API_PREFIX])
+    app.use([read_body])
     for router in routers:
         app.include_router(router)
     if enable_swagger:

@@ -267,7 +267,10 @@ def invoiced_fee_taxes(fee_id: str, taxes: Iterable[Tax], taxable_amount_cents: 
 
 
 def render_fee(invoice: Invoice, fee: dict[str, Any]) -> dict[str, Any]:
-    """FeeObject of an invoiced fee: the stored fee with its invoice's payment status."""
+    """FeeObject of an invoiced fee: the stored fee with its invoice's payment status (a fee paid before its
+    invoice regrouped it keeps the time it was paid)."""
+    if invoice.invoice_type == "advance_charges":
+        return dict(fee, payment_status=invoice.payment_status)
     succeeded = invoice.updated_at if invoice.payment_status == "succeeded" else None
     failed = invoice.updated_at if invoice.payment_status == "failed" else None
     return dict(fee, payment_status=invoice.payment_status, succeeded_at=succeeded, failed_at=failed)

@@ -188,6 +188,15 @@ def read_bucket_periods(
     return _bucket_items(items)
 
 
+def read_all_bucket_periods(
+    organization_id: str, subscription_id: str, *, store: UsageStore | None = None
+) -> dict[Bucket, PeriodStates]:
+    """Every bucket state of the subscription, all its periods (what a subscription that replaces it after a
+    plan change inherits from). One Query on the subscription's partition."""
+    store = store or UsageStore()
+    return _bucket_items(store.query(aggregates_table(), aggregate_pk(organization_id, subscription_id)))
+
+
 def closed_periods(organization_id: str, subscription_id: str, store: UsageStore | None = None) -> list[str]:
     """Keys of the subscription's charges periods invoicing has closed, newest first (one Query)."""
     store = store or UsageStore()

@@ -29,6 +29,10 @@ from lagoon.data.records import EntityRecord, OutboxRecord
 from lagoon.domain.times import iso_microseconds
 
 OUTBOX_SHARDS = 4
+MAX_ITEM_BYTES = 400 * 1024
+"""DynamoDB's item size limit, attribute names included."""
+ITEM_HEADROOM = 16 * 1024
+"""Kept free in every item written: what is added to it later (an outbox message's delivery log)."""
 
 
 def partition(organization_id: str, kind: str) -> str:
@@ -93,6 +97,23 @@ def next_sequence(organization_id: str, counter: str) -> int:
     return int(record.revision)
 
 
+def _item_bytes(record: Any) -> int:
+    """The stored size of a record, close enough to DynamoDB's count: names and UTF-8 values, numbers 21 bytes."""
+    return sum(
+        len(name) + (len(value.encode()) if isinstance(value, str) else 21)
+        for name, value in record.attribute_values.items()
+    )
+
+
+def _check_item_size(record: Any, what: str) -> None:
+    """A document too large to store is the caller's (413), never a retryable failure: sending it again
+    cannot fit it (DynamoDB refuses items over 400 KB with a ValidationException, which was a 503)."""
+    if _item_bytes(record) > MAX_ITEM_BYTES - ITEM_HEADROOM:
+        raise errors.PayloadTooLarge(
+            f"the {what} is larger than the {MAX_ITEM_BYTES // 1024} KB Lagoon can store"
+        )
+
+
 @dataclass
 class OutboxMessage:
     """A webhook message: `{"webhook_type", "object_type", "organization_id", object_type: payload}`."""
@@ -129,6 +150,7 @@ class Writes:
             body=json.dumps(body, default=str),
             revision=revision,
         )
+        _check_item_size(record, kind.replace("_", " "))
         condition: Any = None
         if must_not_exist:
             condition = EntityRecord.pk.does_not_exist()
@@ -170,6 +192,7 @@ class Writes:
             pending_shard=f"p{shard}",
             next_attempt_at=created,
         )
+        _check_item_size(record, f"{message.webhook_type} webhook")
         self._actions.append(("put", record, OutboxRecord.message_id.does_not_exist()))
         return self
 

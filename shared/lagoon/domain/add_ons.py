@@ -6,13 +6,11 @@ from typing import Annotated
 
 from pydantic import AfterValidator, ConfigDict, Field
 
+from lagoon.domain.bounds import CatalogCode, NonEmptyText
 from lagoon.domain.organizations import Currency, RequiredCurrency
-from lagoon.domain.validators import BIGINT_MAX, CODE_MAX_LENGTH, check_above_zero
+from lagoon.domain.validators import BIGINT_MAX, check_above_zero
 from lagoon.models import LagoonModel
 
-NonEmptyText = Annotated[str, Field(min_length=1)]
-CatalogCode = Annotated[str, Field(min_length=1, max_length=CODE_MAX_LENGTH)]
-"""A code is a DynamoDB sort key (at most 1,024 bytes): 255 characters fit in any UTF-8 encoding."""
 AddOnAmount = Annotated[int, Field(le=BIGINT_MAX), AfterValidator(check_above_zero)]
 """Above 0 (lago-api `AddOn`: `numericality: {greater_than: 0}` → `value_is_out_of_range`)."""
 

@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, ConfigDict, Field
 
 from lagoon.domain import validators as v
+from lagoon.domain.bounds import InvoiceFooter
 from lagoon.domain.webhook_endpoints import check_webhook_url
 from lagoon.models import LagoonModel
 
@@ -37,6 +38,13 @@ class OrganizationBillingConfiguration(LagoonModel):
     invoice_footer: str | None = None
     invoice_grace_period: NonNegative = 0
     document_locale: DocumentLocale = "en"
+
+
+class OrganizationBillingConfigurationInput(OrganizationBillingConfiguration):
+    """`billing_configuration` of `PUT /organizations`: the footer within Lago's 600 characters (checked when
+    written, so a stored organization always reads back)."""
+
+    invoice_footer: InvoiceFooter | None = None
 
 
 class Organization(LagoonModel):
@@ -95,6 +103,6 @@ class OrganizationUpdate(LagoonModel):
     tax_identification_number: str | None = None
     timezone: Timezone = None
     email_settings: list[Literal["invoice.finalized", "credit_note.created"]] | None = None
-    billing_configuration: OrganizationBillingConfiguration | None = None
+    billing_configuration: OrganizationBillingConfigurationInput | None = None
     finalize_zero_amount_invoice: bool | None = None
     tax_codes: list[str] | None = None

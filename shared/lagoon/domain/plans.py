@@ -11,8 +11,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import ConfigDict, Field
 
+from lagoon.domain.bounds import CatalogCode, NonEmptyText, NonNegativeInt
 from lagoon.domain.organizations import Currency, RequiredCurrency
-from lagoon.domain.validators import BIGINT_MAX, CODE_MAX_LENGTH
 from lagoon.engine.properties import ChargeProperties, validate_charge_properties
 from lagoon.models import LagoonModel
 
@@ -25,10 +25,6 @@ ChargeModel = Literal[
 ALL_FILTER_VALUES = "__ALL_FILTER_VALUES__"
 """Lago's wildcard in a charge filter: every value of the key (`ChargeFilterValue::ALL_FILTER_VALUES`)."""
 
-NonEmptyText = Annotated[str, Field(min_length=1)]
-CatalogCode = Annotated[str, Field(min_length=1, max_length=CODE_MAX_LENGTH)]
-"""A code is a DynamoDB sort key (at most 1,024 bytes): 255 characters fit in any UTF-8 encoding."""
-NonNegativeInt = Annotated[int, Field(ge=0, le=BIGINT_MAX)]
 TrialPeriod = Annotated[float, Field(ge=0, le=36_500, allow_inf_nan=False)]
 """Days of trial, at most 100 years: 1e308 days overflowed the subscription dates (a 500 on subscribe)."""
 UsageThresholds = list[dict[str, Any]] | None

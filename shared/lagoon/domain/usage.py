@@ -13,10 +13,11 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BeforeValidator, ConfigDict, Field
+from pydantic import AfterValidator, BeforeValidator, ConfigDict
 from pydantic_core import PydanticCustomError
 
 from lagoon.domain.billable_metrics import BillableMetric
+from lagoon.domain.bounds import Cents
 from lagoon.domain.events import numeric_id_as_text, parse_timestamp, scalar_properties
 from lagoon.domain.plans import Charge, ChargeFilter
 from lagoon.models import LagoonModel
@@ -111,7 +112,7 @@ class EstimateFeesBody(LagoonModel):
 class LifetimeUsageInput(LagoonModel):
     model_config = ConfigDict(extra="ignore")
 
-    external_historical_usage_amount_cents: int = Field(ge=0)
+    external_historical_usage_amount_cents: Cents
 
 
 class LifetimeUsageBody(LagoonModel):

@@ -237,11 +237,10 @@ def _parse_amount(value: object) -> Decimal | None:
 
 
 def _parse_integer(value: object) -> int | None:
-    """An integer given as a JSON integer, an integral number or an integral string."""
+    """An integer given as a JSON integer, an integral number or an integral string, within the engine's
+    bounded numbers (a 4,000-digit `free_units` or `package_size` was accepted)."""
     if isinstance(value, bool):
         return None
-    if isinstance(value, int):
-        return value
     parsed = parse_decimal(value)
     if parsed is None or parsed != parsed.to_integral_value():
         return None

@@ -26,6 +26,7 @@ from lagoon.domain import subscriptions as subscription_kinds
 from lagoon.domain.billable_metrics import BillableMetric
 from lagoon.domain.plans import ALL_FILTER_VALUES, Charge, ChargeFilter, Plan
 from lagoon.domain.times import parse_iso
+from lagoon.engine.carry import ChargeBuckets, filter_signature
 from lagoon.engine.charge_filters import filter_value
 from lagoon.engine.charge_models import percentage_keep
 from lagoon.engine.kept_values import KEEP_EVERY_EVENT_VALUE, KeepSpec
@@ -71,6 +72,14 @@ class ChargeView:
             if not any(keys[f.lago_id] < keys[o.lago_id] for o in matched if o.lago_id != f.lago_id)
         )
 
+    @property
+    def buckets(self) -> ChargeBuckets:
+        """How it splits its metric's events (what hands a replaced plan's carried units over to it)."""
+        filters = tuple((f.lago_id, filter_signature(f.values)) for f in self.filters)
+        return ChargeBuckets(
+            self.charge_id, self.billable_metric_id, (*filters, (DEFAULT_FILTER, None)), self.group_keys
+        )
+
 
 def _matches(charge_filter: ChargeFilter, properties: Mapping[str, Any]) -> bool:
     for key, allowed in charge_filter.values.items():
@@ -91,10 +100,15 @@ class PlanView:
     bill_charges_monthly: bool
     charges_by_code: Mapping[str, tuple[ChargeView, ...]]
 
+    def recurring_buckets(self) -> list[ChargeBuckets]:
+        """The buckets' shapes of its charges on recurring metrics: what a plan change hands over."""
+        return [c.buckets for views in self.charges_by_code.values() for c in views if c.metric.recurring]
+
 
 @dataclass(frozen=True, slots=True)
 class SubscriptionView:
-    """One subscription of an external_id, with the terms that decide its billing periods."""
+    """One subscription of an external_id, with the terms that decide its billing periods (None while pending:
+    a pending subscription only says from when events wait for it, `subscription_at`)."""
 
     lago_id: str
     lago_customer_id: str
@@ -105,6 +119,17 @@ class SubscriptionView:
     timezone: str
     plan: PlanView
     terms: SubscriptionTerms | None
+    subscription_at: datetime | None = None
+    previous_id: str | None = None
+    """The subscription it replaced after a plan change, whose recurring units it goes on with."""
+
+    @property
+    def pending(self) -> bool:
+        return self.status == "pending"
+
+    def claims_while_pending(self, moment: datetime) -> bool:
+        """Whether an event at `moment` waits for this pending subscription rather than counting on another."""
+        return self.pending and self.subscription_at is not None and moment >= self.subscription_at
 
     def covers_exactly(self, moment: datetime) -> bool:
         """Whether `moment` is in [started_at, terminated_at)."""
@@ -297,11 +322,31 @@ class Directory:
                 found[(org, plan_id)] = view
         return found
 
+    def predecessors(self, organization_id: str, previous_id: str | None) -> list[tuple[str, PlanView]]:
+        """The subscriptions one replaced after plan changes, from `previous_id` (the one it replaced) back:
+        (lago_id, plan), oldest first. The walk stops at a plan without charges on recurring metrics: it hands
+        no units over. One BatchGetItem per plan change (plans cached as for the batches)."""
+        found: list[tuple[str, PlanView]] = []
+        while previous_id and all(previous_id != lago_id for lago_id, _ in found):
+            key = (organization_id, subscription_kinds.KIND, previous_id)
+            document = self._store.get_documents([key]).get(key)
+            if document is None:
+                break
+            plan = self._plans([(organization_id, document["plan_id"])]).get(
+                (organization_id, document["plan_id"])
+            )
+            if plan is None or not plan.recurring_buckets():
+                break
+            found.append((previous_id, plan))
+            previous_id = document.get("previous_subscription_id")
+        found.reverse()
+        return found
+
     def subscriptions(
         self, pairs: Iterable[tuple[str, str]]
     ) -> dict[tuple[str, str], list[SubscriptionView]]:
-        """Started subscriptions of each (organization, external_id), oldest first; pairs without any
-        subscription (not even a pending one) are absent."""
+        """The started and pending subscriptions of each (organization, external_id), oldest first; pairs
+        without any subscription (not even a pending one) are absent."""
         pairs = list(dict.fromkeys(pairs))
         organizations = list(dict.fromkeys(org for org, _ in pairs))
         aliases = self._store.get_documents(
@@ -329,7 +374,7 @@ class Directory:
             views: list[SubscriptionView] = []
             for entry in found_alias.get("subscriptions", [])[-3:]:
                 document = subscriptions.get((org, entry["lago_id"]))
-                if document is None or document.get("status") not in ("active", "terminated"):
+                if document is None or document.get("status") not in ("active", "terminated", "pending"):
                     continue
                 plan = plans.get((org, document["plan_id"]))
                 if plan is None:
@@ -347,6 +392,8 @@ class Directory:
                         timezone=timezone,
                         plan=plan,
                         terms=subscription_terms(document, plan, timezone),
+                        subscription_at=parse_iso(document.get("subscription_at")),
+                        previous_id=document.get("previous_subscription_id"),
                     )
                 )
             result[(org, ext)] = views

@@ -79,7 +79,7 @@ def refresh_flagged_drafts(moment: datetime, report: RunReport) -> None:
             pass  # the invoice or its organization is gone: nothing to refresh
         except errors.ConflictRetry:
             continue  # the draft changed meanwhile (a finalization, a refresh): the next run looks again
-        except errors.TransientFailure as exc:
+        except (errors.TransientFailure, *errors.UNBILLABLE) as exc:
             report.failures += 1
             logger.exception(
                 "refreshing a draft failed", extra={"invoice_id": flag.invoice_id, "error": str(exc)}

@@ -6,7 +6,9 @@ Fees are documents of kind `fee` (key lago_id): the fees of invoices, projected 
 module, which wait with `lago_invoice_id: null`. A fee attached to an invoice follows its invoice: its payment
 status (and `succeeded_at` / `failed_at`) are the invoice's, and it can be neither updated nor deleted (405
 `invoiced_fee`, DECISIONS.md). A fee not invoiced yet takes a payment status of its own (only the timestamp of
-the current status is set, as Lago does) and can be deleted.
+the current status is set, as Lago does) and can be deleted; while `succeeded` it is listed as paid
+(lagoon.data.paid_fees), for the charges that regroup paid fees on an invoice
+(lagoon.services.invoicing.paid_fees).
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from typing import Any
 
 from lagoon import errors
 from lagoon.contract.fees import render_fee
-from lagoon.data import entities
+from lagoon.data import entities, paid_fees
 from lagoon.domain.fees import FeePaymentStatus
 from lagoon.domain.invoices import FEE_KIND, KIND, Invoice
 from lagoon.domain.times import iso, parse_iso
@@ -138,11 +140,26 @@ def update_fee(
     writes = entities.Writes().put(
         organization_id, FEE_KIND, lago_id, changed, expected_revision=revision, revision=revision + 1
     )
+    _relist(writes, organization_id, document, changed)
     try:
         writes.commit()
     except errors.ConflictRetry as exc:
         raise errors.TransientFailure("the fee changed meanwhile, retry") from exc
     return _render([changed], organization_id)[0]
+
+
+def _relist(
+    writes: entities.Writes, organization_id: str, before: dict[str, Any], after: dict[str, Any] | None
+) -> None:
+    """Keep the fee's listing as paid (lagoon.data.paid_fees: what `regroup_paid_fees` invoices) in step with
+    its payment status, in the fee's own transaction."""
+    subscription_id = before.get("lago_subscription_id")
+    if not subscription_id:
+        return
+    if after is not None and after["payment_status"] == "succeeded":
+        paid_fees.list_paid_fee(writes, organization_id, after)
+    elif before.get("payment_status") == "succeeded":
+        paid_fees.unlist_paid_fee(writes, organization_id, subscription_id, before["lago_id"])
 
 
 def delete_fee(organization_id: str, lago_id: str) -> dict[str, Any]:
@@ -151,8 +168,10 @@ def delete_fee(organization_id: str, lago_id: str) -> dict[str, Any]:
     if document.get("lago_invoice_id"):
         raise errors.MethodNotAllowed("invoiced_fee")
     revision = int(document.get("revision", 1))
+    writes = entities.Writes().delete(organization_id, FEE_KIND, lago_id, expected_revision=revision)
+    _relist(writes, organization_id, document, None)
     try:
-        entities.Writes().delete(organization_id, FEE_KIND, lago_id, expected_revision=revision).commit()
+        writes.commit()
     except errors.ConflictRetry as exc:
         raise errors.TransientFailure("the fee changed meanwhile, retry") from exc
     return _render([document], organization_id)[0]

@@ -43,15 +43,16 @@ from lagoon.engine.money import currency_exponent
 from lagoon.engine.period_units import fold_in_advance
 from lagoon.engine.periods import charges_period_days
 from lagoon.ingestion.directory import plan_view
+from lagoon.observability import logger
 from lagoon.services import customers, organizations
 from lagoon.services.catalog import billable_metrics, plans, taxes
 from lagoon.services.invoicing import in_advance_invoices
 from lagoon.services.subscriptions.terms import current_period, read_billing_timezone
-from lagoon.services.usage.charges import carries_over, grouped_by, read_period_states
+from lagoon.services.usage.charges import carries_over, grouped_by, period_states
 from lagoon.services.usage.totals import tax_rates
 
 if TYPE_CHECKING:  # the aggregator calls in with its folds; importing it would load it with every caller
-    from lagoon.ingestion.aggregator import InAdvanceFold
+    from lagoon.ingestion.in_advance import InAdvanceFold
 
 # --- pay-in-advance fees --------------------------------------------------------------------------------
 
@@ -242,9 +243,19 @@ def _record_organization_fees(organization_id: str, org_folds: Sequence[InAdvanc
         if fee_id in existing:
             continue
         customer = customer_by_id.get(folded.subscription.lago_customer_id)
-        priced = _event_fee(
-            organization_id, fee_id, folded, plan_by_id[folded.subscription.plan.plan_id], metrics, customer
-        )
+        try:
+            priced = _event_fee(
+                organization_id,
+                fee_id,
+                folded,
+                plan_by_id[folded.subscription.plan.plan_id],
+                metrics,
+                customer,
+            )
+        except errors.AmountOutOfRange:
+            # Counted, never billed: no fee holds it, and failing the batch would stall the stream for good.
+            logger.error("a pay-in-advance fee is beyond a 64-bit amount", extra={"fee_id": fee_id})
+            continue
         if priced is None:
             continue
         invoiceable, body = priced
@@ -412,8 +423,10 @@ def estimate_fees(organization_id: str, event: EstimateEventInput) -> list[dict[
     period = current_period(subscription, plan, timezone, moment)
     terms = terms_of(subscription, plan, timezone)
     days = None if terms is None else charges_period_days(terms, period.charges_from_datetime)
-    states = read_period_states(
-        organization_id, subscription.lago_id, period.charges_from_datetime, with_carry=carries_over(metric)
+    start, end = period.charges_from_datetime, period.charges_to_datetime
+    metrics = {metric.lago_id: metric}
+    states = period_states(
+        organization_id, subscription, plan, metrics, start, with_carry=carries_over(metric)
     )
     views = plan_view(plan, {metric.lago_id: metric}).charges_by_code.get(metric.code, ())
     transaction_id = event.transaction_id or str(uuid.uuid4())
@@ -430,7 +443,6 @@ def estimate_fees(organization_id: str, event: EstimateEventInput) -> list[dict[
                 timezone=timezone,
                 keep=view.keep(filter_id),
             )
-            start, end = period.charges_from_datetime, period.charges_to_datetime
             before, after = fold_in_advance(
                 AggregationState.from_dict(state.to_dict()),
                 usage_event,

@@ -34,7 +34,7 @@ from lagoon.domain.invoice_terms import (
     overdue_at,
 )
 from lagoon.domain.invoices import Invoice, stable_id
-from lagoon.domain.one_off_invoices import OneOffFeeInput, OneOffInvoiceInput
+from lagoon.domain.one_off_invoices import OneOffFeeInput, OneOffInvoiceInput, fee_boundaries
 from lagoon.domain.organizations import Organization
 from lagoon.domain.taxes import Tax
 from lagoon.domain.times import iso
@@ -66,6 +66,7 @@ class _Line:
         self.request = request
         self.add_on = add_on
         self.taxes = fee_taxes
+        self.from_date, self.to_date = fee_boundaries(request)
         self.units = request.units if request.units is not None else Decimal(1)
         unit_cents = (
             request.unit_amount_cents if request.unit_amount_cents is not None else add_on.amount_cents
@@ -139,8 +140,8 @@ def _fee_body(
         lago_customer_id=customer.lago_id,
         external_customer_id=customer.external_id,
         created_at=created_at,
-        from_date=request.from_datetime,
-        to_date=request.to_datetime,
+        from_date=line.from_date,
+        to_date=line.to_date,
         lago_invoice_id=invoice_id,
     )
     return build_fee(facts, ONE_OFF_FEE)

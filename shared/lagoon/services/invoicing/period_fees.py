@@ -350,8 +350,8 @@ def _one_unit_fee(
 def _charges_billed_earlier(catalog: Catalog, subscription: Subscription, part: InvoicePart) -> int:
     """The charge fees of `subscription` already invoiced inside the commitment period: a yearly plan with
     `bill_charges_monthly` invoices its charges month by month, and its yearly commitment counts them all
-    (pay-in-advance charges and voided invoices excepted). Zero for a plan whose charges period is the
-    commitment period."""
+    (pay-in-advance charges, billed at once or regrouped once paid, and voided invoices excepted). Zero for a
+    plan whose charges period is the commitment period."""
     period = part.commitment_period
     assert period is not None
     current = part.charges_period.from_datetime if part.charges_period is not None else None
@@ -363,7 +363,7 @@ def _charges_billed_earlier(catalog: Catalog, subscription: Subscription, part: 
             charges_period = other.charges_period
             if (
                 other.subscription_id != subscription.lago_id
-                or other.invoicing_reason == "in_advance_charge"
+                or other.invoicing_reason in ("in_advance_charge", "in_advance_charge_periodic")
                 or charges_period is None
                 or charges_period.from_datetime == current
                 or not period.from_datetime <= charges_period.from_datetime < period.to_datetime

@@ -90,11 +90,13 @@ def with_timers(
 @dataclass(frozen=True)
 class Assignment:
     """What `create_subscription` did: the subscription to answer with, the subscriptions it terminated (an
-    upgrade: to bill), and whether events that arrived before the subscription existed are to count now."""
+    upgrade: to bill), whether a new subscription started now without replacing one (the events that arrived
+    before it existed are to count now), and whether its plan is paid in advance (its start is owed now)."""
 
     subscription: Subscription
     terminated: list[Subscription] = field(default_factory=list)
-    counts_orphans: bool = False
+    started: bool = False
+    pays_in_advance: bool = False
 
 
 def create_subscription(
@@ -102,8 +104,8 @@ def create_subscription(
 ) -> Assignment:
     """`POST /subscriptions`: a new subscription, a plan change, or the current one when nothing changes.
 
-    What follows (billing an upgrade's termination, counting a first subscription's orphan events) is
-    lagoon.services.lifecycle's: see `Assignment`."""
+    What follows (billing an upgrade's termination or a start, counting a first subscription's orphan events)
+    is lagoon.services.lifecycle's: see `Assignment`."""
     if data.plan_overrides:
         raise errors.NotImplementedYet("plan overrides")
     if data.usage_thresholds:
@@ -136,8 +138,8 @@ def create_subscription(
         else:
             result = change.downgrade(active, current_plan, read_billing_timezone(customer))
     writes.commit()
-    counts_orphans = result.status == "active" and result.previous_subscription_id is None
-    return Assignment(result, ended, counts_orphans)
+    started = result.status == "active" and result.previous_subscription_id is None
+    return Assignment(result, ended, started, pays_in_advance=plan.pay_in_advance)
 
 
 def _active_and_pending(

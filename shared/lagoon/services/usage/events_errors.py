@@ -20,7 +20,7 @@ from lagoon import errors
 from lagoon.data import entities
 from lagoon.data.usage_items import read_error_lists
 from lagoon.data.usage_store import UsageStore
-from lagoon.ingestion.aggregator import (
+from lagoon.ingestion.occurrences import (
     INVALID_CODE,
     INVALID_EVENT,
     INVALID_FILTER_VALUES,
