@@ -94,7 +94,7 @@ class AggregationState:
         """Plain JSON types only; Decimals as strings. `opening_events_count` and `keep_values_until` only when
         set: the stored aggregates keep their size."""
         carried = {"opening_events_count": self.opening_events_count} if self.opening_events_count else {}
-        data = {
+        data: dict[str, Any] = {
             "aggregation_type": self.aggregation_type,
             "field_name": self.field_name,
             "recurring": self.recurring,

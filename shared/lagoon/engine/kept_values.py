@@ -27,12 +27,9 @@ import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from lagoon.engine.numbers import EXACT
-
-if TYPE_CHECKING:  # the state module imports this one
-    from lagoon.engine.aggregation_state import AggregationState
 
 ZERO = Decimal(0)
 KEPT_VALUES_LIMIT = 1_000
@@ -52,6 +49,19 @@ def transaction_key(transaction_id: str) -> str:
     if len(transaction_id) <= _KEY_LENGTH:
         return transaction_id
     return "~" + hashlib.sha256(transaction_id.encode()).hexdigest()[:32]
+
+
+class AggregationState(Protocol):
+    """What this module reads and writes of an `aggregation_state.AggregationState` (which imports it)."""
+
+    keep_event_values: int
+    keep_values_until: Decimal | None
+    clamp: Clamp | None
+    event_values: list[Entry]
+    values_head: ValuesHead | None
+    clamped_fees: Decimal
+    clamped_count: int
+    kept_sum: Decimal | None
 
 
 @dataclass(frozen=True, slots=True)

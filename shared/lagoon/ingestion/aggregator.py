@@ -341,7 +341,9 @@ class Aggregator:
         period_to = period_moment(target.period_to)
         metric, days = target.charge.metric, target.period_days
         event = _usage_event(occurrence.event)
-        before, after = fold_in_advance(priced, event, period_from, period_to, metric=metric, period_days=days)
+        before, after = fold_in_advance(
+            priced, event, period_from, period_to, metric=metric, period_days=days
+        )
         if priced is not state:
             fold(state, event)
             state.peak = priced.peak  # the highest level, as measured with what the bucket carries
