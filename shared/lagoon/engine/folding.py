@@ -151,6 +151,10 @@ def fold_events(state: AggregationState, events: Iterable[UsageEvent]) -> Aggreg
     return state
 
 
+def _holds_values(state: AggregationState) -> bool:
+    return state.keeps_values and bool(state.event_values or state.values_head or state.clamped_count)
+
+
 def _merge_peak(a: AggregationState, b: AggregationState) -> Decimal | None:
     """The highest level of two partial states: one's alone when the other has none (an opening state);
     else the higher of both orders, as the order their events came in is not kept (a bound: an event
@@ -191,8 +195,11 @@ def merge(a: AggregationState, b: AggregationState) -> AggregationState:
     for day, (added, removed) in b.daily_totals.items():
         previous_added, previous_removed = daily_totals.get(day, (ZERO, ZERO))
         daily_totals[day] = (previous_added + added, previous_removed + removed)
-    same_keep = spec_of(a) == spec_of(b) or not (a.keeps_values and b.keeps_values)
-    keeper = a if a.keeps_values or not b.keeps_values else b
+    # A side that keeps or holds no value (an opening state) takes the other's keep.
+    same_keep = spec_of(a) == spec_of(b) or not (_holds_values(a) and _holds_values(b))
+    keeper = (
+        b if _holds_values(b) and not _holds_values(a) else a if a.keeps_values or not b.keeps_values else b
+    )
     keep = keeper.keep_event_values if same_keep else KEEP_EVERY_EVENT_VALUE
     until = keeper.keep_values_until if same_keep else None
     merged = AggregationState(

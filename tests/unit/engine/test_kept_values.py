@@ -184,3 +184,17 @@ def test_the_walk_and_the_allowance_read_as_lago_api() -> None:
     for value in (Decimal(200), Decimal(600), Decimal(100)):
         allowance = allowance.step(value, 0, Decimal(500))
     assert (allowance.count, allowance.total, allowance.below_cap) == (2, 800, 1)
+
+
+def test_an_opening_state_kept_otherwise_takes_the_period_states_keep() -> None:
+    # A period's state under a clamped price, merged with an opening state of a state kept before (every
+    # value): the opening holds no value, so the merged state still prices with the clamped fees
+    properties = _properties(per_transaction_min_amount="0.5")
+    state = new_state(PAYMENTS, keep=percentage_keep(properties))
+    events = _payments(2 * KEPT_VALUES_LIMIT)
+    for event in events:
+        fold(state, event)
+    opening = open_next_period(new_state(PAYMENTS, keep_event_values=KEEP_EVERY_EVENT_VALUE))
+    for merged in (merge(opening, state), merge(state, opening)):
+        assert merged.clamp == percentage_clamp(properties)
+        assert _fee_cents(properties, merged) == _reference_cents(properties, events)
