@@ -378,7 +378,8 @@ def price_percentage(
     - with `per_transaction_min_amount` / `per_transaction_max_amount`, transactions are priced one by one
       in timestamp order: free transactions and the free amount are used up first (a transaction partly
       covered pays on its remainder), then each pays rate * value + fixed, raised to the min or lowered to
-      the max. This needs every event value; without them the totals formula applies.
+      the max. It reads the kept values and the clamped fees of the others (`lagoon.engine.kept_values`); a
+      state that lacks them (kept before, or priced with another min/max) prices with the totals formula.
     Vector: rate 1 %, fixed 0.5, 5 free events, 500 free; 10 transactions of 100 → running totals 100…500,
     4 below 500 → 1 % x 500 + 0.5 x 6 = 8.00. `event_values` are in timestamp order. The details show the
     free events up to the transactions there are, and paid units of at least 0, as Lago's.
