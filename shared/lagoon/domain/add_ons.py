@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
-from pydantic import ConfigDict, Field
+from typing import Annotated
 
-from lagoon.domain.bounds import CatalogCode, NonEmptyText, NonNegativeInt
-from lagoon.domain.organizations import Currency
+from pydantic import AfterValidator, ConfigDict, Field
+
+from lagoon.domain.bounds import CatalogCode, NonEmptyText
+from lagoon.domain.organizations import Currency, RequiredCurrency
+from lagoon.domain.validators import BIGINT_MAX, check_above_zero
 from lagoon.models import LagoonModel
+
+AddOnAmount = Annotated[int, Field(le=BIGINT_MAX), AfterValidator(check_above_zero)]
+"""Above 0 (lago-api `AddOn`: `numericality: {greater_than: 0}` → `value_is_out_of_range`)."""
 
 
 class AddOnCreateInput(LagoonModel):
@@ -16,8 +22,8 @@ class AddOnCreateInput(LagoonModel):
 
     name: NonEmptyText
     code: CatalogCode
-    amount_cents: NonNegativeInt
-    amount_currency: Currency
+    amount_cents: AddOnAmount
+    amount_currency: RequiredCurrency = None
     invoice_display_name: str | None = None
     description: str | None = None
     tax_codes: list[str] | None = None
@@ -30,7 +36,7 @@ class AddOnUpdateInput(LagoonModel):
 
     name: NonEmptyText | None = None
     code: CatalogCode | None = None
-    amount_cents: NonNegativeInt | None = None
+    amount_cents: AddOnAmount | None = None
     amount_currency: Currency = None
     invoice_display_name: str | None = None
     description: str | None = None

@@ -13,6 +13,11 @@ from lagoon.models import LagoonModel
 
 Country = Annotated[str | None, AfterValidator(v.check_country)]
 Currency = Annotated[str | None, AfterValidator(v.check_currency)]
+RequiredCurrency = Annotated[
+    str | None, Field(validate_default=True), AfterValidator(v.check_required_currency)
+]
+"""A plan's or add-on's currency: absent or null is `value_is_invalid`, as lago-api answers (declare it
+`= None` so pydantic validates the absence instead of answering `value_is_mandatory`)."""
 Timezone = Annotated[str | None, AfterValidator(v.check_timezone)]
 DocumentLocale = Annotated[str | None, AfterValidator(v.check_document_locale)]
 Emails = Annotated[str | None, AfterValidator(v.check_emails)]

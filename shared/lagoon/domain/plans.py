@@ -12,7 +12,7 @@ from typing import Annotated, Any, Literal
 from pydantic import ConfigDict, Field
 
 from lagoon.domain.bounds import CatalogCode, NonEmptyText, NonNegativeInt
-from lagoon.domain.organizations import Currency
+from lagoon.domain.organizations import Currency, RequiredCurrency
 from lagoon.engine.properties import ChargeProperties, validate_charge_properties
 from lagoon.models import LagoonModel
 
@@ -96,7 +96,7 @@ class PlanCreateInput(LagoonModel):
     code: CatalogCode
     interval: Interval
     amount_cents: NonNegativeInt
-    amount_currency: Currency
+    amount_currency: RequiredCurrency = None
     pay_in_advance: bool
     invoice_display_name: str | None = None
     description: str | None = None

@@ -44,6 +44,21 @@ def check_currency(value: str | None) -> str | None:
     return value
 
 
+def check_required_currency(value: str | None) -> str:
+    """A currency a plan or an add-on must have: lago-api validates only its inclusion in the accepted
+    currencies, so a missing one is `value_is_invalid` as a wrong one (`Plan`, `AddOn` validations)."""
+    if value is None:
+        raise PydanticCustomError("value_is_invalid", "not a currency Lago accepts (ISO 4217)")
+    return check_currency(value) or value
+
+
+def check_above_zero(value: int) -> int:
+    """lago-api's `numericality: {greater_than: 0}` (an add-on's amount): `value_is_out_of_range`."""
+    if value <= 0:
+        raise PydanticCustomError("value_is_out_of_range", "must be greater than 0")
+    return value
+
+
 def check_timezone(value: str | None) -> str | None:
     if value is None:
         return None

@@ -14,8 +14,9 @@ from dataclasses import dataclass
 from decimal import ROUND_CEILING, Decimal
 from typing import Any
 
+from lagoon.engine.kept_values import Allowance, Clamp, KeepSpec, ValuesHead, Walk
 from lagoon.engine.money import cents_to_amount
-from lagoon.engine.numbers import exact
+from lagoon.engine.numbers import EXACT, exact
 from lagoon.engine.properties import (
     GraduatedPercentageProperties,
     GraduatedPercentageRange,
@@ -154,15 +155,18 @@ def price_graduated_prorated(
 ) -> tuple[Decimal, dict[str, Any]]:
     """graduated with `prorated: true` (lago-api `ProratedGraduatedService`): the full units, in time order,
     decide which tier each step falls in; the step's prorated units are priced at that tier's price (a
-    step across a bound is split in proportion). A reached tier adds its flat amount in full.
+    step across a bound is split in proportion). Every tier the full units reached at their highest adds
+    its flat amount in full, and its prorated units, even when the units came back down (lago-api's
+    `max_full_sum`: seats up to tier two, then removed, still pay tier two's flat amount and its days).
+    No prorated units at all pay the first tier's flat amount only (lago-api `units.zero?`).
 
     `steps` are `AggregationResult.prorated_steps`; a negative step takes units back from the top.
     """
     tiers = _prepared_tiers(properties)
     tier_prorated = [ZERO] * len(tiers)
-    tier_full = [ZERO] * len(tiers)
-    level = ZERO
+    level = highest = total_prorated = ZERO
     for full, prorated in steps:
+        total_prorated += prorated
         if not full:
             continue
         ratio = prorated / full
@@ -172,13 +176,15 @@ def price_graduated_prorated(
             top = high if tier.upper is None else min(high, tier.upper)
             bottom = max(low, tier.lower)
             if top > bottom:
-                tier_full[index] += sign * (top - bottom)
                 tier_prorated[index] += sign * (top - bottom) * ratio
         level += full
+        highest = max(highest, level)
+    if not total_prorated:
+        highest, tier_prorated = ZERO, [ZERO] * len(tiers)
     total = ZERO
     breakdown: list[dict[str, Any]] = []
     for index, tier in enumerate(tiers):
-        if units < 0 or (units <= tier.lower and breakdown):
+        if units < 0 or (highest <= tier.lower and breakdown):
             break
         per_unit_total = tier_prorated[index] * tier.per_unit_amount
         tier_total = per_unit_total + tier.flat_amount
@@ -248,36 +254,27 @@ def price_package(properties: PackageProperties, units: Decimal) -> tuple[Decima
     return packages * properties.amount, details
 
 
-def percentage_values_needed(properties: PercentageProperties) -> int:
-    """How many earliest event values `price_percentage` needs: `KEEP_EVERY_EVENT_VALUE` (-1) with a
-    per-transaction min or max, `free_units_per_events` otherwise (0: none; see `percentage_values_until`
-    for a charge with only a free amount). Pass it to `aggregation_state.new_state(keep_event_values=...)`."""
-    if properties.per_transaction_min_amount is not None or properties.per_transaction_max_amount is not None:
-        return -1
-    return properties.free_units_per_events or 0
-
-
-def percentage_values_until(properties: PercentageProperties) -> Decimal | None:
-    """The running total up to which `price_percentage` needs the earliest values of a charge with only
-    `free_units_per_total_aggregation` (lago-api reads them until their total passes it), else None. Pass it
-    to `aggregation_state.new_state(keep_values_until=...)`."""
-    if percentage_values_needed(properties) or not properties.free_units_per_total_aggregation:
+def percentage_clamp(properties: PercentageProperties) -> Clamp | None:
+    """The price of one transaction of a charge with `per_transaction_min_amount` / `_max_amount`."""
+    minimum, maximum = properties.per_transaction_min_amount, properties.per_transaction_max_amount
+    if minimum is None and maximum is None:
         return None
-    return properties.free_units_per_total_aggregation
+    rate = EXACT.divide(properties.rate, HUNDRED)
+    return Clamp(rate, properties.fixed_amount or ZERO, minimum, maximum)
 
 
-def _value_running_totals(events_allowed: int, cap: Decimal, values: Sequence[Decimal]) -> list[Decimal]:
-    """lago-api's `running_total` of a value aggregation: the cumulative totals of the first
-    `free_units_per_events` values, or (cap only) of the values until the total passes the cap, the value
-    passing it included (SumService#running_total_per_events / #running_total_per_aggregation)."""
-    totals: list[Decimal] = []
-    total = ZERO
-    for value in values[:events_allowed] if events_allowed else values:
-        if not events_allowed and total > cap:
-            break
-        total += value
-        totals.append(total)
-    return totals
+def percentage_keep(properties: PercentageProperties, *, counted_units: bool = False) -> KeepSpec:
+    """What the states of a percentage price keep of their values (`lagoon.engine.kept_values`): the first
+    `free_units_per_events`, or those until `free_units_per_total_aggregation` is passed, and with a
+    per-transaction min or max the clamped fees of the others. Counted units (count, unique count) keep
+    none unless clamped: their running totals are 1, 2, … (`unit_running_totals`). Pass it to
+    `aggregation_state.new_state(keep=...)`."""
+    clamp = percentage_clamp(properties)
+    if counted_units and clamp is None:
+        return KeepSpec()
+    return KeepSpec(
+        properties.free_units_per_events or 0, properties.free_units_per_total_aggregation or None, clamp
+    )
 
 
 def _free_allowance(
@@ -286,6 +283,7 @@ def _free_allowance(
     events_count: int,
     known_values: Sequence[Decimal],
     unit_totals: bool,
+    kept: _Kept,
 ) -> tuple[Decimal, int]:
     """The free amount and the number of free transactions, as lago-api's PercentageService
     `free_units_value` and `free_units_count` read the aggregation's running totals."""
@@ -302,10 +300,12 @@ def _free_allowance(
         if 0 < events_allowed < length:
             nth = Decimal(events_allowed)
     else:
-        totals = _value_running_totals(events_allowed, cap, known_values)
-        last = totals[-1] if totals else ZERO
-        below_cap = sum(1 for total in totals if total < cap)
-        if not events_allowed and last <= cap and len(known_values) < events_count:
+        allowance = kept.head.allowance if kept.head is not None else Allowance()
+        for value in known_values:
+            allowance = allowance.step(value, events_allowed, cap)
+        last = allowance.total if allowance.count else ZERO
+        below_cap = allowance.below_cap
+        if not events_allowed and last <= cap and kept.seen(known_values) < events_count:
             # The kept values stop below the cap although more events were folded (a state kept before the
             # charge had its free amount): the free amount is what the totals would reach, capped.
             return min(cap, max(units, ZERO)), below_cap
@@ -321,35 +321,36 @@ def _free_allowance(
     return free_amount, free_events
 
 
-def _per_transaction_total(
-    properties: PercentageProperties, rate: Decimal, fixed: Decimal, known_values: Sequence[Decimal]
-) -> Decimal:
-    """Σ of the transactions' fees, each clamped to the per-transaction min / max (the last rule of
-    `price_percentage`)."""
-    minimum = properties.per_transaction_min_amount
-    maximum = properties.per_transaction_max_amount
-    clamped_total = ZERO
-    remaining_events = properties.free_units_per_events or 0
-    remaining_amount = properties.free_units_per_total_aggregation or ZERO
-    for event_value in known_values:
-        value = event_value
-        if remaining_events > 0 or remaining_amount > 0:
-            remaining_events -= 1
-            if remaining_amount <= 0:
-                continue
-            if remaining_amount > value:
-                remaining_amount -= value
-                continue
-            value -= remaining_amount
-            remaining_amount = ZERO
-            remaining_events = 0
-        fee = value * rate + fixed
-        if minimum is not None and fee < minimum:
-            fee = minimum
-        elif maximum is not None and fee > maximum:
-            fee = maximum
-        clamped_total += fee
-    return clamped_total
+@dataclass(frozen=True, slots=True)
+class _Kept:
+    """What a state kept beyond its list of values (`AggregationResult.values_head`, `.clamp`, `.clamped`)."""
+
+    head: ValuesHead | None = None
+    clamp: Clamp | None = None
+    clamped: tuple[int, Decimal] = (0, ZERO)
+
+    def seen(self, known_values: Sequence[Decimal]) -> int:
+        """The values the state accounted for: in its head, its list and its clamped fees."""
+        return (self.head.count if self.head else 0) + len(known_values) + self.clamped[0]
+
+
+def _clamped_total(
+    properties: PercentageProperties, known_values: Sequence[Decimal], events_count: int, kept: _Kept
+) -> Decimal | None:
+    """Σ of the transactions' fees, each clamped to the per-transaction min / max, free ones first (the last
+    rule of `price_percentage`); None when the state did not keep what it takes (then the totals apply)."""
+    clamp = percentage_clamp(properties)
+    if clamp is None or not events_count or kept.seen(known_values) != events_count:
+        return None
+    if kept.clamp != clamp and (kept.head is not None or kept.clamped[0]):
+        return None  # priced at fold time with other min/max or rate: the charge changed since
+    events_allowed = properties.free_units_per_events or 0
+    walk = (
+        kept.head.walk
+        if kept.head is not None
+        else Walk(events_allowed, properties.free_units_per_total_aggregation or ZERO)
+    )
+    return walk.steps(known_values, clamp).fees + kept.clamped[1]
 
 
 @exact
@@ -360,6 +361,9 @@ def price_percentage(
     event_values: Sequence[Decimal] = (),
     *,
     unit_running_totals: bool = False,
+    values_head: ValuesHead | None = None,
+    kept_clamp: Clamp | None = None,
+    clamped: tuple[int, Decimal] = (0, ZERO),
 ) -> tuple[Decimal, dict[str, Any]]:
     """percentage: `rate` % of the aggregated amount beyond the free amount, plus `fixed_amount` per paid
     transaction (checklist §4.2), as Lago's `Charges::ChargeModels::PercentageService` computes it:
@@ -374,7 +378,8 @@ def price_percentage(
     - with `per_transaction_min_amount` / `per_transaction_max_amount`, transactions are priced one by one
       in timestamp order: free transactions and the free amount are used up first (a transaction partly
       covered pays on its remainder), then each pays rate * value + fixed, raised to the min or lowered to
-      the max. This needs every event value; without them the totals formula applies.
+      the max. It reads the kept values and the clamped fees of the others (`lagoon.engine.kept_values`); a
+      state that lacks them (kept before, or priced with another min/max) prices with the totals formula.
     Vector: rate 1 %, fixed 0.5, 5 free events, 500 free; 10 transactions of 100 → running totals 100…500,
     4 below 500 → 1 % x 500 + 0.5 x 6 = 8.00. `event_values` are in timestamp order. The details show the
     free events up to the transactions there are, and paid units of at least 0, as Lago's.
@@ -384,20 +389,18 @@ def price_percentage(
     # The kept values may be fewer than asked (a charge whose free events or min/max were set after its
     # events were folded): price with the values known, never fail (the events' count still decides).
     known_values = event_values[:events_count]
+    kept = _Kept(values_head, kept_clamp, clamped)
     free_amount, free_events = _free_allowance(
-        properties, units, events_count, known_values, unit_running_totals
+        properties, units, events_count, known_values, unit_running_totals, kept
     )
 
     percentage_amount = ZERO if free_amount > units else (units - free_amount) * rate
     fixed_total = ZERO if units == 0 or free_events >= events_count else (events_count - free_events) * fixed
     amount = percentage_amount + fixed_total
 
-    clamped = (
-        properties.per_transaction_min_amount is not None or properties.per_transaction_max_amount is not None
-    )
     adjustment = ZERO
-    if clamped and events_count and len(known_values) == events_count:
-        clamped_total = _per_transaction_total(properties, rate, fixed, known_values)
+    clamped_total = _clamped_total(properties, known_values, events_count, kept)
+    if clamped_total is not None:
         adjustment = clamped_total - amount
         amount = clamped_total
 

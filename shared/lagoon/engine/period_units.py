@@ -15,13 +15,17 @@ from lagoon.engine.aggregation_state import (
     AggregationState,
     billing_zone,
     epoch_microseconds,
+    in_advance_level,
     local_day,
 )
-from lagoon.engine.metric_definitions import MetricDefinition
+from lagoon.engine.folding import fold
+from lagoon.engine.kept_values import Clamp, ValuesHead
+from lagoon.engine.metric_definitions import MetricDefinition, UsageEvent
 from lagoon.engine.numbers import exact
 
 _PRORATION_QUANTUM = Decimal("0.00001")
 _WEIGHTED_QUANTUM = Decimal(1).scaleb(-20)
+_MICROSECONDS_PER_DAY = 86_400_000_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,7 +43,11 @@ class AggregationResult:
     - `prorated_steps`: recurring sum only, (full units, prorated units) of the carried value and of each
       local day's net change, in time order, for prorated graduated pricing;
     - `unit_running_totals`: count / unique count: each unit is a transaction of 1 for percentage pricing
-      (lago-api's running totals of these aggregations are 1, 2, …, units).
+      (lago-api's running totals of these aggregations are 1, 2, …, units);
+    - `paid_units`: pay in advance (sum, unique count), the highest units the period's events reached, what
+      its fees have paid for (the state's `peak`); None before its first pay-in-advance event;
+    - `values_head`, `clamp`, `clamped`: what the state keeps beyond `event_values` (`engine.kept_values`):
+      the earliest values as figures, a clamped price and (count, Σ fees) of the values it priced.
     """
 
     units: Decimal
@@ -51,6 +59,10 @@ class AggregationResult:
     ignored_events_count: int = 0
     prorated_steps: tuple[tuple[Decimal, Decimal], ...] = ()
     unit_running_totals: bool = False
+    paid_units: Decimal | None = None
+    values_head: ValuesHead | None = None
+    clamp: Clamp | None = None
+    clamped: tuple[int, Decimal] = (0, ZERO)
 
 
 @exact
@@ -155,9 +167,11 @@ def finalize(
     `period_days`: the days of the whole charges interval the period belongs to (`periods.charges_period_days`),
     what prorated units are divided by — a first period started mid-month or a terminated one still divides
     by the month (lago-api `charges_duration`); default the period's own days.
-    weighted_sum_agg: Σ level * seconds at that level / seconds in the period, where the level starts at the
-    carried value and each event adds its value (an increment, e.g. +10 GB, -4 GB), ceiled to 20 decimals;
-    its `total_aggregated_units` is the level at the end of the period, as lago-api reports them.
+    weighted_sum_agg: Σ level * seconds at that level inside the period / seconds of `period_days` days, where
+    the level starts at the carried value and each event adds its value (an increment, e.g. +10 GB, -4 GB),
+    ceiled to 20 decimals: a level held over the 27 days of a first period started on March 5th counts
+    27/31 of it (lago-api). Its `total_aggregated_units` is the level at the end of the period, as lago-api
+    reports them.
     """
     kind = state.aggregation_type
     aggregated: Decimal | None = None
@@ -178,9 +192,11 @@ def finalize(
     elif kind == "weighted_sum_agg":
         start_us = epoch_microseconds(period_from)
         end_us = epoch_microseconds(period_to)
-        duration = Decimal(end_us - start_us)
-        integral = state.opening_value * duration + state.total * end_us - state.weighted_time_sum
-        total = _weighted_units(integral / duration if duration else ZERO)
+        integral = state.opening_value * (end_us - start_us) + state.total * end_us - state.weighted_time_sum
+        # lago-api divides by the whole charges interval in seconds (`charges_duration.days`), also for a
+        # first period started mid-interval or a terminated one (WeightedSumQuery#period_ratio_sql).
+        days = period_days or _days(period_from, period_to, state.timezone)[2]
+        total = _weighted_units(integral / (days * _MICROSECONDS_PER_DAY))
         # lago-api's total of a weighted sum is the level the period ends at (`latest_value + variation`).
         aggregated = state.opening_value + state.total
     else:  # unique_count_agg
@@ -192,6 +208,11 @@ def finalize(
 
     rounding_function = metric.rounding_function if metric else None
     rounding_precision = metric.rounding_precision if metric else None
+    paid: Decimal | None = None
+    level = in_advance_level(state)
+    if state.peak is not None and level is not None:
+        # the level the period reached at its highest: the units now, plus how far they went down since
+        paid = apply_rounding(total + state.peak - level, rounding_function, rounding_precision)
     return AggregationResult(
         units=apply_rounding(total, rounding_function, rounding_precision),
         events_count=state.events_count + state.opening_events_count,
@@ -202,7 +223,38 @@ def finalize(
         ignored_events_count=state.ignored_events_count,
         prorated_steps=steps,
         unit_running_totals=kind in ("count_agg", "unique_count_agg"),
+        paid_units=paid,
+        values_head=state.values_head,
+        clamp=state.clamp,
+        clamped=(state.clamped_count, state.clamped_fees),
     )
+
+
+def fold_in_advance(
+    state: AggregationState,
+    event: UsageEvent,
+    period_from: datetime,
+    period_to: datetime,
+    *,
+    metric: MetricDefinition | None = None,
+    period_days: int | None = None,
+) -> tuple[AggregationResult, AggregationResult]:
+    """Fold one event of a pay-in-advance charge into `state` (in place), and return the period's results
+    before and after it (`charges.price_in_advance_event` prices the difference).
+
+    A sum or unique count also moves the state's `peak`, the highest level the period's events reached, in
+    the order they are folded, as lago-api's pay-in-advance aggregations keep `max_aggregation`: the first
+    event sets it to the level it leads to (lower than the start when it removes), each next one raises it
+    when it passes it. Only what passes it is paid again (`AggregationResult.paid_units`).
+    """
+    before = finalize(state, period_from, period_to, metric=metric, period_days=period_days)
+    level_before = in_advance_level(state)
+    fold(state, event)
+    level = in_advance_level(state)
+    if level is not None and level_before is not None:
+        state.peak = level if state.peak is None else max(state.peak, level)
+    after = finalize(state, period_from, period_to, metric=metric, period_days=period_days)
+    return before, after
 
 
 @exact
@@ -216,6 +268,7 @@ def open_next_period(state: AggregationState, period_to: datetime | None = None)
         timezone=state.timezone,
         keep_event_values=state.keep_event_values,
         keep_values_until=state.keep_values_until,
+        clamp=state.clamp,
     )
     # Lago's weighted sum starts from the latest value only for recurring metrics (`initial_value` is 0
     # otherwise), as a recurring sum does.

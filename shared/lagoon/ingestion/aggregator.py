@@ -41,6 +41,7 @@ from lagoon.data.aggregates import (
     StoredAggregate,
     aggregate_write,
     draft_refresh_writes,
+    fits_in_an_item,
     read_batch_aggregates,
 )
 from lagoon.data.usage_items import read_event_marks
@@ -51,11 +52,12 @@ from lagoon.engine.aggregation_state import AggregationState, new_state
 from lagoon.engine.charge_filters import group_key, invalid_filter_keys
 from lagoon.engine.folding import fold
 from lagoon.engine.metric_definitions import UsageEvent, aggregation_property_error
-from lagoon.engine.period_units import finalize
+from lagoon.engine.period_units import fold_in_advance
 from lagoon.engine.periods import billing_period_containing, charges_period_days
 from lagoon.ingestion.directory import ChargeView, Directory
 from lagoon.ingestion.in_advance import CarriedOpenings, InAdvanceFold, InAdvanceHook
 from lagoon.ingestion.occurrences import (
+    AGGREGATE_TOO_LARGE,
     INVALID_CODE,
     INVALID_FILTER_VALUES,
     MISSING_AGGREGATION_PROPERTY,
@@ -67,6 +69,7 @@ from lagoon.ingestion.occurrences import (
     waiting_items,
 )
 from lagoon.ingestion.resolution import STATUS_COUNTED, moved_events, resolve
+from lagoon.observability import logger
 
 STATUS_INVALID_CODE = "invalid_code"
 STATUS_NOT_CHARGED = "not_charged"
@@ -126,13 +129,13 @@ class Aggregator:
         self._resolve(candidates)
         targets = self._targets(candidates)
         aggregates = self._read_aggregates(targets)
+        aggregate_items = self._fold(targets, aggregates, report)  # first: it may report events
         items: list[Write] = []
         items.extend(event_items(candidates))
         items.extend(page_items(candidates))
         items.extend(error_items(records, candidates))
         items.extend(waiting_items(candidates))
         items.extend(self._refresh_items(targets))
-        aggregate_items = self._fold(targets, aggregates, report)
         items.extend(aggregate_items)
         report.aggregates_written = len(aggregate_items)
         report.items_written = len(items)
@@ -297,8 +300,7 @@ class Aggregator:
                 new_state(
                     target.charge.metric,
                     timezone=target.timezone,
-                    keep_event_values=target.charge.keep_event_values,
-                    keep_values_until=target.charge.keep_values_until,
+                    keep=target.charge.keep(key.filter_id),
                 ),
                 {},
             )
@@ -317,22 +319,35 @@ class Aggregator:
                 folded += 1
             if not folded:
                 continue
-            carried.folded(key, state)
-            report.folded += folded
             for occurrence in target.occurrences:
                 applied = watermarks.get(occurrence.shard)
                 if applied is None or occurrence.seq > applied:
                     watermarks[occurrence.shard] = occurrence.seq
-            items.append(
-                aggregate_write(
-                    key,
-                    aggregate,
-                    billable_metric_id=target.charge.billable_metric_id,
-                    period_to=target.period_to,
-                    updated_at=now,
-                )
+            metric_id, period_to = target.charge.billable_metric_id, target.period_to
+            item = aggregate_write(
+                key, aggregate, billable_metric_id=metric_id, period_to=period_to, updated_at=now
             )
+            if not fits_in_an_item(item):
+                self._refuse_too_large(key, target)
+                continue
+            carried.folded(key, state)
+            report.folded += folded
+            items.append(item)
         return items
+
+    def _refuse_too_large(self, key: AggregateKey, target: _Target) -> None:
+        """An aggregate these events would grow past DynamoDB's item size (a unique count of very many
+        distinct values): DynamoDB would refuse it at every attempt and stall the shard. Its stored state
+        stays as it is, the events are reported (`aggregate_too_large`) and not billed there, nor in advance;
+        a replay refuses them again, so nothing is counted twice."""
+        self._in_advance = [fold for fold in self._in_advance if fold.key != key]
+        for occurrence in target.occurrences:
+            if AGGREGATE_TOO_LARGE not in occurrence.errors:
+                occurrence.errors.append(AGGREGATE_TOO_LARGE)
+        logger.error(
+            "aggregate too large: events not counted",
+            extra={"aggregate": f"{key.pk}/{key.sk}", "events": len(target.occurrences)},
+        )
 
     def _fold_in_advance(
         self, target: _Target, state: AggregationState, priced: AggregationState, occurrence: Occurrence
@@ -341,12 +356,13 @@ class Aggregator:
         period_from = period_moment(target.key.period_from)
         period_to = period_moment(target.period_to)
         metric, days = target.charge.metric, target.period_days
-        before = finalize(priced, period_from, period_to, metric=metric, period_days=days)
         event = _usage_event(occurrence.event)
-        fold(state, event)
+        before, after = fold_in_advance(
+            priced, event, period_from, period_to, metric=metric, period_days=days
+        )
         if priced is not state:
-            fold(priced, event)
-        after = finalize(priced, period_from, period_to, metric=metric, period_days=days)
+            fold(state, event)
+            state.peak = priced.peak  # the highest level, as measured with what the bucket carries
         assert occurrence.subscription is not None
         self._in_advance.append(
             InAdvanceFold(

@@ -15,7 +15,6 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import Decimal
 from typing import Any
 
 from lagoon import errors
@@ -27,10 +26,10 @@ from lagoon.domain import subscriptions as subscription_kinds
 from lagoon.domain.billable_metrics import BillableMetric
 from lagoon.domain.plans import ALL_FILTER_VALUES, Charge, ChargeFilter, Plan
 from lagoon.domain.times import parse_iso
-from lagoon.engine.aggregation_state import KEEP_EVERY_EVENT_VALUE
 from lagoon.engine.carry import ChargeBuckets, filter_signature
 from lagoon.engine.charge_filters import filter_value
-from lagoon.engine.charge_models import percentage_values_needed, percentage_values_until
+from lagoon.engine.charge_models import percentage_keep
+from lagoon.engine.kept_values import KEEP_EVERY_EVENT_VALUE, KeepSpec
 from lagoon.engine.metric_definitions import MetricDefinition, MetricFilter
 from lagoon.engine.periods import SubscriptionTerms, local_date, local_midnight
 from lagoon.engine.properties import ChargePropertiesError, PercentageProperties
@@ -47,11 +46,14 @@ class ChargeView:
     metric: MetricDefinition
     filters: tuple[ChargeFilter, ...]
     group_keys: tuple[str, ...]
-    keep_event_values: int
+    keeps: Mapping[str, KeepSpec]
+    """What the states of each price (filter lago_id, `DEFAULT_FILTER`) keep of their values."""
     pay_in_advance: bool = False
     """Its events are priced as they are folded (lagoon.ingestion.aggregator.InAdvanceFold)."""
-    keep_values_until: Decimal | None = None
-    """A percentage charge with only a free amount: its states keep the earliest values until it is passed."""
+
+    def keep(self, filter_id: str) -> KeepSpec:
+        """What a new state of the price `filter_id` keeps (`aggregation_state.new_state(keep=...)`)."""
+        return self.keeps.get(filter_id) or KeepSpec()
 
     def filter_ids(self, properties: Mapping[str, Any]) -> tuple[str, ...]:
         """The filters an event is aggregated under (the most specific matches), or the default bucket.
@@ -156,30 +158,26 @@ def metric_definition(metric: BillableMetric) -> MetricDefinition:
     )
 
 
-def _kept_values(charge: Charge, metric: BillableMetric) -> tuple[int, Decimal | None]:
-    """(`keep_event_values`, `keep_values_until`) of a charge's states: percentage charges read per-event
-    values — the first N events are free, the earliest ones until a free amount is passed, or each
-    transaction is capped (`percentage_values_needed` / `percentage_values_until`) — for the default price
-    and each filter alike, so a state keeps what any of them needs. Counted units (count, unique count) need
-    none unless each transaction is capped: their running totals are 1, 2, … (`unit_running_totals`)."""
+def _kept_values(charge: Charge, metric: BillableMetric) -> dict[str, KeepSpec]:
+    """What the states of each price of a charge keep: a percentage price reads per-event values — the first
+    N events are free, the earliest ones until a free amount is passed, and each transaction may be clamped
+    (`charge_models.percentage_keep`) — each filter by its own properties. Other models keep none."""
     if charge.charge_model != "percentage":
-        return 0, None
-    needs: list[tuple[int, Decimal | None]] = []
+        return {}
+    counted = metric.aggregation_type in ("count_agg", "unique_count_agg")
+    keeps: dict[str, KeepSpec] = {}
     for charge_filter in (None, *charge.filters):
+        filter_id = DEFAULT_FILTER if charge_filter is None else charge_filter.lago_id
         try:
             properties = charge.pricing(charge_filter)
         except ChargePropertiesError:
-            # Stored properties are validated; should one no longer be, folding must not stop: keep all.
-            return KEEP_EVERY_EVENT_VALUE, None
+            # Stored properties are validated; should one no longer be, folding must not stop: keep the
+            # earliest values (bounded), and pricing falls back to the totals.
+            keeps[filter_id] = KeepSpec(KEEP_EVERY_EVENT_VALUE)
+            continue
         assert isinstance(properties, PercentageProperties)
-        needs.append((percentage_values_needed(properties), percentage_values_until(properties)))
-    counts = [count for count, _ in needs]
-    caps = [until for _, until in needs if until is not None]
-    if KEEP_EVERY_EVENT_VALUE in counts or (caps and any(counts)):
-        return KEEP_EVERY_EVENT_VALUE, None
-    if metric.aggregation_type in ("count_agg", "unique_count_agg"):
-        return 0, None
-    return (0, max(caps)) if caps else (max(counts), None)
+        keeps[filter_id] = percentage_keep(properties, counted_units=counted)
+    return keeps
 
 
 def _group_keys(charge: Charge) -> tuple[str, ...]:
@@ -202,8 +200,7 @@ def plan_view(plan: Plan, metrics_by_id: Mapping[str, BillableMetric]) -> PlanVi
                 metric=metric_definition(metric),
                 filters=tuple(charge.filters),
                 group_keys=_group_keys(charge),
-                keep_event_values=kept[0],
-                keep_values_until=kept[1],
+                keeps=kept,
                 pay_in_advance=charge.pay_in_advance,
             )
         )

@@ -22,12 +22,14 @@ from lagoon.domain.events import WAITING_STATUSES, IncomingEvent, StreamRecord, 
 from lagoon.ingestion.directory import SubscriptionView
 from lagoon.ingestion.resolution import STATUS_COUNTED
 
-# events.errors categories (EventsErrorsObject), plus Lagoon's two (docs/ingestion.md).
+# events.errors categories (EventsErrorsObject), plus Lagoon's three (docs/ingestion.md).
 INVALID_CODE = "invalid_code"
 MISSING_AGGREGATION_PROPERTY = "missing_aggregation_property"
 INVALID_FILTER_VALUES = "invalid_filter_values"
 UNKNOWN_SUBSCRIPTION = "unknown_subscription"
 INVALID_EVENT = "invalid_event"
+AGGREGATE_TOO_LARGE = "aggregate_too_large"
+"""Folded into an aggregate that would pass DynamoDB's item size: not counted there (docs/ingestion.md)."""
 
 
 @dataclass(slots=True)

@@ -295,6 +295,8 @@ def test_adding_usage_thresholds_to_a_plan_is_refused_and_changes_nothing(api):
     [
         ({"interval": "daily"}, {"interval": ["value_is_invalid"]}),
         ({"amount_currency": "XXX"}, {"amount_currency": ["value_is_invalid"]}),
+        # lago-api's Plan validates the currency's inclusion only: null is invalid, never "mandatory"
+        ({"amount_currency": None}, {"amount_currency": ["value_is_invalid"]}),
         ({"amount_cents": -1}, {"amount_cents": ["value_is_invalid"]}),
         ({"pay_in_advance": None}, {"pay_in_advance": ["value_is_invalid"]}),
         # Used to be stored, then overflowed the subscription's trial end (a 500 on POST /subscriptions)
@@ -307,6 +309,18 @@ def test_invalid_plans_are_refused(api, fields, details):
     response = api.post("/plans", plan_body(**fields))
     assert response.status == 422
     assert response.json["error_details"] == details
+
+
+def test_a_plan_without_a_currency_is_invalid_with_its_other_errors(api):
+    # lago-api (`validates :amount_currency, inclusion: …`): an absent currency is `value_is_invalid`,
+    # reported with the plan's other field errors
+    body = plan_body()
+    del body["plan"]["amount_currency"], body["plan"]["name"]
+    response = api.post("/plans", body)
+    assert (response.status, response.json["error_details"]) == (
+        422,
+        {"amount_currency": ["value_is_invalid"], "name": ["value_is_mandatory"]},
+    )
 
 
 def test_bill_charges_monthly_only_applies_to_yearly_and_semiannual_plans(api):

@@ -38,9 +38,9 @@ def test_a_plan_with_a_taken_code_and_a_missing_field_reports_both(api):
     del body["plan"]["name"]
     # Then both errors come back, as lago-api's Plan validations report them
     assert _refused(api.post("/plans", body)) == {"name": ["value_is_mandatory"], **TAKEN}
-    # And with the service's own rules too (no currency), and an invalid interval
+    # And with a null currency (lago-api: not in the accepted currencies), and an invalid interval
     assert _refused(api.post("/plans", plan_body(amount_currency=None))) == {
-        "amount_currency": ["value_is_mandatory"],
+        "amount_currency": ["value_is_invalid"],
         **TAKEN,
     }
     assert _refused(api.post("/plans", plan_body(interval="daily"))) == {
@@ -89,16 +89,16 @@ def test_a_billable_metric_with_a_taken_code_reports_it_with_the_other_errors(ap
 def test_an_add_on_with_a_taken_code_reports_it_with_the_other_errors(api):
     assert api.post("/add_ons", add_on_body()).status == 200
     assert _refused(api.post("/add_ons", add_on_body(amount_currency=None))) == {
-        "amount_currency": ["value_is_mandatory"],
+        "amount_currency": ["value_is_invalid"],
         **TAKEN,
     }
     assert _refused(api.post("/add_ons", add_on_body(amount_cents=-5))) == {
-        "amount_cents": ["value_is_invalid"],
+        "amount_cents": ["value_is_out_of_range"],
         **TAKEN,
     }
     assert api.post("/add_ons", add_on_body("other")).status == 200
     assert _refused(api.put("/add_ons/other", {"add_on": {"code": "setup", "amount_cents": -5}})) == {
-        "amount_cents": ["value_is_invalid"],
+        "amount_cents": ["value_is_out_of_range"],
         **TAKEN,
     }
 

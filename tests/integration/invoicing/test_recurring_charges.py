@@ -291,3 +291,31 @@ def test_a_downgrade_bills_the_carried_seats_on_the_last_invoice_of_the_old_plan
     assert [(f["units"], f["amount_cents"], f["from_date"]) for f in _charge_fees(february)] == [
         ("2", 6000, "2024-02-01T00:00:00Z")
     ]
+
+
+@pytest.mark.parametrize("invoiceable", [True, False])
+def test_a_renewal_with_nothing_carried_is_an_invoice_fee_only_without_invoice(
+    api, org, gateway, stream, invoiceable
+):
+    # Given the seats charge, one seat added on June 11th and removed on the 12th, nothing in July
+    _seats_plan(api, invoiceable=invoiceable)
+    subscribe_at(org.id, "2024-06-05T12:12:00Z", plan_code="pro", subscription_at=at("2024-06-05T12:12:00Z"))
+    for name, day, operation in (("add", 11, "add"), ("remove", 12, "remove")):
+        seat = event(
+            name, code="seats", at=f"2024-06-{day}T10:00:00Z", item_id="user_1", operation_type=operation
+        )
+        api.post("/events", {"event": seat})
+    stream.drain()
+
+    # When July and August are billed
+    run_billing(gateway, "2024-07-01T00:10:00Z")
+    run_billing(gateway, "2024-08-01T00:10:00Z")
+
+    # Then August's renewal carries nothing: 0 units, 0 cents, no July event. lago-api keeps such a fee
+    # only without invoice (its `:recurring` context), so the invoice has no charge fee…
+    [august] = [invoice(api, i["lago_id"]) for i in invoices_of(api) if i["issuing_date"] == "2024-08-01"]
+    assert _charge_fees(august) == []
+    assert august["fees_amount_cents"] == 4999
+    # …and the non-invoiceable charge still gets its empty fee without invoice
+    renewals = [(f["from_date"][:10], f["units"], f["amount_cents"]) for f in _fees_without_invoice(org.id)]
+    assert renewals == ([] if invoiceable else [("2024-07-01", "0", 0), ("2024-08-01", "0", 0)])

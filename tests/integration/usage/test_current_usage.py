@@ -240,6 +240,21 @@ def test_weighted_sum_over_the_period(api, org, stream):
     assert charge_usage["amount_cents"] == 1516
 
 
+def test_weighted_sum_of_a_first_partial_period_divides_by_the_whole_month(api, org, stream, clock):
+    # Given lago-api's weighted_sum_agg_spec: a recurring weighted sum at 1 per unit, subscribed on March 5th
+    # 2023, and +2500 that day
+    metric = create_metric(api, aggregation_type="weighted_sum_agg", recurring=True)
+    create_plan(api, amount_cents=0, charges=[charge(metric)])
+    subscribe(api, subscription_at="2023-03-05T00:00:00Z")
+    send(api, stream, event("tx_1", at="2023-03-05T00:00:00Z", gb=2500))
+    # Then the units are 2500 x 27/31 days of March (lago-api: `charges_duration`), not 2500
+    clock.set("2023-03-05T12:00:00Z")
+    usage = current_usage(api)
+    [charge_usage] = usage["charges_usage"]
+    assert charge_usage["units"] == "2177.41935483870967741936"
+    assert (charge_usage["total_aggregated_units"], usage["total_amount_cents"]) == ("2500", 217742)
+
+
 def test_recurring_sum_carries_into_the_next_period(api, org, stream, clock):
     # Given a recurring sum: +10 seats in January, +5 in February
     metric = create_metric(api, recurring=True)

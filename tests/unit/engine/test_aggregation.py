@@ -145,6 +145,23 @@ def test_weighted_sum_units_are_ceiled_to_20_decimals_and_its_total_is_the_level
     assert str(finalize(fold(new_state(metric), event(3, {"gb": 8}, at=march)), march, april).units) == "8"
 
 
+def test_weighted_sum_of_a_partial_period_divides_by_the_whole_charges_interval() -> None:
+    # lago-api's scenario (weighted_sum_agg_spec) as it runs: subscribed on March 5th 2023, so the first
+    # charges period is March 5th - April 1st; +2500 that day. lago-api divides the level's seconds by the
+    # whole month's (`charges_duration.days`): 2500 x 27/31, not 2500 over the 27 days the period lasts.
+    metric = MetricDefinition("memory", "weighted_sum_agg", "gb", recurring=True, weighted_interval="seconds")
+    fifth, april = datetime(2023, 3, 5, tzinfo=UTC), datetime(2023, 4, 1, tzinfo=UTC)
+    state = fold(new_state(metric), event(0, {"gb": 2500}, at=fifth))
+    first = finalize(state, fifth, april, metric=metric, period_days=31)
+    assert (str(first.units), first.total_aggregated_units) == ("2177.41935483870967741936", 2500)
+    # A period terminated on April 16th: 3100 held 15 of April's 30 days → 1550
+    carried = fold(open_next_period(state), event(1, {"gb": 600}, at=april))
+    terminated = finalize(carried, april, datetime(2023, 4, 16, tzinfo=UTC), metric=metric, period_days=30)
+    assert (terminated.units, terminated.total_aggregated_units) == (1550, 3100)
+    # Without `period_days`, the period's own local days
+    assert finalize(state, fifth, april, metric=metric).units == 2500
+
+
 def test_recurring_sum_carries_units_and_prorates_by_started_days() -> None:
     # Added September 15th → 16/30 (a started day counts). Removed October 22nd: Lago's prorated sum weighs
     # every value, the removal's -1 too, by (days from its day to the end + 1) → (31 - 10) / 31; ceiled

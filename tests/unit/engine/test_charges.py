@@ -6,7 +6,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from lagoon.engine.charge_models import percentage_values_needed
+from lagoon.engine.charge_models import percentage_clamp, percentage_keep
 from lagoon.engine.charges import (
     amount_details_json,
     price_charge,
@@ -407,7 +407,9 @@ def test_percentage_per_transaction_min_and_max() -> None:
         },
     )
     assert isinstance(properties, PercentageProperties)
-    assert percentage_values_needed(properties) == -1
+    # Its states keep no prefix (no free allowance) and sum each transaction's clamped fee
+    assert percentage_keep(properties).events == 0 and percentage_keep(properties).until is None
+    assert percentage_keep(properties).clamp == percentage_clamp(properties)
     values = (Decimal(10), Decimal(200), Decimal(1000))
     priced = price_charge("percentage", properties, aggregation(1210, 3, event_values=values), "USD")
     # 0.6 → 1.75 (min); 2.5 stays; 10.5 → 3.75 (max).

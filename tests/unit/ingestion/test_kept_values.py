@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from lagoon.domain.billable_metrics import BillableMetric
 from lagoon.domain.plans import Charge, ChargeFilter
-from lagoon.engine.aggregation_state import KEEP_EVERY_EVENT_VALUE
+from lagoon.engine.kept_values import Clamp, KeepSpec
 from lagoon.ingestion.directory import _kept_values
 
 
@@ -41,49 +41,44 @@ def _charge(properties: dict[str, Any], *filters: dict[str, Any], model: str = "
     )
 
 
+CLAMP_MAX_2 = Clamp(Decimal("0.01"), Decimal(0), None, Decimal(2))
+
+
 @pytest.mark.parametrize(
     ("charge", "kept"),
     [
-        (_charge({"amount": "1"}, model="standard"), (0, None)),
-        (_charge({"rate": "1"}), (0, None)),
-        (_charge({"rate": "1", "free_units_per_events": 3}), (3, None)),
-        (_charge({"rate": "1", "free_units_per_total_aggregation": "500"}), (0, Decimal(500))),
-        # The filters need more than the default price: the state keeps what any of them needs.
+        (_charge({"amount": "1"}, model="standard"), {}),
+        (_charge({"rate": "1"}), {"-": KeepSpec()}),
+        (_charge({"rate": "1", "free_units_per_events": 3}), {"-": KeepSpec(3)}),
+        (_charge({"rate": "1", "free_units_per_total_aggregation": "500"}), {"-": KeepSpec(0, Decimal(500))}),
+        # Each filter keeps what its own price reads
         (
             _charge({"rate": "1"}, {"rate": "1", "free_units_per_total_aggregation": "50"}),
-            (0, Decimal(50)),
+            {"-": KeepSpec(), "f0": KeepSpec(0, Decimal(50))},
         ),
-        (
-            _charge(
-                {"rate": "1", "free_units_per_total_aggregation": "500"},
-                {"rate": "1", "free_units_per_total_aggregation": "800"},
-            ),
-            (0, Decimal(800)),
-        ),
-        # Free events on one price, a free amount on another: only every value serves both.
         (
             _charge(
                 {"rate": "1", "free_units_per_events": 2},
                 {"rate": "1", "free_units_per_total_aggregation": "9"},
             ),
-            (KEEP_EVERY_EVENT_VALUE, None),
+            {"-": KeepSpec(2), "f0": KeepSpec(0, Decimal(9))},
         ),
-        (_charge({"rate": "1", "per_transaction_max_amount": "2"}), (KEEP_EVERY_EVENT_VALUE, None)),
+        # Both free kinds: the first N, the cap kept for the running totals below it
+        (
+            _charge({"rate": "1", "free_units_per_events": 2, "free_units_per_total_aggregation": "9"}),
+            {"-": KeepSpec(2, Decimal(9))},
+        ),
+        # A clamped price: its free allowance, and the clamped fees of the other transactions
+        (_charge({"rate": "1", "per_transaction_max_amount": "2"}), {"-": KeepSpec(clamp=CLAMP_MAX_2)}),
     ],
 )
-def test_a_percentage_charge_keeps_what_its_prices_read(
-    charge: Charge, kept: tuple[int, Decimal | None]
-) -> None:
+def test_a_percentage_charge_keeps_what_its_prices_read(charge: Charge, kept: dict[str, KeepSpec]) -> None:
     assert _kept_values(charge, _metric()) == kept
 
 
 def test_counted_units_keep_no_values_unless_each_transaction_is_clamped() -> None:
     # lago-api's running totals of a count are 1, 2, …, units: nothing to keep.
-    assert _kept_values(
-        _charge({"rate": "1", "free_units_per_total_aggregation": "500"}), _metric("count_agg")
-    ) == (
-        0,
-        None,
-    )
-    clamped = _charge({"rate": "1", "per_transaction_min_amount": "1"})
-    assert _kept_values(clamped, _metric("count_agg")) == (KEEP_EVERY_EVENT_VALUE, None)
+    free_amount = _charge({"rate": "1", "free_units_per_total_aggregation": "500"})
+    assert _kept_values(free_amount, _metric("count_agg")) == {"-": KeepSpec()}
+    clamped = _charge({"rate": "1", "per_transaction_max_amount": "2"})
+    assert _kept_values(clamped, _metric("count_agg")) == {"-": KeepSpec(clamp=CLAMP_MAX_2)}

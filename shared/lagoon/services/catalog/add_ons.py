@@ -18,8 +18,7 @@ list_add_ons = _ADD_ONS.live
 @retried_on_conflict("add-on")
 def create_add_on(organization_id: str, data: AddOnCreateInput) -> AddOn:
     """`POST /add_ons`."""
-    missing = {} if data.amount_currency is not None else {"amount_currency": ["value_is_mandatory"]}
-    catalog.raise_field_errors(missing, organization_id, ADD_ON, data.code)
+    catalog.raise_field_errors({}, organization_id, ADD_ON, data.code)
     taxes.check_tax_codes(organization_id, data.tax_codes or [])
     now = entities.now_iso()
     add_on = AddOn(

@@ -263,8 +263,7 @@ def create_plan(organization_id: str, data: PlanCreateInput) -> Plan:
     """`POST /plans`."""
     _refuse_usage_thresholds(data)
     metrics = _charge_metrics(organization_id, data.charges or [])
-    missing = {} if data.amount_currency is not None else {"amount_currency": ["value_is_mandatory"]}
-    catalog.raise_field_errors(missing, organization_id, PLAN, data.code)
+    catalog.raise_field_errors({}, organization_id, PLAN, data.code)
     charges = _build_charges(organization_id, data.charges or [], [], locked=False, metrics=metrics)
     taxes.check_tax_codes(organization_id, data.tax_codes or [])
     now = entities.now_iso()

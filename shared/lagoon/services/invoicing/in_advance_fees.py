@@ -31,7 +31,6 @@ from lagoon.domain.usage import EstimateEventInput
 from lagoon.engine.aggregation_state import AggregationState, new_state
 from lagoon.engine.charge_filters import group_key
 from lagoon.engine.charges import ChargeResult, amount_details_json, price_in_advance_event
-from lagoon.engine.folding import fold
 from lagoon.engine.invoice_math import (
     AppliedTaxTotal,
     FeeInput,
@@ -41,7 +40,7 @@ from lagoon.engine.invoice_math import (
 )
 from lagoon.engine.metric_definitions import UsageEvent, numeric_property
 from lagoon.engine.money import currency_exponent
-from lagoon.engine.period_units import finalize
+from lagoon.engine.period_units import fold_in_advance
 from lagoon.engine.periods import charges_period_days
 from lagoon.ingestion.directory import plan_view
 from lagoon.observability import logger
@@ -314,7 +313,7 @@ def _event_fee(
         lago_id=fee_id,
         transaction_id=folded.event.transaction_id,
         created_at=entities.now_iso()[:19] + "Z",
-        units_total=folded.after.total_aggregated_units - folded.before.total_aggregated_units,
+        units_total=priced.total_aggregated_units or Decimal(0),
     )
     return charge.invoiceable, body
 
@@ -442,13 +441,16 @@ def estimate_fees(organization_id: str, event: EstimateEventInput) -> list[dict[
             state = states.get((charge.lago_id, filter_id, group)) or new_state(
                 view.metric,
                 timezone=timezone,
-                keep_event_values=view.keep_event_values,
-                keep_values_until=view.keep_values_until,
+                keep=view.keep(filter_id),
             )
-            before = finalize(state, start, end, metric=view.metric, period_days=days)
-            after_state = AggregationState.from_dict(state.to_dict())
-            fold(after_state, usage_event)
-            after = finalize(after_state, start, end, metric=view.metric, period_days=days)
+            before, after = fold_in_advance(
+                AggregationState.from_dict(state.to_dict()),
+                usage_event,
+                start,
+                end,
+                metric=view.metric,
+                period_days=days,
+            )
             charge_filter = next((f for f in charge.filters if f.lago_id == filter_id), None)
             priced = price_in_advance_event(
                 charge.charge_model,
@@ -480,7 +482,7 @@ def estimate_fees(organization_id: str, event: EstimateEventInput) -> list[dict[
                 lago_id=None,
                 transaction_id=transaction_id,
                 created_at=None,
-                units_total=after.total_aggregated_units - before.total_aggregated_units,
+                units_total=priced.total_aggregated_units or Decimal(0),
             )
             fees.append(fee)
     return fees

@@ -65,6 +65,13 @@ class PeriodFee:
     """A charge fee completed by a true-up: the true-up's key (`lago_true_up_fee_id`)."""
 
 
+def is_empty_charge_fee(fee: PeriodFee) -> bool:
+    """A charge fee of 0 units, 0 cents and no event: lago-api does not keep it on an invoice
+    (`Fees::ChargeService#should_persist_fee?`), unless a true-up completes it (the caller keeps those).
+    A first tier's flat amount, or a recurring sum's earlier events, make a fee worth keeping."""
+    return fee.units == 0 and fee.amount_cents == 0 and not fee.events_count
+
+
 def tax_rates(found: Iterable[Tax]) -> tuple[TaxRate, ...]:
     """Taxes as the engine takes them."""
     return tuple(TaxRate(code=t.code, rate=t.rate, name=t.name) for t in found)
@@ -105,7 +112,11 @@ def part_fees(
         charge_fees = _charge_fees(catalog, customer, subscription, plan, terms, part.charges_period)
         true_ups = _charge_true_ups(plan, terms, part.charges_period, charge_fees)
         completed = {true_up.true_up_parent_key: true_up.key for true_up in true_ups}
-        fees.extend(replace(fee, true_up_key=completed.get(fee.key)) for fee in charge_fees)
+        fees.extend(
+            replace(fee, true_up_key=completed.get(fee.key))
+            for fee in charge_fees
+            if fee.key in completed or not is_empty_charge_fee(fee)
+        )
         fees.extend(true_ups)
     if part.commitment_period is not None and plan.minimum_commitment is not None:
         fees.extend(_commitment_fee(catalog, customer, subscription, plan, terms, part, fees))

@@ -35,7 +35,7 @@ from lagoon.domain.subscriptions import Subscription
 from lagoon.engine.invoice_math import FeeInput, compute_invoice
 from lagoon.engine.money import currency_exponent
 from lagoon.engine.periods import charges_period_days, interval_containing
-from lagoon.services.invoicing.period_fees import PeriodFee, tax_rates, usage_fee
+from lagoon.services.invoicing.period_fees import PeriodFee, is_empty_charge_fee, tax_rates, usage_fee
 from lagoon.services.invoicing.run_catalog import Catalog
 from lagoon.services.usage.charges import charges_usage
 
@@ -101,9 +101,12 @@ def carried_fees(
     )
     start, end = interval_containing(terms, closed.to_datetime, terms.charges_interval)
     renewed = Period(from_datetime=start, to_datetime=end, full_from_datetime=start, full_to_datetime=end)
-    return [
+    fees = [
         usage_fee(catalog, customer, subscription, plan, result, "renewal", renewed) for result in results
     ]
+    # lago-api keeps an empty fee only in its `:recurring` context, the fees without invoice
+    # (`Fees::ChargeService#should_persist_fee?`); an invoice's renewal fees go through the usual rule.
+    return [fee for fee in fees if not (invoiceable and is_empty_charge_fee(fee))]
 
 
 def renewal_fee_id(fee: PeriodFee) -> str:
