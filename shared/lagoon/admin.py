@@ -1,10 +1,11 @@
 """`python -m lagoon.admin` — organizations and API keys, on the local stack or a deployed one.
 
     python -m lagoon.admin list-orgs
-    python -m lagoon.admin create-org "Acme" [--api-key KEY]
-    python -m lagoon.admin add-key ORG_ID [--api-key KEY]
-    python -m lagoon.admin revoke-key API_KEY
+    python -m lagoon.admin create-org "Acme" [--api-key=KEY]
+    python -m lagoon.admin add-key ORG_ID [--api-key=KEY]
+    python -m lagoon.admin revoke-key API_KEY                (or --api-key=API_KEY)
     python -m lagoon.admin hmac-key ORG_ID
+    python -m lagoon.admin webhook-private-networks ORG_ID on|off   may its webhooks reach private networks
     python -m lagoon.admin failed-webhooks ORG_ID           failed webhook messages, most recent first
     python -m lagoon.admin show-webhook ORG_ID MESSAGE_ID   a message, its deliveries and every attempt
     python -m lagoon.admin retry-webhook ORG_ID MESSAGE_ID  send a failed message again at the next run
@@ -17,7 +18,9 @@ Target (first that applies):
                                     names them (or ENTITIES_TABLE / OUTBOX_TABLE)
     (default)                       the running local stack, found through <data dir>/stack.json
                                     (LAGOON_DATA_DIR, default .lagoon/)
-API keys are stored hashed: a key is shown once, when created. Output is JSON.
+API keys are stored hashed: a key is shown once, when created. Output is JSON. A key given with --api-key
+has at least 32 characters, printable ASCII without spaces (it travels in an `Authorization: Bearer` header);
+generated keys are 43 letters and digits. Any key, even one starting with `-`, can be written --api-key=KEY.
 """
 
 from __future__ import annotations
@@ -39,10 +42,28 @@ from lagoon.services import organizations
 from lagoon.services.webhooks import webhook_messages
 
 LOCAL_FAKE_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
+MIN_API_KEY_LENGTH = 32
+"""A key chosen by an operator is at least this long: a short one could be guessed (generated ones have 43)."""
 
 
 class TargetError(RuntimeError):
     pass
+
+
+class InvalidApiKey(ValueError):
+    """An API key chosen with --api-key that cannot be used safely (exit 1, before any AWS call)."""
+
+
+def checked_api_key(api_key: str | None) -> str | None:
+    """The key chosen with --api-key (None: generate one), if it is long enough and can travel unchanged in an
+    `Authorization: Bearer` header."""
+    if api_key is None:
+        return None
+    if len(api_key) < MIN_API_KEY_LENGTH:
+        raise InvalidApiKey(f"an API key has at least {MIN_API_KEY_LENGTH} characters ({len(api_key)} given)")
+    if not all("!" <= ch <= "~" for ch in api_key):
+        raise InvalidApiKey("an API key is printable ASCII without spaces (it is sent in an HTTP header)")
+    return api_key
 
 
 def local_stack_environment(data_dir: Path) -> dict[str, str]:
@@ -105,6 +126,9 @@ def run(command: str, args: argparse.Namespace) -> Any:
     if command == "revoke-key":
         organizations.revoke_api_key(args.api_key)
         return {"revoked": True}
+    if command == "webhook-private-networks":
+        organization = organizations.allow_webhook_private_networks(args.organization_id, args.state == "on")
+        return {"organization_id": organization.lago_id, "webhook_private_networks": args.state == "on"}
     if command == "hmac-key":
         organization = organizations.get_organization(args.organization_id)
         return {"organization_id": organization.lago_id, "hmac_key": organization.hmac_key}
@@ -171,9 +195,15 @@ def parser() -> argparse.ArgumentParser:
     add.add_argument("organization_id")
     add.add_argument("--api-key", help="use this key instead of a generated one")
     revoke = commands.add_parser("revoke-key", help="revoke an API key")
-    revoke.add_argument("api_key")
+    revoke.add_argument("api_key", nargs="?", help="the key (one starting with '-': --api-key=KEY)")
+    revoke.add_argument("--api-key", dest="api_key_option", metavar="API_KEY", help="the key, whatever it is")
     hmac = commands.add_parser("hmac-key", help="show an organization's hmac_key")
     hmac.add_argument("organization_id")
+    private = commands.add_parser(
+        "webhook-private-networks", help="allow (on) or refuse (off) webhooks to private networks"
+    )
+    private.add_argument("organization_id")
+    private.add_argument("state", choices=["on", "off"])
     failed = commands.add_parser("failed-webhooks", help="list an organization's failed webhook messages")
     failed.add_argument("organization_id")
     show = commands.add_parser("show-webhook", help="show a webhook message with every delivery attempt")
@@ -187,9 +217,28 @@ def parser() -> argparse.ArgumentParser:
     return root
 
 
+def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
+    """The command line; `revoke-key KEY` takes any key, even one that looks like an option (`-abc…`)."""
+    root = parser()
+    args, unknown = root.parse_known_args(argv)
+    if args.command == "revoke-key":
+        if args.api_key is None and args.api_key_option is None and len(unknown) == 1:
+            args.api_key, unknown = unknown[0], []
+        if unknown:
+            root.error(f"unrecognized arguments: {' '.join(unknown)}")
+        if (args.api_key is None) == (args.api_key_option is None):
+            root.error("revoke-key takes one API key (API_KEY or --api-key=API_KEY)")
+        args.api_key = args.api_key if args.api_key is not None else args.api_key_option
+    elif unknown:
+        root.error(f"unrecognized arguments: {' '.join(unknown)}")
+    return args
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = parser().parse_args(argv)
+    args = parse_arguments(argv)
     try:
+        if args.command in ("create-org", "add-key"):
+            args.api_key = checked_api_key(args.api_key)
         if args.stack_name:
             use_environment(deployed_environment(args.stack_name, args.region), deployed=True)
         elif args.endpoint:
@@ -201,6 +250,9 @@ def main(argv: list[str] | None = None) -> int:
     except TargetError as exc:
         print(f"lagoon.admin: {exc}", file=sys.stderr)
         return 2
+    except InvalidApiKey as exc:
+        print(f"lagoon.admin: invalid: {exc}", file=sys.stderr)
+        return 1
     except errors.NotFound as exc:
         print(f"lagoon.admin: not found: {exc}", file=sys.stderr)
         return 1

@@ -35,6 +35,9 @@ class Settings(BaseModel):
     webhook_endpoint_concurrency: int = Field(default=4, ge=1)
     # How long a dispatcher run holds the messages it claimed (longer than the function's timeout).
     webhook_lease_seconds: int = Field(default=360, ge=1)
+    # Networks webhooks may reach besides public addresses (lagoon.domain.webhook_addresses): CIDR blocks
+    # separated by commas; none on AWS (template parameter WebhookAllowedNetworks), loopback on the local stack.
+    webhook_allowed_networks: str = ""
     stage: str = Field(default="dev")
 
 
@@ -56,6 +59,7 @@ _ENV = {
     "webhook_concurrency": "WEBHOOK_CONCURRENCY",
     "webhook_endpoint_concurrency": "WEBHOOK_ENDPOINT_CONCURRENCY",
     "webhook_lease_seconds": "WEBHOOK_LEASE_SECONDS",
+    "webhook_allowed_networks": "WEBHOOK_ALLOWED_NETWORKS",
     "stage": "STAGE",
 }
 

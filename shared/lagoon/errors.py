@@ -19,6 +19,15 @@ class ValidationFailed(LagoonError):
         return cls({field: [code]})
 
 
+class AmountOutOfRange(ValidationFailed):
+    """422 `{"amount_cents": ["value_is_out_of_range"]}`: an amount computed from bounded inputs (units x
+    prices, a sum of fees, their taxes) does not fit the signed 64-bit integer every amount in cents is (Lago's
+    bigint columns). Nothing holding it is written (docs/decisions.md "Input bounds")."""
+
+    def __init__(self, field: str = "amount_cents") -> None:
+        super().__init__({field: ["value_is_out_of_range"]})
+
+
 class UnprocessableError(LagoonError):
     """422 with a specific Lago code and no field details (e.g. `plan_overlapping`)."""
 
@@ -38,6 +47,15 @@ class NotFound(LagoonError):
 
 class BadRequest(LagoonError):
     """400 with Lago's `BadRequest: <message>` error text."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class PayloadTooLarge(LagoonError):
+    """413: the request, or what it would store, is larger than Lagoon keeps (docs/decisions.md "Input bounds").
+    Permanent: sending it again cannot succeed, unlike `TransientFailure`."""
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
@@ -89,3 +107,8 @@ class ConflictRetry(LagoonError):
 
 class TransientFailure(LagoonError):
     """A dependency (Kinesis, DynamoDB throttling) failed transiently: 503, the client should retry."""
+
+
+UNBILLABLE = (AmountOutOfRange, PayloadTooLarge)
+"""What keeps one invoice from being written for good (its amounts or its document beyond what Lagoon
+stores): the billing run logs it as a failure and goes on with the other customers, never writing it."""

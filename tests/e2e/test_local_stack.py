@@ -137,14 +137,33 @@ def test_admin_cli_manages_organizations_and_keys(local_stack):
     assert created["name"] == "Admin E2E" and created["api_key"]
     assert "Admin E2E" in [o["name"] for o in admin("list-orgs")]
     assert len(admin("hmac-key", created["lago_id"])["hmac_key"]) == 64
-    client_key = admin("add-key", created["lago_id"], "--api-key", "admin-e2e-second-key")["api_key"]
+    # A chosen key may start with "-" (written --api-key=KEY); shorter than 32 characters it is refused
+    dashed = "-admin-e2e-second-key-of-36-chars-"
+    client_key = admin("add-key", created["lago_id"], f"--api-key={dashed}")["api_key"]
+    assert client_key == dashed
     assert local_stack.lago_client(client_key).customers.find_all()["customers"] == []
-    admin("revoke-key", created["api_key"])
-    revoked = local_stack.session.get(
-        local_stack.url("/api/v1/customers"), headers={"Authorization": f"Bearer {created['api_key']}"}
+    short = ["add-key", created["lago_id"], "--api-key=admin-e2e-short-key"]
+    refused = subprocess.run(
+        [sys.executable, "-m", "lagoon.admin", "--data-dir", str(local_stack.data_dir), *short],
+        capture_output=True,
+        text=True,
+        cwd=REPO_ROOT,
+        timeout=60,
     )
-    # API Gateway caches the authorizer's answer per key (300 s): a never-used key is refused at once.
-    assert revoked.status_code == 401
+    assert (refused.returncode, refused.stderr) == (
+        1,
+        "lagoon.admin: invalid: an API key has at least 32 characters (19 given)\n",
+    )
+    # revoke-key takes any key as written, even one that looks like an option
+    never_used = "-admin-e2e-third-key-never-used-yet"
+    admin("add-key", created["lago_id"], f"--api-key={never_used}")
+    for revoked_key in (created["api_key"], never_used):
+        assert admin("revoke-key", revoked_key) == {"revoked": True}
+        revoked = local_stack.session.get(
+            local_stack.url("/api/v1/customers"), headers={"Authorization": f"Bearer {revoked_key}"}
+        )
+        # API Gateway caches the authorizer's answer per key (300 s): a never-used key is refused at once.
+        assert revoked.status_code == 401
 
 
 def test_deferred_and_unknown_api_paths_over_http(local_stack, http):

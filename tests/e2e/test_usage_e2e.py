@@ -163,3 +163,24 @@ def test_pay_in_advance_fee_estimate_over_http(local_stack, world):
     }
     fees = _ok(session.post(url("/api/v1/events/estimate_fees"), json={"event": event}))["fees"]
     assert [(f["amount_cents"], f["units"], f["pay_in_advance"]) for f in fees] == [(10, "1", True)]
+
+
+def test_fee_estimate_through_lago_python_client(local_stack, world):
+    from lago_python_client.exceptions import LagoApiError
+    from lago_python_client.models import Event
+
+    # The client sends every field it was not given as an explicit null (properties, timestamp…)
+    client = local_stack.lago_client()
+    event = Event(
+        transaction_id=f"estimate_{world['suffix']}",
+        external_subscription_id=world["subscription"],
+        code=f"calls_{world['suffix']}",
+    )
+    [fee] = client.events.estimate_fees(event)["fees"]
+    assert (fee.amount_cents, fee.units, fee.lago_id) == (10, "1", None)
+    # And a blank code is Lago's 404, not a server error
+    with pytest.raises(LagoApiError) as refused:
+        client.events.estimate_fees(
+            Event(transaction_id="x", external_subscription_id=world["subscription"], code="")
+        )
+    assert refused.value.status_code == 404

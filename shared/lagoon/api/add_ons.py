@@ -7,12 +7,14 @@ from typing import Annotated, Any
 from aws_lambda_powertools.event_handler.openapi.params import Body
 from aws_lambda_powertools.event_handler.router import APIGatewayRouter
 
+from lagoon.api.catalog_codes import taken_code_check
 from lagoon.api.pagination import Page, PageParam, PerPageParam, list_body
-from lagoon.api.resolver import organization_id
+from lagoon.api.resolver import organization_id, with_refused_body_check
 from lagoon.contract.add_ons import render_add_on
 from lagoon.domain.add_ons import AddOnCreateInput, AddOnUpdateInput
 from lagoon.models import LagoonModel
 from lagoon.services.catalog import add_ons
+from lagoon.services.catalog.codes import ADD_ON
 
 router = APIGatewayRouter()
 
@@ -26,6 +28,7 @@ class AddOnUpdateBody(LagoonModel):
 
 
 @router.post("/add_ons")
+@with_refused_body_check(taken_code_check("add_on", ADD_ON))
 def create_add_on(body: Annotated[AddOnCreateBody, Body()]) -> dict[str, Any]:
     return {"add_on": render_add_on(add_ons.create_add_on(organization_id(router), body.add_on))}
 
@@ -36,6 +39,7 @@ def get_add_on(code: str) -> dict[str, Any]:
 
 
 @router.put("/add_ons/<code>")
+@with_refused_body_check(taken_code_check("add_on", ADD_ON))
 def update_add_on(code: str, body: Annotated[AddOnUpdateBody, Body()]) -> dict[str, Any]:
     updated = add_ons.update_add_on(organization_id(router), code, body.add_on)
     return {"add_on": render_add_on(updated)}

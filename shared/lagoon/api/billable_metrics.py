@@ -7,12 +7,14 @@ from typing import Annotated, Any
 from aws_lambda_powertools.event_handler.openapi.params import Body
 from aws_lambda_powertools.event_handler.router import APIGatewayRouter
 
+from lagoon.api.catalog_codes import taken_code_check
 from lagoon.api.pagination import Page, PageParam, PerPageParam, list_body
-from lagoon.api.resolver import organization_id
+from lagoon.api.resolver import organization_id, with_refused_body_check
 from lagoon.contract.billable_metrics import render_billable_metric
 from lagoon.domain.billable_metrics import BillableMetricCreateInput, BillableMetricUpdateInput
 from lagoon.models import LagoonModel
 from lagoon.services.catalog import billable_metrics, plans
+from lagoon.services.catalog.codes import BILLABLE_METRIC
 
 router = APIGatewayRouter()
 
@@ -30,6 +32,7 @@ def _body(metric: Any) -> dict[str, Any]:
 
 
 @router.post("/billable_metrics")
+@with_refused_body_check(taken_code_check("billable_metric", BILLABLE_METRIC))
 def create_billable_metric(body: Annotated[BillableMetricCreateBody, Body()]) -> dict[str, Any]:
     return _body(billable_metrics.create_billable_metric(organization_id(router), body.billable_metric))
 
@@ -40,6 +43,7 @@ def get_billable_metric(code: str) -> dict[str, Any]:
 
 
 @router.put("/billable_metrics/<code>")
+@with_refused_body_check(taken_code_check("billable_metric", BILLABLE_METRIC))
 def update_billable_metric(code: str, body: Annotated[BillableMetricUpdateBody, Body()]) -> dict[str, Any]:
     org_id = organization_id(router)
     return _body(billable_metrics.update_billable_metric(org_id, code, body.billable_metric))

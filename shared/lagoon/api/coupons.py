@@ -7,13 +7,15 @@ from typing import Annotated, Any, Literal
 from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 from aws_lambda_powertools.event_handler.router import APIGatewayRouter
 
+from lagoon.api.catalog_codes import taken_code_check
 from lagoon.api.pagination import Page, PageParam, PerPageParam, list_body
-from lagoon.api.resolver import organization_id
+from lagoon.api.resolver import organization_id, with_refused_body_check
 from lagoon.contract.coupons import render_applied_coupon, render_coupon
 from lagoon.domain.coupons import AppliedCouponInput, CouponCreateInput, CouponUpdateInput
 from lagoon.models import LagoonModel
 from lagoon.services import customers
 from lagoon.services.catalog import coupons
+from lagoon.services.catalog.codes import COUPON
 
 router = APIGatewayRouter()
 
@@ -34,6 +36,7 @@ class AppliedCouponBody(LagoonModel):
 
 
 @router.post("/coupons")
+@with_refused_body_check(taken_code_check("coupon", COUPON))
 def create_coupon(body: Annotated[CouponCreateBody, Body()]) -> dict[str, Any]:
     return {"coupon": render_coupon(coupons.create_coupon(organization_id(router), body.coupon))}
 
@@ -44,6 +47,7 @@ def get_coupon(code: str) -> dict[str, Any]:
 
 
 @router.put("/coupons/<code>")
+@with_refused_body_check(taken_code_check("coupon", COUPON))
 def update_coupon(code: str, body: Annotated[CouponUpdateBody, Body()]) -> dict[str, Any]:
     updated = coupons.update_coupon(organization_id(router), code, body.coupon)
     return {"coupon": render_coupon(updated)}

@@ -38,27 +38,21 @@ def create_events_batch(body: Annotated[dict[str, Any], Body()]) -> dict[str, An
     return {"events": [events.render_accepted(org_id, event, received_at) for event in accepted]}
 
 
-class _Timestamps(LagoonModel):
-    timestamp_from: IsoDateTime = None
-    timestamp_to: IsoDateTime = None
-
-
 @router.get("/events")
 def list_events(
     page: PageParam = 1,
     per_page: PerPageParam = 100,
     external_subscription_id: Annotated[str | None, Query()] = None,
     code: Annotated[str | None, Query()] = None,
-    timestamp_from: Annotated[str | None, Query()] = None,
-    timestamp_to: Annotated[str | None, Query()] = None,
+    timestamp_from: Annotated[IsoDateTime, Query()] = None,
+    timestamp_to: Annotated[IsoDateTime, Query()] = None,
 ) -> dict[str, Any]:
     org_id = organization_id(router)
-    bounds = _Timestamps.model_validate({"timestamp_from": timestamp_from, "timestamp_to": timestamp_to})
     filters = events.EventFilters(
         external_subscription_id=external_subscription_id,
         code=code,
-        timestamp_from=bounds.timestamp_from,
-        timestamp_to=bounds.timestamp_to,
+        timestamp_from=timestamp_from,
+        timestamp_to=timestamp_to,
     )
     found, meta = events.list_events(org_id, filters, Page.of(page, per_page))
     return {"events": found, "meta": meta}

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler.openapi.params import Body, Query
@@ -12,12 +11,14 @@ from lagoon.api.pagination import Page, PageParam, PerPageParam, list_body
 from lagoon.api.resolver import organization_id
 from lagoon.domain.fees import FeePaymentStatus, FeeType, FeeUpdateInput
 from lagoon.domain.organizations import Currency
+from lagoon.domain.subscriptions import IsoDateTime
 from lagoon.models import LagoonModel
 from lagoon.services.invoicing import fees
 
 router = APIGatewayRouter()
 
-Moment = Annotated[datetime | None, Query()]
+Moment = Annotated[IsoDateTime, Query()]
+"""An ISO 8601 date-time filter, as Lago parses them (`BaseQuery#parse_datetime_filter`: else `invalid_date`)."""
 
 
 class FeeUpdateBody(LagoonModel):

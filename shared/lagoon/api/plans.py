@@ -7,13 +7,15 @@ from typing import Annotated, Any
 from aws_lambda_powertools.event_handler.openapi.params import Body
 from aws_lambda_powertools.event_handler.router import APIGatewayRouter
 
+from lagoon.api.catalog_codes import taken_code_check
 from lagoon.api.pagination import Page, PageParam, PerPageParam, list_body
-from lagoon.api.resolver import organization_id
+from lagoon.api.resolver import organization_id, with_refused_body_check
 from lagoon.contract.plans import render_plan
 from lagoon.domain.plans import PlanCreateInput, PlanUpdateInput
 from lagoon.models import LagoonModel
 from lagoon.services import lifecycle
 from lagoon.services.catalog import plans
+from lagoon.services.catalog.codes import PLAN
 
 router = APIGatewayRouter()
 
@@ -27,6 +29,7 @@ class PlanUpdateBody(LagoonModel):
 
 
 @router.post("/plans")
+@with_refused_body_check(taken_code_check("plan", PLAN))
 def create_plan(body: Annotated[PlanCreateBody, Body()]) -> dict[str, Any]:
     return {"plan": render_plan(plans.create_plan(organization_id(router), body.plan))}
 
@@ -37,6 +40,7 @@ def get_plan(code: str) -> dict[str, Any]:
 
 
 @router.put("/plans/<code>")
+@with_refused_body_check(taken_code_check("plan", PLAN))
 def update_plan(code: str, body: Annotated[PlanUpdateBody, Body()]) -> dict[str, Any]:
     return {"plan": render_plan(plans.update_plan(organization_id(router), code, body.plan))}
 

@@ -6,9 +6,9 @@ This is the only module that turns errors into HTTP bodies (STYLE.md practice 6)
 from __future__ import annotations
 
 import typing
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from http import HTTPStatus
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import unquote
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
@@ -18,15 +18,15 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import (
     RequestValidationError,
 )
 from aws_lambda_powertools.event_handler.router import Router
-from pydantic_core.core_schema import ErrorType
 
 from lagoon import errors
+from lagoon.api.request_text import LagoonProxyEvent, read_body
 from lagoon.auth import bearer_token
 from lagoon.data import organizations
+from lagoon.domain.validators import lago_code
 from lagoon.observability import logger
 
 API_PREFIX = "/api/v1"
-_PYDANTIC_ERROR_TYPES = frozenset(typing.get_args(ErrorType))
 
 
 def error_body(status: int, code: str | None = None, **extra: Any) -> dict[str, Any]:
@@ -50,23 +50,16 @@ def validation_response(details: dict[str, list[str]]) -> Response:
     return error_response(422, "validation_errors", error_details=details)
 
 
-def _lago_code(error: dict[str, Any]) -> str:
-    """Pydantic error → Lago error code. Custom errors (PydanticCustomError) already carry a Lago code."""
-    kind = str(error.get("type", ""))
-    if kind == "missing":
-        return "value_is_mandatory"
-    if kind in _PYDANTIC_ERROR_TYPES:
-        return "value_is_invalid"
-    return kind
-
-
 def _field_name(loc: tuple[Any, ...]) -> str:
     named = [str(part) for part in loc if isinstance(part, str)]
     return named[-1] if named else "base"
 
 
-def map_request_validation(errs: list[dict[str, Any]]) -> Response:
-    """Powertools validation errors → 400 (malformed JSON / missing root key) or Lago's 422."""
+def map_request_validation(
+    errs: list[dict[str, Any]], more: Callable[[], dict[str, list[str]]] | None = None
+) -> Response:
+    """Powertools validation errors → 400 (malformed JSON / missing root key) or Lago's 422, with the errors
+    `more()` adds (`with_refused_body_check`)."""
     details: dict[str, list[str]] = {}
     for err in errs:
         loc = tuple(err.get("loc", ()))
@@ -81,16 +74,58 @@ def map_request_validation(errs: list[dict[str, Any]]) -> Response:
             key = loc[1] if len(loc) == 2 else "body"
             return error_response(400, error=f"BadRequest: param is missing or the value is empty: {key}")
         codes = details.setdefault(_field_name(loc[1:] if loc else loc), [])
-        code = _lago_code(err)
+        code = lago_code(str(err.get("type", "")))
         if code not in codes:
             codes.append(code)
+    for field, extra in (more() if more else {}).items():
+        codes = details.setdefault(field, [])
+        codes.extend(code for code in extra if code not in codes)
     return validation_response(details)
 
 
-class LagoonRestResolver(APIGatewayRestResolver):
-    """Route parameters decoded as API Gateway REST decodes `pathParameters` (`a%20b` → `a b`, `a%2Fb` → `a/b`).
+RefusedBodyCheck = Callable[[str, Any, Mapping[str, str]], dict[str, list[str]]]
+"""(organization id, the request's JSON body, the route's path parameters) → more Lago field errors."""
 
-    Powertools reads parameters from the raw `path`, which keeps the percent-encoding."""
+_REFUSED_BODY_CHECK = "lagoon_refused_body_check"
+_Route = TypeVar("_Route", bound=Callable[..., Any])
+
+
+def with_refused_body_check(check: RefusedBodyCheck) -> Callable[[_Route], _Route]:
+    """Mark a route (under its `@router.<method>`): when its body fails validation, `check` adds the errors
+    Lago reports together with the field errors — a catalog code already taken, as Rails runs every model
+    validation before answering 422 (`lagoon.api.catalog_codes`)."""
+
+    def mark(route: _Route) -> _Route:
+        setattr(route, _REFUSED_BODY_CHECK, check)
+        return route
+
+    return mark
+
+
+def _refused_body_errors(app: APIGatewayRestResolver) -> dict[str, list[str]]:
+    """What the refused route's check adds (nothing without a check, a caller or a JSON object body)."""
+    route = app.context.get("_route")
+    check = getattr(getattr(route, "func", None), _REFUSED_BODY_CHECK, None)
+    context = (app.current_event.raw_event.get("requestContext") or {}).get("authorizer") or {}
+    if check is None or not context.get("organization_id"):
+        return {}
+    try:
+        body = app.current_event.json_body
+    except ValueError:
+        return {}
+    found: dict[str, list[str]] = check(
+        str(context["organization_id"]), body, app.context.get("_route_args") or {}
+    )
+    return found
+
+
+class LagoonRestResolver(APIGatewayRestResolver):
+    """Route parameters decoded as API Gateway REST decodes `pathParameters` (`a%20b` → `a b`, `a%2Fb` → `a/b`):
+    Powertools reads parameters from the raw `path`, which keeps the percent-encoding. Bodies and query values
+    are read as Lago reads them (`lagoon.api.request_text`)."""
+
+    def _to_proxy_event(self, event: dict[str, Any]) -> LagoonProxyEvent:
+        return LagoonProxyEvent(event, self._json_body_deserializer)
 
     def _convert_matches_into_route_keys(self, match: typing.Match[str]) -> dict[str, str]:
         return {name: unquote(value) for name, value in match.groupdict().items()}
@@ -107,7 +142,6 @@ def _unprocessable(exc: errors.UnprocessableError) -> Response:
 
 # Each error type → its Lago answer (Powertools picks the handler of the nearest class in the error's MRO).
 _ERROR_RESPONSES: dict[type[Exception], Callable[[Any], Response]] = {
-    RequestValidationError: lambda exc: map_request_validation(list(exc.errors())),
     errors.ValidationFailed: lambda exc: validation_response(exc.details),
     errors.UnprocessableError: _unprocessable,
     errors.ProviderNotConfigured: lambda exc: error_response(
@@ -115,12 +149,20 @@ _ERROR_RESPONSES: dict[type[Exception], Callable[[Any], Response]] = {
     ),
     errors.NotFound: lambda exc: error_response(404, exc.code),
     errors.BadRequest: lambda exc: error_response(400, error=f"BadRequest: {exc.message}"),
+    errors.PayloadTooLarge: lambda exc: error_response(
+        413, "payload_too_large", error_details={"message": exc.message}
+    ),
     errors.Unauthorized: lambda exc: error_response(401),
     errors.Forbidden: lambda exc: error_response(403, exc.code),
     errors.MethodNotAllowed: lambda exc: error_response(405, exc.code),
     errors.NotImplementedYet: _not_implemented,
     errors.TransientFailure: lambda exc: error_response(
         503, "service_unavailable", error_details={"message": str(exc)}
+    ),
+    # Use cases retry their lost races (lagoon.services.contention); one that escapes is contention all the
+    # same, never a server fault: the client may send the request again.
+    errors.ConflictRetry: lambda exc: error_response(
+        503, "service_unavailable", error_details={"message": "a concurrent change won, retry the request"}
     ),
     RequestUnsupportedContentType: lambda exc: error_response(
         400, error="BadRequest: unsupported content type, send application/json"
@@ -182,12 +224,16 @@ def build_resolver(
     `not_implemented`, DECISIONS.md).
     """
     app = LagoonRestResolver(enable_validation=True, strip_prefixes=[API_PREFIX])
+    app.use([read_body])
     for router in routers:
         app.include_router(router)
     if enable_swagger:
         app.enable_swagger(path="/swagger")
     for error_type, answer in _ERROR_RESPONSES.items():
         app.exception_handler(error_type)(answer)
+    app.exception_handler(RequestValidationError)(
+        lambda exc: map_request_validation(list(exc.errors()), lambda: _refused_body_errors(app))
+    )
     app.exception_handler(NotFoundError)(lambda exc: _no_route(app, deferred))
     app.exception_handler(Exception)(lambda exc: _unexpected(app, exc))
     return app

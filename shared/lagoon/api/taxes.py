@@ -7,13 +7,15 @@ from typing import Annotated, Any
 from aws_lambda_powertools.event_handler.openapi.params import Body
 from aws_lambda_powertools.event_handler.router import APIGatewayRouter
 
+from lagoon.api.catalog_codes import taken_code_check
 from lagoon.api.pagination import Page, PageParam, PerPageParam, list_body
-from lagoon.api.resolver import organization_id
+from lagoon.api.resolver import organization_id, with_refused_body_check
 from lagoon.contract.taxes import render_tax
 from lagoon.domain.taxes import Tax, TaxCreateInput, TaxUpdateInput
 from lagoon.models import LagoonModel
 from lagoon.services import organizations
 from lagoon.services.catalog import taxes
+from lagoon.services.catalog.codes import TAX
 
 router = APIGatewayRouter()
 
@@ -32,6 +34,7 @@ def _body(result: tuple[Tax, bool]) -> dict[str, Any]:
 
 
 @router.post("/taxes")
+@with_refused_body_check(taken_code_check("tax", TAX))
 def create_tax(body: Annotated[TaxCreateBody, Body()]) -> dict[str, Any]:
     return _body(taxes.create_tax(organization_id(router), body.tax))
 
@@ -44,6 +47,7 @@ def get_tax(code: str) -> dict[str, Any]:
 
 
 @router.put("/taxes/<code>")
+@with_refused_body_check(taken_code_check("tax", TAX))
 def update_tax(code: str, body: Annotated[TaxUpdateBody, Body()]) -> dict[str, Any]:
     return _body(taxes.update_tax(organization_id(router), code, body.tax))
 

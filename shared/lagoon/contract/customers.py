@@ -11,7 +11,9 @@ from lagoon.domain.organizations import Organization
 
 def render_customer(customer: Customer, organization: Organization) -> dict[str, Any]:
     """CustomerObject of the contract (`organization` gives the timezone a customer without one applies)."""
-    body = customer.model_dump(mode="json", exclude={"organization_id", "locked_currency", "tax_codes"})
+    body = customer.model_dump(
+        mode="json", exclude={"organization_id", "locked_currency", "tax_codes", "revision"}
+    )
     body["applicable_timezone"] = customer.timezone or organization.timezone
     if body["billing_entity_code"] is None:
         del body["billing_entity_code"]  # billing entities are not modelled; the field is optional

@@ -159,6 +159,7 @@ class FeeFacts:
     external_subscription_id: str | None = None
     lago_charge_id: str | None = None
     lago_charge_filter_id: str | None = None
+    lago_true_up_fee_id: str | None = None
     lago_true_up_parent_fee_id: str | None = None
     events_count: int | None = None
     pay_in_advance: bool = False
@@ -176,7 +177,7 @@ def build_fee(fee: FeeFacts, layout: FeeLayout) -> dict[str, Any]:
         "lago_charge_filter_id": fee.lago_charge_filter_id,
         "lago_fixed_charge_id": None,
         "lago_invoice_id": fee.lago_invoice_id,
-        "lago_true_up_fee_id": None,
+        "lago_true_up_fee_id": fee.lago_true_up_fee_id,
         "lago_true_up_parent_fee_id": fee.lago_true_up_parent_fee_id,
         "lago_subscription_id": fee.lago_subscription_id,
         "lago_customer_id": fee.lago_customer_id,
@@ -266,7 +267,10 @@ def invoiced_fee_taxes(fee_id: str, taxes: Iterable[Tax], taxable_amount_cents: 
 
 
 def render_fee(invoice: Invoice, fee: dict[str, Any]) -> dict[str, Any]:
-    """FeeObject of an invoiced fee: the stored fee with its invoice's payment status."""
+    """FeeObject of an invoiced fee: the stored fee with its invoice's payment status (a fee paid before its
+    invoice regrouped it keeps the time it was paid)."""
+    if invoice.invoice_type == "advance_charges":
+        return dict(fee, payment_status=invoice.payment_status)
     succeeded = invoice.updated_at if invoice.payment_status == "succeeded" else None
     failed = invoice.updated_at if invoice.payment_status == "failed" else None
     return dict(fee, payment_status=invoice.payment_status, succeeded_at=succeeded, failed_at=failed)

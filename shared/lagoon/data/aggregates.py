@@ -132,6 +132,18 @@ def aggregate_write(
     return (aggregates_table(), item)
 
 
+AGGREGATE_ITEM_MAX_BYTES = (400 - 16) * 1024
+"""An aggregate item's largest size: DynamoDB's 400 KB (attribute names and values), less some headroom."""
+
+
+def fits_in_an_item(write: Write) -> bool:
+    """Whether an aggregate write stays under `AGGREGATE_ITEM_MAX_BYTES`, as DynamoDB measures an item (its
+    attribute names and string values in UTF-8). One that does not would be refused at every attempt."""
+    _, item = write
+    size = sum(len(name.encode()) + len(str(value.get("S", "")).encode()) for name, value in item.items())
+    return size <= AGGREGATE_ITEM_MAX_BYTES
+
+
 def draft_refresh_writes(flags: Iterable[tuple[str, str, datetime, str]]) -> list[Write]:
     """One flag per draft invoice for the billing run to refresh, from (organization, invoice lago_id,
     flagged at, stream position of the flagging event); a draft flagged twice keeps its last flag."""
@@ -186,6 +198,15 @@ def read_bucket_periods(
     else:
         items = store.query(aggregates_table(), pk, prefix=f"{period}#")
     return _bucket_items(items)
+
+
+def read_all_bucket_periods(
+    organization_id: str, subscription_id: str, *, store: UsageStore | None = None
+) -> dict[Bucket, PeriodStates]:
+    """Every bucket state of the subscription, all its periods (what a subscription that replaces it after a
+    plan change inherits from). One Query on the subscription's partition."""
+    store = store or UsageStore()
+    return _bucket_items(store.query(aggregates_table(), aggregate_pk(organization_id, subscription_id)))
 
 
 def closed_periods(organization_id: str, subscription_id: str, store: UsageStore | None = None) -> list[str]:

@@ -58,7 +58,8 @@ def find_document(organization_id: str, kind: str, code: str) -> dict[str, Any] 
 
 
 def claim_code(writes: entities.Writes, organization_id: str, kind: str, code: str, lago_id: str) -> None:
-    """Reserve `code` for `lago_id` in this transaction; the commit fails if the code is taken."""
+    """Reserve `code` for `lago_id` in this transaction; the commit fails (ConflictRetry) if the code is taken
+    meanwhile — the use case, run again, then finds it taken (`raise_field_errors`: Lago's 422)."""
     writes.put(organization_id, alias_kind(kind), code, {"lago_id": lago_id}, must_not_exist=True)
 
 
@@ -66,18 +67,42 @@ def release_code(writes: entities.Writes, organization_id: str, kind: str, code:
     writes.delete(organization_id, alias_kind(kind), code)
 
 
-def commit_claiming_codes(writes: entities.Writes) -> None:
-    """Commit; a code claimed concurrently (or already taken) is Lago's 422 `code: value_already_exist`."""
-    try:
-        writes.commit()
-    except errors.ConflictRetry as exc:
-        raise errors.ValidationFailed.field("code", "value_already_exist") from exc
+def put_new(writes: entities.Writes, organization_id: str, kind: str, obj: BaseModel) -> None:
+    """A new catalog object (its code claimed with `claim_code` in the same transaction)."""
+    document = obj.model_dump(mode="json")
+    writes.put(organization_id, kind, document["lago_id"], document, must_not_exist=True)
+
+
+def put_changed(writes: entities.Writes, organization_id: str, kind: str, obj: T) -> T:
+    """A catalog object changed from the one read: conditional on its revision (a concurrent change or deletion
+    makes the commit fail, and the use case decides again). Returns it as stored."""
+    document = obj.model_dump(mode="json")
+    stored = writes.put_revised(organization_id, kind, document["lago_id"], document)
+    return type(obj).model_validate(stored)
+
+
+def taken_code_errors(organization_id: str, kind: str, code: str) -> dict[str, list[str]]:
+    """`{"code": ["value_already_exist"]}` when a live object of `kind` uses `code` (Lago's uniqueness
+    validation, reported with the object's other field errors), else `{}`."""
+    if entities.get(organization_id, alias_kind(kind), code) is not None:
+        return {"code": ["value_already_exist"]}
+    return {}
 
 
 def ensure_code_free(organization_id: str, kind: str, code: str) -> None:
-    """Fail early (before other checks) when a live object already uses `code`."""
-    if entities.get(organization_id, alias_kind(kind), code) is not None:
-        raise errors.ValidationFailed.field("code", "value_already_exist")
+    """Fail when a live object already uses `code`."""
+    if taken := taken_code_errors(organization_id, kind, code):
+        raise errors.ValidationFailed(taken)
+
+
+def raise_field_errors(
+    details: dict[str, list[str]], organization_id: str, kind: str, code: str, current_code: str | None = None
+) -> None:
+    """Raise `details` with the code's uniqueness error, as Lago's model validations report them together;
+    a code the object already has (`current_code`) is no conflict. Nothing raised when all is valid."""
+    taken = {} if code == current_code else taken_code_errors(organization_id, kind, code)
+    if details or taken:
+        raise errors.ValidationFailed({**details, **taken})
 
 
 def change_code(

@@ -45,5 +45,7 @@ def lock_currency(writes: entities.Writes, customer: Customer, currency: str) ->
     if customer.currency and customer.currency != currency:
         raise errors.ValidationFailed.field("currency", "currencies_does_not_match")
     locked = customer.model_copy(update={"currency": currency, "locked_currency": True})
-    writes.put(customer.organization_id, CUSTOMER, customer.lago_id, locked.model_dump(mode="json"))
-    return locked
+    stored = writes.put_revised(
+        customer.organization_id, CUSTOMER, customer.lago_id, locked.model_dump(mode="json")
+    )
+    return Customer.model_validate(stored)

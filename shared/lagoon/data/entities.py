@@ -19,7 +19,6 @@ from pynamodb.exceptions import (
     PutError,
     PynamoDBException,
     TransactWriteError,
-    UpdateError,
 )
 from pynamodb.transactions import TransactWrite
 
@@ -29,6 +28,10 @@ from lagoon.data.records import EntityRecord, OutboxRecord
 from lagoon.domain.times import iso_microseconds
 
 OUTBOX_SHARDS = 4
+MAX_ITEM_BYTES = 400 * 1024
+"""DynamoDB's item size limit, attribute names included."""
+ITEM_HEADROOM = 16 * 1024
+"""Kept free in every item written: what is added to it later (an outbox message's delivery log)."""
 
 
 def partition(organization_id: str, kind: str) -> str:
@@ -85,15 +88,50 @@ def query(organization_id: str, kind: str, prefix: str | None = None) -> Iterato
         yield json.loads(record.body)
 
 
-def next_sequence(organization_id: str, counter: str) -> int:
-    """Atomically increment and return a per-organization counter (starts at 1)."""
+def keys(organization_id: str, kind: str, prefix: str) -> list[str]:
+    """The keys of a kind that start with `prefix`, in key order (one Query of small items: index entries)."""
     ensure_bound()
-    record = EntityRecord(partition(organization_id, "counter"), counter, kind="counter", body="{}")
+    condition = EntityRecord.sk.startswith(prefix)
+    return [
+        record.sk
+        for record in EntityRecord.query(
+            partition(organization_id, kind), condition, consistent_read=True, attributes_to_get=["sk"]
+        )
+    ]
+
+
+def revision_of(document: dict[str, Any]) -> int:
+    """The revision a document was read at. Documents that change under a condition carry it in their body
+    (the item's `revision` attribute mirrors it); one never changed that way is at revision 1."""
+    return int(document.get("revision", 1))
+
+
+def read_sequence(organization_id: str, counter: str) -> int:
+    """The last number a per-organization counter gave (0 before the first); take the next one with
+    `Writes.take_sequence`, in the transaction that uses it, so that a failed write burns no number."""
+    ensure_bound()
     try:
-        record.update(actions=[EntityRecord.revision.add(1)])
-    except UpdateError as exc:
-        raise errors.TransientFailure("could not allocate a sequence number") from exc
+        record = EntityRecord.get(partition(organization_id, "counter"), counter, consistent_read=True)
+    except DoesNotExist:
+        return 0
     return int(record.revision)
+
+
+def _item_bytes(record: Any) -> int:
+    """The stored size of a record, close enough to DynamoDB's count: names and UTF-8 values, numbers 21 bytes."""
+    return sum(
+        len(name) + (len(value.encode()) if isinstance(value, str) else 21)
+        for name, value in record.attribute_values.items()
+    )
+
+
+def _check_item_size(record: Any, what: str) -> None:
+    """A document too large to store is the caller's (413), never a retryable failure: sending it again
+    cannot fit it (DynamoDB refuses items over 400 KB with a ValidationException, which was a 503)."""
+    if _item_bytes(record) > MAX_ITEM_BYTES - ITEM_HEADROOM:
+        raise errors.PayloadTooLarge(
+            f"the {what} is larger than the {MAX_ITEM_BYTES // 1024} KB Lagoon can store"
+        )
 
 
 @dataclass
@@ -123,15 +161,17 @@ class Writes:
         must_exist: bool = False,
         must_not_exist: bool = False,
         expected_revision: int | None = None,
-        revision: int = 1,
+        revision: int | None = None,
     ) -> Writes:
+        """Put `body`; the item's revision is `revision`, else the body's own (`revision_of`)."""
         record = EntityRecord(
             partition(organization_id, kind),
             key,
             kind=kind,
             body=json.dumps(body, default=str),
-            revision=revision,
+            revision=revision_of(body) if revision is None else revision,
         )
+        _check_item_size(record, kind.replace("_", " "))
         condition: Any = None
         if must_not_exist:
             condition = EntityRecord.pk.does_not_exist()
@@ -141,6 +181,37 @@ class Writes:
             condition = EntityRecord.revision == expected_revision
         self._actions.append(("put", record, condition))
         return self
+
+    def put_revised(self, organization_id: str, kind: str, key: str, body: dict[str, Any]) -> dict[str, Any]:
+        """Replace a document with `body`, a change of the document as read (its `revision`), on the condition
+        that nobody changed it since (else the commit raises ConflictRetry: read again and decide again).
+        Returns the document as stored, one revision further."""
+        read = revision_of(body)
+        stored = {**body, "revision": read + 1}
+        self.put(organization_id, kind, key, stored, expected_revision=read)
+        return stored
+
+    def require(self, organization_id: str, kind: str, key: str, revision: int) -> Writes:
+        """Write nothing to this document, but commit only if it is still at `revision` (a change that depends
+        on it, e.g. a coupon applied while the coupon is deleted, fails with ConflictRetry)."""
+        record = EntityRecord(partition(organization_id, kind), key)
+        self._actions.append(("check", record, EntityRecord.revision == revision))
+        return self
+
+    def take_sequence(self, organization_id: str, counter: str, last: int) -> int:
+        """The next number of a counter whose last number was `last` (`read_sequence`), taken in this
+        transaction on the condition that nobody took it meanwhile: numbers are unique and gapless."""
+        taken = last + 1
+        self.put(
+            organization_id,
+            "counter",
+            counter,
+            {},
+            must_not_exist=last == 0,
+            expected_revision=last or None,
+            revision=taken,
+        )
+        return taken
 
     def delete(
         self,
@@ -173,6 +244,7 @@ class Writes:
             pending_shard=f"p{shard}",
             next_attempt_at=created,
         )
+        _check_item_size(record, f"{message.webhook_type} webhook")
         self._actions.append(("put", record, OutboxRecord.message_id.does_not_exist()))
         return self
 
@@ -184,7 +256,7 @@ class Writes:
         if not self._actions:
             return
         ensure_bound()
-        if len(self._actions) == 1:
+        if len(self._actions) == 1 and self._actions[0][0] != "check":
             self._commit_single()
             return
         connection = transaction_connection()
@@ -193,11 +265,15 @@ class Writes:
                 for action, record, condition in self._actions:
                     if action == "put":
                         transaction.save(record, condition=condition)
+                    elif action == "check":
+                        transaction.condition_check(EntityRecord, record.pk, record.sk, condition=condition)
                     else:
                         transaction.delete(record, condition=condition)
         except TransactWriteError as exc:
             reasons = [getattr(r, "code", None) for r in (exc.cancellation_reasons or []) if r]
-            if "ConditionalCheckFailed" in reasons:
+            if "ConditionalCheckFailed" in reasons or "TransactionConflict" in reasons:
+                # A condition failed, or another transaction was writing one of these items at the same
+                # moment: either way a concurrent change won, and the caller reads again.
                 raise errors.ConflictRetry("a concurrent change won") from exc
             raise errors.TransientFailure("the write could not be committed") from exc
 
@@ -209,6 +285,6 @@ class Writes:
             else:
                 record.delete(condition=condition)
         except (PutError, DeleteError) as exc:
-            if exc.cause_response_code == "ConditionalCheckFailedException":
+            if exc.cause_response_code in ("ConditionalCheckFailedException", "TransactionConflictException"):
                 raise errors.ConflictRetry("a concurrent change won") from exc
             raise errors.TransientFailure("the write could not be committed") from exc

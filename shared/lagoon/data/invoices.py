@@ -21,7 +21,7 @@ from datetime import datetime
 from typing import Any
 
 from lagoon import errors
-from lagoon.data import entities, timers
+from lagoon.data import entities, memberships, timers
 from lagoon.data.connection import get_settings
 from lagoon.data.usage_store import UsageStore
 from lagoon.domain.invoices import COUNTER_KIND, CURSOR_KIND, FEE_KIND, KIND, Invoice
@@ -53,13 +53,21 @@ def all_invoices(organization_id: str) -> list[Invoice]:
     return [Invoice.model_validate(document) for document in entities.query(organization_id, KIND)]
 
 
+def customer_invoices(organization_id: str, customer_id: str) -> list[Invoice]:
+    """Every invoice of one customer (any order): its index entries and their documents."""
+    ids = memberships.members(organization_id, memberships.INVOICES, customer_id)
+    documents = entities.get_many(organization_id, KIND, ids) if ids else {}
+    return [Invoice.model_validate(documents[i]) for i in ids if i in documents]
+
+
 def invoices_of_customer(organization_id: str, customer_id: str, statuses: Iterable[str]) -> list[Invoice]:
     wanted = set(statuses)
-    return [i for i in all_invoices(organization_id) if i.customer_id == customer_id and i.status in wanted]
+    return [i for i in customer_invoices(organization_id, customer_id) if i.status in wanted]
 
 
 def put_invoice(writes: entities.Writes, invoice: Invoice, *, new: bool = False) -> Invoice:
-    """Record `invoice` in `writes`: created (must not exist) or changed (expected revision)."""
+    """Record `invoice` in `writes`: created (must not exist, entered in its customer's index) or changed
+    (expected revision)."""
     if new:
         stored = invoice.model_copy(update={"revision": 1})
         writes.put(
@@ -68,6 +76,9 @@ def put_invoice(writes: entities.Writes, invoice: Invoice, *, new: bool = False)
             invoice.lago_id,
             stored.model_dump(mode="json"),
             must_not_exist=True,
+        )
+        memberships.add(
+            writes, invoice.organization_id, memberships.INVOICES, invoice.customer_id, invoice.lago_id
         )
         return stored
     stored = invoice.model_copy(update={"revision": invoice.revision + 1})
@@ -85,6 +96,9 @@ def put_invoice(writes: entities.Writes, invoice: Invoice, *, new: bool = False)
 def delete_invoice(writes: entities.Writes, invoice: Invoice) -> None:
     """Delete `invoice` in `writes`, on the condition that it has not changed since it was read."""
     writes.delete(invoice.organization_id, KIND, invoice.lago_id, expected_revision=invoice.revision)
+    memberships.remove(
+        writes, invoice.organization_id, memberships.INVOICES, invoice.customer_id, invoice.lago_id
+    )
 
 
 # --- fee documents ---------------------------------------------------------------------------------------

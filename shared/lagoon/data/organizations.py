@@ -44,5 +44,9 @@ def list_organizations() -> list[Organization]:
     return [Organization.model_validate(doc) for doc in entities.query(GLOBAL, ORGANIZATION)]
 
 
-def put_organization(writes: entities.Writes, organization_id: str, document: dict[str, Any]) -> None:
-    writes.put(GLOBAL, ORGANIZATION, organization_id, document)
+def put_organization(
+    writes: entities.Writes, organization_id: str, document: dict[str, Any]
+) -> dict[str, Any]:
+    """The organization changed from the document read, on the condition that it did not change since (its
+    revision). Returns the document as stored."""
+    return writes.put_revised(GLOBAL, ORGANIZATION, organization_id, document)

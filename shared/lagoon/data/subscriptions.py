@@ -3,11 +3,12 @@ timers (kind `subscription_timer` of the global partition, sk `<due>#<org>#<subs
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from lagoon import errors
-from lagoon.data import entities, timers
+from lagoon.data import entities, memberships, timers
 from lagoon.domain.plans import Plan
 from lagoon.domain.subscriptions import ALIAS_KIND, KIND, Subscription
 from lagoon.domain.times import iso, parse_iso
@@ -32,18 +33,43 @@ def plan_has_subscriptions(organization_id: str, plan: Plan) -> bool:
     return any(s.plan_id == plan.lago_id for s in live_subscriptions(organization_id))
 
 
+def customer_subscriptions(organization_id: str, customer_id: str) -> list[Subscription]:
+    """Every subscription of one customer (any status, any order): its index entries and their documents."""
+    ids = memberships.members(organization_id, memberships.SUBSCRIPTIONS, customer_id)
+    documents = entities.get_many(organization_id, KIND, ids) if ids else {}
+    return [Subscription.model_validate(documents[i]) for i in ids if i in documents]
+
+
 def alias_document(organization_id: str, external_id: str) -> dict[str, Any] | None:
     return entities.get(organization_id, ALIAS_KIND, external_id)
 
 
-def subscriptions_of(organization_id: str, external_id: str) -> list[Subscription]:
-    """Every subscription ever created with this external_id, oldest first."""
+@dataclass(frozen=True)
+class ExternalIdHistory:
+    """Every subscription ever created with an external_id, oldest first, as read at the alias's `revision`
+    (None: no subscription yet). A new subscription is added under that revision (`put_alias`), so two
+    requests that both found no active subscription cannot both start one."""
+
+    external_id: str
+    subscriptions: list[Subscription]
+    revision: int | None
+    entries: tuple[dict[str, Any], ...] = ()
+    """The alias's entries as read ({"lago_id", "lago_customer_id"})."""
+
+
+def history_of(organization_id: str, external_id: str) -> ExternalIdHistory:
     alias = alias_document(organization_id, external_id)
     if alias is None:
-        return []
+        return ExternalIdHistory(external_id, [], None)
     ids = [entry["lago_id"] for entry in alias["subscriptions"]]
     documents = entities.get_many(organization_id, KIND, ids)
-    return [Subscription.model_validate(documents[i]) for i in ids if i in documents]
+    found = [Subscription.model_validate(documents[i]) for i in ids if i in documents]
+    return ExternalIdHistory(external_id, found, entities.revision_of(alias), tuple(alias["subscriptions"]))
+
+
+def subscriptions_of(organization_id: str, external_id: str) -> list[Subscription]:
+    """Every subscription ever created with this external_id, oldest first."""
+    return history_of(organization_id, external_id).subscriptions
 
 
 def find_subscription(
@@ -74,21 +100,42 @@ def get_subscription_by_id(organization_id: str, lago_id: str) -> Subscription:
 # --- writing ----------------------------------------------------------------------------------------------
 
 
-def put_subscription(writes: entities.Writes, subscription: Subscription) -> None:
-    writes.put(subscription.organization_id, KIND, subscription.lago_id, subscription.model_dump(mode="json"))
+def put_subscription(
+    writes: entities.Writes, subscription: Subscription, *, new: bool = False
+) -> Subscription:
+    """Record a new subscription, or a change of one as read (on the condition that it did not change since:
+    its revision). Returns it as stored."""
+    document = subscription.model_dump(mode="json")
+    if new:
+        writes.put(subscription.organization_id, KIND, subscription.lago_id, document, must_not_exist=True)
+        return subscription
+    stored = writes.put_revised(subscription.organization_id, KIND, subscription.lago_id, document)
+    return Subscription.model_validate(stored)
 
 
-def put_alias(writes: entities.Writes, subscription: Subscription) -> None:
-    """Append the subscription to its external_id's alias (created with the first subscription)."""
-    alias = alias_document(subscription.organization_id, subscription.external_id)
-    entries = list((alias or {}).get("subscriptions", []))
+def put_alias(writes: entities.Writes, history: ExternalIdHistory, subscription: Subscription) -> None:
+    """Append a new subscription to its external_id's alias (created with the first subscription), on the
+    condition that the alias is still as `history` read it, and enter it in its customer's index (called once
+    per subscription, in the transaction that creates it)."""
+    assert subscription.external_id == history.external_id
+    entries = list(history.entries)
     entries.append({"lago_id": subscription.lago_id, "lago_customer_id": subscription.lago_customer_id})
-    writes.put(
+    org = subscription.organization_id
+    if history.revision is None:
+        writes.put(org, ALIAS_KIND, subscription.external_id, {"subscriptions": entries}, must_not_exist=True)
+    else:
+        writes.put_revised(
+            org,
+            ALIAS_KIND,
+            subscription.external_id,
+            {"subscriptions": entries, "revision": history.revision},
+        )
+    memberships.add(
+        writes,
         subscription.organization_id,
-        ALIAS_KIND,
-        subscription.external_id,
-        {"subscriptions": entries},
-        must_not_exist=alias is None,
+        memberships.SUBSCRIPTIONS,
+        subscription.lago_customer_id,
+        subscription.lago_id,
     )
 
 

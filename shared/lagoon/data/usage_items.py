@@ -256,11 +256,23 @@ def orphan_list_write(
     return (events_table(), item)
 
 
-def read_orphan_transaction_ids(
+def read_orphan_lists(
     organization_id: str, external_subscription_id: str, store: UsageStore
-) -> list[str]:
-    """The transaction ids of every orphan list of the external_subscription_id, in order (one Query)."""
-    transaction_ids: list[str] = []
-    for item in store.query(events_table(), orphans_pk(organization_id, external_subscription_id)):
-        transaction_ids.extend(json.loads(item["b"]["S"]))
-    return transaction_ids
+) -> list[tuple[str, list[str]]]:
+    """Every list of waiting events of the external_subscription_id, in order (one Query): (its sort key, the
+    transaction ids)."""
+    return [
+        (item["sk"]["S"], json.loads(item["b"]["S"]))
+        for item in store.query(events_table(), orphans_pk(organization_id, external_subscription_id))
+    ]
+
+
+def delete_orphan_lists(
+    organization_id: str, external_subscription_id: str, sort_keys: Sequence[str], store: UsageStore
+) -> None:
+    """Delete lists whose events were replayed (a list a replay writes again has another sort key)."""
+    pk = orphans_pk(organization_id, external_subscription_id)
+    for sort_key in sort_keys:
+        store.delete_item(
+            events_table(), (pk, sort_key), condition="attribute_exists(#pk)", names={"#pk": "pk"}, values={}
+        )

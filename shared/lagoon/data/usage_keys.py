@@ -3,6 +3,7 @@ usage, invoicing and the events routes read or write is built here (docs/ingesti
 
 from __future__ import annotations
 
+import hashlib
 from datetime import datetime
 
 from lagoon.domain.times import iso, parse_iso
@@ -24,12 +25,12 @@ def period_moment(key: str) -> datetime:
 
 def day_key(moment: datetime) -> str:
     """The day of the event pages and day lists (`2024-01-15`; the aggregator passes UTC moments)."""
-    return moment.strftime("%Y-%m-%d")
+    return f"{moment.year:04d}-{moment.month:02d}-{moment.day:02d}"  # strftime writes year 451 as `451`
 
 
 def hour_key(moment: datetime) -> str:
     """The hour the error lists are filed under (`2024-01-15T10`; the aggregator passes UTC moments)."""
-    return moment.strftime("%Y-%m-%dT%H")
+    return f"{day_key(moment)}T{moment.hour:02d}"
 
 
 def shard_number(shard_id: str) -> str:
@@ -81,8 +82,17 @@ def aggregate_pk(organization_id: str, subscription_id: str) -> str:
     return f"{organization_id}#{subscription_id}"
 
 
+GROUP_KEY_MAX_BYTES = 512
+"""Longest group kept as is in an aggregate's sort key; a longer one (event property values are text of up
+to 64 KiB) is named by its SHA-256 there, so the key stays within DynamoDB's 1,024 bytes. Readers take the
+group from the item's `g` attribute, never from the key."""
+
+
 def aggregate_sk(period_from: str, charge_id: str, filter_id: str, group: str) -> str:
-    """`<charges period from>#<charge>#<filter>#<group>` (group "" when the charge groups nothing)."""
+    """`<charges period from>#<charge>#<filter>#<group>` (group "" when the charge groups nothing; a group
+    longer than `GROUP_KEY_MAX_BYTES` as `sha256:<hex digest>`)."""
+    if len(group.encode()) > GROUP_KEY_MAX_BYTES:
+        group = f"sha256:{hashlib.sha256(group.encode()).hexdigest()}"
     return f"{period_from}#{charge_id}#{filter_id}#{group}"
 
 

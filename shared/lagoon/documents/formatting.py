@@ -46,6 +46,11 @@ MAX_UNIT_PRICE_DECIMALS = 6
 MAX_QUANTITY_DECIMALS = 4
 
 
+def plain_text(value: object) -> str:
+    """A contract value as printed text: None is empty, surrounding whitespace is dropped."""
+    return "" if value is None else str(value).strip()
+
+
 def to_decimal(value: object) -> Decimal:
     """A Decimal from a contract value: decimal strings ("10.0"), integers, or numbers (`tax_rate`: 20.0).
 

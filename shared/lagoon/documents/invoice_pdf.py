@@ -14,13 +14,13 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, time
-from decimal import Decimal
 from typing import Any
 
 from fpdf import FPDF
 from fpdf.enums import Align, MethodReturnValue, XPos, YPos
 
 from lagoon.documents.fee_details import DetailLine, fee_detail_lines
+from lagoon.documents.fee_rows import fee_name, table_fees
 from lagoon.documents.fonts import FAMILY, add_document_fonts
 from lagoon.documents.formatting import (
     format_date,
@@ -30,9 +30,11 @@ from lagoon.documents.formatting import (
     format_unit_price,
     parse_date,
     parse_local_date,
+    plain_text,
     to_decimal,
 )
 from lagoon.documents.locales import Locale, document_locale
+from lagoon.documents.parties import displayed_metadata, party_lines, party_name
 
 PAGE_MARGIN = 15.0
 CONTENT_WIDTH = 210.0 - 2 * PAGE_MARGIN
@@ -48,6 +50,9 @@ ALERT = (185, 28, 28)
 COLUMNS = (82.0, 22.0, 30.0, 18.0, 28.0)
 ROW_LINE = 4.4
 DETAIL_LINE = 3.8
+METADATA_X = CONTENT_WIDTH / 2 + 5.0
+"""Where the customer's metadata column starts, beside the invoice's facts; its keys are METADATA_KEY wide."""
+METADATA_KEY = 35.0
 TOTALS_X = PAGE_MARGIN + 80.0
 TOTALS_LABEL = 70.0
 TOTALS_AMOUNT = CONTENT_WIDTH - 80.0 - TOTALS_LABEL
@@ -104,12 +109,12 @@ def render_invoice_pdf(
     """
     chosen = document_locale(customer, organization, locale)
     currency = str(invoice["currency"])
-    pdf = _InvoiceDocument(_text(invoice.get("number")), chosen)
+    pdf = _InvoiceDocument(plain_text(invoice.get("number")), chosen)
     add_document_fonts(pdf)
     issuing_date = parse_date(str(invoice["issuing_date"]))
     pdf.set_creation_date(datetime.combine(issuing_date, time(0), tzinfo=UTC))
-    pdf.set_title(f"{chosen.label('document_name')} {_text(invoice.get('number'))}")
-    pdf.set_author(_party_name(organization))
+    pdf.set_title(f"{chosen.label('document_name')} {plain_text(invoice.get('number'))}")
+    pdf.set_author(party_name(organization))
     pdf.set_creator("Lagoon")
     pdf.set_lang(chosen.code)
     pdf.add_page()
@@ -223,9 +228,9 @@ class _InvoiceRenderer:
             pdf.cell(40, 8, locale.label(f"status_{status}").upper())
         self.font(12, "B")
         pdf.set_xy(PAGE_MARGIN + CONTENT_WIDTH / 2, PAGE_MARGIN + 1)
-        pdf.cell(CONTENT_WIDTH / 2, 8, _party_name(self.organization), align=Align.R)
+        pdf.cell(CONTENT_WIDTH / 2, 8, party_name(self.organization), align=Align.R)
 
-        facts = [(locale.label("invoice_number"), _text(invoice.get("number")))]
+        facts = [(locale.label("invoice_number"), plain_text(invoice.get("number")))]
         facts.append(
             (locale.label("issue_date"), format_date(parse_date(str(invoice["issuing_date"])), locale))
         )
@@ -247,6 +252,26 @@ class _InvoiceRenderer:
             pdf.cell(38, 5, label)
             self.font(9, "B")
             pdf.cell(80, 5, value, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        below_facts = pdf.get_y()
+        self.customer_metadata(PAGE_MARGIN + 14)
+        pdf.set_xy(PAGE_MARGIN, max(below_facts, pdf.get_y()))
+
+    def customer_metadata(self, top: float) -> None:
+        """The customer's metadata shown on invoices, a "key value" row each beside the invoice's facts (Lago's
+        second invoice-information column); long keys and values wrap in their cells."""
+        pdf = self.pdf
+        pdf.set_y(top)
+        x = PAGE_MARGIN + METADATA_X
+        for key, value in displayed_metadata(self.customer):
+            row_top = pdf.get_y()
+            self.font(9, "", MUTED)
+            pdf.set_xy(x, row_top)
+            self.wrapped(key, METADATA_KEY, 5)
+            below_key = pdf.get_y()
+            self.font(9, "B")
+            pdf.set_xy(x + METADATA_KEY, row_top)
+            self.wrapped(value, CONTENT_WIDTH - METADATA_X - METADATA_KEY, 5)
+            pdf.set_y(max(below_key, pdf.get_y()))
 
     def parties(self) -> None:
         pdf, locale = self.pdf, self.locale
@@ -261,9 +286,9 @@ class _InvoiceRenderer:
             self.font(8, "B", MUTED)
             pdf.cell(width, 5, heading.upper(), new_x=XPos.LEFT, new_y=YPos.NEXT)
             self.font(10, "B")
-            self.wrapped(_party_name(party), width, 5)
+            self.wrapped(party_name(party), width, 5)
             self.font(9)
-            for line in _party_lines(party, locale):
+            for line in party_lines(party, locale):
                 self.wrapped(line, width, 4.2)
             bottom = max(bottom, pdf.get_y())
         pdf.set_xy(PAGE_MARGIN, bottom + 5)
@@ -298,7 +323,7 @@ class _InvoiceRenderer:
             style="B",
             color=MUTED,
         )
-        fees = [fee for fee in self.invoice.get("fees") or [] if _is_shown(fee)]
+        fees = table_fees(self.invoice.get("fees") or [])
         # One period for every fee (the usual subscription invoice) is said once, above the table.
         periods = {self.period(fee) for fee in fees}
         if len(periods) == 1 and (common := periods.pop()):
@@ -312,7 +337,7 @@ class _InvoiceRenderer:
             self.row(
                 _Row(
                     [
-                        _fee_name(fee),
+                        fee_name(fee, locale),
                         format_quantity(to_decimal(fee.get("units")), locale),
                         format_unit_price(to_decimal(fee.get("precise_unit_amount")), self.currency, locale),
                         format_rate(to_decimal(fee.get("taxes_rate")), locale),
@@ -368,7 +393,7 @@ class _InvoiceRenderer:
         )
         for tax in invoice.get("applied_taxes") or []:
             rate = format_rate(to_decimal(tax.get("tax_rate")), locale)
-            name = _text(tax.get("tax_name")) or _text(tax.get("tax_code"))
+            name = plain_text(tax.get("tax_name")) or plain_text(tax.get("tax_code"))
             if tax.get("fees_amount_cents") is not None:
                 label = locale.label(
                     "tax_name", name=name, rate=rate, amount=self.money(tax["fees_amount_cents"])
@@ -408,7 +433,7 @@ class _InvoiceRenderer:
         self.row(total, x=TOTALS_X)
 
     def footer_text(self) -> None:
-        footer = _text((self.organization.get("billing_configuration") or {}).get("invoice_footer"))
+        footer = plain_text((self.organization.get("billing_configuration") or {}).get("invoice_footer"))
         if not footer:
             return
         pdf = self.pdf
@@ -426,54 +451,3 @@ def _detail_row(detail: DetailLine) -> _Row:
         indent=4.0,
         line_height=DETAIL_LINE,
     )
-
-
-def _text(value: object) -> str:
-    return "" if value is None else str(value).strip()
-
-
-def _party_name(party: Mapping[str, Any]) -> str:
-    """Legal name first (what an accountant needs), then the display name."""
-    for key in ("legal_name", "name"):
-        if _text(party.get(key)):
-            return _text(party.get(key))
-    full_name = " ".join(_text(party.get(key)) for key in ("firstname", "lastname") if _text(party.get(key)))
-    return full_name or _text(party.get("external_id"))
-
-
-def _party_lines(party: Mapping[str, Any], locale: Locale) -> list[str]:
-    """Address, email and identification lines of an organization or customer; absent fields are skipped."""
-    lines = []
-    legal_name, name = _text(party.get("legal_name")), _text(party.get("name"))
-    if legal_name and name and name != legal_name:
-        lines.append(name)
-    lines += [_text(party.get("address_line1")), _text(party.get("address_line2"))]
-    lines.append(" ".join(part for part in (_text(party.get("zipcode")), _text(party.get("city"))) if part))
-    lines.append(", ".join(part for part in (_text(party.get("state")), _text(party.get("country"))) if part))
-    lines.append(_text(party.get("email")))
-    if _text(party.get("tax_identification_number")):
-        lines.append(
-            locale.label("tax_identification_number", number=_text(party["tax_identification_number"]))
-        )
-    if _text(party.get("legal_number")):
-        lines.append(locale.label("legal_number", number=_text(party["legal_number"])))
-    return [line for line in lines if line]
-
-
-def _fee_name(fee: Mapping[str, Any]) -> str:
-    """The fee's invoice name: display name (or name), then its filter's display name or grouped values."""
-    item = fee.get("item") or {}
-    name = _text(item.get("invoice_display_name")) or _text(item.get("name")) or _text(item.get("code"))
-    qualifiers = []
-    if _text(item.get("filter_invoice_display_name")):
-        qualifiers.append(_text(item["filter_invoice_display_name"]))
-    grouped_by = item.get("grouped_by") or {}
-    qualifiers += [_text(value) for value in grouped_by.values() if _text(value)]
-    return " • ".join([name, *qualifiers])
-
-
-def _is_shown(fee: Mapping[str, Any]) -> bool:
-    """Lago leaves charges with no units and no amount off the invoice; subscription fees always show."""
-    if (fee.get("item") or {}).get("type") == "subscription":
-        return True
-    return bool(int(fee.get("amount_cents") or 0)) or to_decimal(fee.get("units")) != Decimal(0)

@@ -4,16 +4,15 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import ConfigDict, Field
+from pydantic import AfterValidator, ConfigDict, Field
 
-from lagoon.domain.organizations import Currency
-from lagoon.domain.validators import BIGINT_MAX, CODE_MAX_LENGTH
+from lagoon.domain.bounds import CatalogCode, NonEmptyText
+from lagoon.domain.organizations import Currency, RequiredCurrency
+from lagoon.domain.validators import BIGINT_MAX, check_above_zero
 from lagoon.models import LagoonModel
 
-NonEmptyText = Annotated[str, Field(min_length=1)]
-CatalogCode = Annotated[str, Field(min_length=1, max_length=CODE_MAX_LENGTH)]
-"""A code is a DynamoDB sort key (at most 1,024 bytes): 255 characters fit in any UTF-8 encoding."""
-NonNegativeInt = Annotated[int, Field(ge=0, le=BIGINT_MAX)]
+AddOnAmount = Annotated[int, Field(le=BIGINT_MAX), AfterValidator(check_above_zero)]
+"""Above 0 (lago-api `AddOn`: `numericality: {greater_than: 0}` → `value_is_out_of_range`)."""
 
 
 class AddOnCreateInput(LagoonModel):
@@ -23,8 +22,8 @@ class AddOnCreateInput(LagoonModel):
 
     name: NonEmptyText
     code: CatalogCode
-    amount_cents: NonNegativeInt
-    amount_currency: Currency
+    amount_cents: AddOnAmount
+    amount_currency: RequiredCurrency = None
     invoice_display_name: str | None = None
     description: str | None = None
     tax_codes: list[str] | None = None
@@ -37,7 +36,7 @@ class AddOnUpdateInput(LagoonModel):
 
     name: NonEmptyText | None = None
     code: CatalogCode | None = None
-    amount_cents: NonNegativeInt | None = None
+    amount_cents: AddOnAmount | None = None
     amount_currency: Currency = None
     invoice_display_name: str | None = None
     description: str | None = None
@@ -62,3 +61,5 @@ class AddOn(LagoonModel):
     created_at: str
     updated_at: str
     deleted_at: str | None = None
+    revision: int = 1
+    """The stored item's revision: every change is conditional on it (lagoon.data.entities.Writes.put_revised)."""

@@ -10,7 +10,7 @@ from typing import Annotated, Literal
 
 from pydantic import ConfigDict, Field
 
-from lagoon.domain.validators import CODE_MAX_LENGTH
+from lagoon.domain.bounds import CatalogCode, NonEmptyText
 from lagoon.engine.numbers import MAX_INTEGER_DIGITS, MAX_SCALE
 from lagoon.models import LagoonModel
 
@@ -28,11 +28,8 @@ AGGREGATIONS_NEVER_RECURRING = frozenset({"count_agg", "max_agg", "latest_agg"})
 AGGREGATIONS_PAYABLE_IN_ADVANCE = frozenset({"count_agg", "sum_agg", "unique_count_agg"})
 """Lago `AGGREGATION_TYPES_PAYABLE_IN_ADVANCE`: only these metrics can back a pay-in-advance charge."""
 
-NonEmptyText = Annotated[str, Field(min_length=1)]
 RoundingPrecision = Annotated[int, Field(ge=-MAX_INTEGER_DIGITS, le=MAX_SCALE)]
 """Decimals the units are rounded to; beyond the engine's bounded numbers a rounding cannot be computed."""
-CatalogCode = Annotated[str, Field(min_length=1, max_length=CODE_MAX_LENGTH)]
-"""A code is a DynamoDB sort key (at most 1,024 bytes): 255 characters fit in any UTF-8 encoding."""
 
 
 class BillableMetricFilterInput(LagoonModel):
@@ -113,6 +110,8 @@ class BillableMetric(LagoonModel):
     created_at: str
     updated_at: str
     deleted_at: str | None = None
+    revision: int = 1
+    """The stored item's revision: every change is conditional on it (lagoon.data.entities.Writes.put_revised)."""
 
     @property
     def payable_in_advance(self) -> bool:

@@ -6,16 +6,15 @@ amount, rate or frequency overridden. Invoicing consumes applied coupons in the 
 
 from __future__ import annotations
 
-from datetime import UTC
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
 from pydantic import BeforeValidator, ConfigDict, Field, field_serializer
 from pydantic_core import PydanticCustomError
 
+from lagoon.domain.bounds import CatalogCode, NonEmptyText, NonNegativeInt
 from lagoon.domain.organizations import Currency
-from lagoon.domain.times import parse_iso
-from lagoon.domain.validators import BIGINT_MAX, CODE_MAX_LENGTH
+from lagoon.domain.times import iso, parse_input_datetime
 from lagoon.engine.properties import parse_decimal
 from lagoon.models import LagoonModel
 
@@ -23,11 +22,6 @@ CouponType = Literal["fixed_amount", "percentage"]
 Frequency = Literal["once", "recurring", "forever"]
 Expiration = Literal["no_expiration", "time_limit"]
 Status = Literal["active", "terminated"]
-
-NonEmptyText = Annotated[str, Field(min_length=1)]
-CatalogCode = Annotated[str, Field(min_length=1, max_length=CODE_MAX_LENGTH)]
-"""A code is a DynamoDB sort key (at most 1,024 bytes): 255 characters fit in any UTF-8 encoding."""
-NonNegativeInt = Annotated[int, Field(ge=0, le=BIGINT_MAX)]
 
 
 def _parse_rate(value: Any) -> Decimal | None:
@@ -43,18 +37,13 @@ def _parse_datetime(value: Any) -> str | None:
     """An ISO 8601 date or date-time, kept as UTC text (`2022-08-08T23:59:59Z`); a date means its end."""
     if value is None:
         return None
-    if isinstance(value, str):
-        try:
-            parsed = parse_iso(value)
-        except ValueError:
-            parsed = None
-        if parsed is not None:
-            if len(value) == 10:  # a bare date: the coupon is valid through that whole day
-                parsed = parsed.replace(hour=23, minute=59, second=59)
-            if parsed.tzinfo is not None:
-                parsed = parsed.astimezone(UTC)
-            return parsed.strftime("%Y-%m-%dT%H:%M:%SZ")
-    raise PydanticCustomError("invalid_date", "not an ISO 8601 date")
+    try:
+        parsed = parse_input_datetime(value)
+    except ValueError:
+        raise PydanticCustomError("invalid_date", "not an ISO 8601 date") from None
+    if len(value) == 10:  # a bare date: the coupon is valid through that whole day
+        parsed = parsed.replace(hour=23, minute=59, second=59)
+    return iso(parsed)
 
 
 Rate = Annotated[Decimal | None, BeforeValidator(_parse_rate)]
@@ -124,6 +113,9 @@ class AppliedCouponInput(LagoonModel):
 
 class _Stored(LagoonModel):
     model_config = ConfigDict(extra="ignore", frozen=True)
+
+    revision: int = 1
+    """The stored item's revision: every change is conditional on it (lagoon.data.entities.Writes.put_revised)."""
 
     @field_serializer("percentage_rate", check_fields=False)
     def _rate_text(self, value: Decimal | None) -> str | None:

@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, ConfigDict, Field
 from pydantic_core import PydanticCustomError
 
+from lagoon.domain.bounds import CustomerMetadataValue, CustomerName, MetadataKey
 from lagoon.domain.organizations import (
     Country,
     Currency,
@@ -65,8 +66,8 @@ class MetadataInput(LagoonModel):
     model_config = ConfigDict(extra="ignore")
 
     id: str | None = None
-    key: Annotated[str, Field(min_length=1, max_length=20)]
-    value: str
+    key: MetadataKey
+    value: CustomerMetadataValue
     display_in_invoice: bool
 
 
@@ -86,7 +87,7 @@ class CustomerInput(LagoonModel):
     legal_name: str | None = None
     legal_number: str | None = None
     logo_url: str | None = None
-    name: Annotated[str | None, Field(max_length=255)] = None
+    name: CustomerName | None = None
     firstname: str | None = None
     lastname: str | None = None
     account_type: Literal["customer", "partner"] | None = None
@@ -156,6 +157,8 @@ class Customer(LagoonModel):
     shipping_address: Address = Field(default_factory=Address)
     metadata: list[CustomerMetadata] = Field(default_factory=list)
     locked_currency: bool = False
+    revision: int = 1
+    """The stored item's revision: every change is conditional on it (lagoon.data.entities.Writes.put_revised)."""
 
 
 def billing_timezone(customer: Customer, organization: Organization) -> str:

@@ -18,13 +18,26 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any
 
-from pydantic import BeforeValidator, ConfigDict, Field, field_validator
+from pydantic import BeforeValidator, ConfigDict, field_validator
 from pydantic_core import PydanticCustomError
 
+from lagoon.domain.bounds import CatalogCode, StoreKey
+from lagoon.engine.numbers import in_bounds
 from lagoon.models import LagoonModel
 
 RECORD_VERSION = 1
 MAX_BATCH_EVENTS = 100
+MAX_RECORD_BYTES = 1_000_000
+"""A Kinesis record holds 1 MiB of data and partition key: a batch's events of one subscription are split
+over records of at most this size (a 100-event batch of 64 KiB events is 6.4 MB of JSON)."""
+MAX_PROPERTIES_BYTES = 64 * 1024
+"""Largest event `properties`, as JSON: an event is one DynamoDB item (400 KB) and rides in a stream record
+(1 MiB) with others of its subscription (docs/decisions.md "Input bounds")."""
+# Stored statuses (`st`) of events that wait for a subscription and are replayed when one may cover them
+# (lagoon.ingestion.resolution): none existed yet, or a pending one will.
+STATUS_UNKNOWN_SUBSCRIPTION = "unknown_subscription"
+STATUS_PENDING_SUBSCRIPTION = "pending_subscription"
+WAITING_STATUSES = frozenset({STATUS_UNKNOWN_SUBSCRIPTION, STATUS_PENDING_SUBSCRIPTION})
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 # Timestamps Lagoon accepts: from 1970 to 9999 (anything else is a typo, e.g. milliseconds sent as seconds).
 _MAX_TIMESTAMP = Decimal(253402300799)
@@ -60,15 +73,20 @@ def _timestamp(value: Any) -> Any:
         raise PydanticCustomError("invalid_timestamp", "timestamp must be seconds since the epoch") from None
 
 
+EventTimestamp = Annotated[Decimal | None, BeforeValidator(_timestamp)]
+"""Seconds since the epoch, 1970 to 9999 (`parse_timestamp`), else `invalid_timestamp`."""
+
+
 def _amount(value: Any) -> Any:
+    """A decimal amount in cents, within the engine's bounded numbers (`1e308` was accepted and stored)."""
     if value is None:
         return None
     try:
         parsed = Decimal(str(value))
     except InvalidOperation:
         raise PydanticCustomError("value_is_invalid", "not a number") from None
-    if not parsed.is_finite():
-        raise PydanticCustomError("value_is_invalid", "not a number")
+    if not in_bounds(parsed):
+        raise PydanticCustomError("value_is_invalid", "not a number of at most 20 digits and 26 decimals")
     return str(value)
 
 
@@ -77,30 +95,42 @@ class EventInput(LagoonModel):
 
     model_config = ConfigDict(extra="ignore")
 
-    transaction_id: Annotated[str, Field(min_length=1)]
-    external_subscription_id: Annotated[str, Field(min_length=1)]
-    code: Annotated[str, Field(min_length=1)]
-    timestamp: Annotated[Decimal | None, BeforeValidator(_timestamp)] = None
+    transaction_id: StoreKey
+    external_subscription_id: StoreKey
+    code: CatalogCode
+    timestamp: EventTimestamp = None
     precise_total_amount_cents: Annotated[str | None, BeforeValidator(_amount)] = None
     properties: dict[str, Any] | None = None
 
     @field_validator("transaction_id", "external_subscription_id", "code", mode="before")
     @classmethod
     def _text(cls, value: Any) -> Any:
-        # Lago accepts numeric ids and stores them as strings.
-        if isinstance(value, int) and not isinstance(value, bool):
-            return str(value)
-        return value
+        return numeric_id_as_text(value)
 
     @field_validator("properties")
     @classmethod
     def _scalar_properties(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
-        if value is None:
-            return None
-        for item in value.values():
-            if not isinstance(item, _PropertyValue):  # type: ignore[arg-type]
-                raise PydanticCustomError("value_is_invalid", "event properties must be scalar values")
+        value = scalar_properties(value)
+        if value is not None and len(json.dumps(value, separators=(",", ":"))) > MAX_PROPERTIES_BYTES:
+            raise PydanticCustomError("value_is_too_long", "event properties are at most 64 KiB of JSON")
         return value
+
+
+def numeric_id_as_text(value: Any) -> Any:
+    """Lago accepts numeric ids and codes and stores them as strings."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    return value
+
+
+def scalar_properties(value: dict[str, Any] | None) -> dict[str, Any] | None:
+    """Event properties are scalar values (strings, numbers, booleans, null), else `value_is_invalid`."""
+    if value is None:
+        return None
+    for item in value.values():
+        if not isinstance(item, _PropertyValue):  # type: ignore[arg-type]
+            raise PydanticCustomError("value_is_invalid", "event properties must be scalar values")
+    return value
 
 
 @dataclass(frozen=True, slots=True)
@@ -192,6 +222,20 @@ def encode_record(
     if replay:
         body["replay"] = True
     return json.dumps(body, separators=(",", ":"), default=str).encode()
+
+
+def encode_records(
+    organization_id: str, external_subscription_id: str, events: list[IncomingEvent], *, replay: bool = False
+) -> list[bytes]:
+    """The stream records of one subscription's events, in order: one record, or as many halves as it takes
+    for each to stay within `MAX_RECORD_BYTES` (an event's properties are bounded, so one always fits)."""
+    record = encode_record(organization_id, external_subscription_id, events, replay=replay)
+    if len(record) <= MAX_RECORD_BYTES or len(events) == 1:
+        return [record]
+    half = len(events) // 2
+    return encode_records(
+        organization_id, external_subscription_id, events[:half], replay=replay
+    ) + encode_records(organization_id, external_subscription_id, events[half:], replay=replay)
 
 
 class MalformedRecord(ValueError):

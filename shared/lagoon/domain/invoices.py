@@ -17,6 +17,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BeforeValidator, ConfigDict, Field, PlainSerializer
 
+from lagoon.domain.bounds import InvoiceMetadataValue, MetadataKey
 from lagoon.domain.times import iso, parse_iso
 from lagoon.models import LagoonModel
 
@@ -64,6 +65,15 @@ class Period(LagoonModel):
     full_to_datetime: PeriodBound
 
 
+InvoicingReason = Literal[
+    "subscription_starting",
+    "subscription_periodic",
+    "subscription_terminating",
+    "in_advance_charge",
+    "in_advance_charge_periodic",
+]
+
+
 class InvoicePart(LagoonModel):
     """What the invoice bills for one subscription: its fee period, its charges period, and the period whose
     minimum commitment closes now. Refresh and finalization recompute the fees from the parts."""
@@ -71,9 +81,7 @@ class InvoicePart(LagoonModel):
     model_config = ConfigDict(frozen=True)
 
     subscription_id: str
-    invoicing_reason: Literal[
-        "subscription_starting", "subscription_periodic", "subscription_terminating", "in_advance_charge"
-    ]
+    invoicing_reason: InvoicingReason
     fee_period: Period | None = None
     charges_period: Period | None = None
     commitment_period: Period | None = None
@@ -92,8 +100,9 @@ class Invoice(LagoonModel):
     """`<customer lago_id>#<boundary>`: one invoice per customer billing boundary (idempotency key)."""
     boundary: str
     parts: list[InvoicePart]
-    invoice_type: Literal["subscription", "one_off"] = "subscription"
-    """`one_off`: add-on fees (`lagoon.services.invoicing.one_off_invoices`), no parts, finalized at creation."""
+    invoice_type: Literal["subscription", "one_off", "advance_charges"] = "subscription"
+    """`one_off`: add-on fees (`lagoon.services.invoicing.one_off_invoices`), no parts, finalized at creation;
+    `advance_charges`: paid fees regrouped (`lagoon.services.invoicing.paid_fees`), finalized at creation."""
     status: Status
     payment_status: PaymentStatus = "pending"
     payment_overdue: bool = False
@@ -129,8 +138,8 @@ class InvoiceMetadataInput(LagoonModel):
     model_config = ConfigDict(extra="ignore")
 
     id: str | None = None
-    key: Annotated[str, Field(min_length=1)]
-    value: Annotated[str, Field(max_length=140)]
+    key: MetadataKey
+    value: InvoiceMetadataValue
 
 
 class InvoiceUpdateInput(LagoonModel):

@@ -7,11 +7,17 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, ConfigDict, Field
 
 from lagoon.domain import validators as v
+from lagoon.domain.bounds import InvoiceFooter
 from lagoon.domain.webhook_endpoints import check_webhook_url
 from lagoon.models import LagoonModel
 
 Country = Annotated[str | None, AfterValidator(v.check_country)]
 Currency = Annotated[str | None, AfterValidator(v.check_currency)]
+RequiredCurrency = Annotated[
+    str | None, Field(validate_default=True), AfterValidator(v.check_required_currency)
+]
+"""A plan's or add-on's currency: absent or null is `value_is_invalid`, as lago-api answers (declare it
+`= None` so pydantic validates the absence instead of answering `value_is_mandatory`)."""
 Timezone = Annotated[str | None, AfterValidator(v.check_timezone)]
 DocumentLocale = Annotated[str | None, AfterValidator(v.check_document_locale)]
 Emails = Annotated[str | None, AfterValidator(v.check_emails)]
@@ -32,6 +38,13 @@ class OrganizationBillingConfiguration(LagoonModel):
     invoice_footer: str | None = None
     invoice_grace_period: NonNegative = 0
     document_locale: DocumentLocale = "en"
+
+
+class OrganizationBillingConfigurationInput(OrganizationBillingConfiguration):
+    """`billing_configuration` of `PUT /organizations`: the footer within Lago's 600 characters (checked when
+    written, so a stored organization always reads back)."""
+
+    invoice_footer: InvoiceFooter | None = None
 
 
 class Organization(LagoonModel):
@@ -65,6 +78,11 @@ class Organization(LagoonModel):
     )
     finalize_zero_amount_invoice: bool = True
     tax_codes: list[str] = Field(default_factory=list)
+    # Whether its webhooks may go to private networks (lagoon.domain.webhook_addresses): set by an operator
+    # (`python -m lagoon.admin webhook-private-networks`), never through the API, never rendered.
+    webhook_private_networks: bool = False
+    revision: int = 1
+    """The stored item's revision: every change is conditional on it (lagoon.data.entities.Writes.put_revised)."""
 
 
 class OrganizationUpdate(LagoonModel):
@@ -90,6 +108,6 @@ class OrganizationUpdate(LagoonModel):
     tax_identification_number: str | None = None
     timezone: Timezone = None
     email_settings: list[Literal["invoice.finalized", "credit_note.created"]] | None = None
-    billing_configuration: OrganizationBillingConfiguration | None = None
+    billing_configuration: OrganizationBillingConfigurationInput | None = None
     finalize_zero_amount_invoice: bool | None = None
     tax_codes: list[str] | None = None

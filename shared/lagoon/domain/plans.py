@@ -11,8 +11,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import ConfigDict, Field
 
-from lagoon.domain.organizations import Currency
-from lagoon.domain.validators import BIGINT_MAX, CODE_MAX_LENGTH
+from lagoon.domain.bounds import CatalogCode, NonEmptyText, NonNegativeInt
+from lagoon.domain.organizations import Currency, RequiredCurrency
 from lagoon.engine.properties import ChargeProperties, validate_charge_properties
 from lagoon.models import LagoonModel
 
@@ -25,12 +25,14 @@ ChargeModel = Literal[
 ALL_FILTER_VALUES = "__ALL_FILTER_VALUES__"
 """Lago's wildcard in a charge filter: every value of the key (`ChargeFilterValue::ALL_FILTER_VALUES`)."""
 
-NonEmptyText = Annotated[str, Field(min_length=1)]
-CatalogCode = Annotated[str, Field(min_length=1, max_length=CODE_MAX_LENGTH)]
-"""A code is a DynamoDB sort key (at most 1,024 bytes): 255 characters fit in any UTF-8 encoding."""
-NonNegativeInt = Annotated[int, Field(ge=0, le=BIGINT_MAX)]
 TrialPeriod = Annotated[float, Field(ge=0, le=36_500, allow_inf_nan=False)]
 """Days of trial, at most 100 years: 1e308 days overflowed the subscription dates (a 500 on subscribe)."""
+UsageThresholds = list[dict[str, Any]] | None
+"""`usage_thresholds` of a plan or a subscription (progressive billing). Lagoon has no progressive billing
+yet: a list with a threshold is refused (405 `not_implemented`, `USAGE_THRESHOLDS`), never stored and then
+silently not billed; an empty list or null asks for none (docs/decisions.md "Usage thresholds")."""
+USAGE_THRESHOLDS = "usage thresholds (progressive billing)"
+"""The deferred feature a plan or subscription with usage thresholds is refused for."""
 
 
 class ChargeFilterInput(LagoonModel):
@@ -94,7 +96,7 @@ class PlanCreateInput(LagoonModel):
     code: CatalogCode
     interval: Interval
     amount_cents: NonNegativeInt
-    amount_currency: Currency
+    amount_currency: RequiredCurrency = None
     pay_in_advance: bool
     invoice_display_name: str | None = None
     description: str | None = None
@@ -103,6 +105,7 @@ class PlanCreateInput(LagoonModel):
     tax_codes: list[str] | None = None
     minimum_commitment: MinimumCommitmentInput | None = None
     charges: list[ChargeInput] | None = None
+    usage_thresholds: UsageThresholds = None
 
 
 class PlanUpdateInput(LagoonModel):
@@ -123,6 +126,7 @@ class PlanUpdateInput(LagoonModel):
     tax_codes: list[str] | None = None
     minimum_commitment: MinimumCommitmentUpdateInput | None = None
     charges: list[ChargeInput] | None = None
+    usage_thresholds: UsageThresholds = None
     cascade_updates: bool | None = None
 
 
@@ -216,6 +220,8 @@ class Plan(LagoonModel):
     created_at: str
     updated_at: str
     deleted_at: str | None = None
+    revision: int = 1
+    """The stored item's revision: every change is conditional on it (lagoon.data.entities.Writes.put_revised)."""
 
     @property
     def yearly_amount_cents(self) -> int:

@@ -10,11 +10,13 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 
-from pydantic import BeforeValidator, ConfigDict, Field
+from pydantic import AfterValidator, BeforeValidator, ConfigDict, Field
 from pydantic_core import PydanticCustomError
 
-from lagoon.domain.plans import Plan
-from lagoon.domain.times import parse_iso
+from lagoon.domain.bounds import StoreKey
+from lagoon.domain.customers import check_external_id
+from lagoon.domain.plans import Plan, UsageThresholds
+from lagoon.domain.times import parse_input_datetime, parse_iso
 from lagoon.engine.periods import SubscriptionTerms
 from lagoon.models import LagoonModel
 
@@ -23,16 +25,13 @@ Status = Literal["pending", "active", "terminated", "canceled"]
 
 
 def _datetime(value: Any) -> Any:
-    """ISO 8601 (a `Z` or an offset; naive means UTC), normalised to UTC."""
+    """ISO 8601 (a `Z` or an offset; naive means UTC), normalised to UTC (`times.parse_input_datetime`)."""
     if value is None or isinstance(value, datetime):
         return value.astimezone(UTC) if isinstance(value, datetime) and value.tzinfo else value
-    if not isinstance(value, str):
-        raise PydanticCustomError("invalid_date", "not an ISO 8601 date-time")
     try:
-        parsed = parse_iso(value)
+        return parse_input_datetime(value)
     except ValueError:
         raise PydanticCustomError("invalid_date", "not an ISO 8601 date-time") from None
-    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
 
 
 IsoDateTime = Annotated[datetime | None, BeforeValidator(_datetime)]
@@ -43,14 +42,15 @@ class SubscriptionInput(LagoonModel):
 
     model_config = ConfigDict(extra="ignore")
 
-    external_customer_id: Annotated[str, Field(min_length=1)]
+    external_customer_id: Annotated[str, AfterValidator(check_external_id)]
     plan_code: Annotated[str, Field(min_length=1)]
-    external_id: Annotated[str, Field(min_length=1)]
+    external_id: StoreKey
     name: str | None = None
     billing_time: BillingTime | None = None
     subscription_at: IsoDateTime = None
     ending_at: IsoDateTime = None
     plan_overrides: dict[str, Any] | None = None
+    usage_thresholds: UsageThresholds = None
 
 
 class SubscriptionUpdateInput(LagoonModel):
@@ -62,6 +62,7 @@ class SubscriptionUpdateInput(LagoonModel):
     ending_at: IsoDateTime = None
     subscription_at: IsoDateTime = None
     plan_overrides: dict[str, Any] | None = None
+    usage_thresholds: UsageThresholds = None
 
 
 class Subscription(LagoonModel):
@@ -97,6 +98,8 @@ class Subscription(LagoonModel):
     created_order: str = ""
     # Keys of the clock timers this subscription has scheduled (lagoon.services.subscriptions.clock).
     timers: list[str] = Field(default_factory=list)
+    revision: int = 1
+    """The stored item's revision: every change is conditional on it (lagoon.data.entities.Writes.put_revised)."""
 
 
 KIND = "subscription"

@@ -9,16 +9,12 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Annotated, Any
 
-from pydantic import BeforeValidator, ConfigDict, Field, field_serializer
+from pydantic import BeforeValidator, ConfigDict, field_serializer
 from pydantic_core import PydanticCustomError
 
-from lagoon.domain.validators import CODE_MAX_LENGTH
+from lagoon.domain.bounds import CatalogCode, NonEmptyText
 from lagoon.engine.properties import parse_decimal
 from lagoon.models import LagoonModel
-
-NonEmptyText = Annotated[str, Field(min_length=1)]
-CatalogCode = Annotated[str, Field(min_length=1, max_length=CODE_MAX_LENGTH)]
-"""A code is a DynamoDB sort key (at most 1,024 bytes): 255 characters fit in any UTF-8 encoding."""
 
 
 def _parse_rate(value: Any) -> Decimal | None:
@@ -74,6 +70,8 @@ class Tax(LagoonModel):
     description: str | None = None
     created_at: str
     updated_at: str
+    revision: int = 1
+    """The stored item's revision: every change is conditional on it (lagoon.data.entities.Writes.put_revised)."""
 
     @field_serializer("rate")
     def _rate_text(self, value: Decimal) -> str:

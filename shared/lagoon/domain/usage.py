@@ -11,11 +11,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import ConfigDict, Field
+from pydantic import AfterValidator, BeforeValidator, ConfigDict
+from pydantic_core import PydanticCustomError
 
 from lagoon.domain.billable_metrics import BillableMetric
+from lagoon.domain.bounds import Cents
+from lagoon.domain.events import numeric_id_as_text, parse_timestamp, scalar_properties
 from lagoon.domain.plans import Charge, ChargeFilter
 from lagoon.models import LagoonModel
 
@@ -77,16 +80,29 @@ class SubscriptionUsage:
     total_amount_cents: int
 
 
+def _estimate_timestamp(value: Any) -> Decimal | None:
+    """Seconds since the epoch as `POST /events` reads them; blank → now. Lago's estimate answers
+    `invalid_format` for anything else (Events::ValidateCreationService)."""
+    if value is None or value == "":
+        return None
+    try:
+        return parse_timestamp(value)
+    except ValueError:
+        raise PydanticCustomError("invalid_format", "timestamp must be seconds since the epoch") from None
+
+
 class EstimateEventInput(LagoonModel):
-    """`event` of `POST /events/estimate_fees`."""
+    """`event` of `POST /events/estimate_fees`, read as `POST /events` reads an event — explicit nulls are
+    absent (lago-python-client sends every unset field as null), properties are scalars — except that no field
+    is required: as Lago, a blank subscription or code is the estimate's 404 (`estimate_fees`)."""
 
     model_config = ConfigDict(extra="ignore")
 
-    code: str
-    external_subscription_id: str
-    transaction_id: str | None = None
-    timestamp: int | float | str | None = None
-    properties: dict[str, Any] = Field(default_factory=dict)
+    code: Annotated[str | None, BeforeValidator(numeric_id_as_text)] = None
+    external_subscription_id: Annotated[str | None, BeforeValidator(numeric_id_as_text)] = None
+    transaction_id: Annotated[str | None, BeforeValidator(numeric_id_as_text)] = None
+    timestamp: Annotated[Decimal | None, BeforeValidator(_estimate_timestamp)] = None
+    properties: Annotated[dict[str, Any] | None, AfterValidator(scalar_properties)] = None
 
 
 class EstimateFeesBody(LagoonModel):
@@ -96,7 +112,7 @@ class EstimateFeesBody(LagoonModel):
 class LifetimeUsageInput(LagoonModel):
     model_config = ConfigDict(extra="ignore")
 
-    external_historical_usage_amount_cents: int = Field(ge=0)
+    external_historical_usage_amount_cents: Cents
 
 
 class LifetimeUsageBody(LagoonModel):

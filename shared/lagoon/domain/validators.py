@@ -3,13 +3,29 @@
 from __future__ import annotations
 
 import re
+import typing
 import uuid
 
 from pydantic_core import PydanticCustomError
+from pydantic_core.core_schema import ErrorType
 
 from lagoon import reference_data
 
+_PYDANTIC_ERROR_TYPES = frozenset(typing.get_args(ErrorType))
 _EMAIL = re.compile(r"^[^@\s,]+@[^@\s,]+\.[^@\s,]+$")
+
+
+def lago_code(error_type: str) -> str:
+    """A pydantic error type as Lago's error code. Custom errors (`PydanticCustomError`) already carry one;
+    a missing field is `value_is_mandatory`, text too long Lago's `value_is_too_long` (its `too_long`), any
+    other builtin error `value_is_invalid`."""
+    if error_type == "missing":
+        return "value_is_mandatory"
+    if error_type == "string_too_long":
+        return "value_is_too_long"
+    if error_type in _PYDANTIC_ERROR_TYPES:
+        return "value_is_invalid"
+    return error_type
 
 
 def check_country(value: str | None) -> str | None:
@@ -25,6 +41,21 @@ def check_currency(value: str | None) -> str | None:
         return None
     if value not in reference_data.currencies():
         raise PydanticCustomError("value_is_invalid", "not a currency Lago accepts (ISO 4217)")
+    return value
+
+
+def check_required_currency(value: str | None) -> str:
+    """A currency a plan or an add-on must have: lago-api validates only its inclusion in the accepted
+    currencies, so a missing one is `value_is_invalid` as a wrong one (`Plan`, `AddOn` validations)."""
+    if value is None:
+        raise PydanticCustomError("value_is_invalid", "not a currency Lago accepts (ISO 4217)")
+    return check_currency(value) or value
+
+
+def check_above_zero(value: int) -> int:
+    """lago-api's `numericality: {greater_than: 0}` (an add-on's amount): `value_is_out_of_range`."""
+    if value <= 0:
+        raise PydanticCustomError("value_is_out_of_range", "must be greater than 0")
     return value
 
 

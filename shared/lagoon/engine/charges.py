@@ -9,7 +9,7 @@ strings.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Any
 
@@ -38,6 +38,8 @@ from lagoon.engine.properties import (
 )
 
 ZERO = Decimal(0)
+_FLAT_AMOUNT_MODELS = frozenset({"graduated", "volume", "graduated_percentage"})
+"""Charge models whose first tier's flat amount is due even at zero units."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +52,8 @@ class ChargeResult:
     unit_amount: Decimal
     events_count: int
     details: dict[str, Any] = field(default_factory=dict)
+    total_aggregated_units: Decimal | None = None
+    """A pay-in-advance event's: the units its fee shows as aggregated (None for a period's charge)."""
 
 
 def _precise_amount(
@@ -74,7 +78,16 @@ def _precise_amount(
     if charge_model == "package" and isinstance(properties, PackageProperties):
         return price_package(properties, units)
     if charge_model == "percentage" and isinstance(properties, PercentageProperties):
-        return price_percentage(properties, units, aggregation.events_count, aggregation.event_values)
+        return price_percentage(
+            properties,
+            units,
+            aggregation.events_count,
+            aggregation.event_values,
+            unit_running_totals=aggregation.unit_running_totals,
+            values_head=aggregation.values_head,
+            kept_clamp=aggregation.clamp,
+            clamped=aggregation.clamped,
+        )
     if charge_model == "graduated_percentage" and isinstance(properties, GraduatedPercentageProperties):
         return price_graduated_percentage(properties, units)
     if charge_model == "dynamic" and isinstance(properties, DynamicProperties):
@@ -137,8 +150,64 @@ def price_in_advance_event(
     `prorated` (recurring sum / unique count): both sides are priced on their `prorated_units`, so the
     event's increment counts for the days left in the period, its own day included, as Lago prorates it
     (`ProratedAggregations::BaseService#compute_pay_in_advance_aggregation`: ceil(days left) / days).
+    The first event of the period also pays the first tier's flat amount (graduated, graduated_percentage).
+    A sum or unique count that went down pays only the units passing the highest level the period reached
+    (`AggregationResult.paid_units`, lago-api's `max_aggregation`): price(units) - price(units - units paid),
+    showing the units paid, or the event's increase when it pays none.
     """
+    if after.paid_units is not None:
+        return _price_past_the_peak(charge_model, properties, before, after, currency, prorated=prorated)
+    return _price_increment(charge_model, properties, before, after, currency, prorated=prorated)
+
+
+def _price_past_the_peak(
+    charge_model: str,
+    properties: ChargeProperties,
+    before: AggregationResult,
+    after: AggregationResult,
+    currency: str,
+    *,
+    prorated: bool,
+) -> ChargeResult:
+    """A pay-in-advance event of a sum or unique count, priced from the highest level the period reached
+    (lago-api `compute_pay_in_advance_aggregation`: only `current_aggregation - max_aggregation` is paid)."""
+    assert after.paid_units is not None
+    change = after.units - before.units
+    peak_before = before.units if before.paid_units is None else before.paid_units
+    paid = max(after.paid_units - peak_before, ZERO)
+    if paid != change:
+        # The side without the event is the level less the units paid: nothing paid, nothing priced but the
+        # event's own count (a percentage's fixed fee); a prorated side loses the paid share of its increase.
+        prorated_after, prorated_before = after.prorated_units, before.prorated_units
+        prorated_units = prorated_after
+        if prorated_after is not None and prorated_before is not None and change > 0:
+            prorated_units = prorated_after - (prorated_after - prorated_before) * paid / change
+        before = replace(before, units=after.units - paid, prorated_units=prorated_units)
+    priced = _price_increment(charge_model, properties, before, after, currency, prorated=prorated)
+    shown = paid if paid > 0 else max(change, ZERO)
+    return replace(
+        priced,
+        units=shown,
+        unit_amount=priced.amount / shown if shown else ZERO,
+        total_aggregated_units=shown,
+    )
+
+
+def _price_increment(
+    charge_model: str,
+    properties: ChargeProperties,
+    before: AggregationResult,
+    after: AggregationResult,
+    currency: str,
+    *,
+    prorated: bool,
+) -> ChargeResult:
+    """price(after) - price(before), never negative."""
     amount_before, _ = _precise_amount(charge_model, properties, before, currency, prorated=prorated)
+    if before.units == 0 and before.paid_units is None and charge_model in _FLAT_AMOUNT_MODELS:
+        # The first tier's flat amount, due at zero units, is paid by the first event: lago-api prices the
+        # side without the event at 0 when it has no units (`exclude_event`, ChargeModels::GraduatedService).
+        amount_before = ZERO
     amount_after, details = _precise_amount(charge_model, properties, after, currency, prorated=prorated)
     amount = max(amount_after - amount_before, ZERO)
     units = after.units - before.units
@@ -149,6 +218,7 @@ def price_in_advance_event(
         unit_amount=amount / units if units else ZERO,
         events_count=after.events_count - before.events_count,
         details=details,
+        total_aggregated_units=after.total_aggregated_units - before.total_aggregated_units,
     )
 
 

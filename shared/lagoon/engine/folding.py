@@ -9,7 +9,7 @@ counted in `ignored_events_count`, so the caller can report them in the `events.
 from __future__ import annotations
 
 import bisect
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from decimal import Decimal
 
 from lagoon.engine.aggregation_state import (
@@ -17,17 +17,16 @@ from lagoon.engine.aggregation_state import (
     ZERO,
     AggregationState,
     epoch_microseconds,
+    in_advance_level,
     local_day,
 )
+from lagoon.engine.kept_values import keep, merge_kept, spec_of, transaction_key
 from lagoon.engine.metric_definitions import UsageEvent, numeric_property
 from lagoon.engine.numbers import EXACT, exact
 
 
 def _keep_event_value(state: AggregationState, event: UsageEvent, value: Decimal) -> None:
-    entry = (epoch_microseconds(event.timestamp), event.transaction_id, value)
-    bisect.insort(state.event_values, entry)
-    if state.keep_event_values > 0 and len(state.event_values) > state.keep_event_values:
-        state.event_values.pop()
+    keep(state, (epoch_microseconds(event.timestamp), transaction_key(event.transaction_id), value))
 
 
 def _add_precise_amount(state: AggregationState, event: UsageEvent) -> None:
@@ -40,7 +39,7 @@ def _add_precise_amount(state: AggregationState, event: UsageEvent) -> None:
 def _fold_count(state: AggregationState, event: UsageEvent) -> None:
     state.events_count += 1
     _add_precise_amount(state, event)
-    if state.keep_event_values:
+    if state.keeps_values:
         _keep_event_value(state, event, Decimal(1))
 
 
@@ -59,7 +58,7 @@ def _fold_sum(state: AggregationState, event: UsageEvent) -> None:
             state.daily_totals[day] = (EXACT.add(added, value), removed)
         else:
             state.daily_totals[day] = (added, EXACT.add(removed, value))
-    if state.keep_event_values:
+    if state.keeps_values:
         _keep_event_value(state, event, value)
 
 
@@ -73,7 +72,7 @@ def _fold_max(state: AggregationState, event: UsageEvent) -> None:
     if maximum is None or value > maximum:
         state.maximum = value
     _add_precise_amount(state, event)
-    if state.keep_event_values:
+    if state.keeps_values:
         _keep_event_value(state, event, value)
 
 
@@ -88,7 +87,7 @@ def _fold_latest(state: AggregationState, event: UsageEvent) -> None:
     if state.latest is None or candidate[:2] > state.latest[:2]:
         state.latest = candidate
     _add_precise_amount(state, event)
-    if state.keep_event_values:
+    if state.keeps_values:
         _keep_event_value(state, event, value)
 
 
@@ -101,7 +100,7 @@ def _fold_weighted_sum(state: AggregationState, event: UsageEvent) -> None:
     state.total = EXACT.add(state.total, value)
     state.weighted_time_sum = EXACT.fma(value, epoch_microseconds(event.timestamp), state.weighted_time_sum)
     _add_precise_amount(state, event)
-    if state.keep_event_values:
+    if state.keeps_values:
         _keep_event_value(state, event, value)
 
 
@@ -118,7 +117,7 @@ def _fold_unique_count(state: AggregationState, event: UsageEvent) -> None:
     if entry not in operations:
         bisect.insort(operations, entry, key=_operation_sort_key)
     _add_precise_amount(state, event)
-    if state.keep_event_values:
+    if state.keeps_values:
         _keep_event_value(state, event, Decimal(1))
 
 
@@ -152,11 +151,18 @@ def fold_events(state: AggregationState, events: Iterable[UsageEvent]) -> Aggreg
     return state
 
 
-def _merge_event_values(
-    a: Sequence[tuple[int, str, Decimal]], b: Sequence[tuple[int, str, Decimal]], limit: int
-) -> list[tuple[int, str, Decimal]]:
-    merged = sorted(set(a) | set(b))
-    return merged[:limit] if limit > 0 else merged
+def _holds_values(state: AggregationState) -> bool:
+    return state.keeps_values and bool(state.event_values or state.values_head or state.clamped_count)
+
+
+def _merge_peak(a: AggregationState, b: AggregationState) -> Decimal | None:
+    """The highest level of two partial states: one's alone when the other has none (an opening state);
+    else the higher of both orders, as the order their events came in is not kept (a bound: an event
+    after it pays no less than what passes it)."""
+    if a.peak is None or b.peak is None:
+        return b.peak if a.peak is None else a.peak
+    level_a, level_b = in_advance_level(a) or ZERO, in_advance_level(b) or ZERO
+    return max(a.peak, b.peak, level_a + b.peak, level_b + a.peak)
 
 
 def _merge_opening(a: Decimal, b: Decimal) -> Decimal:
@@ -189,8 +195,14 @@ def merge(a: AggregationState, b: AggregationState) -> AggregationState:
     for day, (added, removed) in b.daily_totals.items():
         previous_added, previous_removed = daily_totals.get(day, (ZERO, ZERO))
         daily_totals[day] = (previous_added + added, previous_removed + removed)
-    keep = a.keep_event_values if a.keep_event_values == b.keep_event_values else KEEP_EVERY_EVENT_VALUE
-    return AggregationState(
+    # A side that keeps or holds no value (an opening state) takes the other's keep.
+    same_keep = spec_of(a) == spec_of(b) or not (_holds_values(a) and _holds_values(b))
+    keeper = (
+        b if _holds_values(b) and not _holds_values(a) else a if a.keeps_values or not b.keeps_values else b
+    )
+    keep = keeper.keep_event_values if same_keep else KEEP_EVERY_EVENT_VALUE
+    until = keeper.keep_values_until if same_keep else None
+    merged = AggregationState(
         aggregation_type=a.aggregation_type,
         field_name=a.field_name,
         recurring=a.recurring or b.recurring,
@@ -200,11 +212,16 @@ def merge(a: AggregationState, b: AggregationState) -> AggregationState:
         ignored_events_count=a.ignored_events_count + b.ignored_events_count,
         total=a.total + b.total,
         opening_value=_merge_opening(a.opening_value, b.opening_value),
+        opening_events_count=a.opening_events_count + b.opening_events_count,
         maximum=maximum,
         latest=latest,
         weighted_time_sum=a.weighted_time_sum + b.weighted_time_sum,
         unique_values=unique_values,
         daily_totals=daily_totals,
         precise_total_amount_cents=a.precise_total_amount_cents + b.precise_total_amount_cents,
-        event_values=_merge_event_values(a.event_values, b.event_values, keep),
+        keep_values_until=until,
+        peak=_merge_peak(a, b),
+        clamp=keeper.clamp if same_keep else None,
     )
+    merge_kept(a, b, merged)
+    return merged

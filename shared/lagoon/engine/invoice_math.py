@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import ROUND_FLOOR, Decimal
 
-from lagoon.engine.money import round_cents
+from lagoon.engine.money import check_cents, round_cents
 
 ZERO = Decimal(0)
 HUNDRED = Decimal(100)
@@ -249,6 +249,17 @@ def compute_invoice(
     sub_total_including = sub_total_excluding + taxes_amount
     credit_notes = max(min(credit_notes_available_cents, sub_total_including), 0)
     prepaid = max(min(prepaid_credits_available_cents, sub_total_including - credit_notes), 0)
+    # No invoice, fee or usage holds an amount beyond a signed 64-bit integer (Lago's bigint columns).
+    check_cents(
+        *(fee.amount_cents for fee in fees),
+        *(fee.taxes_amount_cents for fee in fee_totals),
+        *(tax.amount_cents for tax in applied_taxes),
+        *(tax.fees_amount_cents for tax in applied_taxes),
+        fees_amount,
+        coupons_amount,
+        taxes_amount,
+        sub_total_including,
+    )
     return InvoiceTotals(
         fees_amount_cents=fees_amount,
         coupons_amount_cents=coupons_amount,

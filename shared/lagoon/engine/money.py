@@ -8,7 +8,12 @@ from __future__ import annotations
 
 from decimal import ROUND_HALF_UP, Decimal
 
+from lagoon import errors
 from lagoon.engine.numbers import EXACT
+
+CENTS_MAX = 2**63 - 1
+CENTS_MIN = -(2**63)
+"""Every amount in cents is a signed 64-bit integer, as Lago's bigint columns hold them."""
 
 # Currencies Lago accepts (lago-docs/24-resources.md "Currencies" and the spec's currency enum), with their ISO 4217 minor-unit
 # exponents. Currencies with 3 decimals (BHD, IQD, JOD, KWD, LYD, OMR, TND) are not in Lago's list; they are
@@ -186,6 +191,12 @@ def to_cents(amount: Decimal, currency: str) -> int:
 def cents_to_amount(cents: int | Decimal, currency: str) -> Decimal:
     """Currency units of an amount in minor units (1235 EUR cents → 12.35; 500 JPY → 500)."""
     return Decimal(cents).scaleb(-currency_exponent(currency), context=EXACT)
+
+
+def check_cents(*amounts: int) -> None:
+    """Raise `errors.AmountOutOfRange` when an amount in cents does not fit a signed 64-bit integer."""
+    if any(not CENTS_MIN <= amount <= CENTS_MAX for amount in amounts):
+        raise errors.AmountOutOfRange()
 
 
 def round_cents(precise_cents: Decimal) -> int:

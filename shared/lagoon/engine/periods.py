@@ -185,6 +185,14 @@ def days_between(from_datetime: datetime, to_datetime: datetime, timezone: str) 
     return (local_date(to_datetime - _TINY, timezone) - local_date(from_datetime, timezone)).days + 1
 
 
+def charges_period_days(terms: SubscriptionTerms, at: datetime) -> int:
+    """Days of the whole charges interval containing `at`: what prorated charges divide by, in a first or a
+    terminated period too (lago-api `charges_duration`: the days of the period, whatever the subscription's
+    own days in it; a month for a yearly plan billing its charges monthly)."""
+    start, end = interval_containing(terms, at, terms.charges_interval)
+    return days_between(start, end, terms.timezone)
+
+
 def prorated_subscription_fee(
     amount_cents: int, period: BillingPeriod, active_from: datetime, active_to: datetime, timezone: str
 ) -> int:

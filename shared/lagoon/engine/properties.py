@@ -18,9 +18,12 @@ Validation error codes follow Lago's charge validators (the public docs do not l
   `per_transaction_max_lower_than_per_transaction_min`;
 - `grouped_by` / `pricing_group_keys` not a list of strings → `invalid_type`.
 
-Range bounds follow the spec (`graduated_ranges.from_value`): "It must be either 0 or the previous range's
-`to_value + 1`"; `to_value` "must be higher than the from_value of the same tier" and "must be null for the
-last tier".
+Range bounds follow lago-api's `Validators::RangeBoundsValidator`, which accepts more than the spec's "0 or
+the previous range's `to_value + 1`": a graduated or graduated percentage tier starts at the previous
+`to_value` (adjacent, decimal bounds allowed) or at `to_value + 1`, the first one at 0 or 1; a volume tier at
+`to_value + 1` or `to_value + 2` (its validator expects `to_value + 1` and then allows one more). `to_value`
+"must be higher than the from_value of the same tier" and "must be null for the last tier". Bounds are
+numbers: integral ones are echoed as integers, others as the JSON number they came as.
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, field_serializer
+from pydantic import BaseModel, ConfigDict, FieldSerializationInfo, field_serializer
 
 from lagoon.engine.numbers import property_number
 
@@ -75,6 +78,20 @@ def _decimal_text(value: Decimal) -> str:
     return format(value, "f")
 
 
+_BOUND_FIELDS = frozenset({"from_value", "to_value"})
+
+
+def bound_number(value: Decimal | None) -> int | float | None:
+    """A range bound as Lago echoes it, a JSON number: 10 for 10 or 10.0, 0.5 for 0.5.
+
+    Exact: `_parse_bound` only keeps bounds a JSON number carries exactly."""
+    if value is None:
+        return None
+    if value == value.to_integral_value():
+        return int(value)
+    return float(value)
+
+
 # A plain BaseModel, not lagoon.models.LagoonModel: with a deferred schema, pydantic 2.13 fails to dump a
 # validated subclass of this base and its "*" field serializer ("'MockValSer' object is not an instance of
 # 'SchemaSerializer'" on model_dump); every function that prices a charge needs these models anyway.
@@ -82,7 +99,9 @@ class _PropertiesModel(BaseModel):
     model_config = ConfigDict(frozen=True, extra="ignore")
 
     @field_serializer("*", when_used="always")
-    def _serialise_decimals(self, value: Any) -> Any:
+    def _serialise_decimals(self, value: Any, info: FieldSerializationInfo) -> Any:
+        if info.field_name in _BOUND_FIELDS:
+            return bound_number(value)
         if isinstance(value, Decimal):
             return _decimal_text(value)
         return value
@@ -113,8 +132,8 @@ class StandardProperties(_GroupKeys):
 class GraduatedRange(_PropertiesModel):
     """One tier of a graduated or volume charge; `to_value` is None for the last, open tier."""
 
-    from_value: int
-    to_value: int | None
+    from_value: Decimal
+    to_value: Decimal | None
     per_unit_amount: Decimal
     flat_amount: Decimal
 
@@ -157,8 +176,8 @@ class PercentageProperties(_GroupKeys):
 class GraduatedPercentageRange(_PropertiesModel):
     """One tier of a graduated_percentage charge: `rate` % of the amount inside it plus `flat_amount`."""
 
-    from_value: int
-    to_value: int | None
+    from_value: Decimal
+    to_value: Decimal | None
     rate: Decimal
     flat_amount: Decimal
 
@@ -218,15 +237,37 @@ def _parse_amount(value: object) -> Decimal | None:
 
 
 def _parse_integer(value: object) -> int | None:
-    """An integer given as a JSON integer, an integral number or an integral string."""
+    """An integer given as a JSON integer, an integral number or an integral string, within the engine's
+    bounded numbers (a 4,000-digit `free_units` or `package_size` was accepted)."""
     if isinstance(value, bool):
         return None
-    if isinstance(value, int):
-        return value
     parsed = parse_decimal(value)
     if parsed is None or parsed != parsed.to_integral_value():
         return None
     return int(parsed)
+
+
+def _parse_bound(value: object) -> Decimal | None:
+    """A range bound: a bounded number that a JSON number carries exactly (lago-api reads bounds as
+    `BigDecimal(value.to_s)` of the JSON number), so the bound priced is the bound echoed."""
+    parsed = parse_decimal(value)
+    if parsed is None:
+        return None
+    if parsed != parsed.to_integral_value() and Decimal(repr(float(parsed))) != parsed:
+        return None
+    return parsed
+
+
+def _bounds_ok(
+    from_value: Decimal | None, to_value: Decimal | None, raw_to: object, expected_from: Decimal, last: bool
+) -> bool:
+    """lago-api `RangeBoundsValidator#valid_bounds?`: `from_value` is the expected one or one above it; the
+    last tier is open, the others end above their start."""
+    if from_value is None or from_value not in (expected_from, expected_from + 1):
+        return False
+    if last:
+        return raw_to is None
+    return to_value is not None and to_value > from_value
 
 
 def _read_group_keys(properties: Mapping[str, Any], errors: _ErrorCollector) -> dict[str, Any]:
@@ -248,8 +289,11 @@ def _read_ranges(
     amount_fields: tuple[str, ...],
     errors: _ErrorCollector,
 ) -> list[dict[str, Any]]:
-    """Tiers with contiguous integer bounds from 0, the last one open (spec: `graduated_ranges`)."""
+    """Tiers with contiguous bounds from 0 (or 1), the last one open, as lago-api's validators accept them
+    (module docstring): a volume tier starts one above the previous `to_value` (`+1` or `+2`), the others at
+    it or one above."""
     short_name = field.removesuffix("_ranges")
+    step = Decimal(1) if field == "volume_ranges" else Decimal(0)
     ranges = properties.get(field)
     if not ranges:
         errors.add(field, f"missing_{field}")
@@ -258,7 +302,7 @@ def _read_ranges(
         errors.add(field, f"invalid_{short_name}_ranges")
         return []
     cleaned: list[dict[str, Any]] = []
-    expected_from = 0
+    expected_from = Decimal(0)
     last_index = len(ranges) - 1
     for index, tier in enumerate(ranges):
         row: dict[str, Any] = {}
@@ -272,20 +316,17 @@ def _read_ranges(
                 if amount is None:
                     errors.add(amount_field, "invalid_amount")
             row[amount_field] = amount
-        from_value = _parse_integer(tier.get("from_value"))
+        from_value = _parse_bound(tier.get("from_value"))
         raw_to = tier.get("to_value")
-        to_value = None if raw_to is None else _parse_integer(raw_to)
-        bounds_ok = from_value is not None and from_value == expected_from
-        if index == last_index:
-            bounds_ok = bounds_ok and raw_to is None
-        else:
-            bounds_ok = (
-                bounds_ok and to_value is not None and from_value is not None and to_value > from_value
-            )
-        if not bounds_ok:
+        to_value = None if raw_to is None else _parse_bound(raw_to)
+        if not _bounds_ok(from_value, to_value, raw_to, expected_from, index == last_index):
             errors.add(field, f"invalid_{short_name}_ranges")
-            # Keep checking the following tiers against what this one claimed, so each error is reported once.
-        expected_from = (to_value if to_value is not None else expected_from) + 1
+        # The next tier is checked against what this one claimed (lago-api: `to_value || 0`), so each error
+        # is reported once; an unreadable bound keeps the previous expectation.
+        if raw_to is None:
+            expected_from = step
+        elif to_value is not None:
+            expected_from = to_value + step
         row["from_value"] = from_value
         row["to_value"] = to_value
         cleaned.append(row)

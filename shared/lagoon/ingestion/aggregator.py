@@ -21,71 +21,59 @@ Exactly once, under redelivery and a crash at any point:
   subscription, whose records share a partition key, hence one shard, processed in order by one invocation
   at a time (also with a ParallelizationFactor > 1, which keeps per-key order). The aggregator fails whole
   batches only (a DynamoDB error raises), so a batch's records are never applied out of order.
+- *Waiting events.* Events no started subscription covers yet (none exists, or a pending one will) are listed
+  for a replay (lagoon.ingestion.resolution); a replay claims each once, and after its writes the batch reads
+  the subscriptions of its waiting events again, replaying those a change moved meanwhile.
 """
 
 from __future__ import annotations
 
 import json
-from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 
+from lagoon.data import event_stream
 from lagoon.data.aggregates import (
     AggregateKey,
     BatchAggregates,
     StoredAggregate,
     aggregate_write,
     draft_refresh_writes,
+    fits_in_an_item,
     read_batch_aggregates,
 )
-from lagoon.data.usage_items import (
-    error_list_write,
-    event_day_write,
-    event_page_write,
-    event_write,
-    orphan_list_write,
-    read_event_marks,
-)
-from lagoon.data.usage_keys import day_key, hour_key, period_key, period_moment, shard_number, stream_position
+from lagoon.data.usage_items import read_event_marks
+from lagoon.data.usage_keys import period_key, period_moment, shard_number, stream_position
 from lagoon.data.usage_store import UsageStore, Write
-from lagoon.domain.events import IncomingEvent, StreamRecord, microseconds_to_datetime
+from lagoon.domain.events import STATUS_UNKNOWN_SUBSCRIPTION, WAITING_STATUSES, IncomingEvent, StreamRecord
 from lagoon.engine.aggregation_state import AggregationState, new_state
 from lagoon.engine.charge_filters import group_key, invalid_filter_keys
 from lagoon.engine.folding import fold
 from lagoon.engine.metric_definitions import UsageEvent, aggregation_property_error
-from lagoon.engine.period_units import AggregationResult, finalize
-from lagoon.engine.periods import billing_period_containing
-from lagoon.ingestion.directory import ChargeView, Directory, SubscriptionView
+from lagoon.engine.period_units import fold_in_advance
+from lagoon.engine.periods import billing_period_containing, charges_period_days
+from lagoon.ingestion.directory import ChargeView, Directory
+from lagoon.ingestion.in_advance import CarriedOpenings, InAdvanceFold, InAdvanceHook
+from lagoon.ingestion.occurrences import (
+    AGGREGATE_TOO_LARGE,
+    INVALID_CODE,
+    INVALID_FILTER_VALUES,
+    MISSING_AGGREGATION_PROPERTY,
+    UNKNOWN_SUBSCRIPTION,
+    Occurrence,
+    error_items,
+    event_items,
+    page_items,
+    waiting_items,
+)
+from lagoon.ingestion.resolution import STATUS_COUNTED, moved_events, resolve
+from lagoon.observability import logger
 
-STATUS_COUNTED = "counted"
-STATUS_UNKNOWN_SUBSCRIPTION = "unknown_subscription"
-STATUS_OUTSIDE = "outside_subscription"
 STATUS_INVALID_CODE = "invalid_code"
 STATUS_NOT_CHARGED = "not_charged"
 STATUS_CLOSED = "period_closed"
-
-# events.errors categories (EventsErrorsObject), plus Lagoon's two (docs/ingestion.md).
-INVALID_CODE = "invalid_code"
-MISSING_AGGREGATION_PROPERTY = "missing_aggregation_property"
-INVALID_FILTER_VALUES = "invalid_filter_values"
-UNKNOWN_SUBSCRIPTION = "unknown_subscription"
-INVALID_EVENT = "invalid_event"
-
-
-@dataclass(slots=True)
-class _Occurrence:
-    record: StreamRecord
-    index: int
-    event: IncomingEvent
-    shard: str
-    seq: int
-    source: str
-    store_item: bool = False
-    status: str = STATUS_COUNTED
-    subscription: SubscriptionView | None = None
-    errors: list[str] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -94,7 +82,8 @@ class _Target:
     charge: ChargeView
     timezone: str
     period_to: str
-    occurrences: list[_Occurrence] = field(default_factory=list)
+    period_days: int  # of the whole charges interval: prorated pay-in-advance fees divide by them
+    occurrences: list[Occurrence] = field(default_factory=list)
 
 
 @dataclass
@@ -112,27 +101,6 @@ class BatchReport:
     folded: int = 0
     aggregates_written: int = 0
     items_written: int = 0
-
-
-# -- Extension point: pay-in-advance charges (lagoon.services.invoicing.in_advance_fees) --------------------------
-@dataclass(frozen=True, slots=True)
-class InAdvanceFold:
-    """One event folded into an aggregate of a pay-in-advance charge: the units before and after it."""
-
-    organization_id: str
-    subscription: SubscriptionView
-    key: AggregateKey
-    event: IncomingEvent
-    period_from: datetime
-    period_to: datetime
-    before: AggregationResult
-    after: AggregationResult
-
-
-InAdvanceHook = Callable[[Sequence[InAdvanceFold]], None]
-"""Called with a batch's pay-in-advance folds *before* the batch's aggregates are written. Exactly once rests
-on that order: a replay folds again only what no aggregate recorded, from the same state, so the hook must
-write under keys derived from the fold (subscription, charge, filter, group, transaction_id), idempotently."""
 
 
 class Aggregator:
@@ -161,13 +129,13 @@ class Aggregator:
         self._resolve(candidates)
         targets = self._targets(candidates)
         aggregates = self._read_aggregates(targets)
+        aggregate_items = self._fold(targets, aggregates, report)  # first: it may report events
         items: list[Write] = []
-        items.extend(self._event_items(candidates))
-        items.extend(self._page_items(candidates))
-        items.extend(self._error_items(records, candidates))
-        items.extend(self._orphan_items(candidates))
+        items.extend(event_items(candidates))
+        items.extend(page_items(candidates))
+        items.extend(error_items(records, candidates))
+        items.extend(waiting_items(candidates))
         items.extend(self._refresh_items(targets))
-        aggregate_items = self._fold(targets, aggregates, report)
         items.extend(aggregate_items)
         report.aggregates_written = len(aggregate_items)
         report.items_written = len(items)
@@ -180,25 +148,24 @@ class Aggregator:
             for hook in self.in_advance_hooks:
                 hook(self._in_advance)
         self.store.batch_write(items)
+        self._replay_moved(candidates)
         return report
 
     # -- 1. dedupe -------------------------------------------------------------------------------
-    def _occurrences(self, records: Sequence[StreamRecord], report: BatchReport) -> list[_Occurrence]:
-        found: list[_Occurrence] = []
+    def _occurrences(self, records: Sequence[StreamRecord], report: BatchReport) -> list[Occurrence]:
+        found: list[Occurrence] = []
         for record in records:
             shard = shard_number(record.shard_id)
             seq = int(record.sequence_number)
             report.rejected += len(record.rejected)
             for index, event in enumerate(record.events):
-                found.append(
-                    _Occurrence(record, index, event, shard, seq, stream_position(shard, seq, index))
-                )
+                found.append(Occurrence(record, index, event, shard, seq, stream_position(shard, seq, index)))
         report.events = len(found)
         return found
 
-    def _dedupe(self, occurrences: list[_Occurrence], report: BatchReport) -> list[_Occurrence]:
+    def _dedupe(self, occurrences: list[Occurrence], report: BatchReport) -> list[Occurrence]:
         """The occurrences to process: new events, and ours from an interrupted attempt (not duplicates)."""
-        first: dict[tuple[str, str, str], _Occurrence] = {}
+        first: dict[tuple[str, str, str], Occurrence] = {}
         for occurrence in occurrences:
             key = (
                 occurrence.record.organization_id,
@@ -210,7 +177,7 @@ class Aggregator:
             else:
                 first[key] = occurrence
         marks = read_event_marks(first, self.store)
-        candidates: list[_Occurrence] = []
+        candidates: list[Occurrence] = []
         for key, occurrence in first.items():
             mark = marks.get(key)
             if mark is None:
@@ -218,8 +185,11 @@ class Aggregator:
                 report.new_events += 1
             elif mark.source == occurrence.source:
                 report.redelivered += 1
-            elif occurrence.record.replay and mark.status == STATUS_UNKNOWN_SUBSCRIPTION:
-                occurrence.store_item = True  # a stored orphan, now claimed by its subscription
+                # Resolved again: if its subscription came meanwhile, its item must stop waiting for it, or a
+                # replay would claim the event a second time.
+                occurrence.store_item = mark.status in WAITING_STATUSES
+            elif occurrence.record.replay and mark.status in WAITING_STATUSES:
+                occurrence.store_item = True  # a waiting event, now claimed by its subscription
             else:
                 report.duplicates += 1
                 continue
@@ -227,7 +197,7 @@ class Aggregator:
         return candidates
 
     # -- 2. resolve ------------------------------------------------------------------------------
-    def _resolve(self, candidates: list[_Occurrence]) -> None:
+    def _resolve(self, candidates: list[Occurrence]) -> None:
         pairs = {(o.record.organization_id, o.record.external_subscription_id) for o in candidates}
         codes_by_org: dict[str, set[str]] = {}
         for occurrence in candidates:
@@ -242,23 +212,18 @@ class Aggregator:
             if occurrence.event.code not in metric_codes:
                 occurrence.errors.append(INVALID_CODE)
             views = subscriptions.get((org, occurrence.record.external_subscription_id))
-            if views is None:
-                occurrence.status = STATUS_UNKNOWN_SUBSCRIPTION
-                occurrence.errors.append(UNKNOWN_SUBSCRIPTION)
-                continue
-            moment = occurrence.event.timestamp
-            chosen = next((v for v in views if v.covers_exactly(moment)), None) or next(
-                (v for v in views if v.covers_day(moment)), None
-            )
+            status, chosen = resolve(views, occurrence.event.timestamp)
             if chosen is None:
-                occurrence.status = STATUS_OUTSIDE
+                occurrence.status = status
+                if status == STATUS_UNKNOWN_SUBSCRIPTION:
+                    occurrence.errors.append(UNKNOWN_SUBSCRIPTION)
                 continue
             occurrence.subscription = chosen
             if INVALID_CODE in occurrence.errors:
                 occurrence.status = STATUS_INVALID_CODE
 
     # -- 3. targets and current aggregates ------------------------------------------------------------
-    def _targets(self, candidates: list[_Occurrence]) -> dict[AggregateKey, _Target]:
+    def _targets(self, candidates: list[Occurrence]) -> dict[AggregateKey, _Target]:
         targets: dict[AggregateKey, _Target] = {}
         for occurrence in candidates:
             view = occurrence.subscription
@@ -294,7 +259,8 @@ class Aggregator:
                     )
                     target = targets.get(key)
                     if target is None:
-                        target = targets[key] = _Target(key, charge, view.timezone, period_to)
+                        days = charges_period_days(view.terms, period.charges_from_datetime)
+                        target = targets[key] = _Target(key, charge, view.timezone, period_to, days)
                     target.occurrences.append(occurrence)
         return targets
 
@@ -326,52 +292,77 @@ class Aggregator:
     ) -> list[Write]:
         now = datetime.now(UTC)
         items: list[Write] = []
-        for key, target in targets.items():
+        hooked = bool(self.in_advance_hooks)
+        chosen = [(k, t.charge, t.occurrences[0].subscription) for k, t in targets.items() if t.occurrences]
+        carried = CarriedOpenings(self.store, self.directory, chosen if hooked else ())
+        for key, target in sorted(targets.items(), key=lambda entry: entry[0].period_from):
             aggregate = current.aggregate(key) or StoredAggregate(
                 new_state(
                     target.charge.metric,
                     timezone=target.timezone,
-                    keep_event_values=target.charge.keep_event_values,
+                    keep=target.charge.keep(key.filter_id),
                 ),
                 {},
             )
             state, watermarks = aggregate.state, aggregate.watermarks
             folded = 0
-            in_advance = target.charge.pay_in_advance and bool(self.in_advance_hooks)
+            in_advance = target.charge.pay_in_advance and hooked
+            priced = carried.priced_state(key, state) if in_advance else state
             for occurrence in target.occurrences:
                 applied = watermarks.get(occurrence.shard)
                 if applied is not None and occurrence.seq <= applied:
                     continue  # folded by an earlier attempt of this batch
                 if in_advance:
-                    self._fold_in_advance(target, state, occurrence)
+                    self._fold_in_advance(target, state, priced, occurrence)
                 else:
                     fold(state, _usage_event(occurrence.event))
                 folded += 1
             if not folded:
                 continue
-            report.folded += folded
             for occurrence in target.occurrences:
                 applied = watermarks.get(occurrence.shard)
                 if applied is None or occurrence.seq > applied:
                     watermarks[occurrence.shard] = occurrence.seq
-            items.append(
-                aggregate_write(
-                    key,
-                    aggregate,
-                    billable_metric_id=target.charge.billable_metric_id,
-                    period_to=target.period_to,
-                    updated_at=now,
-                )
+            metric_id, period_to = target.charge.billable_metric_id, target.period_to
+            item = aggregate_write(
+                key, aggregate, billable_metric_id=metric_id, period_to=period_to, updated_at=now
             )
+            if not fits_in_an_item(item):
+                self._refuse_too_large(key, target)
+                continue
+            carried.folded(key, state)
+            report.folded += folded
+            items.append(item)
         return items
 
-    def _fold_in_advance(self, target: _Target, state: AggregationState, occurrence: _Occurrence) -> None:
+    def _refuse_too_large(self, key: AggregateKey, target: _Target) -> None:
+        """An aggregate these events would grow past DynamoDB's item size (a unique count of very many
+        distinct values): DynamoDB would refuse it at every attempt and stall the shard. Its stored state
+        stays as it is, the events are reported (`aggregate_too_large`) and not billed there, nor in advance;
+        a replay refuses them again, so nothing is counted twice."""
+        self._in_advance = [fold for fold in self._in_advance if fold.key != key]
+        for occurrence in target.occurrences:
+            if AGGREGATE_TOO_LARGE not in occurrence.errors:
+                occurrence.errors.append(AGGREGATE_TOO_LARGE)
+        logger.error(
+            "aggregate too large: events not counted",
+            extra={"aggregate": f"{key.pk}/{key.sk}", "events": len(target.occurrences)},
+        )
+
+    def _fold_in_advance(
+        self, target: _Target, state: AggregationState, priced: AggregationState, occurrence: Occurrence
+    ) -> None:
+        """Fold into `state` (and `priced`, what the bucket carries opened with it) and price on `priced`."""
         period_from = period_moment(target.key.period_from)
         period_to = period_moment(target.period_to)
-        metric = target.charge.metric
-        before = finalize(state, period_from, period_to, metric=metric)
-        fold(state, _usage_event(occurrence.event))
-        after = finalize(state, period_from, period_to, metric=metric)
+        metric, days = target.charge.metric, target.period_days
+        event = _usage_event(occurrence.event)
+        before, after = fold_in_advance(
+            priced, event, period_from, period_to, metric=metric, period_days=days
+        )
+        if priced is not state:
+            fold(state, event)
+            state.peak = priced.peak  # the highest level, as measured with what the bucket carries
         assert occurrence.subscription is not None
         self._in_advance.append(
             InAdvanceFold(
@@ -398,77 +389,24 @@ class Aggregator:
             flags.append((key.organization_id, invoice_id, datetime.now(UTC), target.occurrences[0].source))
         return draft_refresh_writes(flags)
 
-    def _event_items(self, candidates: list[_Occurrence]) -> list[Write]:
-        return [
-            event_write(
-                occurrence.record.organization_id,
-                occurrence.record.external_subscription_id,
-                occurrence.event,
-                received_ms=occurrence.record.arrived_ms,
-                source=occurrence.source,
-                status=occurrence.status,
-                lago_ids=None
-                if occurrence.subscription is None
-                else (occurrence.subscription.lago_id, occurrence.subscription.lago_customer_id),
-            )
-            for occurrence in candidates
-            if occurrence.store_item
-        ]
-
-    def _page_items(self, candidates: list[_Occurrence]) -> list[Write]:
-        """One page of event keys per (organization, subscription, UTC day) of this batch, and the days."""
-        pages: dict[tuple[str, str, str], list[_Occurrence]] = defaultdict(list)
-        for occurrence in candidates:
-            day = day_key(microseconds_to_datetime(occurrence.event.timestamp_us))
-            pages[
-                (occurrence.record.organization_id, occurrence.record.external_subscription_id, day)
-            ].append(occurrence)
-        items: list[Write] = []
-        days: set[tuple[str, str]] = set()
-        for (org, sub, day), occurrences in pages.items():
-            days.add((org, day))
-            entries = [(o.event.timestamp_us, o.event.code, o.event.transaction_id) for o in occurrences]
-            items.append(event_page_write(org, sub, day, occurrences[0].source, entries))
-        for org, day in days:
-            items.append(event_day_write(org, day))
-        return items
-
-    def _error_items(self, records: Sequence[StreamRecord], candidates: list[_Occurrence]) -> list[Write]:
-        """Invalid events by category, per (organization, subscription), filed under the hour the first
-        record of the batch arrived (so a redelivery files them under the same key)."""
-        grouped: dict[tuple[str, str], dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
-        first_source: dict[tuple[str, str], str] = {}
-        for occurrence in candidates:
-            pair = (occurrence.record.organization_id, occurrence.record.external_subscription_id)
-            for category in occurrence.errors:
-                grouped[pair][category].append(occurrence.event.transaction_id)
-                first_source.setdefault(pair, occurrence.source)
-        for record in records:
-            pair = (record.organization_id, record.external_subscription_id)
-            for transaction_id, _reason in record.rejected:
-                grouped[pair][INVALID_EVENT].append(transaction_id)
-                first_source.setdefault(
-                    pair, stream_position(shard_number(record.shard_id), record.sequence_number, "r")
-                )
-        if not grouped:
-            return []
-        hour = hour_key(microseconds_to_datetime(records[0].arrived_ms * 1000))
-        return [
-            error_list_write(hour, org, sub, first_source[(org, sub)], categories)
-            for (org, sub), categories in grouped.items()
-        ]
-
-    def _orphan_items(self, candidates: list[_Occurrence]) -> list[Write]:
-        orphans: dict[tuple[str, str], list[_Occurrence]] = defaultdict(list)
-        for occurrence in candidates:
-            if occurrence.status == STATUS_UNKNOWN_SUBSCRIPTION:
-                orphans[
-                    (occurrence.record.organization_id, occurrence.record.external_subscription_id)
-                ].append(occurrence)
-        return [
-            orphan_list_write(org, sub, occurrences[0].source, [o.event.transaction_id for o in occurrences])
-            for (org, sub), occurrences in orphans.items()
-        ]
+    def _replay_moved(self, candidates: list[Occurrence]) -> None:
+        """After the batch's writes, the subscriptions of its waiting events are read again: an event a
+        lifecycle change moved meanwhile (its replay may have read the waiting list before this batch wrote
+        it) is replayed now (lagoon.ingestion.resolution)."""
+        waiting = [o for o in candidates if o.status in WAITING_STATUSES]
+        if not waiting:
+            return
+        pairs = {(o.record.organization_id, o.record.external_subscription_id) for o in waiting}
+        fresh = self.directory.subscriptions(pairs)
+        records = moved_events(
+            (
+                (o.record.organization_id, o.record.external_subscription_id, o.event, o.status)
+                for o in waiting
+            ),
+            fresh,
+        )
+        if records:
+            event_stream.put_records(records)
 
 
 def _usage_event(event: IncomingEvent) -> UsageEvent:

@@ -26,10 +26,13 @@ from lagoon.domain import subscriptions as subscription_kinds
 from lagoon.domain.billable_metrics import BillableMetric
 from lagoon.domain.plans import ALL_FILTER_VALUES, Charge, ChargeFilter, Plan
 from lagoon.domain.times import parse_iso
-from lagoon.engine.aggregation_state import KEEP_EVERY_EVENT_VALUE
+from lagoon.engine.carry import ChargeBuckets, filter_signature
 from lagoon.engine.charge_filters import filter_value
+from lagoon.engine.charge_models import percentage_keep
+from lagoon.engine.kept_values import KEEP_EVERY_EVENT_VALUE, KeepSpec
 from lagoon.engine.metric_definitions import MetricDefinition, MetricFilter
 from lagoon.engine.periods import SubscriptionTerms, local_date, local_midnight
+from lagoon.engine.properties import ChargePropertiesError, PercentageProperties
 
 CATALOG_TTL_SECONDS = 30.0
 
@@ -43,9 +46,14 @@ class ChargeView:
     metric: MetricDefinition
     filters: tuple[ChargeFilter, ...]
     group_keys: tuple[str, ...]
-    keep_event_values: int
+    keeps: Mapping[str, KeepSpec]
+    """What the states of each price (filter lago_id, `DEFAULT_FILTER`) keep of their values."""
     pay_in_advance: bool = False
     """Its events are priced as they are folded (lagoon.ingestion.aggregator.InAdvanceFold)."""
+
+    def keep(self, filter_id: str) -> KeepSpec:
+        """What a new state of the price `filter_id` keeps (`aggregation_state.new_state(keep=...)`)."""
+        return self.keeps.get(filter_id) or KeepSpec()
 
     def filter_ids(self, properties: Mapping[str, Any]) -> tuple[str, ...]:
         """The filters an event is aggregated under (the most specific matches), or the default bucket.
@@ -62,6 +70,14 @@ class ChargeView:
             f.lago_id
             for f in matched
             if not any(keys[f.lago_id] < keys[o.lago_id] for o in matched if o.lago_id != f.lago_id)
+        )
+
+    @property
+    def buckets(self) -> ChargeBuckets:
+        """How it splits its metric's events (what hands a replaced plan's carried units over to it)."""
+        filters = tuple((f.lago_id, filter_signature(f.values)) for f in self.filters)
+        return ChargeBuckets(
+            self.charge_id, self.billable_metric_id, (*filters, (DEFAULT_FILTER, None)), self.group_keys
         )
 
 
@@ -84,10 +100,15 @@ class PlanView:
     bill_charges_monthly: bool
     charges_by_code: Mapping[str, tuple[ChargeView, ...]]
 
+    def recurring_buckets(self) -> list[ChargeBuckets]:
+        """The buckets' shapes of its charges on recurring metrics: what a plan change hands over."""
+        return [c.buckets for views in self.charges_by_code.values() for c in views if c.metric.recurring]
+
 
 @dataclass(frozen=True, slots=True)
 class SubscriptionView:
-    """One subscription of an external_id, with the terms that decide its billing periods."""
+    """One subscription of an external_id, with the terms that decide its billing periods (None while pending:
+    a pending subscription only says from when events wait for it, `subscription_at`)."""
 
     lago_id: str
     lago_customer_id: str
@@ -98,6 +119,17 @@ class SubscriptionView:
     timezone: str
     plan: PlanView
     terms: SubscriptionTerms | None
+    subscription_at: datetime | None = None
+    previous_id: str | None = None
+    """The subscription it replaced after a plan change, whose recurring units it goes on with."""
+
+    @property
+    def pending(self) -> bool:
+        return self.status == "pending"
+
+    def claims_while_pending(self, moment: datetime) -> bool:
+        """Whether an event at `moment` waits for this pending subscription rather than counting on another."""
+        return self.pending and self.subscription_at is not None and moment >= self.subscription_at
 
     def covers_exactly(self, moment: datetime) -> bool:
         """Whether `moment` is in [started_at, terminated_at)."""
@@ -126,14 +158,26 @@ def metric_definition(metric: BillableMetric) -> MetricDefinition:
     )
 
 
-def _keep_event_values(charge: Charge) -> int:
-    """Percentage charges read per-event values: the first N events are free, or each transaction is capped."""
+def _kept_values(charge: Charge, metric: BillableMetric) -> dict[str, KeepSpec]:
+    """What the states of each price of a charge keep: a percentage price reads per-event values — the first
+    N events are free, the earliest ones until a free amount is passed, and each transaction may be clamped
+    (`charge_models.percentage_keep`) — each filter by its own properties. Other models keep none."""
     if charge.charge_model != "percentage":
-        return 0
-    properties = charge.properties
-    if properties.get("per_transaction_min_amount") or properties.get("per_transaction_max_amount"):
-        return KEEP_EVERY_EVENT_VALUE
-    return int(properties.get("free_units_per_events") or 0)
+        return {}
+    counted = metric.aggregation_type in ("count_agg", "unique_count_agg")
+    keeps: dict[str, KeepSpec] = {}
+    for charge_filter in (None, *charge.filters):
+        filter_id = DEFAULT_FILTER if charge_filter is None else charge_filter.lago_id
+        try:
+            properties = charge.pricing(charge_filter)
+        except ChargePropertiesError:
+            # Stored properties are validated; should one no longer be, folding must not stop: keep the
+            # earliest values (bounded), and pricing falls back to the totals.
+            keeps[filter_id] = KeepSpec(KEEP_EVERY_EVENT_VALUE)
+            continue
+        assert isinstance(properties, PercentageProperties)
+        keeps[filter_id] = percentage_keep(properties, counted_units=counted)
+    return keeps
 
 
 def _group_keys(charge: Charge) -> tuple[str, ...]:
@@ -148,6 +192,7 @@ def plan_view(plan: Plan, metrics_by_id: Mapping[str, BillableMetric]) -> PlanVi
         metric = metrics_by_id.get(charge.billable_metric_id)
         if metric is None:
             continue
+        kept = _kept_values(charge, metric)
         charges.setdefault(metric.code, []).append(
             ChargeView(
                 charge_id=charge.lago_id,
@@ -155,7 +200,7 @@ def plan_view(plan: Plan, metrics_by_id: Mapping[str, BillableMetric]) -> PlanVi
                 metric=metric_definition(metric),
                 filters=tuple(charge.filters),
                 group_keys=_group_keys(charge),
-                keep_event_values=_keep_event_values(charge),
+                keeps=kept,
                 pay_in_advance=charge.pay_in_advance,
             )
         )
@@ -277,11 +322,31 @@ class Directory:
                 found[(org, plan_id)] = view
         return found
 
+    def predecessors(self, organization_id: str, previous_id: str | None) -> list[tuple[str, PlanView]]:
+        """The subscriptions one replaced after plan changes, from `previous_id` (the one it replaced) back:
+        (lago_id, plan), oldest first. The walk stops at a plan without charges on recurring metrics: it hands
+        no units over. One BatchGetItem per plan change (plans cached as for the batches)."""
+        found: list[tuple[str, PlanView]] = []
+        while previous_id and all(previous_id != lago_id for lago_id, _ in found):
+            key = (organization_id, subscription_kinds.KIND, previous_id)
+            document = self._store.get_documents([key]).get(key)
+            if document is None:
+                break
+            plan = self._plans([(organization_id, document["plan_id"])]).get(
+                (organization_id, document["plan_id"])
+            )
+            if plan is None or not plan.recurring_buckets():
+                break
+            found.append((previous_id, plan))
+            previous_id = document.get("previous_subscription_id")
+        found.reverse()
+        return found
+
     def subscriptions(
         self, pairs: Iterable[tuple[str, str]]
     ) -> dict[tuple[str, str], list[SubscriptionView]]:
-        """Started subscriptions of each (organization, external_id), oldest first; pairs without any
-        subscription (not even a pending one) are absent."""
+        """The started and pending subscriptions of each (organization, external_id), oldest first; pairs
+        without any subscription (not even a pending one) are absent."""
         pairs = list(dict.fromkeys(pairs))
         organizations = list(dict.fromkeys(org for org, _ in pairs))
         aliases = self._store.get_documents(
@@ -309,7 +374,7 @@ class Directory:
             views: list[SubscriptionView] = []
             for entry in found_alias.get("subscriptions", [])[-3:]:
                 document = subscriptions.get((org, entry["lago_id"]))
-                if document is None or document.get("status") not in ("active", "terminated"):
+                if document is None or document.get("status") not in ("active", "terminated", "pending"):
                     continue
                 plan = plans.get((org, document["plan_id"]))
                 if plan is None:
@@ -327,6 +392,8 @@ class Directory:
                         timezone=timezone,
                         plan=plan,
                         terms=subscription_terms(document, plan, timezone),
+                        subscription_at=parse_iso(document.get("subscription_at")),
+                        previous_id=document.get("previous_subscription_id"),
                     )
                 )
             result[(org, ext)] = views

@@ -88,6 +88,11 @@ class Gateway:
         self.authorizer = template.authorizer()
         self._auth_cache: dict[str, tuple[float, dict[str, Any] | None]] = {}
         self._auth_lock = threading.Lock()
+        # One API invocation at a time, as one Lambda container serves one request at a time: Powertools'
+        # resolvers keep the current request in class attributes (`BaseRouter.current_event`, shared by every
+        # router of every function in this process), so two requests served at once could read each other's
+        # event, organization included. The pollers and the scheduler call functions without a resolver.
+        self._invoke_lock = threading.Lock()
 
     def match(self, method: str, path: str) -> tuple[Route, dict[str, str]] | None:
         """The first route in API Gateway's precedence (`Template.routes`) whose path and method both match."""
@@ -225,7 +230,8 @@ class Gateway:
                 return self._gateway_error("UNAUTHORIZED", 401)
             event["requestContext"]["authorizer"] = context
         try:
-            result = self.functions.invoke(route.function, event)
+            with self._invoke_lock:
+                result = self.functions.invoke(route.function, event)
         except Exception:
             return self._gateway_error("DEFAULT_5XX", 502)
         return self._proxy_response(result)

@@ -23,6 +23,21 @@ from lagoon.local.scheduler import Invocation, parse_time
 
 log = logging.getLogger("lagoon-local.server")
 
+MAX_BODY_BYTES = 10 * 1024 * 1024
+"""API Gateway's payload limit: a larger body is a 413 before it is read."""
+_MAX_CHUNK_LINE = 1024
+_MAX_TRAILER_LINES = 100
+
+
+class MalformedRequest(Exception):
+    """A request whose body cannot be framed (bad Content-Length or chunking): answered, then the connection
+    is closed, since where the next request starts is unknown."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
 
 @dataclass
 class Controls:
@@ -119,30 +134,68 @@ class LocalRequestHandler(BaseHTTPRequestHandler):
     sys_version = ""
     server: LocalServer
 
+    timeout = 60  # seconds a client may stay silent mid-request or idle between requests (then: closed)
+
     def _body(self) -> bytes:
-        if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
-            chunks: list[bytes] = []
-            while True:
-                size = int(self.rfile.readline().split(b";", 1)[0].strip() or b"0", 16)
-                if size == 0:
-                    while self.rfile.readline() not in (b"\r\n", b"\n", b""):
-                        pass
-                    return b"".join(chunks)
-                chunks.append(self.rfile.read(size))
-                self.rfile.readline()
-        length = int(self.headers.get("Content-Length") or 0)
-        return self.rfile.read(length) if length else b""
+        """The body as HTTP/1.1 frames it: `Transfer-Encoding: chunked`, else `Content-Length` (ASCII digits,
+        one value), at most `MAX_BODY_BYTES`. Anything else is a `MalformedRequest` (never a 500, and a
+        `Content-Length: -1` never waits for the end of the connection)."""
+        transfer = (self.headers.get("Transfer-Encoding") or "").strip().lower()
+        lengths = set(self.headers.get_all("Content-Length") or [])
+        if transfer:
+            if transfer != "chunked":
+                raise MalformedRequest(400, f"unsupported Transfer-Encoding: {transfer}")
+            if lengths:
+                raise MalformedRequest(400, "both Transfer-Encoding and Content-Length")
+            return self._chunked_body()
+        if not lengths:
+            return b""
+        (text,) = lengths if len(lengths) == 1 else (None,)
+        if text is None or not (text := text.strip()).isascii() or not text.isdigit():
+            raise MalformedRequest(400, "invalid Content-Length")
+        length = int(text)
+        if length > MAX_BODY_BYTES:
+            raise MalformedRequest(413, f"the request body is larger than {MAX_BODY_BYTES} bytes")
+        return self._read_exactly(length)
+
+    def _read_exactly(self, size: int) -> bytes:
+        data = self.rfile.read(size) if size else b""
+        if len(data) < size:
+            raise MalformedRequest(400, "the body is shorter than announced")
+        return data
+
+    def _chunked_body(self) -> bytes:
+        chunks: list[bytes] = []
+        total = 0
+        while True:
+            line = self.rfile.readline(_MAX_CHUNK_LINE + 1)
+            size_text = line.split(b";", 1)[0].strip()
+            if not line.endswith(b"\n") or not size_text or len(size_text) > 16:
+                raise MalformedRequest(400, "invalid chunk size")
+            try:
+                size = int(size_text, 16)
+            except ValueError:
+                raise MalformedRequest(400, "invalid chunk size") from None
+            if size_text.startswith((b"-", b"+", b"0x", b"0X")) or size < 0:
+                raise MalformedRequest(400, "invalid chunk size")
+            if size == 0:
+                for _ in range(_MAX_TRAILER_LINES):
+                    if self.rfile.readline(_MAX_CHUNK_LINE + 1) in (b"\r\n", b"\n", b""):
+                        return b"".join(chunks)
+                raise MalformedRequest(400, "too many trailer lines")
+            total += size
+            if total > MAX_BODY_BYTES:
+                raise MalformedRequest(413, f"the request body is larger than {MAX_BODY_BYTES} bytes")
+            chunks.append(self._read_exactly(size))
+            if self.rfile.readline(3) not in (b"\r\n", b"\n"):
+                raise MalformedRequest(400, "a chunk does not end with CRLF")
 
     def _handle(self) -> None:
         started = time.perf_counter()
         method = self.command.upper()
         split = urlsplit(self.path)
         try:
-            body = self._body()
-            response = self.server.control(method, split.path, body)
-            if response is None:
-                headers = {name: value for name, value in self.headers.items()}
-                response = self.server.gateway.handle(method, split.path, headers, split.query, body or None)
+            response = self._answer(method, split.path, split.query)
         except Exception:
             log.exception("%s %s", method, self.path)
             response = error_response(500, "the local stack failed to handle the request")
@@ -152,6 +205,21 @@ class LocalRequestHandler(BaseHTTPRequestHandler):
             sys.stderr.write(
                 f'{self.address_string()} "{method} {self.path}" {response.status} {elapsed:.1f}ms\n'
             )
+
+    def _answer(self, method: str, path: str, query: str) -> GatewayResponse:
+        try:
+            body = self._body()
+        except MalformedRequest as exc:
+            self.close_connection = True
+            return error_response(exc.status, exc.message)
+        except TimeoutError:
+            self.close_connection = True
+            return error_response(408, "the body did not arrive in time")
+        response = self.server.control(method, path, body)
+        if response is None:
+            headers = {name: value for name, value in self.headers.items()}
+            response = self.server.gateway.handle(method, path, headers, query, body or None)
+        return response
 
     def _send(self, response: GatewayResponse, head_only: bool = False) -> None:
         body = b"" if head_only else response.body

@@ -58,14 +58,19 @@ class Schedule:
     properties: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
 
 
+LOCAL_PARAMETERS = {"WebhookAllowedNetworks": "127.0.0.0/8,::1/128"}
+"""The local stack's parameter values where they differ from the template's defaults: its webhook receivers
+run on this machine, so webhooks may reach loopback (never allowed on AWS by default)."""
+
+
 @dataclass
 class Template:
-    """template.yaml parsed once, with local physical names."""
+    """template.yaml parsed once, with local physical names and the local stack's parameter values."""
 
     document: dict[str, Any]
     stack_name: str = LOCAL_STACK_NAME
     region: str = "us-east-1"
-    parameters: dict[str, str] = field(default_factory=dict)
+    parameters: dict[str, str] = field(default_factory=lambda: dict(LOCAL_PARAMETERS))
 
     @classmethod
     def load(cls, path: Path = TEMPLATE_PATH, **kwargs: Any) -> Template:

@@ -19,8 +19,13 @@ from lagoon.data.customers import (  # re-exported: callers read through this se
     lock_currency as lock_currency,
 )
 from lagoon.domain.customers import Customer, CustomerInput, CustomerMetadata
+from lagoon.domain.organizations import Organization
 from lagoon.services import organizations
 from lagoon.services.catalog import taxes
+from lagoon.services.contention import retried_on_conflict
+
+CUSTOMER_SEQUENCE = "customer"
+"""The organization's counter of customers (`sequential_id`): gapless, as Lago's."""
 
 
 def _merge_metadata(existing: list[CustomerMetadata], sent: list[Any]) -> list[CustomerMetadata]:
@@ -41,47 +46,90 @@ def _merge_metadata(existing: list[CustomerMetadata], sent: list[Any]) -> list[C
     return merged
 
 
+@retried_on_conflict("customer")
 def upsert_customer(organization_id: str, data: CustomerInput) -> tuple[Customer, bool]:
-    """Create the customer, or update the fields sent if external_id is known. Returns (customer, created)."""
-    sent = data.model_dump(
-        exclude_unset=True, exclude={"metadata", "billing_configuration", "shipping_address"}
-    )
+    """Create the customer, or update the fields sent if external_id is known. Returns (customer, created).
+
+    Racing requests for one external_id create it once: the others, retried, apply theirs as updates of it.
+    The customer's `sequential_id` is taken in the creating transaction, so a lost race burns no number."""
     if data.tax_codes is not None:
         taxes.check_tax_codes(organization_id, data.tax_codes)
-    now = entities.now_iso()
+    organization = organizations.get_organization(organization_id)
     current = find_customer(organization_id, data.external_id)
+    writes = entities.Writes()
     if current is None:
-        organization = organizations.get_organization(organization_id)
-        sequential_id = entities.next_sequence(organization_id, "customer")
-        customer = Customer(
-            lago_id=str(uuid.uuid4()),
-            organization_id=organization_id,
-            sequential_id=sequential_id,
-            slug=f"{organization.document_number_prefix}-{sequential_id:03d}",
-            created_at=now,
-            updated_at=now,
-            **{k: v for k, v in sent.items() if v is not None or k in ("currency",)},
+        sequential_id = writes.take_sequence(
+            organization_id, CUSTOMER_SEQUENCE, entities.read_sequence(organization_id, CUSTOMER_SEQUENCE)
         )
-        created = True
+        customer = _new_customer(organization, data, sequential_id)
     else:
-        if (
-            "currency" in sent
-            and current.locked_currency
-            and current.currency
-            and sent["currency"] != current.currency
-        ):
-            raise errors.ValidationFailed.field("currency", "currencies_does_not_match")
-        updates = {k: v for k, v in sent.items() if k != "external_id"}
-        for key in (
-            "account_type",
-            "finalize_zero_amount_invoice",
-            "skip_invoice_custom_sections",
-            "tax_codes",
-        ):
-            if updates.get(key, "") is None:
-                updates.pop(key)
-        customer = current.model_copy(update={**updates, "updated_at": now})
-        created = False
+        customer = _updated_customer(current, data)
+    customer = Customer.model_validate(_with_nested_fields(customer, data).model_dump())
+    if current is None:
+        writes.put(
+            organization_id, CUSTOMER, customer.lago_id, customer.model_dump(mode="json"), must_not_exist=True
+        )
+        writes.put(
+            organization_id,
+            CUSTOMER_BY_EXTERNAL_ID,
+            customer.external_id,
+            {"lago_id": customer.lago_id},
+            must_not_exist=True,
+        )
+    else:
+        stored = writes.put_revised(
+            organization_id, CUSTOMER, customer.lago_id, customer.model_dump(mode="json")
+        )
+        customer = Customer.model_validate(stored)
+    writes.message(
+        entities.OutboxMessage(
+            organization_id=organization_id,
+            webhook_type="customer.created" if current is None else "customer.updated",
+            object_type="customer",
+            payload=render_customer(customer, organization),
+        )
+    )
+    writes.commit()
+    return customer, current is None
+
+
+def _sent_fields(data: CustomerInput) -> dict[str, Any]:
+    return data.model_dump(
+        exclude_unset=True, exclude={"metadata", "billing_configuration", "shipping_address"}
+    )
+
+
+def _new_customer(organization: Organization, data: CustomerInput, sequential_id: int) -> Customer:
+    now = entities.now_iso()
+    return Customer(
+        lago_id=str(uuid.uuid4()),
+        organization_id=organization.lago_id,
+        sequential_id=sequential_id,
+        slug=f"{organization.document_number_prefix}-{sequential_id:03d}",
+        created_at=now,
+        updated_at=now,
+        **{k: v for k, v in _sent_fields(data).items() if v is not None or k in ("currency",)},
+    )
+
+
+def _updated_customer(current: Customer, data: CustomerInput) -> Customer:
+    sent = _sent_fields(data)
+    if (
+        "currency" in sent
+        and current.locked_currency
+        and current.currency
+        and sent["currency"] != current.currency
+    ):
+        raise errors.ValidationFailed.field("currency", "currencies_does_not_match")
+    updates = {k: v for k, v in sent.items() if k != "external_id"}
+    for key in ("account_type", "finalize_zero_amount_invoice", "skip_invoice_custom_sections", "tax_codes"):
+        if updates.get(key, "") is None:
+            updates.pop(key)
+    return current.model_copy(update={**updates, "updated_at": entities.now_iso()})
+
+
+def _with_nested_fields(customer: Customer, data: CustomerInput) -> Customer:
+    """The billing configuration (merged), shipping address and metadata (Lago's merge) sent."""
     if data.billing_configuration is not None:
         merged = customer.billing_configuration.model_dump()
         merged.update(data.billing_configuration.model_dump(exclude_unset=True))
@@ -92,35 +140,7 @@ def upsert_customer(organization_id: str, data: CustomerInput) -> tuple[Customer
         customer = customer.model_copy(update={"shipping_address": data.shipping_address})
     if data.metadata is not None:
         customer = customer.model_copy(update={"metadata": _merge_metadata(customer.metadata, data.metadata)})
-    customer = Customer.model_validate(customer.model_dump())
-    organization = organizations.get_organization(organization_id)
-
-    writes = entities.Writes()
-    writes.put(organization_id, CUSTOMER, customer.lago_id, customer.model_dump(mode="json"))
-    if created:
-        writes.put(
-            organization_id,
-            CUSTOMER_BY_EXTERNAL_ID,
-            customer.external_id,
-            {"lago_id": customer.lago_id},
-            must_not_exist=True,
-        )
-    writes.message(
-        entities.OutboxMessage(
-            organization_id=organization_id,
-            webhook_type="customer.created" if created else "customer.updated",
-            object_type="customer",
-            payload=render_customer(customer, organization),
-        )
-    )
-    try:
-        writes.commit()
-    except errors.ConflictRetry:
-        # Another request created the same external_id first: apply ours as an update of it.
-        if created:
-            return upsert_customer(organization_id, data)
-        raise
-    return customer, created
+    return customer
 
 
 @dataclass(frozen=True)
@@ -167,11 +187,12 @@ def list_customers(organization_id: str, filters: CustomerFilters) -> list[Custo
 
 def mark_customer_deleted(organization_id: str, customer: Customer) -> Customer:
     """The last step of a customer's deletion (lagoon.services.lifecycle.delete_customer ends its subscriptions,
-    drafts and coupons first): the customer is deleted and its external_id is free again."""
+    drafts and coupons first): the customer is deleted and its external_id is free again — on the condition
+    that the customer did not change since the cascade read it (else ConflictRetry: the cascade runs again)."""
     now = entities.now_iso()
     deleted = customer.model_copy(update={"deleted_at": now, "updated_at": now})
     writes = entities.Writes()
-    writes.put(organization_id, CUSTOMER, customer.lago_id, deleted.model_dump(mode="json"))
-    writes.delete(organization_id, CUSTOMER_BY_EXTERNAL_ID, customer.external_id)
+    stored = writes.put_revised(organization_id, CUSTOMER, customer.lago_id, deleted.model_dump(mode="json"))
+    writes.delete(organization_id, CUSTOMER_BY_EXTERNAL_ID, customer.external_id, must_exist=True)
     writes.commit()
-    return deleted
+    return Customer.model_validate(stored)

@@ -19,8 +19,9 @@ from lagoon.domain.subscriptions import Subscription, SubscriptionInput
 from lagoon.observability import logger
 from lagoon.services import customers
 from lagoon.services.catalog import plans
+from lagoon.services.contention import retried_on_conflict
 from lagoon.services.subscriptions import changes, clock
-from lagoon.services.subscriptions.listing import live_subscriptions_where
+from lagoon.services.subscriptions.listing import customer_live_subscriptions, live_subscriptions_where
 
 
 def _bill_terminations(organization_id: str, terminated: list[Subscription]) -> None:
@@ -32,19 +33,32 @@ def _bill_terminations(organization_id: str, terminated: list[Subscription]) -> 
         run.bill_termination(organization_id, subscription)
 
 
+def _bill_start(organization_id: str, subscription: Subscription, at: datetime) -> None:
+    from lagoon.services.invoicing import run  # cold start: billing loads at the first cascade
+
+    run.bill_start(organization_id, subscription, at)
+
+
 def create_subscription(
     organization_id: str, data: SubscriptionInput, now: datetime | None = None
 ) -> Subscription:
-    """`POST /subscriptions`; an upgrade terminates the current subscription, which is billed at once."""
-    assignment = changes.create_subscription(organization_id, data, now=now)
+    """`POST /subscriptions`; an upgrade terminates the current subscription, which is billed at once (with the
+    new one's start); a subscription that starts now is billed at once (an in-advance plan's first period).
+    Either way the events waiting for the external_id (none existed, or a pending one canceled) count now."""
+    moment = now or datetime.now(UTC)
+    assignment = changes.create_subscription(organization_id, data, now=moment)
     _bill_terminations(organization_id, assignment.terminated)
-    if assignment.counts_orphans:
+    if assignment.started and assignment.pays_in_advance:
+        _bill_start(organization_id, assignment.subscription, moment)
+    if assignment.started or assignment.terminated:
         _replay_orphans(organization_id, assignment.subscription.external_id)
     return assignment.subscription
 
 
 def _replay_orphans(organization_id: str, external_id: str) -> None:
-    """Events received before a new subscription existed are counted now (DECISIONS.md "Events")."""
+    """Events that waited for a subscription of `external_id` (none existed, or a pending one:
+    lagoon.ingestion.resolution) are resolved again now, and counted where a subscription covers them
+    (DECISIONS.md "Events")."""
     from lagoon.services.usage import events  # cold start: loaded by the first orphan replay
 
     try:
@@ -66,16 +80,25 @@ def terminate_subscription(
     ended = changes.terminate_subscription(organization_id, external_id, status, now=now)
     if ended.status == "terminated":
         _bill_terminations(organization_id, [ended])
+    else:  # a canceled pending subscription: what waited for it may belong to the one that stays
+        _replay_orphans(organization_id, external_id)
     return ended
 
 
 def run_clock(now: datetime) -> clock.ClockReport:
-    """The subscription clock: every transition due at `now`, each timer at most once; a subscription that a
-    timer terminates (its end, a downgrade taking effect) is billed right after that timer's commit."""
+    """The subscription clock: every transition due at `now`, each timer at most once. Right after a timer's
+    commit, a subscription it terminates (its end, a downgrade taking effect) is billed, then one it starts or
+    whose trial it ends is billed up to the timer's due time (an in-advance plan pays then), and the events
+    that waited for one it starts are counted."""
     report = clock.ClockReport()
     for key, timer in due_timers(now):
-        terminated = clock.apply_due_timer(key, timer, report)
-        _bill_terminations(timer["organization_id"], terminated)
+        applied = clock.apply_due_timer(key, timer, report)
+        organization_id = timer["organization_id"]
+        _bill_terminations(organization_id, applied.terminated)
+        if applied.owes_start is not None:
+            _bill_start(organization_id, applied.owes_start, applied.due)
+        if applied.started is not None:
+            _replay_orphans(organization_id, applied.started.external_id)
     return report
 
 
@@ -87,15 +110,15 @@ def _end_subscriptions(organization_id: str, lago_ids: list[str]) -> None:
             _bill_terminations(organization_id, [ended])
 
 
+@retried_on_conflict("customer")
 def delete_customer(organization_id: str, external_id: str) -> Customer:
     """`DELETE /customers/{external_id}`, in Lago's order: terminate and bill the customer's subscriptions
     (cancel its pending ones), finalize its drafts — before its coupons are terminated, so the last invoice
-    still deducts them — then delete the customer (its external_id is free again)."""
+    still deducts them — then delete the customer (its external_id is free again). Should the customer change
+    meanwhile (a subscription attached to it), the whole cascade runs again: every step is idempotent; a
+    racing deletion that won makes this one 404."""
     customer = customers.get_customer(organization_id, external_id)
-    _end_subscriptions(
-        organization_id,
-        live_subscriptions_where(organization_id, lambda s: s.lago_customer_id == customer.lago_id),
-    )
+    _end_subscriptions(organization_id, customer_live_subscriptions(organization_id, customer.lago_id))
     from lagoon.services.catalog import coupons  # cold start: loaded with the first customer deletion
     from lagoon.services.invoicing import drafts  # cold start: billing loads at the first cascade
 

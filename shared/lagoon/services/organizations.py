@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+import string
 import uuid
 from typing import Any
 
@@ -16,10 +17,23 @@ from lagoon.data.organizations import (  # re-exported: callers read through thi
     hash_api_key as hash_api_key,
     list_organizations as list_organizations,
     organization_for_api_key as organization_for_api_key,
+    put_organization,
 )
 from lagoon.domain.organizations import Organization, OrganizationUpdate
 from lagoon.services.catalog import taxes
+from lagoon.services.contention import retried_on_conflict
 from lagoon.services.webhooks import webhook_endpoints
+
+# Generated API keys: 43 letters and digits (256 bits). No `-` or `_` (base64url's): a key never looks like a
+# command-line option (`python -m lagoon.admin revoke-key KEY`), and is selected whole by a double click.
+_KEY_ALPHABET = string.ascii_letters + string.digits
+_KEY_LENGTH = 43
+HINT_CHARACTERS = 4
+"""How much of a key its stored record shows (its last characters), to tell keys apart."""
+
+
+def generate_api_key() -> str:
+    return "".join(secrets.choice(_KEY_ALPHABET) for _ in range(_KEY_LENGTH))
 
 
 def _default_prefix(name: str, lago_id: str) -> str:
@@ -38,7 +52,7 @@ def create_organization(name: str, api_key: str | None = None) -> tuple[Organiza
         hmac_key=secrets.token_hex(32),
         document_number_prefix=_default_prefix(name, lago_id),
     )
-    key = api_key or secrets.token_urlsafe(32)
+    key = api_key or generate_api_key()
     writes = entities.Writes()
     writes.put(GLOBAL, ORGANIZATION, lago_id, organization.model_dump(mode="json"), must_not_exist=True)
     writes.put(GLOBAL, API_KEY, hash_api_key(key), _key_record(lago_id, key), must_not_exist=True)
@@ -52,7 +66,7 @@ def create_organization(name: str, api_key: str | None = None) -> tuple[Organiza
 def _key_record(organization_id: str, api_key: str) -> dict[str, Any]:
     return {
         "organization_id": organization_id,
-        "hint": f"{api_key[:4]}…{api_key[-4:]}",
+        "hint": f"…{api_key[-HINT_CHARACTERS:]}" if len(api_key) > 2 * HINT_CHARACTERS else "…",
         "created_at": entities.now_iso(),
         "revoked_at": None,
     }
@@ -60,7 +74,7 @@ def _key_record(organization_id: str, api_key: str) -> dict[str, Any]:
 
 def add_api_key(organization_id: str, api_key: str | None = None) -> str:
     get_organization(organization_id)
-    key = api_key or secrets.token_urlsafe(32)
+    key = api_key or generate_api_key()
     try:
         entities.Writes().put(
             GLOBAL, API_KEY, hash_api_key(key), _key_record(organization_id, key), must_not_exist=True
@@ -79,8 +93,10 @@ def revoke_api_key(api_key: str) -> None:
     entities.Writes().put(GLOBAL, API_KEY, digest, record).commit()
 
 
+@retried_on_conflict("organization")
 def update_organization(organization_id: str, update: OrganizationUpdate) -> Organization:
-    """`PUT /organizations`: change the fields sent; `webhook_url` upserts the first webhook endpoint."""
+    """`PUT /organizations`: change the fields sent; `webhook_url` upserts the first webhook endpoint. Applied
+    again on the new state when a concurrent change of the organization (a tax applied to it) won."""
     current = get_organization(organization_id)
     changes = update.model_dump(exclude_unset=True)
     # Lago validates these on the organization: an explicit null is refused, not stored (name: presence,
@@ -112,18 +128,33 @@ def update_organization(organization_id: str, update: OrganizationUpdate) -> Org
     updated = Organization.model_validate({**current.model_dump(), **changes})
     document = updated.model_dump(mode="json")
     if not changes.get("webhook_url"):
-        entities.Writes().put(GLOBAL, ORGANIZATION, organization_id, document).commit()
+        writes = entities.Writes()
+        put_organization(writes, organization_id, document)
+        writes.commit()
         _timezone_changed(organization_id, current, updated)
         return updated
 
     # The legacy webhook_url moves the first webhook endpoint, under the endpoints' guard (count, uniqueness).
     def change(existing: list[Any], writes: entities.Writes) -> None:
-        writes.put(GLOBAL, ORGANIZATION, organization_id, document)
-        webhook_endpoints.put_legacy_endpoint(organization_id, existing, writes, changes["webhook_url"])
+        put_organization(writes, organization_id, document)
+        webhook_endpoints.put_legacy_endpoint(updated, existing, writes, changes["webhook_url"])
 
-    webhook_endpoints.guarded(organization_id, change)
+    webhook_endpoints.guarded_once(organization_id, change)
     _timezone_changed(organization_id, current, updated)
     return updated
+
+
+@retried_on_conflict("organization")
+def allow_webhook_private_networks(organization_id: str, allowed: bool) -> Organization:
+    """An operator's decision (admin CLI, never the API): whether the organization's webhooks may reach private
+    networks (lagoon.domain.webhook_addresses). Endpoints already created keep their URLs; every delivery
+    checks the addresses again."""
+    current = get_organization(organization_id)
+    changed = current.model_copy(update={"webhook_private_networks": allowed})
+    writes = entities.Writes()
+    stored = put_organization(writes, organization_id, changed.model_dump(mode="json"))
+    writes.commit()
+    return Organization.model_validate(stored)
 
 
 def _timezone_changed(organization_id: str, before: Organization, after: Organization) -> None:

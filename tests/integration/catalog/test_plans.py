@@ -94,6 +94,43 @@ def test_every_charge_model_is_accepted(api, model, properties):
     assert_matches_contract("/plans", "post", 200, response.json)
 
 
+def test_adjacent_and_decimal_range_bounds_are_accepted_as_lago_accepts_them(api):
+    # Given graduated tiers that start at the previous to_value, with decimal bounds (lago-api
+    # RangeBoundsValidator), and graduated percentage tiers mixing both kinds of bounds
+    metric = create_metric(api)
+    graduated = {
+        "graduated_ranges": [
+            {"from_value": 0, "to_value": 0.1, "per_unit_amount": "10", "flat_amount": "0"},
+            {"from_value": 0.1, "to_value": 1, "per_unit_amount": "5", "flat_amount": "0"},
+            {"from_value": 1, "to_value": None, "per_unit_amount": "1", "flat_amount": "0"},
+        ]
+    }
+    percentage = {
+        "graduated_percentage_ranges": [
+            {"from_value": 0, "to_value": 100, "rate": "1", "flat_amount": "0"},
+            {"from_value": 100, "to_value": 200, "rate": "2", "flat_amount": "0"},
+            {"from_value": 201, "to_value": None, "rate": "3", "flat_amount": "0"},
+        ]
+    }
+    charges = [
+        {"billable_metric_id": metric["lago_id"], "charge_model": "graduated", "properties": graduated},
+        {
+            "billable_metric_id": metric["lago_id"],
+            "charge_model": "graduated_percentage",
+            "properties": percentage,
+        },
+    ]
+    # When the plan is posted
+    response = api.post("/plans", plan_body(charges=charges))
+    # Then it is created and echoes the bounds as the numbers sent
+    assert response.status == 200, response.body
+    assert [c["properties"] for c in response.json["plan"]["charges"]] == [graduated, percentage]
+    assert [c["properties"] for c in api.get("/plans/startup").json["plan"]["charges"]] == [
+        graduated,
+        percentage,
+    ]
+
+
 def test_a_charge_without_properties_gets_lago_defaults(api):
     metric = create_metric(api)
     charge = {"billable_metric_id": metric["lago_id"], "charge_model": "package"}
@@ -109,11 +146,23 @@ def test_a_charge_without_properties_gets_lago_defaults(api):
                 "charge_model": "graduated",
                 "properties": {
                     "graduated_ranges": [
-                        {"from_value": 1, "to_value": None, "per_unit_amount": "1", "flat_amount": "0"}
+                        {"from_value": 2, "to_value": None, "per_unit_amount": "1", "flat_amount": "0"}
                     ]
                 },
             },
             {"graduated_ranges": ["invalid_graduated_ranges"]},
+        ),
+        (
+            {
+                "charge_model": "volume",
+                "properties": {
+                    "volume_ranges": [
+                        {"from_value": 0, "to_value": 10, "per_unit_amount": "1", "flat_amount": "0"},
+                        {"from_value": 10, "to_value": None, "per_unit_amount": "1", "flat_amount": "0"},
+                    ]
+                },
+            },
+            {"volume_ranges": ["invalid_volume_ranges"]},
         ),
         (
             {"charge_model": "package", "properties": {"amount": "1", "package_size": 0}},
@@ -199,11 +248,55 @@ def test_a_charge_in_pricing_units_is_refused_not_billed_in_the_currency(api):
     assert response.status == 200, response.body
 
 
+USAGE_THRESHOLDS_REFUSED = {
+    "status": 405,
+    "error": "Method Not Allowed",
+    "code": "not_implemented",
+    "error_details": {
+        "message": "usage thresholds (progressive billing) is not implemented in this version of Lagoon"
+    },
+}
+
+
+def test_a_plan_with_usage_thresholds_is_refused_not_stored_without_them(api):
+    # Given a plan that asks for a progressive-billing invoice at $100 of usage
+    thresholds = [{"amount_cents": 10000, "threshold_display_name": "First", "recurring": False}]
+    # When it is posted, then it is refused with the deferred-feature error and nothing is stored
+    response = api.post("/plans", plan_body(usage_thresholds=thresholds))
+    assert (response.status, response.json) == (405, USAGE_THRESHOLDS_REFUSED)
+    assert api.get("/plans/startup").status == 404
+    assert outbox_messages("plan.created") == []
+    # And an empty list or a null (lago-python-client's default) asks for no threshold: the plan is created
+    assert create_plan(api, usage_thresholds=[])["usage_thresholds"] == []
+    assert create_plan(api, "other", usage_thresholds=None)["usage_thresholds"] == []
+
+
+def test_adding_usage_thresholds_to_a_plan_is_refused_and_changes_nothing(api):
+    create_plan(api)
+    thresholds = [{"amount_cents": 5000, "recurring": True}]
+    response = api.put("/plans/startup", {"plan": {"name": "Renamed", "usage_thresholds": thresholds}})
+    assert (response.status, response.json) == (405, USAGE_THRESHOLDS_REFUSED)
+    assert api.get("/plans/startup").json["plan"]["name"] == "Startup"
+    assert outbox_messages("plan.updated") == []
+    # Removing every threshold (an empty list) is no use of the feature: the rest of the update applies
+    response = api.put("/plans/startup", {"plan": {"name": "Renamed", "usage_thresholds": []}})
+    assert response.status == 200, response.body
+    assert (response.json["plan"]["name"], response.json["plan"]["usage_thresholds"]) == ("Renamed", [])
+    # A threshold list that is not a list is a validation error, as any other field
+    response = api.put("/plans/startup", {"plan": {"usage_thresholds": "10000"}})
+    assert (response.status, response.json["error_details"]) == (
+        422,
+        {"usage_thresholds": ["value_is_invalid"]},
+    )
+
+
 @pytest.mark.parametrize(
     ("fields", "details"),
     [
         ({"interval": "daily"}, {"interval": ["value_is_invalid"]}),
         ({"amount_currency": "XXX"}, {"amount_currency": ["value_is_invalid"]}),
+        # lago-api's Plan validates the currency's inclusion only: null is invalid, never "mandatory"
+        ({"amount_currency": None}, {"amount_currency": ["value_is_invalid"]}),
         ({"amount_cents": -1}, {"amount_cents": ["value_is_invalid"]}),
         ({"pay_in_advance": None}, {"pay_in_advance": ["value_is_invalid"]}),
         # Used to be stored, then overflowed the subscription's trial end (a 500 on POST /subscriptions)
@@ -216,6 +309,18 @@ def test_invalid_plans_are_refused(api, fields, details):
     response = api.post("/plans", plan_body(**fields))
     assert response.status == 422
     assert response.json["error_details"] == details
+
+
+def test_a_plan_without_a_currency_is_invalid_with_its_other_errors(api):
+    # lago-api (`validates :amount_currency, inclusion: …`): an absent currency is `value_is_invalid`,
+    # reported with the plan's other field errors
+    body = plan_body()
+    del body["plan"]["amount_currency"], body["plan"]["name"]
+    response = api.post("/plans", body)
+    assert (response.status, response.json["error_details"]) == (
+        422,
+        {"amount_currency": ["value_is_invalid"], "name": ["value_is_mandatory"]},
+    )
 
 
 def test_bill_charges_monthly_only_applies_to_yearly_and_semiannual_plans(api):

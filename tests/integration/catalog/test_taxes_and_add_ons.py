@@ -140,3 +140,34 @@ def test_invalid_add_ons_are_refused(api, fields, status, code):
     }
     response = api.post("/add_ons", body)
     assert (response.status, response.json["code"]) == (status, code)
+
+
+@pytest.mark.parametrize(
+    ("fields", "details"),
+    [
+        # lago-api's AddOn: `amount_cents` greater than 0, `amount_currency` in the accepted currencies
+        ({"amount_cents": 0}, {"amount_cents": ["value_is_out_of_range"]}),
+        ({"amount_cents": -5}, {"amount_cents": ["value_is_out_of_range"]}),
+        ({"amount_currency": None}, {"amount_currency": ["value_is_invalid"]}),
+        ({"amount_currency": "ZZZ"}, {"amount_currency": ["value_is_invalid"]}),
+    ],
+)
+def test_add_on_amounts_and_currencies_answer_lagos_codes(api, fields, details):
+    body = {"name": "Setup", "code": "setup", "amount_cents": 1, "amount_currency": "USD", **fields}
+    response = api.post("/add_ons", {"add_on": body})
+    assert (response.status, response.json["error_details"]) == (422, details)
+    # An absent currency too, and an update to no amount
+    del body["amount_currency"]
+    response = api.post("/add_ons", {"add_on": {**body, "amount_cents": 1}})
+    assert (response.status, response.json["error_details"]) == (
+        422,
+        {"amount_currency": ["value_is_invalid"]},
+    )
+    assert (
+        api.post("/add_ons", {"add_on": {**body, "amount_cents": 1, "amount_currency": "USD"}}).status == 200
+    )
+    response = api.put("/add_ons/setup", {"add_on": {"amount_cents": 0}})
+    assert (response.status, response.json["error_details"]) == (
+        422,
+        {"amount_cents": ["value_is_out_of_range"]},
+    )

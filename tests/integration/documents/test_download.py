@@ -104,3 +104,22 @@ def test_drafts_and_unknown_invoices_have_no_document(api, org, gateway):
     assert run_documents(gateway, "2024-02-04T00:01:00Z") == {"rendered": 1}
     assert len(outbox("invoice.generated")) == 1
     assert api.post(f"/invoices/{draft['lago_id']}/download").status == 200
+
+
+def test_the_customers_metadata_for_invoices_is_on_the_document(api, org, gateway):
+    # Given a customer with a purchase order to show on invoices and an internal note not to
+    metadata = [
+        {"key": "PO number", "value": "PO-4471", "display_in_invoice": True},
+        {"key": "Account owner", "value": "jane@internal", "display_in_invoice": False},
+    ]
+    create_customer(api, currency="USD", metadata=metadata)
+    create_plan(api, "startup")
+    subscribe_at(org.id, "2024-01-01T00:00:00Z", subscription_at=at("2024-01-01T00:00:00Z"))
+    run_billing(gateway, "2024-02-01T00:00:00Z")
+    (listed,) = invoices_of(api)
+    # When its invoice's PDF is downloaded, then the purchase order is printed and the note is not
+    text = pdf_text(
+        stored_object(api.post(f"/invoices/{listed['lago_id']}/download").json["invoice"]["file_url"])
+    ).splitlines()
+    assert "PO number PO-4471" in text
+    assert not [line for line in text if "Account owner" in line or "jane@internal" in line]

@@ -33,6 +33,26 @@ def test_void_a_finalized_unpaid_invoice(api, finalized):
     assert_webhook_matches_contract(envelope(voided))
 
 
+def test_a_voided_invoice_cannot_be_updated(api, finalized):
+    # Given a voided invoice
+    lago_id = finalized["lago_id"]
+    assert api.post(f"/invoices/{lago_id}/void").status == 200
+    before = api.get(f"/invoices/{lago_id}").json["invoice"]
+    # When its payment status or metadata is updated, then Lago's 405 answers (InvoicesController#update)
+    for change in ({"payment_status": "succeeded"}, {"metadata": [{"key": "po", "value": "PO-1"}]}):
+        response = api.put(f"/invoices/{lago_id}", {"invoice": change})
+        assert (response.status, response.json) == (
+            405,
+            {"status": 405, "error": "Method Not Allowed", "code": "update_on_voided_invoice"},
+        ), change
+    # And nothing changed: the invoice, its fees, no payment webhook
+    assert api.get(f"/invoices/{lago_id}").json["invoice"] == before
+    assert outbox("invoice.payment_status_updated") == []
+    assert {fee["payment_status"] for fee in before["fees"]} == {"pending"}
+    assert {fee["payment_status"] for fee in api.get("/fees").json["fees"]} == {"pending"}
+    assert api.put(f"/invoices/{UNKNOWN}", {"invoice": {"payment_status": "succeeded"}}).status == 404
+
+
 def test_paid_and_draft_invoices_cannot_be_voided(api, finalized):
     lago_id = finalized["lago_id"]
     assert api.put(f"/invoices/{lago_id}", {"invoice": {"payment_status": "succeeded"}}).status == 200
@@ -106,3 +126,39 @@ def test_delete_a_draft(api, org, gateway):
 def test_a_finalized_invoice_cannot_be_deleted(api, finalized):
     response = api.delete(f"/invoices/{finalized['lago_id']}")
     assert (response.status, response.json["code"]) == (405, "not_deletable")
+
+
+def test_a_draft_takes_neither_a_new_payment_status_nor_metadata(api, org, gateway):
+    # Given a draft in its grace period
+    create_customer(api, currency="USD", billing_configuration={"invoice_grace_period": 3})
+    create_plan(api, "startup")
+    subscribe_at(org.id, "2024-01-01T00:00:00Z", subscription_at=at("2024-01-01T00:00:00Z"))
+    run_billing(gateway, "2024-02-01T00:00:00Z")
+    (draft,) = invoices_of(api)
+    lago_id = draft["lago_id"]
+    # When its payment status changes or metadata (even none) is sent, Lago's Invoices::UpdateService answers 405
+    for change, code in (
+        ({"payment_status": "succeeded"}, "payment_status_update_on_draft_invoice"),
+        ({"metadata": [{"key": "po", "value": "PO-1"}]}, "metadata_on_draft_invoice"),
+        ({"metadata": []}, "metadata_on_draft_invoice"),
+    ):
+        response = api.put(f"/invoices/{lago_id}", {"invoice": change})
+        assert (response.status, response.json) == (
+            405,
+            {"status": 405, "error": "Method Not Allowed", "code": code},
+        ), change
+    # The same payment status is no change: accepted, nothing recorded
+    same = api.put(f"/invoices/{lago_id}", {"invoice": {"payment_status": draft["payment_status"]}})
+    assert same.status == 200, same.body
+    assert same.json["invoice"]["metadata"] == []
+    assert outbox("invoice.payment_status_updated") == []
+
+
+def test_an_invoice_takes_at_most_five_metadata(api, finalized):
+    lago_id = finalized["lago_id"]
+    six = [{"key": f"k{n}", "value": "v"} for n in range(6)]
+    response = api.put(f"/invoices/{lago_id}", {"invoice": {"metadata": six}})
+    assert (response.status, response.json["error_details"]) == (422, {"metadata": ["invalid_count"]})
+    assert api.get(f"/invoices/{lago_id}").json["invoice"]["metadata"] == []
+    five = api.put(f"/invoices/{lago_id}", {"invoice": {"metadata": six[:5]}})
+    assert [item["key"] for item in five.json["invoice"]["metadata"]] == ["k0", "k1", "k2", "k3", "k4"]

@@ -52,7 +52,7 @@ def test_list_and_filters(api, stream):
     page = api.get("/fees", query={"per_page": 2, "page": 2}).json
     assert len(page["fees"]) == 1 and page["meta"]["total_count"] == 3 and page["meta"]["prev_page"] == 1
     bad = api.get("/fees", query={"created_at_from": "yesterday"})
-    assert bad.status == 422 and bad.json["error_details"] == {"created_at_from": ["value_is_invalid"]}
+    assert bad.status == 422 and bad.json["error_details"] == {"created_at_from": ["invalid_date"]}
     assert api.get("/fees", query={"fee_type": "nope"}).status == 422
 
 

@@ -198,3 +198,40 @@ def test_events_errors_of_an_hour_a_missed_run_left_are_reported_by_the_next_run
     assert report_events_errors(this_hour + timedelta(hours=4)) == 0
     [message] = outbox("events.errors")
     assert message["payload"]["invalid_code"] == ["bad-code"]
+
+
+def test_an_aggregate_that_would_pass_dynamodbs_item_size_reports_its_events_and_never_stalls(
+    api, org, stream
+):
+    # Given a unique count of users (ids of 1,000 characters) and a sum of GB on the same plan
+    from lagoon.services.usage.events_errors import report_events_errors
+
+    users = create_metric(api, "users", aggregation_type="unique_count_agg", field_name="user")
+    storage = create_metric(api)
+    create_plan(api, charges=[charge(users), charge(storage)])
+    subscription = subscribe(api)
+
+    def user_events(first: int, count: int) -> list[dict]:
+        return [
+            event(f"u{i}", code="users", user=f"{i:04d}" + "x" * 996) for i in range(first, first + count)
+        ]
+
+    # When 300 users arrive (about 310 KB of distinct values, under the item size)
+    for start in range(0, 300, 100):
+        assert api.post("/events/batch", {"events": user_events(start, 100)}).status == 200
+    stream.drain()
+    # And then 150 more, which would take the aggregate past DynamoDB's 400 KB, with 2 GB in the same batch
+    assert api.post("/events/batch", {"events": user_events(300, 100)}).status == 200
+    assert api.post("/events/batch", {"events": [*user_events(400, 50), event("gb", gb=2)]}).status == 200
+    [answer] = stream.drain()
+
+    # Then the batch completes (DynamoDB would refuse the item at every attempt: a stalled shard), the users'
+    # aggregate keeps its 300 users, the GB count, and the 150 events are reported, not counted
+    assert answer == {"batchItemFailures": []}
+    found = {a["state"]["aggregation_type"]: a["state"] for a in aggregates(org.id, subscription["lago_id"])}
+    assert len(found["unique_count_agg"]["unique_values"]) == 300
+    assert Decimal(found["sum_agg"]["total"]) == 2
+    next_hour = datetime.now(UTC).replace(minute=5) + __import__("datetime").timedelta(hours=1)
+    assert report_events_errors(next_hour) == 1
+    [message] = outbox("events.errors")
+    assert sorted(message["payload"]["aggregate_too_large"]) == sorted(f"u{i}" for i in range(300, 450))

@@ -48,6 +48,64 @@ def test_arrears_plan_mid_period_start_bills_prorated_fee_and_usage(api, org, ga
     assert_matches_contract("/invoices/{lago_id}", "get", 200, {"invoice": body})
 
 
+def test_a_period_without_usage_bills_the_first_tiers_flat_amounts(api, org, gateway, stream, customer):
+    # Given graduated (flat 5.00), volume (flat 2.00) and graduated percentage (flat 1.50) charges, no events
+    metric = create_metric(api, "storage")
+    graduated = [
+        {"from_value": 0, "to_value": 10, "per_unit_amount": "1", "flat_amount": "5"},
+        {"from_value": 11, "to_value": None, "per_unit_amount": "0.5", "flat_amount": "3"},
+    ]
+    volume = [
+        {"from_value": 0, "to_value": 10, "per_unit_amount": "1", "flat_amount": "2"},
+        {"from_value": 11, "to_value": None, "per_unit_amount": "0.5", "flat_amount": "4"},
+    ]
+    percentage = [
+        {"from_value": 0, "to_value": 100, "rate": "1", "flat_amount": "1.5"},
+        {"from_value": 101, "to_value": None, "rate": "2", "flat_amount": "1"},
+    ]
+    create_plan(
+        api,
+        "startup",
+        amount_cents=0,
+        charges=[
+            charge(metric, charge_model="graduated", properties={"graduated_ranges": graduated}),
+            charge(metric, charge_model="volume", properties={"volume_ranges": volume}),
+            charge(
+                metric,
+                charge_model="graduated_percentage",
+                properties={"graduated_percentage_ranges": percentage},
+            ),
+        ],
+    )
+    subscribe_at(org.id, "2024-01-01T00:00:00Z", subscription_at=at("2024-01-01T00:00:00Z"))
+
+    # When January is billed
+    run_billing(gateway, "2024-02-01T00:00:00Z")
+
+    # Then each charge is a fee of 0 units at its first tier's flat amount, as lago-api bills it (#5760)
+    (listed,) = invoices_of(api)
+    body = invoice(api, listed["lago_id"])
+    charges = [f for f in body["fees"] if f["item"]["type"] == "charge"]
+    assert sorted((f["units"], f["amount_cents"]) for f in charges) == [("0", 150), ("0", 200), ("0", 500)]
+    details = {f["amount_cents"]: f["amount_details"] for f in charges}
+    assert details[500] == {
+        "graduated_ranges": [
+            {
+                "units": "0",
+                "from_value": 0,
+                "to_value": 10,
+                "flat_unit_amount": "5",
+                "per_unit_amount": "0",
+                "per_unit_total_amount": "0",
+                "total_with_flat_amount": "5",
+            }
+        ]
+    }
+    assert details[200] == {"flat_unit_amount": "2", "per_unit_amount": "0", "per_unit_total_amount": "0"}
+    assert body["fees_amount_cents"] == 850 and body["total_amount_cents"] == 850
+    assert_matches_contract("/invoices/{lago_id}", "get", 200, {"invoice": body})
+
+
 def test_the_same_run_twice_creates_nothing_more(api, org, gateway, stream, customer):
     create_plan(api, "startup")
     subscribe_at(org.id, "2024-01-01T00:00:00Z", subscription_at=at("2024-01-01T00:00:00Z"))

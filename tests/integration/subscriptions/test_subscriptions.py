@@ -157,3 +157,28 @@ def test_clock_applies_a_downgrade_at_the_period_end(api):
     active = api.get("/subscriptions/sub_1").json["subscription"]
     assert active["plan_code"] == "tiny"
     assert active["previous_plan_code"] == "big"
+
+
+def test_usage_thresholds_on_a_subscription_are_refused_and_nothing_changes(api):
+    # Lago takes `usage_thresholds` on the subscription itself (SubscriptionsController permits them on
+    # create and update) as well as in `plan_overrides`: Lagoon has no progressive billing yet.
+    create_plan(api)
+    thresholds = [{"amount_cents": 10000, "threshold_display_name": "First"}]
+    body = {"external_customer_id": "cus_1", "plan_code": "startup", "external_id": "sub_1"}
+    response = api.post("/subscriptions", {"subscription": {**body, "usage_thresholds": thresholds}})
+    assert (response.status, response.json["code"]) == (405, "not_implemented")
+    assert response.json["error_details"] == {
+        "message": "usage thresholds (progressive billing) is not implemented in this version of Lagoon"
+    }
+    assert api.get("/subscriptions/sub_1").status == 404
+    assert api.get("/customers/cus_1").status == 404
+    assert outbox("subscription.started") == []
+    # An empty list asks for no threshold
+    assert subscribe(api, usage_thresholds=[], name="A")["name"] == "A"
+    response = api.put(
+        "/subscriptions/sub_1", {"subscription": {"name": "B", "usage_thresholds": thresholds}}
+    )
+    assert (response.status, response.json["code"]) == (405, "not_implemented")
+    assert api.get("/subscriptions/sub_1").json["subscription"]["name"] == "A"
+    response = api.put("/subscriptions/sub_1", {"subscription": {"name": "B", "usage_thresholds": []}})
+    assert (response.status, response.json["subscription"]["name"]) == (200, "B")

@@ -102,6 +102,72 @@ def test_every_charge_model(api, org, stream, model, properties, values, amount_
     assert usage["amount_cents"] == amount_cents
 
 
+def test_no_usage_shows_the_first_tiers_flat_amounts(api, org, stream):
+    # Given graduated (flat 2.00) and volume (flat 0.75) charges and no event yet
+    metric = create_metric(api)
+    graduated = CHARGE_MODELS[1][1]
+    volume = {
+        "volume_ranges": [
+            {"from_value": 0, "to_value": 10, "per_unit_amount": "1", "flat_amount": "0.75"},
+            {"from_value": 11, "to_value": None, "per_unit_amount": "0.5", "flat_amount": "3"},
+        ]
+    }
+    create_plan(
+        api,
+        charges=[
+            charge(metric, charge_model="graduated", properties=graduated),
+            charge(metric, charge_model="volume", properties=volume),
+        ],
+    )
+    subscribe(api)
+    # Then the current usage already owes both flat amounts, at 0 units (lago-api #5760)
+    usage = current_usage(api)
+    assert [(c["charge"]["charge_model"], c["units"], c["amount_cents"]) for c in usage["charges_usage"]] == [
+        ("graduated", "0", 200),
+        ("volume", "0", 75),
+    ]
+    assert usage["amount_cents"] == 275 and usage["total_amount_cents"] == 275
+
+
+def test_decimal_adjacent_graduated_tiers_price_each_slice(api, org, stream):
+    # Given tiers of 0 → 0.1 TB at 10, 0.1 → 1 TB at 5 and 1 TB and more at 1 (lago-api #5269's example)
+    metric = create_metric(api)
+    ranges = [
+        {"from_value": 0, "to_value": 0.1, "per_unit_amount": "10", "flat_amount": "0"},
+        {"from_value": 0.1, "to_value": 1, "per_unit_amount": "5", "flat_amount": "0"},
+        {"from_value": 1, "to_value": None, "per_unit_amount": "1", "flat_amount": "0"},
+    ]
+    create_plan(
+        api, charges=[charge(metric, charge_model="graduated", properties={"graduated_ranges": ranges})]
+    )
+    subscribe(api)
+    # When 1.5 TB are used
+    send(api, stream, event("tx_1", gb="1.5"))
+    # Then 0.1 x 10 + 0.9 x 5 + 0.5 x 1 = 6.00
+    [charge_usage] = current_usage(api)["charges_usage"]
+    assert (charge_usage["units"], charge_usage["amount_cents"]) == ("1.5", 600)
+
+
+def test_percentage_with_only_a_free_amount_frees_the_transactions_below_it(api, org, stream):
+    # Given 1 % + 0.50 per transaction, the first 500 free (no free transaction count)
+    metric = create_metric(api)
+    properties = {"rate": "1", "fixed_amount": "0.5", "free_units_per_total_aggregation": "500"}
+    create_plan(api, charges=[charge(metric, charge_model="percentage", properties=properties)])
+    subscribe(api)
+    # When ten transactions of 100 arrive, the latest first and in two batches
+    days = [f"2024-01-{day:02d}T10:00:00Z" for day in range(2, 12)]
+    send(api, stream, *(event(f"tx_{day}", at=day, gb=100) for day in reversed(days[5:])))
+    send(api, stream, *(event(f"tx_{day}", at=day, gb=100) for day in days[:5]))
+    # Then, as lago-api counts them, the running totals 100…400 stay below 500: 4 free transactions,
+    # 1 % of 500 + 6 x 0.50 = 8.00
+    [charge_usage] = current_usage(api)["charges_usage"]
+    assert (charge_usage["units"], charge_usage["events_count"], charge_usage["amount_cents"]) == (
+        "1000",
+        10,
+        800,
+    )
+
+
 def test_dynamic_charge_sums_the_events_amounts(api, org, stream):
     # Given a dynamic charge: each event carries its own price
     metric = create_metric(api)
@@ -166,10 +232,27 @@ def test_weighted_sum_over_the_period(api, org, stream):
         event("tx_1", at="2024-01-01T00:00:00Z", gb=10),
         event("tx_2", at="2024-01-16T00:00:00Z", gb=10),
     )
-    # Then units = (10 x 15 + 20 x 16) / 31 = 15.16…, 15.16 at 1 per unit
+    # Then units = (10 x 15 + 20 x 16) / 31 = 15.16…, ceiled to 20 decimals as lago-api does, 15.16 at 1
+    # per unit; the total aggregated units are the level reached, 20
     [charge_usage] = current_usage(api)["charges_usage"]
-    assert charge_usage["units"].startswith("15.1612903")
+    assert charge_usage["units"] == "15.1612903225806451613"
+    assert charge_usage["total_aggregated_units"] == "20"
     assert charge_usage["amount_cents"] == 1516
+
+
+def test_weighted_sum_of_a_first_partial_period_divides_by_the_whole_month(api, org, stream, clock):
+    # Given lago-api's weighted_sum_agg_spec: a recurring weighted sum at 1 per unit, subscribed on March 5th
+    # 2023, and +2500 that day
+    metric = create_metric(api, aggregation_type="weighted_sum_agg", recurring=True)
+    create_plan(api, amount_cents=0, charges=[charge(metric)])
+    subscribe(api, subscription_at="2023-03-05T00:00:00Z")
+    send(api, stream, event("tx_1", at="2023-03-05T00:00:00Z", gb=2500))
+    # Then the units are 2500 x 27/31 days of March (lago-api: `charges_duration`), not 2500
+    clock.set("2023-03-05T12:00:00Z")
+    usage = current_usage(api)
+    [charge_usage] = usage["charges_usage"]
+    assert charge_usage["units"] == "2177.41935483870967741936"
+    assert (charge_usage["total_aggregated_units"], usage["total_amount_cents"]) == ("2500", 217742)
 
 
 def test_recurring_sum_carries_into_the_next_period(api, org, stream, clock):
@@ -183,16 +266,21 @@ def test_recurring_sum_carries_into_the_next_period(api, org, stream, clock):
         event("tx_1", at="2024-01-10T00:00:00Z", gb=10),
         event("tx_2", at="2024-02-10T00:00:00Z", gb=5),
     )
-    # Then February's usage counts the 10 carried and the 5 added
+    # Then February's usage counts the 10 carried and the 5 added, and both events: lago-api counts a
+    # recurring sum's events since the subscription started
     clock.set("2024-02-20T00:00:00Z")
     usage = current_usage(api)
     assert usage["from_datetime"] == "2024-02-01T00:00:00Z"
     [charge_usage] = usage["charges_usage"]
     assert (charge_usage["units"], charge_usage["events_count"], charge_usage["amount_cents"]) == (
         "15",
-        1,
+        2,
         1500,
     )
+    # And March, without events, still both
+    clock.set("2024-03-20T00:00:00Z")
+    [march] = current_usage(api)["charges_usage"]
+    assert (march["units"], march["events_count"], march["amount_cents"]) == ("15", 2, 1500)
 
 
 def test_filters_price_each_filter_and_the_default(api, org, stream):

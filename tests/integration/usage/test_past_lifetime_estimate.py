@@ -138,3 +138,60 @@ def test_estimate_fees_errors_as_lago(api, org, stream):
     )
     assert (response.status, response.json["code"]) == (404, "subscription_not_found")
     assert api.post("/events/estimate_fees", {}).status == 400
+
+
+def test_estimate_fees_takes_the_event_lago_python_client_sends(api, org, stream):
+    # Given a pay-in-advance charge of $0.25 per call
+    calls = create_metric(api, "calls", aggregation_type="count_agg", field_name=None)
+    create_plan(api, charges=[charge(calls, pay_in_advance=True, properties={"amount": "0.25"})])
+    subscribe(api)
+    # When lago-python-client estimates an event: every unset field is an explicit null (Event.dict())
+    client_event = {
+        "transaction_id": None,
+        "external_subscription_id": "sub_1",
+        "code": "calls",
+        "timestamp": None,
+        "precise_total_amount_cents": None,
+        "properties": None,
+    }
+    response = api.post("/events/estimate_fees", {"event": client_event})
+    # Then the call is priced as POST /events would take it (null properties are no properties)
+    assert response.status == 200, response.body
+    [fee] = response.json["fees"]
+    assert (fee["amount_cents"], fee["units"], fee["events_count"]) == (25, "1", 1)
+    # And its timestamps are strings of seconds, dated in the subscription's January period
+    dated = {**client_event, "timestamp": "1705000000.5"}
+    response = api.post("/events/estimate_fees", {"event": dated})
+    assert response.status == 200, response.body
+    assert response.json["fees"][0]["from_date"] == "2024-01-01T00:00:00Z"
+    assert_matches_contract("/events/estimate_fees", "post", 200, response.json)
+
+
+def test_estimate_fees_answers_lago_errors_for_empty_and_invalid_fields(api, org, stream):
+    metric = create_metric(api)
+    create_plan(api, charges=[charge(metric, pay_in_advance=True)])
+    subscribe(api)
+    # Lago's Events::ValidateCreationService: a blank or unknown subscription, then a blank or unknown code,
+    # are 404s (an empty DynamoDB key used to turn the blank ones into a 500)
+    for subscription in ({"external_subscription_id": ""}, {"external_subscription_id": None}, {}):
+        event = {"code": "storage", "properties": {"gb": 1}, **subscription}
+        response = api.post("/events/estimate_fees", {"event": event})
+        assert (response.status, response.json["code"]) == (404, "subscription_not_found"), subscription
+    for code in ("", None):
+        response = _estimate(api, code=code, properties={"gb": 1})
+        assert (response.status, response.json["code"]) == (404, "billable_metric_not_found"), code
+    response = _estimate(api, properties={"gb": 1})
+    assert (response.status, response.json["code"]) == (404, "billable_metric_not_found")
+    # A timestamp that is not seconds since the epoch: Lago's `invalid_format`
+    for timestamp in ("yesterday", "1e400", True):
+        response = _estimate(api, code="storage", properties={"gb": 1}, timestamp=timestamp)
+        assert (response.status, response.json["error_details"]) == (422, {"timestamp": ["invalid_format"]})
+    # The aggregated property of a sum is a number (Lago: `value_is_not_valid_number`)
+    response = _estimate(api, code="storage", properties={"gb": "lots"})
+    assert (response.status, response.json["error_details"]) == (
+        422,
+        {"properties": ["value_is_not_valid_number"]},
+    )
+    # Properties that are not an object are invalid, as on POST /events
+    response = _estimate(api, code="storage", properties=["gb"])
+    assert (response.status, response.json["error_details"]) == (422, {"properties": ["value_is_invalid"]})

@@ -195,3 +195,23 @@ def test_a_prorated_recurring_charge_prices_the_days_left_in_the_period(api, org
     # Then the fee is 2 x 31 x 17/31 = 34.00, not the full month's 62.00
     [fee] = _fees(org.id)
     assert (fee["amount_cents"], fee["units"], fee["event_transaction_id"]) == (3400, "2", "tx_1")
+
+
+def test_a_sum_that_went_down_pays_again_only_above_its_highest_level(api, org, stream):
+    # Given the graduated pay-in-advance charge: 1 per gb up to 10, then 0.5
+    _graduated_in_advance(api)
+    # When 12 gb arrive, 7 go, then 4 and 5 come back in later batches
+    send(api, stream, event("tx_1", gb=12, at="2024-01-10T12:00:00Z"))
+    send(api, stream, event("tx_2", gb=-7, at="2024-01-11T12:00:00Z"))
+    send(api, stream, event("tx_3", gb=4, at="2024-01-12T12:00:00Z"))
+    send(api, stream, event("tx_4", gb=5, at="2024-01-13T12:00:00Z"))
+    # Then the first pays 10 + 2 x 0.5 = 11.00; back to 9 gb, below the 12 reached, is paid already; 14 gb
+    # pays only the 2 above 12 (1.00), as lago-api's `max_aggregation` — not 1 + 4 x 0.5 and 5 x 0.5 again
+    fees = _fees(org.id)
+    assert [(f["event_transaction_id"], f["amount_cents"], f["units"]) for f in fees] == [
+        ("tx_1", 1100, "12"),
+        ("tx_2", 0, "0"),
+        ("tx_3", 0, "4"),
+        ("tx_4", 100, "2"),
+    ]
+    assert [f["total_aggregated_units"] for f in fees] == ["12", "0", "4", "2"]

@@ -13,6 +13,18 @@ import pytest
 from lagoon.services.webhooks.http_sender import HttpSender
 
 
+@pytest.fixture(autouse=True)
+def _receivers_on_this_machine(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Webhooks may reach loopback here, as on the local stack (never on AWS: test_webhook_addresses)."""
+    from lagoon.config import reset_settings
+    from lagoon.local.template import LOCAL_PARAMETERS
+
+    monkeypatch.setenv("WEBHOOK_ALLOWED_NETWORKS", LOCAL_PARAMETERS["WebhookAllowedNetworks"])
+    reset_settings()
+    yield
+    reset_settings()
+
+
 class TricklingReceiver:
     """Accepts, reads the request, then answers one byte every `interval` seconds for up to `for_seconds`:
     every single read is quick, the whole answer is not."""

@@ -125,6 +125,43 @@ def test_weighted_sum_is_the_time_weighted_level() -> None:
     assert finalize(carried, end, datetime(2024, 6, 1, tzinfo=UTC)).units == Decimal(6)
 
 
+def test_weighted_sum_units_are_ceiled_to_20_decimals_and_its_total_is_the_level() -> None:
+    # lago-api's scenario (weighted_sum_agg_spec): a recurring weighted sum, +2500 on March 5th 2023 →
+    # 2500 x 27/31 days = 2177.419354838709677419354…, which lago-api ceils to 20 decimals
+    # (WeightedSumService: `value.ceil(20)`); its fee's total_aggregated_units is the level, 2500.
+    metric = MetricDefinition("memory", "weighted_sum_agg", "gb", recurring=True, weighted_interval="seconds")
+    march, april, may = (datetime(2023, month, 1, tzinfo=UTC) for month in (3, 4, 5))
+    state = fold(new_state(metric), event(0, {"gb": 2500}, at=datetime(2023, 3, 5, tzinfo=UTC)))
+    first = finalize(state, march, april, metric=metric)
+    assert str(first.units) == "2177.41935483870967741936"
+    assert first.total_aggregated_units == 2500
+    # April: 2500 for 3 days, 500 for 2, then 300 → 16,000 / 30 = 533.3…34; total 300.
+    carried = open_next_period(state)
+    fold(carried, event(1, {"gb": -2000}, at=datetime(2023, 4, 4, tzinfo=UTC)))
+    fold(carried, event(2, {"gb": -200}, at=datetime(2023, 4, 6, tzinfo=UTC)))
+    second = finalize(carried, april, may, metric=metric)
+    assert (str(second.units), second.total_aggregated_units) == ("533.33333333333333333334", 300)
+    # Exact levels stay as they are.
+    assert str(finalize(fold(new_state(metric), event(3, {"gb": 8}, at=march)), march, april).units) == "8"
+
+
+def test_weighted_sum_of_a_partial_period_divides_by_the_whole_charges_interval() -> None:
+    # lago-api's scenario (weighted_sum_agg_spec) as it runs: subscribed on March 5th 2023, so the first
+    # charges period is March 5th - April 1st; +2500 that day. lago-api divides the level's seconds by the
+    # whole month's (`charges_duration.days`): 2500 x 27/31, not 2500 over the 27 days the period lasts.
+    metric = MetricDefinition("memory", "weighted_sum_agg", "gb", recurring=True, weighted_interval="seconds")
+    fifth, april = datetime(2023, 3, 5, tzinfo=UTC), datetime(2023, 4, 1, tzinfo=UTC)
+    state = fold(new_state(metric), event(0, {"gb": 2500}, at=fifth))
+    first = finalize(state, fifth, april, metric=metric, period_days=31)
+    assert (str(first.units), first.total_aggregated_units) == ("2177.41935483870967741936", 2500)
+    # A period terminated on April 16th: 3100 held 15 of April's 30 days → 1550
+    carried = fold(open_next_period(state), event(1, {"gb": 600}, at=april))
+    terminated = finalize(carried, april, datetime(2023, 4, 16, tzinfo=UTC), metric=metric, period_days=30)
+    assert (terminated.units, terminated.total_aggregated_units) == (1550, 3100)
+    # Without `period_days`, the period's own local days
+    assert finalize(state, fifth, april, metric=metric).units == 2500
+
+
 def test_recurring_sum_carries_units_and_prorates_by_started_days() -> None:
     # Added September 15th → 16/30 (a started day counts). Removed October 22nd: Lago's prorated sum weighs
     # every value, the removal's -1 too, by (days from its day to the end + 1) → (31 - 10) / 31; ceiled
@@ -192,6 +229,28 @@ def test_event_values_keep_only_the_earliest_when_bounded() -> None:
         [event(i, {"amount": i}) for i in range(5)],
     )
     assert len(finalize(every, JAN, FEB).event_values) == 5
+
+
+def test_event_values_until_a_total_keep_the_earliest_up_to_the_first_past_it() -> None:
+    # What a percentage charge with only `free_units_per_total_aggregation` reads (lago-api
+    # SumService#running_total_per_aggregation): the values in time order until their total passes the cap.
+    metric = MetricDefinition("payments", "sum_agg", "amount")
+    state = new_state(metric, keep_values_until=Decimal(250))
+    for index, value in [(4, 500), (2, 100), (3, 100), (1, 100), (5, 7)]:
+        fold(state, event(index, {"amount": value}))
+    assert finalize(state, JAN, FEB).event_values == (Decimal(100), Decimal(100), Decimal(100))
+    # Merging partial states keeps the same prefix, and the state survives its JSON form.
+    halves = merge(
+        fold_events(new_state(metric, keep_values_until=Decimal(250)), [event(4, {"amount": 500})]),
+        fold_events(
+            new_state(metric, keep_values_until=Decimal(250)),
+            [event(i, {"amount": v}) for i, v in [(2, 100), (3, 100), (1, 100), (5, 7)]],
+        ),
+    )
+    assert halves.event_values == state.event_values
+    assert AggregationState.from_dict(json.loads(json.dumps(state.to_dict()))) == state
+    # Counted units need no values: their running totals are 1, 2, … (lago-api CountService).
+    assert finalize(new_state(MetricDefinition("calls", "count_agg")), JAN, FEB).unit_running_totals
 
 
 @pytest.mark.parametrize(

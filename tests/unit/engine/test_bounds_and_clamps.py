@@ -181,3 +181,36 @@ def test_prorated_graduated_prices_each_step_in_the_tier_its_full_units_reach() 
     assert [row["units"] for row in tiers] == [Decimal(8), Decimal(2)]
     # Not prorated: 10 x 1 + 4 x 2 + 5 = 23.00.
     assert price_charge("graduated", graduated, result, "EUR").amount_cents == 2300
+
+
+def test_prorated_graduated_flat_amounts_follow_the_highest_units_reached() -> None:
+    # lago-api ProratedGraduatedService decides the flat amounts from `max_full_sum`. September (30 days):
+    # +14 seats on the 1st, -8 on the 16th (6 left): the full units reached 14, so tier 2 (flat 5) was
+    # reached although they end at 6 (the final units alone priced tier 1 only: 8.00).
+    metric = MetricDefinition("seats", "sum_agg", "seats", recurring=True)
+    sep, october = datetime(2024, 9, 1, tzinfo=UTC), datetime(2024, 10, 1, tzinfo=UTC)
+    state = new_state(metric)
+    fold(state, event(0, {"seats": 14}, at=datetime(2024, 9, 1, 8, tzinfo=UTC)))
+    fold(state, event(1, {"seats": -8}, at=datetime(2024, 9, 16, 8, tzinfo=UTC)))
+    result = finalize(state, sep, october)
+    graduated = validate_charge_properties(
+        "graduated",
+        {
+            "graduated_ranges": [
+                {"from_value": 0, "to_value": 10, "per_unit_amount": "1", "flat_amount": "0"},
+                {"from_value": 11, "to_value": None, "per_unit_amount": "2", "flat_amount": "5"},
+            ]
+        },
+    )
+    fee = price_charge("graduated", graduated, result, "EUR", prorated=True)
+    # 14 x 30/30 - 8 x 15/30 = 10 prorated: the -8 takes back tier 2's 4 seats first (4 x 15/30 = 2 left
+    # there), then 4 of tier 1's (10 - 2 = 8 there). Tier 1: 8 x 1; tier 2: 2 x 2 + flat 5 → 17.00
+    assert [row["units"] for row in fee.details["graduated_ranges"]] == [Decimal(8), Decimal(2)]
+    assert (fee.units, fee.amount_cents) == (Decimal(6), 1700)
+    # The same seats, all removed on the 16th: both tiers were reached, their prorated days still paid
+    gone = new_state(metric)
+    fold(gone, event(0, {"seats": 14}, at=datetime(2024, 9, 1, 8, tzinfo=UTC)))
+    fold(gone, event(1, {"seats": -14}, at=datetime(2024, 9, 16, 8, tzinfo=UTC)))
+    fee = price_charge("graduated", graduated, finalize(gone, sep, october), "EUR", prorated=True)
+    # 10 x 15/30 = 5 in tier 1, 4 x 15/30 = 2 in tier 2 (x 2 + flat 5) → 14.00
+    assert (fee.units, fee.amount_cents) == (Decimal(0), 1400)

@@ -24,24 +24,26 @@ units_strategy = st.decimals(min_value=0, max_value=100_000, places=3)
 
 
 @st.composite
-def tier_lists(draw: st.DrawFn) -> list[dict[str, Any]]:
+def tier_lists(draw: st.DrawFn, adjacent: bool = False) -> list[dict[str, Any]]:
+    """Tiers with `to_value + 1` bounds, or (`adjacent`) each next tier starting at the previous `to_value`
+    or one above it, with decimal bounds, as lago-api's RangeBoundsValidator accepts them."""
     widths = draw(st.lists(st.integers(min_value=1, max_value=500), min_size=0, max_size=9))
     tiers = []
-    from_value = 0
+    from_value: Any = 0
     for width in widths:
-        to_value = from_value + width
+        to_value = from_value + (Decimal(width) / 100 if adjacent else width)
         tiers.append(
             {
-                "from_value": from_value,
-                "to_value": to_value,
+                "from_value": str(from_value) if adjacent else from_value,
+                "to_value": str(to_value) if adjacent else to_value,
                 "per_unit_amount": str(draw(amounts)),
                 "flat_amount": str(draw(amounts)),
             }
         )
-        from_value = to_value + 1
+        from_value = to_value + (draw(st.sampled_from([0, 1])) if adjacent else 1)
     tiers.append(
         {
-            "from_value": from_value,
+            "from_value": str(from_value) if adjacent else from_value,
             "to_value": None,
             "per_unit_amount": str(draw(amounts)),
             "flat_amount": str(draw(amounts)),
@@ -50,7 +52,7 @@ def tier_lists(draw: st.DrawFn) -> list[dict[str, Any]]:
     return tiers
 
 
-@given(tier_lists(), units_strategy)
+@given(st.one_of(tier_lists(), tier_lists(adjacent=True)), units_strategy)
 def test_graduated_is_the_sum_of_its_tiers(ranges: list[dict[str, Any]], units: Decimal) -> None:
     properties = validate_charge_properties("graduated", {"graduated_ranges": ranges})
     assert isinstance(properties, GraduatedProperties)
@@ -67,7 +69,9 @@ def test_volume_picks_exactly_one_range(ranges: list[dict[str, Any]], units: Dec
     assert isinstance(properties, VolumeProperties)
     amount, details = price_volume(properties, units)
     if units == 0:
-        assert amount == 0
+        # lago-api (#5760): no usage pays the first tier's flat amount.
+        assert amount == properties.volume_ranges[0].flat_amount
+        assert details["per_unit_amount"] == 0
         return
     containing = [
         r
@@ -199,3 +203,43 @@ def test_folding_in_any_split_equals_folding_at_once(
     for part in parts[1:]:
         combined = merge(combined, part)
     assert finalize(combined, START, END) == at_once
+
+
+@settings(max_examples=150)
+@given(
+    st.lists(
+        st.tuples(
+            st.integers(min_value=0, max_value=31 * 86400 - 1), st.integers(min_value=0, max_value=300)
+        ),
+        max_size=30,
+    ),
+    st.integers(min_value=0, max_value=2000),
+    st.lists(st.integers(min_value=0, max_value=30), max_size=4),
+    st.randoms(use_true_random=False),
+)
+def test_values_kept_until_a_total_are_the_prefix_lago_reads_in_any_order_and_split(
+    raw: list[tuple[int, int]], cap: int, cuts: list[int], rng: Any
+) -> None:
+    # A percentage charge with only a free amount keeps the values lago-api reads: in time order, until the
+    # running total passes the cap (non-negative values: a later, earlier-stamped value only shortens it).
+    metric = MetricDefinition("m", "sum_agg", "v")
+    events = [UsageEvent(f"tx-{i}", START + timedelta(seconds=t), {"v": v}) for i, (t, v) in enumerate(raw)]
+    ordered = [e.properties["v"] for e in sorted(events, key=lambda e: (e.timestamp, e.transaction_id))]
+    expected, total = [], 0
+    for value in ordered:
+        if total > cap:
+            break
+        total += value
+        expected.append(Decimal(value))
+
+    shuffled = list(events)
+    rng.shuffle(shuffled)
+    bounds = sorted({0, len(shuffled), *(min(cut, len(shuffled)) for cut in cuts)})
+    parts = [
+        fold_events(new_state(metric, keep_values_until=Decimal(cap)), shuffled[a:b])
+        for a, b in itertools.pairwise(bounds)
+    ] or [new_state(metric, keep_values_until=Decimal(cap))]
+    combined = parts[0]
+    for part in parts[1:]:
+        combined = merge(combined, part)
+    assert list(finalize(combined, START, END).event_values) == expected

@@ -19,11 +19,11 @@ from lagoon.engine.properties import (
 )
 
 
-def tier(from_value: int, to_value: int | None, per_unit: str = "1", flat: str = "0") -> dict[str, Any]:
+def tier(from_value: Any, to_value: Any, per_unit: str = "1", flat: str = "0") -> dict[str, Any]:
     return {"from_value": from_value, "to_value": to_value, "per_unit_amount": per_unit, "flat_amount": flat}
 
 
-def pct_tier(from_value: int, to_value: int | None, rate: str = "1", flat: str = "0") -> dict[str, Any]:
+def pct_tier(from_value: Any, to_value: Any, rate: str = "1", flat: str = "0") -> dict[str, Any]:
     return {"from_value": from_value, "to_value": to_value, "rate": rate, "flat_amount": flat}
 
 
@@ -107,6 +107,40 @@ VALID_CASES = [
         {"graduated_percentage_ranges": [pct_tier(0, 10, "1", "10"), pct_tier(11, None, "0.5")]},
         id="graduated-percentage",
     ),
+    # lago-api Validators::RangeBoundsValidator: a tier starts at the previous `to_value` ("adjacent", decimal
+    # bounds allowed) or at `to_value + 1`; the first one at 0 or 1.
+    pytest.param(
+        "graduated",
+        {"graduated_ranges": [tier(0, 10), tier(10, None)]},
+        {"graduated_ranges": [tier(0, 10), tier(10, None)]},
+        id="graduated-adjacent",
+    ),
+    pytest.param(
+        "graduated",
+        {"graduated_ranges": [tier(0, 0.1), tier(0.1, "1"), tier(1, 10), tier(11, None)]},
+        {"graduated_ranges": [tier(0, 0.1), tier(0.1, 1), tier(1, 10), tier(11, None)]},
+        id="graduated-decimal-adjacent-then-plus-one",
+    ),
+    pytest.param(
+        "graduated",
+        {"graduated_ranges": [tier(1, 10.0), tier(11, None)]},
+        {"graduated_ranges": [tier(1, 10), tier(11, None)]},
+        id="graduated-first-from-one",
+    ),
+    pytest.param(
+        "graduated_percentage",
+        {"graduated_percentage_ranges": [pct_tier(0, 2.5), pct_tier(2.5, None)]},
+        {"graduated_percentage_ranges": [pct_tier(0, 2.5), pct_tier(2.5, None)]},
+        id="graduated-percentage-adjacent-decimal",
+    ),
+    # Volume tiers follow `to_value + 1` (lago-api's volume validator adds 1 to the next `from_value` it
+    # expects, so `to_value + 2` passes too), never the adjacent bound.
+    pytest.param(
+        "volume",
+        {"volume_ranges": [tier(0, 5), tier(7, 10.5), tier(11.5, None)]},
+        {"volume_ranges": [tier(0, 5), tier(7, 10.5), tier(11.5, None)]},
+        id="volume-plus-two-and-decimal",
+    ),
     pytest.param("dynamic", None, {}, id="dynamic-no-properties"),
     pytest.param("standard", {"amount": "1", "package_size": 3}, {"amount": "1"}, id="foreign-keys-dropped"),
 ]
@@ -131,21 +165,39 @@ INVALID_CASES = [
     pytest.param("graduated", {}, {"graduated_ranges": ["missing_graduated_ranges"]}, id="graduated-missing"),
     pytest.param(
         "graduated",
-        {"graduated_ranges": [tier(1, None)]},
+        {"graduated_ranges": [tier(2, None)]},
         {"graduated_ranges": ["invalid_graduated_ranges"]},
-        id="graduated-not-from-zero",
+        id="graduated-first-from-above-one",
     ),
     pytest.param(
         "graduated",
-        {"graduated_ranges": [tier(0, 10), tier(10, None)]},
+        {"graduated_ranges": [tier(0, 10), tier(9, None)]},
         {"graduated_ranges": ["invalid_graduated_ranges"]},
-        id="graduated-next-from-is-not-to-plus-one",
+        id="graduated-overlap",
     ),
     pytest.param(
         "graduated",
         {"graduated_ranges": [tier(0, 10), tier(12, None)]},
         {"graduated_ranges": ["invalid_graduated_ranges"]},
         id="graduated-gap",
+    ),
+    pytest.param(
+        "graduated",
+        {"graduated_ranges": [tier(0, 0.5), tier(1, None)]},
+        {"graduated_ranges": ["invalid_graduated_ranges"]},
+        id="graduated-decimal-gap",
+    ),
+    pytest.param(
+        "graduated",
+        {"graduated_ranges": [tier(0, "0.1000000000000000000001"), tier("0.1000000000000000000001", None)]},
+        {"graduated_ranges": ["invalid_graduated_ranges"]},
+        id="graduated-bound-no-json-number-carries",
+    ),
+    pytest.param(
+        "graduated",
+        {"graduated_ranges": [tier(0, "ten"), tier(11, None)]},
+        {"graduated_ranges": ["invalid_graduated_ranges"]},
+        id="graduated-bound-not-a-number",
     ),
     pytest.param(
         "graduated",
@@ -176,9 +228,21 @@ INVALID_CASES = [
     ),
     pytest.param(
         "volume",
-        {"volume_ranges": [tier(0, 5), tier(7, None)]},
+        {"volume_ranges": [tier(0, 5), tier(8, None)]},
         {"volume_ranges": ["invalid_volume_ranges"]},
         id="volume-gap",
+    ),
+    pytest.param(
+        "volume",
+        {"volume_ranges": [tier(0, 10), tier(10, None)]},
+        {"volume_ranges": ["invalid_volume_ranges"]},
+        id="volume-adjacent-refused",
+    ),
+    pytest.param(
+        "graduated_percentage",
+        {"graduated_percentage_ranges": [pct_tier(0, 10), pct_tier(10.5, None)]},
+        {"graduated_percentage_ranges": ["invalid_graduated_percentage_ranges"]},
+        id="graduated-percentage-decimal-gap",
     ),
     pytest.param(
         "package",

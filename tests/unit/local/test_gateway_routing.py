@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from typing import Any
 
 import pytest
@@ -82,3 +84,35 @@ def test_the_greedy_route_passes_the_rest_of_the_path_as_its_parameter(gateway: 
     found = gateway.match("GET", "/api/v1/customers/c1/wallets/w1")
     assert found is not None
     assert found[1] == {"proxy": "customers/c1/wallets/w1"}
+
+
+def test_api_functions_serve_one_request_at_a_time() -> None:
+    # Powertools keeps the current request in class attributes shared by every resolver of the process: two
+    # requests served at once could read each other's event (and organization). The local gateway invokes
+    # one API function at a time, as a Lambda container does.
+
+    class SlowFunctions:
+        def __init__(self) -> None:
+            self.running = 0
+            self.most = 0
+            self.lock = threading.Lock()
+
+        def invoke(self, logical_id: str, event: dict[str, Any]) -> dict[str, Any]:
+            with self.lock:
+                self.running += 1
+                self.most = max(self.most, self.running)
+            time.sleep(0.05)
+            with self.lock:
+                self.running -= 1
+            return {"statusCode": 200, "headers": {}, "body": "{}"}
+
+    functions = SlowFunctions()
+    gateway = Gateway(_template(("Customers", "/api/v1/customers", "ANY")), functions)  # type: ignore[arg-type]
+    threads = [
+        threading.Thread(target=gateway.handle, args=("GET", "/api/v1/customers", {})) for _ in range(4)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert functions.most == 1

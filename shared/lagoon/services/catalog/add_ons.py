@@ -4,22 +4,21 @@ from __future__ import annotations
 
 import uuid
 
-from lagoon import errors
 from lagoon.data import catalog, entities
 from lagoon.data.catalog import ADD_ON
 from lagoon.domain.add_ons import AddOn, AddOnCreateInput, AddOnUpdateInput
 from lagoon.services.catalog import taxes
+from lagoon.services.contention import retried_on_conflict
 
 _ADD_ONS = catalog.ADD_ONS
 get_add_on = _ADD_ONS.get
 list_add_ons = _ADD_ONS.live
 
 
+@retried_on_conflict("add-on")
 def create_add_on(organization_id: str, data: AddOnCreateInput) -> AddOn:
     """`POST /add_ons`."""
-    if data.amount_currency is None:
-        raise errors.ValidationFailed.field("amount_currency", "value_is_mandatory")
-    catalog.ensure_code_free(organization_id, ADD_ON, data.code)
+    catalog.raise_field_errors({}, organization_id, ADD_ON, data.code)
     taxes.check_tax_codes(organization_id, data.tax_codes or [])
     now = entities.now_iso()
     add_on = AddOn(
@@ -36,12 +35,13 @@ def create_add_on(organization_id: str, data: AddOnCreateInput) -> AddOn:
         updated_at=now,
     )
     writes = entities.Writes()
-    writes.put(organization_id, ADD_ON, add_on.lago_id, add_on.model_dump(mode="json"))
+    catalog.put_new(writes, organization_id, ADD_ON, add_on)
     catalog.claim_code(writes, organization_id, ADD_ON, add_on.code, add_on.lago_id)
-    catalog.commit_claiming_codes(writes)
+    writes.commit()
     return add_on
 
 
+@retried_on_conflict("add-on")
 def update_add_on(organization_id: str, code: str, data: AddOnUpdateInput) -> AddOn:
     """`PUT /add_ons/{code}`: the fields sent change (Lago AddOns::UpdateService)."""
     current = get_add_on(organization_id, code)
@@ -57,19 +57,20 @@ def update_add_on(organization_id: str, code: str, data: AddOnUpdateInput) -> Ad
         changes["tax_codes"] = list(dict.fromkeys(data.tax_codes))
     add_on = current.model_copy(update={**changes, "updated_at": entities.now_iso()})
     writes = entities.Writes()
-    writes.put(organization_id, ADD_ON, add_on.lago_id, add_on.model_dump(mode="json"))
+    add_on = catalog.put_changed(writes, organization_id, ADD_ON, add_on)
     catalog.change_code(writes, organization_id, ADD_ON, current.code, add_on.code, add_on.lago_id)
-    catalog.commit_claiming_codes(writes)
+    writes.commit()
     return add_on
 
 
+@retried_on_conflict("add-on")
 def delete_add_on(organization_id: str, code: str) -> AddOn:
     """`DELETE /add_ons/{code}`: discarded (fees keep resolving it by id); the code is free again."""
     add_on = get_add_on(organization_id, code)
     now = entities.now_iso()
     deleted = add_on.model_copy(update={"deleted_at": now, "updated_at": now})
     writes = entities.Writes()
-    writes.put(organization_id, ADD_ON, add_on.lago_id, deleted.model_dump(mode="json"))
+    deleted = catalog.put_changed(writes, organization_id, ADD_ON, deleted)
     catalog.release_code(writes, organization_id, ADD_ON, add_on.code)
     writes.commit()
     return deleted

@@ -23,6 +23,7 @@ from lagoon.domain.billable_metrics import (
     BillableMetricUpdateInput,
 )
 from lagoon.domain.plans import ALL_FILTER_VALUES, ChargeFilter, Plan
+from lagoon.services.contention import retried_on_conflict
 
 _METRICS = catalog.METRICS
 find_billable_metric = _METRICS.find
@@ -52,21 +53,21 @@ def _filters(sent: list[BillableMetricFilterInput]) -> list[BillableMetricFilter
     return [BillableMetricFilter(key=key, values=values) for key, values in by_key.items()]
 
 
-def _check_consistency(metric: BillableMetric) -> None:
-    """Lago's model rules that span fields (`BillableMetric` validations)."""
+def _consistency_errors(metric: BillableMetric) -> dict[str, list[str]]:
+    """Lago's model rules that span fields (`BillableMetric` validations), reported with the code's
+    uniqueness (`catalog.raise_field_errors`)."""
     details: dict[str, list[str]] = {}
     if metric.aggregation_type not in AGGREGATIONS_WITHOUT_FIELD_NAME and not metric.field_name:
         details["field_name"] = ["value_is_mandatory"]
     if metric.recurring and metric.aggregation_type in AGGREGATIONS_NEVER_RECURRING:
         details["recurring"] = ["not_compatible_with_aggregation_type"]
-    if details:
-        raise errors.ValidationFailed(details)
+    return details
 
 
+@retried_on_conflict("billable metric")
 def create_billable_metric(organization_id: str, data: BillableMetricCreateInput) -> BillableMetric:
     """`POST /billable_metrics`."""
     _reject_expression(data.expression)
-    catalog.ensure_code_free(organization_id, BILLABLE_METRIC, data.code)
     now = entities.now_iso()
     metric = BillableMetric(
         lago_id=str(uuid.uuid4()),
@@ -82,19 +83,22 @@ def create_billable_metric(organization_id: str, data: BillableMetricCreateInput
         or ("seconds" if data.aggregation_type == "weighted_sum_agg" else None),
         rounding_function=data.rounding_function,
         rounding_precision=data.rounding_precision,
-        filters=_filters(data.filters or []),
+        filters=[],
         created_at=now,
         updated_at=now,
     )
-    _check_consistency(metric)
+    catalog.raise_field_errors(_consistency_errors(metric), organization_id, BILLABLE_METRIC, metric.code)
+    # Lago creates the filters once the metric is valid (BillableMetricFilters::CreateOrUpdateBatchService).
+    metric = metric.model_copy(update={"filters": _filters(data.filters or [])})
     writes = entities.Writes()
-    writes.put(organization_id, BILLABLE_METRIC, metric.lago_id, metric.model_dump(mode="json"))
+    catalog.put_new(writes, organization_id, BILLABLE_METRIC, metric)
     catalog.claim_code(writes, organization_id, BILLABLE_METRIC, metric.code, metric.lago_id)
     writes.message(_message("billable_metric.created", metric, plans_count=0))
-    catalog.commit_claiming_codes(writes)
+    writes.commit()
     return metric
 
 
+@retried_on_conflict("billable metric")
 def update_billable_metric(
     organization_id: str, code: str, data: BillableMetricUpdateInput
 ) -> BillableMetric:
@@ -126,19 +130,22 @@ def update_billable_metric(
     metric = BillableMetric.model_validate(metric.model_dump())
     if metric.aggregation_type == "weighted_sum_agg" and metric.weighted_interval is None:
         metric = metric.model_copy(update={"weighted_interval": "seconds"})
-    _check_consistency(metric)
+    catalog.raise_field_errors(
+        _consistency_errors(metric), organization_id, BILLABLE_METRIC, metric.code, current.code
+    )
 
     writes = entities.Writes()
-    writes.put(organization_id, BILLABLE_METRIC, metric.lago_id, metric.model_dump(mode="json"))
+    metric = catalog.put_changed(writes, organization_id, BILLABLE_METRIC, metric)
     catalog.change_code(writes, organization_id, BILLABLE_METRIC, current.code, metric.code, metric.lago_id)
     if "filters" in changes:
         _prune_charge_filters(writes, organization_id, metric, using_plans)
     writes.message(_message("billable_metric.updated", metric, plans_count=len(using_plans)))
-    catalog.commit_claiming_codes(writes)
+    writes.commit()
     catalog.bump_version(organization_id)
     return metric
 
 
+@retried_on_conflict("billable metric")
 def delete_billable_metric(organization_id: str, code: str) -> BillableMetric:
     """`DELETE /billable_metrics/{code}`.
 
@@ -150,7 +157,7 @@ def delete_billable_metric(organization_id: str, code: str) -> BillableMetric:
     now = entities.now_iso()
     deleted = metric.model_copy(update={"deleted_at": now, "updated_at": now})
     writes = entities.Writes()
-    writes.put(organization_id, BILLABLE_METRIC, metric.lago_id, deleted.model_dump(mode="json"))
+    deleted = catalog.put_changed(writes, organization_id, BILLABLE_METRIC, deleted)
     catalog.release_code(writes, organization_id, BILLABLE_METRIC, metric.code)
     _remove_charges_of_metric(writes, organization_id, metric.lago_id, using_plans)
     writes.message(_message("billable_metric.deleted", deleted, plans_count=0))
@@ -170,7 +177,7 @@ def _remove_charges_of_metric(
     for plan in plans:
         kept = [c for c in plan.charges if c.billable_metric_id != billable_metric_id]
         updated = plan.model_copy(update={"charges": kept, "updated_at": now})
-        writes.put(organization_id, catalog.PLAN, plan.lago_id, updated.model_dump(mode="json"))
+        catalog.put_changed(writes, organization_id, catalog.PLAN, updated)
 
 
 def _prune_charge_filters(
@@ -187,7 +194,7 @@ def _prune_charge_filters(
             charges.append(charge.model_copy(update={"filters": _pruned(charge.filters, metric)}))
         if charges != plan.charges:
             updated = plan.model_copy(update={"charges": charges, "updated_at": now})
-            writes.put(organization_id, catalog.PLAN, plan.lago_id, updated.model_dump(mode="json"))
+            catalog.put_changed(writes, organization_id, catalog.PLAN, updated)
 
 
 def _pruned(filters: list[ChargeFilter], metric: BillableMetric) -> list[ChargeFilter]:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from lagoon import errors
-from lagoon.data import catalog, customers, entities
+from lagoon.data import catalog, customers, entities, memberships
 from lagoon.data.catalog import COUPON
 from lagoon.domain.coupons import (
     AppliedCoupon,
@@ -23,6 +23,7 @@ from lagoon.domain.coupons import (
 )
 from lagoon.domain.customers import Customer
 from lagoon.services.catalog import billable_metrics, plans
+from lagoon.services.contention import retried_on_conflict
 
 APPLIED_COUPON = "applied_coupon"
 # One item per (customer, non-reusable coupon): makes "applied at most once" hold under concurrency.
@@ -49,8 +50,8 @@ def is_redeemable(coupon: Coupon, now: str | None = None) -> bool:
     return True
 
 
-def _check_values(coupon: Coupon) -> None:
-    """Lago's `Coupon` validations and Coupons::ValidateService."""
+def _value_errors(coupon: Coupon) -> dict[str, list[str]]:
+    """Lago's `Coupon` validations, reported with the code's uniqueness (`catalog.raise_field_errors`)."""
     details: dict[str, list[str]] = {}
     if coupon.coupon_type == "fixed_amount":
         if coupon.amount_cents is None:
@@ -63,8 +64,7 @@ def _check_values(coupon: Coupon) -> None:
         details["percentage_rate"] = ["value_is_mandatory"]
     if coupon.frequency == "recurring" and not coupon.frequency_duration:
         details["frequency_duration"] = ["value_is_mandatory"]
-    if details:
-        raise errors.ValidationFailed(details)
+    return details
 
 
 def _check_expiration_at(expiration_at: str | None) -> None:
@@ -96,10 +96,11 @@ def _limits(organization_id: str, applies_to: AppliesTo) -> tuple[list[str] | No
     return plan_ids, metric_ids
 
 
+@retried_on_conflict("coupon")
 def create_coupon(organization_id: str, data: CouponCreateInput) -> Coupon:
     """`POST /coupons`."""
+    # lago-api Coupons::CreateService: the expiration date, then the limits (404), then the model.
     _check_expiration_at(data.expiration_at)
-    catalog.ensure_code_free(organization_id, COUPON, data.code)
     plan_ids, metric_ids = _limits(organization_id, data.applies_to or AppliesTo())
     now = entities.now_iso()
     coupon = Coupon(
@@ -122,16 +123,23 @@ def create_coupon(organization_id: str, data: CouponCreateInput) -> Coupon:
         created_at=now,
         updated_at=now,
     )
-    _check_values(coupon)
+    catalog.raise_field_errors(_value_errors(coupon), organization_id, COUPON, coupon.code)
     writes = entities.Writes()
-    writes.put(organization_id, COUPON, coupon.lago_id, coupon.model_dump(mode="json"))
+    catalog.put_new(writes, organization_id, COUPON, coupon)
     catalog.claim_code(writes, organization_id, COUPON, coupon.code, coupon.lago_id)
-    catalog.commit_claiming_codes(writes)
+    writes.commit()
     return coupon
 
 
 def _applied_coupons(organization_id: str) -> list[AppliedCoupon]:
     return [AppliedCoupon.model_validate(doc) for doc in entities.query(organization_id, APPLIED_COUPON)]
+
+
+def _customer_applied_coupons(organization_id: str, customer_id: str) -> list[AppliedCoupon]:
+    """One customer's applied coupons (any status): its index entries and their documents."""
+    ids = memberships.members(organization_id, memberships.APPLIED_COUPONS, customer_id)
+    documents = entities.get_many(organization_id, APPLIED_COUPON, ids) if ids else {}
+    return [AppliedCoupon.model_validate(documents[i]) for i in ids if i in documents]
 
 
 def _terms_changes(organization_id: str, data: CouponUpdateInput, sent: dict[str, Any]) -> dict[str, Any]:
@@ -153,6 +161,7 @@ def _terms_changes(organization_id: str, data: CouponUpdateInput, sent: dict[str
     return changes
 
 
+@retried_on_conflict("coupon")
 def update_coupon(organization_id: str, code: str, data: CouponUpdateInput) -> Coupon:
     """`PUT /coupons/{code}` (Lago Coupons::UpdateService): once applied, only name, description and the
     expiration change; the other fields sent are ignored."""
@@ -170,14 +179,15 @@ def update_coupon(organization_id: str, code: str, data: CouponUpdateInput) -> C
         changes.update(_terms_changes(organization_id, data, sent))
     coupon = current.model_copy(update={**changes, "updated_at": entities.now_iso()})
     coupon = Coupon.model_validate(coupon.model_dump())
-    _check_values(coupon)
+    catalog.raise_field_errors(_value_errors(coupon), organization_id, COUPON, coupon.code, current.code)
     writes = entities.Writes()
-    writes.put(organization_id, COUPON, coupon.lago_id, coupon.model_dump(mode="json"))
+    coupon = catalog.put_changed(writes, organization_id, COUPON, coupon)
     catalog.change_code(writes, organization_id, COUPON, current.code, coupon.code, coupon.lago_id)
-    catalog.commit_claiming_codes(writes)
+    writes.commit()
     return coupon
 
 
+@retried_on_conflict("coupon")
 def delete_coupon(organization_id: str, code: str) -> Coupon:
     """`DELETE /coupons/{code}` (Lago Coupons::DestroyService): discarded, its active applied coupons
     terminated, its code free again."""
@@ -185,7 +195,7 @@ def delete_coupon(organization_id: str, code: str) -> Coupon:
     now = entities.now_iso()
     deleted = coupon.model_copy(update={"deleted_at": now, "updated_at": now})
     writes = entities.Writes()
-    writes.put(organization_id, COUPON, coupon.lago_id, deleted.model_dump(mode="json"))
+    deleted = catalog.put_changed(writes, organization_id, COUPON, deleted)
     catalog.release_code(writes, organization_id, COUPON, coupon.code)
     for applied in _applied_coupons(organization_id):
         if applied.coupon_id == coupon.lago_id and applied.status == "active":
@@ -222,13 +232,15 @@ def _overlaps(organization_id: str, coupon: Coupon, active: list[AppliedCoupon])
     return False
 
 
+@retried_on_conflict("applied coupon")
 def apply_coupon(organization_id: str, data: AppliedCouponInput) -> AppliedCoupon:
-    """`POST /applied_coupons` (Lago AppliedCoupons::CreateService)."""
+    """`POST /applied_coupons` (Lago AppliedCoupons::CreateService). Racing requests are decided again on what
+    the winner applied (a non-reusable coupon: 422 `coupon_is_not_reusable`)."""
     customer = customers.get_customer(organization_id, data.external_customer_id)
     coupon = find_coupon(organization_id, data.coupon_code)
     if coupon is None or not is_redeemable(coupon):
         raise errors.NotFound("coupon")
-    held = [a for a in _applied_coupons(organization_id) if a.customer_id == customer.lago_id]
+    held = _customer_applied_coupons(organization_id, customer.lago_id)
     if _overlaps(organization_id, coupon, [a for a in held if a.status == "active"]):
         raise errors.MethodNotAllowed("plan_overlapping")
     if not coupon.reusable and any(a.coupon_id == coupon.lago_id for a in held):
@@ -259,20 +271,26 @@ def apply_coupon(organization_id: str, data: AppliedCouponInput) -> AppliedCoupo
     if coupon.coupon_type == "fixed_amount" and applied.amount_currency:
         # Lago ties the customer's currency to a fixed-amount coupon's (Customers::UpdateCurrencyService).
         customers.lock_currency(writes, customer, applied.amount_currency)
-    put_applied_coupon(writes, applied)
+    put_applied_coupon(writes, applied, new=True)
+    # Applied only if the coupon is still as read: not deleted (its applied coupons terminated) meanwhile.
+    writes.require(organization_id, COUPON, coupon.lago_id, coupon.revision)
+    memberships.add(writes, organization_id, memberships.APPLIED_COUPONS, customer.lago_id, applied.lago_id)
     if not coupon.reusable:
         key = f"{customer.lago_id}#{coupon.lago_id}"
         writes.put(organization_id, APPLIED_ONCE, key, {"lago_id": applied.lago_id}, must_not_exist=True)
-    try:
-        writes.commit()
-    except errors.ConflictRetry as exc:
-        raise errors.ValidationFailed.field("coupon", "coupon_is_not_reusable") from exc
+    writes.commit()
     return applied
 
 
-def put_applied_coupon(writes: entities.Writes, applied: AppliedCoupon) -> None:
-    """Record an applied coupon in `writes` (invoicing uses it to save what it consumed)."""
-    writes.put(applied.organization_id, APPLIED_COUPON, applied.lago_id, applied.model_dump(mode="json"))
+def put_applied_coupon(writes: entities.Writes, applied: AppliedCoupon, *, new: bool = False) -> None:
+    """Record an applied coupon in `writes`: a new one, or a change of the one read (invoicing saves what it
+    consumed), on the condition that it did not change since — so a termination and a consumption racing
+    never overwrite each other."""
+    document = applied.model_dump(mode="json")
+    if new:
+        writes.put(applied.organization_id, APPLIED_COUPON, applied.lago_id, document, must_not_exist=True)
+    else:
+        writes.put_revised(applied.organization_id, APPLIED_COUPON, applied.lago_id, document)
 
 
 def _terminated(applied: AppliedCoupon, now: str) -> AppliedCoupon:
@@ -303,12 +321,11 @@ def list_applied_coupons(organization_id: str, filters: AppliedCouponFilters) ->
 
 def active_applied_coupons(organization_id: str, customer_id: str) -> list[AppliedCoupon]:
     """A customer's active applied coupons in the order they were applied (the order Lago deducts them)."""
-    active = [
-        a for a in _applied_coupons(organization_id) if a.customer_id == customer_id and a.status == "active"
-    ]
+    active = [a for a in _customer_applied_coupons(organization_id, customer_id) if a.status == "active"]
     return sorted(active, key=lambda a: a.created_at)
 
 
+@retried_on_conflict("applied coupon")
 def terminate_applied_coupon(
     organization_id: str, external_customer_id: str, applied_coupon_id: str
 ) -> AppliedCoupon:
@@ -327,6 +344,7 @@ def terminate_applied_coupon(
     return terminated
 
 
+@retried_on_conflict("applied coupon")
 def terminate_customer_coupons(organization_id: str, customer: Customer) -> None:
     """Lago terminates the coupons of a deleted customer (called by lagoon.services.lifecycle)."""
     now = entities.now_iso()

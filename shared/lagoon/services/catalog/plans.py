@@ -17,6 +17,7 @@ from lagoon.data.subscriptions import plan_has_subscriptions
 from lagoon.domain.billable_metrics import BillableMetric
 from lagoon.domain.plans import (
     ALL_FILTER_VALUES,
+    USAGE_THRESHOLDS,
     Charge,
     ChargeFilter,
     ChargeFilterInput,
@@ -28,6 +29,7 @@ from lagoon.domain.plans import (
 )
 from lagoon.engine.properties import ChargePropertiesError, dump_charge_properties, validate_charge_properties
 from lagoon.services.catalog import taxes
+from lagoon.services.contention import retried_on_conflict
 
 # Lago `Charges::BuildDefaultPropertiesService`: a charge sent without properties gets these.
 _DEFAULT_PROPERTIES: dict[str, dict[str, Any]] = {
@@ -208,15 +210,25 @@ def _metrics_for(organization_id: str, charges: list[ChargeInput]) -> dict[str, 
     return metrics
 
 
-def _build_charges(
-    organization_id: str, sent: list[ChargeInput], previous: list[Charge], locked: bool
-) -> list[Charge]:
-    """Charges sent with the id of an existing charge update it, others are new; charges not sent are removed."""
+def _charge_metrics(organization_id: str, sent: list[ChargeInput]) -> dict[str, BillableMetric]:
+    """The metrics of the charges sent, checked before the plan's own fields as lago-api does
+    (Plans::ChargeablesValidationService, then the plan's validations)."""
     if any(item.applied_pricing_unit for item in sent):
         # Lagoon keeps no pricing units (docs/decisions.md): refused like the other features it lacks, never
         # priced in the plan's currency as if the field were not there.
         raise errors.NotImplementedYet("pricing units")
-    metrics = _metrics_for(organization_id, sent)
+    return _metrics_for(organization_id, sent)
+
+
+def _build_charges(
+    organization_id: str,
+    sent: list[ChargeInput],
+    previous: list[Charge],
+    locked: bool,
+    metrics: dict[str, BillableMetric],
+) -> list[Charge]:
+    """Charges sent with the id of an existing charge update it, others are new; charges not sent are removed.
+    `metrics` are the charges' (`_charge_metrics`)."""
     by_id = {c.lago_id: c for c in previous}
     found = _Errors()
     charges = [
@@ -239,12 +251,20 @@ def _bill_charges_monthly(interval: str, sent: bool | None) -> bool | None:
     return bool(sent)
 
 
+def _refuse_usage_thresholds(data: PlanCreateInput | PlanUpdateInput) -> None:
+    """Lagoon has no progressive billing yet: thresholds are refused, never stored and then not billed
+    (docs/decisions.md "Usage thresholds"); an empty list asks for none."""
+    if data.usage_thresholds:
+        raise errors.NotImplementedYet(USAGE_THRESHOLDS)
+
+
+@retried_on_conflict("plan")
 def create_plan(organization_id: str, data: PlanCreateInput) -> Plan:
     """`POST /plans`."""
-    if data.amount_currency is None:
-        raise errors.ValidationFailed.field("amount_currency", "value_is_mandatory")
-    catalog.ensure_code_free(organization_id, PLAN, data.code)
-    charges = _build_charges(organization_id, data.charges or [], [], locked=False)
+    _refuse_usage_thresholds(data)
+    metrics = _charge_metrics(organization_id, data.charges or [])
+    catalog.raise_field_errors({}, organization_id, PLAN, data.code)
+    charges = _build_charges(organization_id, data.charges or [], [], locked=False, metrics=metrics)
     taxes.check_tax_codes(organization_id, data.tax_codes or [])
     now = entities.now_iso()
     commitment = None
@@ -278,13 +298,14 @@ def create_plan(organization_id: str, data: PlanCreateInput) -> Plan:
         updated_at=now,
     )
     writes = entities.Writes()
-    writes.put(organization_id, PLAN, plan.lago_id, plan.model_dump(mode="json"))
+    catalog.put_new(writes, organization_id, PLAN, plan)
     catalog.claim_code(writes, organization_id, PLAN, plan.code, plan.lago_id)
     writes.message(_message("plan.created", plan))
-    catalog.commit_claiming_codes(writes)
+    writes.commit()
     return plan
 
 
+@retried_on_conflict("plan")
 def update_plan(organization_id: str, code: str, data: PlanUpdateInput) -> Plan:
     """`PUT /plans/{code}`: the fields sent change (Lago Plans::UpdateService).
 
@@ -293,7 +314,9 @@ def update_plan(organization_id: str, code: str, data: PlanUpdateInput) -> Plan:
     charges keeping their model and billing options.
     """
     current = get_plan(organization_id, code)
+    _refuse_usage_thresholds(data)
     locked = plan_has_subscriptions(organization_id, current)
+    metrics = _charge_metrics(organization_id, data.charges) if data.charges is not None else {}
     sent = data.model_dump(exclude_unset=True)
     changes: dict[str, Any] = {}
     for key in ("name", "amount_cents"):
@@ -311,21 +334,23 @@ def update_plan(organization_id: str, code: str, data: PlanUpdateInput) -> Plan:
         interval = changes.get("interval", current.interval)
         monthly = sent.get("bill_charges_monthly", current.bill_charges_monthly)
         changes["bill_charges_monthly"] = _bill_charges_monthly(interval, monthly)
+        # lago-api saves the plan (its code's uniqueness) before its taxes and charges.
+        catalog.raise_field_errors({}, organization_id, PLAN, changes.get("code", current.code), current.code)
     if data.tax_codes is not None:
         taxes.check_tax_codes(organization_id, data.tax_codes)
         changes["tax_codes"] = list(dict.fromkeys(data.tax_codes))
     if data.charges is not None:
-        changes["charges"] = _build_charges(organization_id, data.charges, current.charges, locked)
+        changes["charges"] = _build_charges(organization_id, data.charges, current.charges, locked, metrics)
     if data.minimum_commitment is not None:
         changes["minimum_commitment"] = _updated_commitment(organization_id, current, data)
 
     plan = current.model_copy(update={**changes, "updated_at": entities.now_iso()})
     plan = Plan.model_validate(plan.model_dump())
     writes = entities.Writes()
-    writes.put(organization_id, PLAN, plan.lago_id, plan.model_dump(mode="json"))
+    plan = catalog.put_changed(writes, organization_id, PLAN, plan)
     catalog.change_code(writes, organization_id, PLAN, current.code, plan.code, plan.lago_id)
     writes.message(_message("plan.updated", plan))
-    catalog.commit_claiming_codes(writes)
+    writes.commit()
     catalog.bump_version(organization_id)
     return plan
 
@@ -358,6 +383,7 @@ def _updated_commitment(
     return previous.model_copy(update=updates)
 
 
+@retried_on_conflict("plan")
 def delete_plan(organization_id: str, code: str) -> Plan:
     """`DELETE /plans/{code}` (Lago Plans::PrepareDestroyService + DestroyService).
 
@@ -369,14 +395,13 @@ def delete_plan(organization_id: str, code: str) -> Plan:
     if plan_has_subscriptions(organization_id, plan):
         pending = plan.model_copy(update={"pending_deletion": True, "updated_at": entities.now_iso()})
         writes = entities.Writes()
-        writes.put(organization_id, PLAN, plan.lago_id, pending.model_dump(mode="json"))
+        pending = catalog.put_changed(writes, organization_id, PLAN, pending)
         writes.message(_message("plan.deleted", pending))
         writes.commit()
         catalog.bump_version(organization_id)
         return pending
-    deleted = _mark_deleted(plan)
     writes = entities.Writes()
-    writes.put(organization_id, PLAN, plan.lago_id, deleted.model_dump(mode="json"))
+    deleted = catalog.put_changed(writes, organization_id, PLAN, _mark_deleted(plan))
     catalog.release_code(writes, organization_id, PLAN, plan.code)
     writes.message(_message("plan.deleted", deleted))
     writes.commit()
@@ -384,14 +409,14 @@ def delete_plan(organization_id: str, code: str) -> Plan:
     return deleted
 
 
+@retried_on_conflict("plan")
 def finish_plan_deletion(organization_id: str, plan_id: str) -> Plan:
     """End of the deletion cascade of a plan that had subscriptions: the plan is deleted, its code freed."""
     plan = get_plan_by_id(organization_id, plan_id, include_deleted=True)
     if plan.deleted_at is not None:
         return plan
-    deleted = _mark_deleted(plan)
     writes = entities.Writes()
-    writes.put(organization_id, PLAN, plan.lago_id, deleted.model_dump(mode="json"))
+    deleted = catalog.put_changed(writes, organization_id, PLAN, _mark_deleted(plan))
     catalog.release_code(writes, organization_id, PLAN, plan.code)
     writes.commit()
     catalog.bump_version(organization_id)

@@ -21,6 +21,7 @@ from lagoon.data import catalog, entities, organizations
 from lagoon.data.catalog import TAX, get_taxes
 from lagoon.data.customers import CUSTOMER
 from lagoon.domain.taxes import Tax, TaxCreateInput, TaxUpdateInput
+from lagoon.services.contention import retried_on_conflict
 
 _CHUNK = 25  # documents per transaction when a code change ripples through the catalog
 
@@ -46,11 +47,11 @@ def _put_organization_tax_codes(
     organizations.put_organization(writes, organization_id, updated)
 
 
+@retried_on_conflict("tax")
 def create_tax(organization_id: str, data: TaxCreateInput) -> tuple[Tax, bool]:
     """`POST /taxes`. Returns the tax and whether it applies to the organization."""
-    if data.rate is None:
-        raise errors.ValidationFailed.field("rate", "value_is_mandatory")
-    catalog.ensure_code_free(organization_id, TAX, data.code)
+    missing = {} if data.rate is not None else {"rate": ["value_is_mandatory"]}
+    catalog.raise_field_errors(missing, organization_id, TAX, data.code)
     now = entities.now_iso()
     tax = Tax(
         lago_id=str(uuid.uuid4()),
@@ -63,16 +64,17 @@ def create_tax(organization_id: str, data: TaxCreateInput) -> tuple[Tax, bool]:
         updated_at=now,
     )
     writes = entities.Writes()
-    writes.put(organization_id, TAX, tax.lago_id, tax.model_dump(mode="json"))
+    catalog.put_new(writes, organization_id, TAX, tax)
     catalog.claim_code(writes, organization_id, TAX, tax.code, tax.lago_id)
     if data.applied_to_organization:
         organization = organizations.organization_document(organization_id)
         codes = [*organization.get("tax_codes", []), tax.code]
         _put_organization_tax_codes(writes, organization_id, organization, codes)
-    catalog.commit_claiming_codes(writes)
+    writes.commit()
     return tax, bool(data.applied_to_organization)
 
 
+@retried_on_conflict("tax")
 def update_tax(organization_id: str, code: str, data: TaxUpdateInput) -> tuple[Tax, bool]:
     """`PUT /taxes/{code}`: the fields sent change. Returns the tax and whether it applies to the organization."""
     current = get_tax(organization_id, code)
@@ -90,23 +92,24 @@ def update_tax(organization_id: str, code: str, data: TaxUpdateInput) -> tuple[T
         codes = [c for c in codes if c != tax.code]
 
     writes = entities.Writes()
-    writes.put(organization_id, TAX, tax.lago_id, tax.model_dump(mode="json"))
+    tax = catalog.put_changed(writes, organization_id, TAX, tax)
     catalog.change_code(writes, organization_id, TAX, current.code, tax.code, tax.lago_id)
     if codes != organization.get("tax_codes", []):
         _put_organization_tax_codes(writes, organization_id, organization, codes)
-    catalog.commit_claiming_codes(writes)
+    writes.commit()
     if tax.code != current.code:
         _replace_code_everywhere(organization_id, current.code, tax.code)
     return tax, tax.code in codes
 
 
+@retried_on_conflict("tax")
 def delete_tax(organization_id: str, code: str) -> tuple[Tax, bool]:
     """`DELETE /taxes/{code}`: the tax is removed from every object that applied it."""
     tax = get_tax(organization_id, code)
     organization = organizations.organization_document(organization_id)
     applied = tax.code in organization.get("tax_codes", [])
     writes = entities.Writes()
-    writes.delete(organization_id, TAX, tax.lago_id)
+    writes.delete(organization_id, TAX, tax.lago_id, expected_revision=tax.revision)
     catalog.release_code(writes, organization_id, TAX, tax.code)
     if applied:
         codes = [c for c in organization.get("tax_codes", []) if c != tax.code]
@@ -121,10 +124,13 @@ def _replace_code(codes: list[str], old: str, new: str | None) -> list[str]:
     return list(dict.fromkeys(c for c in replaced if c is not None))
 
 
+@retried_on_conflict("tax")
 def _replace_code_everywhere(organization_id: str, old: str, new: str | None) -> None:
     """Rename (or remove, when `new` is None) a tax code in the customers, plans and add-ons that use it.
 
     Written in chunks after the tax itself: an object briefly naming the old code renders without that tax.
+    Each object is rewritten on the condition that it did not change since it was read; after a lost race
+    the objects still naming the old code are read and rewritten again.
     """
     puts: list[tuple[str, str, dict[str, Any]]] = []
     for document in entities.query(organization_id, CUSTOMER):
@@ -136,7 +142,7 @@ def _replace_code_everywhere(organization_id: str, old: str, new: str | None) ->
     for start in range(0, len(puts), _CHUNK):
         writes = entities.Writes()
         for kind, key, document in puts[start : start + _CHUNK]:
-            writes.put(organization_id, kind, key, document)
+            writes.put_revised(organization_id, kind, key, document)
         writes.commit()
 
 

@@ -1,4 +1,5 @@
-"""Computing an invoice: the fees of its parts (`period_fees`), the customer's coupons, then the engine's totals
+"""Computing an invoice: the fees of its parts (`period_fees`, and the renewal of pay-in-advance charges on
+recurring metrics: `renewal_fees`), the customer's coupons, then the engine's totals
 (`engine.invoice_math.compute_invoice`: fees → coupons → taxes → credit notes → prepaid credits), and the
 invoice they make — its FeeObjects (`lagoon.contract.fees`), applied taxes, coupon credits and what each coupon
 took (consumed at finalization). A draft is computed again at each refresh and at its finalization.
@@ -23,6 +24,7 @@ from lagoon.engine.invoice_math import AppliedCouponInput, FeeInput, FeeTotals, 
 from lagoon.engine.money import currency_exponent, round_cents
 from lagoon.services.catalog import billable_metrics, coupons
 from lagoon.services.invoicing.period_fees import PeriodFee, part_fees, tax_rates
+from lagoon.services.invoicing.renewal_fees import carried_fees
 from lagoon.services.invoicing.run_catalog import Catalog
 
 
@@ -49,6 +51,7 @@ def compute(
             catalog.organization_id, part.subscription_id
         )
         found.extend(part_fees(catalog, customer, subscription, part))
+        found.extend(carried_fees(catalog, customer, subscription, part, invoiceable=True))
     coupon_inputs, applied = _coupon_inputs(catalog, customer, currency)
     totals = compute_invoice(
         [
@@ -146,6 +149,7 @@ def _fee_body(
         external_subscription_id=fee.subscription.external_id,
         lago_charge_id=fee.charge_id,
         lago_charge_filter_id=fee.charge_filter_id,
+        lago_true_up_fee_id=stable_id(invoice_id, fee.true_up_key) if fee.true_up_key else None,
         lago_true_up_parent_fee_id=stable_id(invoice_id, fee.true_up_parent_key)
         if fee.true_up_parent_key
         else None,

@@ -16,16 +16,17 @@ from lagoon.domain.invoices import Invoice
 from lagoon.domain.plans import Plan
 from lagoon.domain.times import iso, parse_iso
 from lagoon.observability import logger
+from lagoon.services.contention import retried_on_conflict, run_with_retries
 from lagoon.services.invoicing import finalize
 from lagoon.services.invoicing.compute import apply_computed, compute
 from lagoon.services.invoicing.run_catalog import Catalog
 from lagoon.services.invoicing.run_report import RunReport
 
-MAX_ATTEMPTS = 5
 
-
+@retried_on_conflict("invoice")
 def refresh_invoice(organization_id: str, lago_id: str, now: datetime | None = None) -> Invoice:
-    """`PUT /invoices/{lago_id}/refresh`: recompute a draft from the current usage, coupons and taxes."""
+    """`PUT /invoices/{lago_id}/refresh`: recompute a draft from the current usage, coupons and taxes (again
+    when a concurrent change of the invoice won: a finalized one is answered as it is)."""
     invoice = invoice_store.get_invoice(organization_id, lago_id)
     if invoice.status != "draft":
         return invoice
@@ -45,10 +46,12 @@ def finalize_invoice(organization_id: str, lago_id: str, now: datetime | None = 
     """`PUT /invoices/{lago_id}/finalize` (and the end of the grace period): close the periods so late
     events stop counting, recompute, number and record `invoice.created` — in one transaction."""
     moment = now or datetime.now(UTC)
-    for _attempt in range(MAX_ATTEMPTS):
+
+    def finalize_once() -> tuple[Invoice, Invoice]:
+        # Read again on every attempt: a lost race is a concurrent finalization or number taken.
         invoice = invoice_store.get_invoice(organization_id, lago_id)
         if invoice.status != "draft":
-            return invoice
+            return invoice, invoice
         closed_periods.close_periods(invoice)
         catalog = Catalog(organization_id)
         customer = catalog.customer(invoice.customer_id)
@@ -60,13 +63,13 @@ def finalize_invoice(organization_id: str, lago_id: str, now: datetime | None = 
             grace_end = parse_iso(invoice.grace_ends_at)
             assert grace_end is not None
             invoice_store.unschedule(writes, invoice, grace_end, "finalize")
-        try:
-            writes.commit()
-        except errors.ConflictRetry:
-            continue  # a concurrent finalization or number: read again
-        finalize.project_invoice(stored, invoice)
-        return stored
-    raise errors.TransientFailure("the invoice could not be finalized, retry")
+        writes.commit()
+        return stored, invoice
+
+    stored, draft = run_with_retries(finalize_once, "invoice")
+    if draft is not stored:
+        finalize.project_invoice(stored, draft)
+    return stored
 
 
 def refresh_flagged_drafts(moment: datetime, report: RunReport) -> None:
@@ -79,7 +82,7 @@ def refresh_flagged_drafts(moment: datetime, report: RunReport) -> None:
             pass  # the invoice or its organization is gone: nothing to refresh
         except errors.ConflictRetry:
             continue  # the draft changed meanwhile (a finalization, a refresh): the next run looks again
-        except errors.TransientFailure as exc:
+        except (errors.TransientFailure, *errors.UNBILLABLE) as exc:
             report.failures += 1
             logger.exception(
                 "refreshing a draft failed", extra={"invoice_id": flag.invoice_id, "error": str(exc)}

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from lagoon.domain.invoices import InvoicePart, Period
+from lagoon.domain.invoices import InvoicePart, InvoicingReason, Period
 from lagoon.domain.plans import Plan
 from lagoon.domain.subscriptions import Subscription
 from lagoon.domain.times import parse_iso
@@ -79,6 +79,15 @@ def _period(period: BillingPeriod, *, charges: bool = False) -> Period:
     )
 
 
+def _ends_trial_mid_period(
+    terms: SubscriptionTerms, boundary: datetime, charges: BillingPeriod | None
+) -> bool:
+    """The first invoice of an in-advance plan, at the end of its trial inside a period: Lago's
+    `FreeTrialBillingService` bills it as a start (`subscription_starting`); at a period boundary the periodic
+    invoice bills it."""
+    return terms.pay_in_advance and boundary == terms.trial_ends_at and charges is None
+
+
 def invoice_part(
     subscription: Subscription, terms: SubscriptionTerms, plan: Plan, boundary: datetime
 ) -> InvoicePart | None:
@@ -99,9 +108,12 @@ def invoice_part(
         commitment = _period(billing_period_containing(terms, boundary - _TINY))
     if contents.subscription_fee_period is None and contents.charges_period is None and commitment is None:
         return None
+    reason: InvoicingReason = "subscription_terminating" if terminating else "subscription_periodic"
+    if _ends_trial_mid_period(terms, boundary, contents.charges_period):
+        reason = "subscription_starting"
     return InvoicePart(
         subscription_id=subscription.lago_id,
-        invoicing_reason="subscription_terminating" if terminating else "subscription_periodic",
+        invoicing_reason=reason,
         fee_period=_period(contents.subscription_fee_period) if contents.subscription_fee_period else None,
         charges_period=_period(contents.charges_period, charges=True) if contents.charges_period else None,
         commitment_period=commitment,

@@ -6,7 +6,9 @@ Fees are documents of kind `fee` (key lago_id): the fees of invoices, projected 
 module, which wait with `lago_invoice_id: null`. A fee attached to an invoice follows its invoice: its payment
 status (and `succeeded_at` / `failed_at`) are the invoice's, and it can be neither updated nor deleted (405
 `invoiced_fee`, DECISIONS.md). A fee not invoiced yet takes a payment status of its own (only the timestamp of
-the current status is set, as Lago does) and can be deleted.
+the current status is set, as Lago does) and can be deleted; while `succeeded` it is listed as paid
+(lagoon.data.paid_fees), for the charges that regroup paid fees on an invoice
+(lagoon.services.invoicing.paid_fees).
 """
 
 from __future__ import annotations
@@ -18,11 +20,12 @@ from typing import Any
 
 from lagoon import errors
 from lagoon.contract.fees import render_fee
-from lagoon.data import entities
+from lagoon.data import entities, paid_fees
 from lagoon.domain.fees import FeePaymentStatus
 from lagoon.domain.invoices import FEE_KIND, KIND, Invoice
 from lagoon.domain.times import iso, parse_iso
 from lagoon.domain.validators import is_uuid
+from lagoon.services.contention import retried_on_conflict
 
 _STATUS_TIMESTAMPS = {"succeeded": "succeeded_at", "failed": "failed_at", "refunded": "refunded_at"}
 
@@ -120,10 +123,12 @@ def list_fees(organization_id: str, filters: FeeFilters) -> list[dict[str, Any]]
     return sorted(found, key=lambda f: (f.get("created_at") or "", f.get("lago_id") or ""), reverse=True)
 
 
+@retried_on_conflict("fee")
 def update_fee(
     organization_id: str, lago_id: str, payment_status: FeePaymentStatus, now: datetime | None = None
 ) -> dict[str, Any]:
-    """`PUT /fees/{lago_id}`: the payment status of a fee not invoiced yet (else 405 `invoiced_fee`)."""
+    """`PUT /fees/{lago_id}`: the payment status of a fee not invoiced yet (else 405 `invoiced_fee`); decided
+    again on the new state when a concurrent change won (invoiced meanwhile: 405, deleted: 404)."""
     document = _stored(organization_id, lago_id)
     if document.get("lago_invoice_id"):
         raise errors.MethodNotAllowed("invoiced_fee")
@@ -138,21 +143,34 @@ def update_fee(
     writes = entities.Writes().put(
         organization_id, FEE_KIND, lago_id, changed, expected_revision=revision, revision=revision + 1
     )
-    try:
-        writes.commit()
-    except errors.ConflictRetry as exc:
-        raise errors.TransientFailure("the fee changed meanwhile, retry") from exc
+    _relist(writes, organization_id, document, changed)
+    writes.commit()
     return _render([changed], organization_id)[0]
 
 
+def _relist(
+    writes: entities.Writes, organization_id: str, before: dict[str, Any], after: dict[str, Any] | None
+) -> None:
+    """Keep the fee's listing as paid (lagoon.data.paid_fees: what `regroup_paid_fees` invoices) in step with
+    its payment status, in the fee's own transaction."""
+    subscription_id = before.get("lago_subscription_id")
+    if not subscription_id:
+        return
+    if after is not None and after["payment_status"] == "succeeded":
+        paid_fees.list_paid_fee(writes, organization_id, after)
+    elif before.get("payment_status") == "succeeded":
+        paid_fees.unlist_paid_fee(writes, organization_id, subscription_id, before["lago_id"])
+
+
+@retried_on_conflict("fee")
 def delete_fee(organization_id: str, lago_id: str) -> dict[str, Any]:
-    """`DELETE /fees/{lago_id}`: a fee not invoiced yet (else 405 `invoiced_fee`); answers the deleted fee."""
+    """`DELETE /fees/{lago_id}`: a fee not invoiced yet (else 405 `invoiced_fee`); answers the deleted fee.
+    Decided again on the new state when a concurrent change won (invoiced meanwhile: 405, deleted: 404)."""
     document = _stored(organization_id, lago_id)
     if document.get("lago_invoice_id"):
         raise errors.MethodNotAllowed("invoiced_fee")
     revision = int(document.get("revision", 1))
-    try:
-        entities.Writes().delete(organization_id, FEE_KIND, lago_id, expected_revision=revision).commit()
-    except errors.ConflictRetry as exc:
-        raise errors.TransientFailure("the fee changed meanwhile, retry") from exc
+    writes = entities.Writes().delete(organization_id, FEE_KIND, lago_id, expected_revision=revision)
+    _relist(writes, organization_id, document, None)
+    writes.commit()
     return _render([document], organization_id)[0]

@@ -26,12 +26,11 @@ from lagoon.domain.billable_metrics import BillableMetric
 from lagoon.domain.customers import Customer
 from lagoon.domain.events import microseconds_to_datetime
 from lagoon.domain.plans import Charge, ChargeFilter, Plan
-from lagoon.domain.subscriptions import Subscription
+from lagoon.domain.subscriptions import Subscription, terms_of
 from lagoon.domain.usage import EstimateEventInput
 from lagoon.engine.aggregation_state import AggregationState, new_state
 from lagoon.engine.charge_filters import group_key
 from lagoon.engine.charges import ChargeResult, amount_details_json, price_in_advance_event
-from lagoon.engine.folding import fold
 from lagoon.engine.invoice_math import (
     AppliedTaxTotal,
     FeeInput,
@@ -39,19 +38,21 @@ from lagoon.engine.invoice_math import (
     compute_invoice,
     resolve_fee_taxes,
 )
-from lagoon.engine.metric_definitions import UsageEvent
+from lagoon.engine.metric_definitions import UsageEvent, numeric_property
 from lagoon.engine.money import currency_exponent
-from lagoon.engine.period_units import finalize
+from lagoon.engine.period_units import fold_in_advance
+from lagoon.engine.periods import charges_period_days
 from lagoon.ingestion.directory import plan_view
+from lagoon.observability import logger
 from lagoon.services import customers, organizations
 from lagoon.services.catalog import billable_metrics, plans, taxes
 from lagoon.services.invoicing import in_advance_invoices
 from lagoon.services.subscriptions.terms import current_period, read_billing_timezone
-from lagoon.services.usage.charges import carries_over, grouped_by, read_period_states
+from lagoon.services.usage.charges import carries_over, grouped_by, period_states
 from lagoon.services.usage.totals import tax_rates
 
 if TYPE_CHECKING:  # the aggregator calls in with its folds; importing it would load it with every caller
-    from lagoon.ingestion.aggregator import InAdvanceFold
+    from lagoon.ingestion.in_advance import InAdvanceFold
 
 # --- pay-in-advance fees --------------------------------------------------------------------------------
 
@@ -242,9 +243,19 @@ def _record_organization_fees(organization_id: str, org_folds: Sequence[InAdvanc
         if fee_id in existing:
             continue
         customer = customer_by_id.get(folded.subscription.lago_customer_id)
-        priced = _event_fee(
-            organization_id, fee_id, folded, plan_by_id[folded.subscription.plan.plan_id], metrics, customer
-        )
+        try:
+            priced = _event_fee(
+                organization_id,
+                fee_id,
+                folded,
+                plan_by_id[folded.subscription.plan.plan_id],
+                metrics,
+                customer,
+            )
+        except errors.AmountOutOfRange:
+            # Counted, never billed: no fee holds it, and failing the batch would stall the stream for good.
+            logger.error("a pay-in-advance fee is beyond a 64-bit amount", extra={"fee_id": fee_id})
+            continue
         if priced is None:
             continue
         invoiceable, body = priced
@@ -302,7 +313,7 @@ def _event_fee(
         lago_id=fee_id,
         transaction_id=folded.event.transaction_id,
         created_at=entities.now_iso()[:19] + "Z",
-        units_total=folded.after.total_aggregated_units - folded.before.total_aggregated_units,
+        units_total=priced.total_aggregated_units or Decimal(0),
     )
     return charge.invoiceable, body
 
@@ -361,51 +372,85 @@ def _write_fees(organization_id: str, fees: Sequence[tuple[str, dict[str, Any]]]
 # --- estimate_fees --------------------------------------------------------------------------------------
 
 
-def _parse_timestamp(value: int | float | str | None) -> datetime:
-    if value is None or value == "":
+_NUMERIC_AGGREGATIONS = frozenset({"sum_agg", "max_agg", "latest_agg"})
+"""The aggregations whose `field_name` value Lago's estimate checks is a number (ValidateCreationService)."""
+
+
+def _estimated_targets(
+    organization_id: str, event: EstimateEventInput
+) -> tuple[Subscription, BillableMetric]:
+    """The subscription and metric of an estimated event, checked in Lago's order: a blank or unknown
+    subscription 404, a blank or unknown code 404, an aggregated value that is not a number 422."""
+    subscription = None
+    if event.external_subscription_id:
+        subscription = find_subscription(organization_id, event.external_subscription_id)
+    if subscription is None:
+        raise errors.NotFound("subscription")
+    metric = billable_metrics.find_billable_metric(organization_id, event.code) if event.code else None
+    if metric is None:
+        raise errors.NotFound("billable_metric")
+    value = (event.properties or {}).get(metric.field_name or "")
+    if (
+        metric.aggregation_type in _NUMERIC_AGGREGATIONS
+        and value is not None
+        and numeric_property(value) is None
+    ):
+        raise errors.ValidationFailed({"properties": ["value_is_not_valid_number"]})
+    return subscription, metric
+
+
+def _event_moment(event: EstimateEventInput) -> datetime:
+    """The event's timestamp (seconds, kept to the microsecond as `POST /events` keeps it), else now."""
+    if event.timestamp is None:
         return datetime.now(UTC)
-    return datetime.fromtimestamp(float(Decimal(str(value))), UTC)
+    return microseconds_to_datetime(int(event.timestamp * 1_000_000))
 
 
 def estimate_fees(organization_id: str, event: EstimateEventInput) -> list[dict[str, Any]]:
     """`POST /events/estimate_fees`: the fees one event would create on the subscription's pay-in-advance
-    charges of its metric, from the current aggregates (nothing is stored): `FeeObject`s without lago_id. Lago's errors: unknown
-    subscription 404, unknown metric 404, no pay-in-advance charge 422 `does_not_match_an_instant_charge`."""
-    subscription = find_subscription(organization_id, event.external_subscription_id)
-    if subscription is None:
-        raise errors.NotFound("subscription")
-    metric = billable_metrics.find_billable_metric(organization_id, event.code)
-    if metric is None:
-        raise errors.NotFound("billable_metric")
+    charges of its metric, from the current aggregates (nothing is stored): `FeeObject`s without lago_id. Lago's
+    errors: blank or unknown subscription 404, blank or unknown metric 404, an aggregated value that is not a
+    number 422 `value_is_not_valid_number`, no pay-in-advance charge 422 `does_not_match_an_instant_charge`."""
+    subscription, metric = _estimated_targets(organization_id, event)
+    properties = event.properties or {}
     plan = plans.get_plan_by_id(organization_id, subscription.plan_id, include_deleted=True)
     charges = [c for c in plan.charges if c.pay_in_advance and c.billable_metric_id == metric.lago_id]
     if not charges:
         raise errors.ValidationFailed({"code": ["does_not_match_an_instant_charge"]})
     customer = customers.get_customer_by_id(organization_id, subscription.lago_customer_id)
     timezone = read_billing_timezone(customer)
-    moment = _parse_timestamp(event.timestamp)
+    moment = _event_moment(event)
     period = current_period(subscription, plan, timezone, moment)
-    states = read_period_states(
-        organization_id, subscription.lago_id, period.charges_from_datetime, with_carry=carries_over(metric)
+    terms = terms_of(subscription, plan, timezone)
+    days = None if terms is None else charges_period_days(terms, period.charges_from_datetime)
+    start, end = period.charges_from_datetime, period.charges_to_datetime
+    metrics = {metric.lago_id: metric}
+    states = period_states(
+        organization_id, subscription, plan, metrics, start, with_carry=carries_over(metric)
     )
     views = plan_view(plan, {metric.lago_id: metric}).charges_by_code.get(metric.code, ())
     transaction_id = event.transaction_id or str(uuid.uuid4())
-    usage_event = UsageEvent(transaction_id=transaction_id, timestamp=moment, properties=event.properties)
+    usage_event = UsageEvent(transaction_id=transaction_id, timestamp=moment, properties=properties)
     fees = []
     for charge in charges:
         view = next(v for v in views if v.charge_id == charge.lago_id)
         group = "-"
         if view.group_keys:
-            group = json.dumps(group_key(event.properties, view.group_keys), separators=(",", ":"))
-        for filter_id in view.filter_ids(event.properties):
+            group = json.dumps(group_key(properties, view.group_keys), separators=(",", ":"))
+        for filter_id in view.filter_ids(properties):
             state = states.get((charge.lago_id, filter_id, group)) or new_state(
-                view.metric, timezone=timezone, keep_event_values=view.keep_event_values
+                view.metric,
+                timezone=timezone,
+                keep=view.keep(filter_id),
             )
-            start, end = period.charges_from_datetime, period.charges_to_datetime
-            before = finalize(state, start, end, metric=view.metric)
-            after_state = AggregationState.from_dict(state.to_dict())
-            fold(after_state, usage_event)
-            after = finalize(after_state, start, end, metric=view.metric)
+            before, after = fold_in_advance(
+                AggregationState.from_dict(state.to_dict()),
+                usage_event,
+                start,
+                end,
+                metric=view.metric,
+                period_days=days,
+            )
             charge_filter = next((f for f in charge.filters if f.lago_id == filter_id), None)
             priced = price_in_advance_event(
                 charge.charge_model,
@@ -437,7 +482,7 @@ def estimate_fees(organization_id: str, event: EstimateEventInput) -> list[dict[
                 lago_id=None,
                 transaction_id=transaction_id,
                 created_at=None,
-                units_total=after.total_aggregated_units - before.total_aggregated_units,
+                units_total=priced.total_aggregated_units or Decimal(0),
             )
             fees.append(fee)
     return fees

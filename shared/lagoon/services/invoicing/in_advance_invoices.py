@@ -29,10 +29,9 @@ from lagoon.domain.invoice_terms import issued_at
 from lagoon.domain.invoices import FEE_KIND, Invoice, InvoicePart, Period, stable_id
 from lagoon.domain.organizations import Organization
 from lagoon.domain.times import iso
+from lagoon.services.contention import run_with_retries
 from lagoon.services.invoicing import numbering
 from lagoon.services.invoicing.one_off_invoices import finalize_new_invoice
-
-MAX_ATTEMPTS = 5
 
 
 def invoice_id_of(fee_id: str) -> str:
@@ -126,7 +125,8 @@ def bill_fee(
     was already there (a replay or a concurrent attempt billed it)."""
     draft = build_invoice(organization, customer, fee, period_from, period_to, event_at, moment)
     invoiced_fee = draft.fees[0]
-    for _attempt in range(MAX_ATTEMPTS):
+
+    def number_and_commit() -> Invoice | None:
         writes = entities.Writes()
         writes.put(organization.lago_id, FEE_KIND, fee["lago_id"], invoiced_fee, must_not_exist=True)
         writes.message(fee_message(invoiced_fee))
@@ -138,6 +138,7 @@ def bill_fee(
         except errors.ConflictRetry:
             if entities.get(organization.lago_id, FEE_KIND, fee["lago_id"]) is not None:
                 return None
-            continue  # another invoice of this customer took the number: take the next one
+            raise  # another invoice of this customer took the number: take the next one
         return stored
-    raise errors.TransientFailure("the pay-in-advance invoice could not be numbered, retry")
+
+    return run_with_retries(number_and_commit, "invoice numbering")

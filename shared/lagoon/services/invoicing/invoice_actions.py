@@ -29,9 +29,9 @@ from lagoon import errors
 from lagoon.data import entities, invoices as invoice_store
 from lagoon.domain.invoices import Invoice
 from lagoon.domain.times import iso, parse_iso
+from lagoon.services.contention import run_with_retries
 from lagoon.services.invoicing import invoices
 
-MAX_ATTEMPTS = 5
 NO_PROVIDER = (
     "no payment provider is linked to this customer: payment providers are not available in this version of "
     "Lagoon; record payments with PUT /invoices/{lago_id} (payment_status)"
@@ -41,8 +41,10 @@ NO_PROVIDER = (
 def void_invoice(
     organization_id: str, lago_id: str, *, generate_credit_note: bool = False, now: datetime | None = None
 ) -> Invoice:
-    """`POST /invoices/{lago_id}/void`."""
-    for _attempt in range(MAX_ATTEMPTS):
+    """`POST /invoices/{lago_id}/void` (decided again on the new state when a concurrent change — payment
+    status, metadata, another void — won)."""
+
+    def void_once() -> Invoice:
         invoice = invoice_store.get_invoice(organization_id, lago_id)
         if generate_credit_note:
             raise errors.NotImplementedYet("credit notes (voiding with generate_credit_note)")
@@ -55,18 +57,18 @@ def void_invoice(
         writes = entities.Writes()
         stored = invoice_store.put_invoice(writes, voided)
         writes.message(invoices.message("invoice.voided", stored, "voided"))
-        try:
-            writes.commit()
-        except errors.ConflictRetry:
-            continue  # a concurrent change (payment status, metadata): decide again on the new state
-        invoice_store.project_fees(stored)
+        writes.commit()
         return stored
-    raise errors.TransientFailure("the invoice could not be voided, retry")
+
+    stored = run_with_retries(void_once, "invoice")
+    invoice_store.project_fees(stored)
+    return stored
 
 
 def delete_draft_invoice(organization_id: str, lago_id: str) -> dict[str, Any]:
     """`DELETE /invoices/{lago_id}`: the deleted draft, rendered as it was (InvoiceObjectExtended)."""
-    for _attempt in range(MAX_ATTEMPTS):
+
+    def delete_once() -> tuple[Invoice, dict[str, Any]]:
         invoice = invoice_store.get_invoice(organization_id, lago_id)
         if invoice.status != "draft":
             raise errors.MethodNotAllowed("not_deletable")
@@ -79,13 +81,12 @@ def delete_draft_invoice(organization_id: str, lago_id: str) -> dict[str, Any]:
             assert due is not None
             invoice_store.unschedule(writes, invoice, due, "finalize")
         writes.message(invoices.message("invoice.deleted", invoice, "deleted"))
-        try:
-            writes.commit()
-        except errors.ConflictRetry:
-            continue
-        invoice_store.delete_fee_documents(invoice)
-        return body
-    raise errors.TransientFailure("the invoice could not be deleted, retry")
+        writes.commit()
+        return invoice, body
+
+    invoice, body = run_with_retries(delete_once, "invoice")
+    invoice_store.delete_fee_documents(invoice)
+    return body
 
 
 def retry_invoice(organization_id: str, lago_id: str) -> Invoice:

@@ -23,6 +23,10 @@ from lagoon.data import customers, entities, invoices as invoice_store, organiza
 from lagoon.data.lookups import Lookups
 from lagoon.domain.invoices import LISTED_BY_DEFAULT, Invoice, InvoiceUpdateInput, stable_id
 from lagoon.domain.times import iso
+from lagoon.services.contention import retried_on_conflict
+
+METADATA_PER_INVOICE = 5
+"""Most metadata an invoice carries (lago-api `Metadata::InvoiceMetadata::COUNT_PER_INVOICE`)."""
 
 # --- showing an invoice ----------------------------------------------------------------------------------
 
@@ -118,8 +122,13 @@ class InvoiceFilters:
 
 
 def list_invoices(organization_id: str, filters: InvoiceFilters) -> list[Invoice]:
-    """Invoices newest first (issuing date, then creation), filtered; `closed` only when asked for."""
-    found = [invoice for invoice in invoice_store.all_invoices(organization_id) if filters.accepts(invoice)]
+    """Invoices newest first (issuing date, then creation), filtered; `closed` only when asked for. A current
+    customer's invoices are read from its index; other lists still read the organization's (issue 17)."""
+    if filters.customer_id is not None:
+        stored = invoice_store.customer_invoices(organization_id, filters.customer_id)
+    else:
+        stored = invoice_store.all_invoices(organization_id)
+    found = [invoice for invoice in stored if filters.accepts(invoice)]
     return sorted(found, key=lambda i: (i.issuing_date, i.created_at, i.lago_id), reverse=True)
 
 
@@ -131,16 +140,20 @@ def get_invoice(organization_id: str, lago_id: str) -> Invoice:
 # --- update ----------------------------------------------------------------------------------------------
 
 
+@retried_on_conflict("invoice")
 def update_invoice(organization_id: str, lago_id: str, data: InvoiceUpdateInput) -> Invoice:
-    """`PUT /invoices/{lago_id}`: payment status (`invoice.payment_status_updated`) and metadata."""
+    """`PUT /invoices/{lago_id}`: payment status (`invoice.payment_status_updated`) and metadata (applied again
+    on the new state when a concurrent change of the invoice won).
+
+    A voided invoice cannot be modified (lago-docs changelog "Void invoices"; lago-api's InvoicesController
+    answers 405 `update_on_voided_invoice` before anything else)."""
     invoice = invoice_store.get_invoice(organization_id, lago_id)
+    _check_update_allowed(invoice, data)
     sent = data.model_fields_set
     now = iso(datetime.now(UTC))
     update: dict[str, Any] = {"updated_at": now}
     status_changed = False
     if "payment_status" in sent and data.payment_status is not None:
-        if invoice.status == "draft":
-            raise errors.MethodNotAllowed("invoice_not_finalized")
         status_changed = data.payment_status != invoice.payment_status
         update["payment_status"] = data.payment_status
         if data.payment_status == "succeeded":
@@ -158,6 +171,20 @@ def update_invoice(organization_id: str, lago_id: str, data: InvoiceUpdateInput)
     if status_changed:
         invoice_store.project_fees(stored)
     return stored
+
+
+def _check_update_allowed(invoice: Invoice, data: InvoiceUpdateInput) -> None:
+    """Lago's refusals, in its order (InvoicesController#update, then Invoices::UpdateService): a voided invoice,
+    metadata sent to a draft (even an empty list), more than 5 metadata, a draft's payment status changed."""
+    if invoice.status == "voided":
+        raise errors.MethodNotAllowed("update_on_voided_invoice")
+    if invoice.status == "draft" and data.metadata is not None:
+        raise errors.MethodNotAllowed("metadata_on_draft_invoice")
+    if data.metadata is not None and len(data.metadata) > METADATA_PER_INVOICE:
+        raise errors.ValidationFailed({"metadata": ["invalid_count"]})
+    changes_status = data.payment_status is not None and data.payment_status != invoice.payment_status
+    if invoice.status == "draft" and changes_status:
+        raise errors.MethodNotAllowed("payment_status_update_on_draft_invoice")
 
 
 def _merge_metadata(existing: list[dict[str, Any]], sent: list[Any], now: str) -> list[dict[str, Any]]:

@@ -34,7 +34,7 @@ from lagoon.domain.invoice_terms import (
     overdue_at,
 )
 from lagoon.domain.invoices import Invoice, stable_id
-from lagoon.domain.one_off_invoices import OneOffFeeInput, OneOffInvoiceInput
+from lagoon.domain.one_off_invoices import OneOffFeeInput, OneOffInvoiceInput, fee_boundaries
 from lagoon.domain.organizations import Organization
 from lagoon.domain.taxes import Tax
 from lagoon.domain.times import iso
@@ -47,9 +47,8 @@ from lagoon.engine.invoice_math import (
 )
 from lagoon.engine.money import currency_exponent, round_cents
 from lagoon.services.catalog import taxes
+from lagoon.services.contention import run_with_retries
 from lagoon.services.invoicing import invoices, numbering
-
-MAX_ATTEMPTS = 5
 
 
 def _rates(found: list[Tax]) -> tuple[TaxRate, ...]:
@@ -66,6 +65,7 @@ class _Line:
         self.request = request
         self.add_on = add_on
         self.taxes = fee_taxes
+        self.from_date, self.to_date = fee_boundaries(request)
         self.units = request.units if request.units is not None else Decimal(1)
         unit_cents = (
             request.unit_amount_cents if request.unit_amount_cents is not None else add_on.amount_cents
@@ -139,8 +139,8 @@ def _fee_body(
         lago_customer_id=customer.lago_id,
         external_customer_id=customer.external_id,
         created_at=created_at,
-        from_date=request.from_datetime,
-        to_date=request.to_datetime,
+        from_date=line.from_date,
+        to_date=line.to_date,
         lago_invoice_id=invoice_id,
     )
     return build_fee(facts, ONE_OFF_FEE)
@@ -250,16 +250,19 @@ def create_one_off_invoice(
     moment = now or datetime.now(UTC)
     lago_id = str(uuid.uuid4())  # every request is a new invoice (Lago has no idempotency key here)
     draft = build_invoice(organization, customer, currency, lines, lago_id, moment)
-    for _attempt in range(MAX_ATTEMPTS):
+
+    def number_and_commit() -> Invoice:
+        # Read again on every attempt: a lost race means another invoice of this customer took the number.
+        current = customers.get_customer(organization_id, customer.external_id)
+        if current.lago_id != customer.lago_id:
+            raise errors.NotFound("customer")  # deleted meanwhile (its external_id went to another customer)
         writes = entities.Writes()
-        if not (customer.locked_currency and customer.currency == currency):
-            customers.lock_currency(writes, customer, currency)
-        stored = finalize_new_invoice(writes, organization, customer, draft, moment)
-        try:
-            writes.commit()
-        except errors.ConflictRetry:
-            customer = customers.get_customer(organization_id, data.external_customer_id)
-            continue  # another invoice of this customer took the number: take the next one
-        invoice_store.project_fees(stored)
+        if not (current.locked_currency and current.currency == currency):
+            customers.lock_currency(writes, current, currency)
+        stored = finalize_new_invoice(writes, organization, current, draft, moment)
+        writes.commit()
         return stored
-    raise errors.TransientFailure("the invoice could not be numbered, retry")
+
+    stored = run_with_retries(number_and_commit, "invoice numbering")
+    invoice_store.project_fees(stored)
+    return stored

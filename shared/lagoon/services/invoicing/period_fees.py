@@ -2,14 +2,14 @@
 its fee period (prorated, trial), the usage fees of its charges period from the running aggregates
 (`lagoon.services.usage.charges.charges_usage`: the cost grows with subscriptions x charges, not events), the
 `min_amount_cents` true-ups of those charges, and the minimum commitment true-up of the period that closes.
-Pay-in-advance charges are billed as their events come (`in_advance_fees`), never here.
+Pay-in-advance charges are billed as their events come (`in_advance_fees`), and those on recurring metrics
+again at each renewal (`renewal_fees`), never here.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -21,12 +21,14 @@ from lagoon.domain.plans import Plan
 from lagoon.domain.subscriptions import Subscription
 from lagoon.domain.taxes import Tax
 from lagoon.domain.times import iso
+from lagoon.domain.usage import ChargeUsageResult
 from lagoon.engine.charges import true_up_amount_cents
 from lagoon.engine.invoice_math import TaxRate, minimum_commitment_true_up_cents, resolve_fee_taxes
 from lagoon.engine.money import currency_exponent
 from lagoon.engine.periods import (
     BillingPeriod,
     SubscriptionTerms,
+    charges_period_days,
     days_between,
     interval_containing,
     subscription_fee_for_period,
@@ -58,6 +60,16 @@ class PeriodFee:
     charge_filter_id: str | None = None
     amount_details: dict[str, Any] = field(default_factory=dict)
     true_up_parent_key: str | None = None
+    """A true-up: the key of the charge fee it completes (`lago_true_up_parent_fee_id`)."""
+    true_up_key: str | None = None
+    """A charge fee completed by a true-up: the true-up's key (`lago_true_up_fee_id`)."""
+
+
+def is_empty_charge_fee(fee: PeriodFee) -> bool:
+    """A charge fee of 0 units, 0 cents and no event: lago-api does not keep it on an invoice
+    (`Fees::ChargeService#should_persist_fee?`), unless a true-up completes it (the caller keeps those).
+    A first tier's flat amount, or a recurring sum's earlier events, make a fee worth keeping."""
+    return fee.units == 0 and fee.amount_cents == 0 and not fee.events_count
 
 
 def tax_rates(found: Iterable[Tax]) -> tuple[TaxRate, ...]:
@@ -97,14 +109,15 @@ def part_fees(
     if part.fee_period is not None:
         fees.append(_subscription_fee(catalog, customer, subscription, plan, terms, part.fee_period))
     if part.charges_period is not None:
-        charge_fees = _charge_fees(catalog, customer, subscription, plan, part.charges_period)
-        fees.extend(charge_fees)
-        by_charge: dict[str, int] = defaultdict(int)
-        for fee in charge_fees:
-            by_charge[fee.charge_id or ""] += fee.amount_cents
+        charge_fees = _charge_fees(catalog, customer, subscription, plan, terms, part.charges_period)
+        true_ups = _charge_true_ups(plan, terms, part.charges_period, charge_fees)
+        completed = {true_up.true_up_parent_key: true_up.key for true_up in true_ups}
         fees.extend(
-            _charge_true_ups(catalog, customer, subscription, plan, terms, part.charges_period, by_charge)
+            replace(fee, true_up_key=completed.get(fee.key))
+            for fee in charge_fees
+            if fee.key in completed or not is_empty_charge_fee(fee)
         )
+        fees.extend(true_ups)
     if part.commitment_period is not None and plan.minimum_commitment is not None:
         fees.extend(_commitment_fee(catalog, customer, subscription, plan, terms, part, fees))
     return fees
@@ -142,7 +155,12 @@ def _subscription_fee(
 
 
 def _charge_fees(
-    catalog: Catalog, customer: Customer, subscription: Subscription, plan: Plan, period: Period
+    catalog: Catalog,
+    customer: Customer,
+    subscription: Subscription,
+    plan: Plan,
+    terms: SubscriptionTerms,
+    period: Period,
 ) -> list[PeriodFee]:
     """A fee per priced bucket — (charge, filter, group) — of the in-arrears, invoiceable charges."""
     charges = [c for c in plan.charges if not c.pay_in_advance and c.invoiceable]
@@ -157,48 +175,58 @@ def _charge_fees(
         timezone=catalog.timezone(customer),
         metrics=catalog.metrics(plan),
         charges=charges,
+        period_days=charges_period_days(terms, period.from_datetime),
     )
-    fees = []
-    for result in results:
-        charge = result.charge
-        charge_filter = result.charge_filter
-        group_text = "" if result.grouped_by is None else repr(sorted(result.grouped_by.items()))
-        fees.append(
-            PeriodFee(
-                key=f"charge#{subscription.lago_id}#{charge.lago_id}#{result.charge_filter_id or '-'}#{group_text}",
-                fee_type="charge",
-                amount_cents=result.amount_cents,
-                precise_amount=result.precise_amount,
-                units=result.units,
-                total_aggregated_units=result.total_aggregated_units,
-                unit_amount=result.unit_amount,
-                events_count=result.events_count,
-                taxes=_fee_taxes(catalog, customer, plan, charge.tax_codes),
-                subscription=subscription,
-                plan=plan,
-                billable_metric_code=result.billable_metric.code,
-                charge_id=charge.lago_id,
-                charge_filter_id=result.charge_filter_id,
-                amount_details=result.amount_details,
-                item=FeeItem(
-                    type="charge",
-                    code=result.billable_metric.code,
-                    name=result.billable_metric.name,
-                    description=result.billable_metric.description,
-                    invoice_display_name=charge.invoice_display_name or result.billable_metric.name,
-                    filter_invoice_display_name=(
-                        charge_filter.invoice_display_name if charge_filter is not None else None
-                    ),
-                    filters=charge_filter.values if charge_filter is not None else None,
-                    lago_item_id=result.billable_metric.lago_id,
-                    item_type="BillableMetric",
-                    grouped_by=result.grouped_by or {},
-                ),
-                from_date=iso(period.from_datetime),
-                to_date=_inclusive(period.to_datetime),
-            )
-        )
-    return fees
+    return [usage_fee(catalog, customer, subscription, plan, result, "charge", period) for result in results]
+
+
+def usage_fee(
+    catalog: Catalog,
+    customer: Customer,
+    subscription: Subscription,
+    plan: Plan,
+    result: ChargeUsageResult,
+    kind: str,
+    period: Period,
+) -> PeriodFee:
+    """The fee of one priced bucket — (charge, filter, group) — dated `period`, keyed
+    `<kind>#<subscription>#<charge>#<filter>#<group>`."""
+    charge = result.charge
+    charge_filter = result.charge_filter
+    group_text = "" if result.grouped_by is None else repr(sorted(result.grouped_by.items()))
+    return PeriodFee(
+        key=f"{kind}#{subscription.lago_id}#{charge.lago_id}#{result.charge_filter_id or '-'}#{group_text}",
+        fee_type="charge",
+        amount_cents=result.amount_cents,
+        precise_amount=result.precise_amount,
+        units=result.units,
+        total_aggregated_units=result.total_aggregated_units,
+        unit_amount=result.unit_amount,
+        events_count=result.events_count,
+        taxes=_fee_taxes(catalog, customer, plan, charge.tax_codes),
+        subscription=subscription,
+        plan=plan,
+        billable_metric_code=result.billable_metric.code,
+        charge_id=charge.lago_id,
+        charge_filter_id=result.charge_filter_id,
+        amount_details=result.amount_details,
+        item=FeeItem(
+            type="charge",
+            code=result.billable_metric.code,
+            name=result.billable_metric.name,
+            description=result.billable_metric.description,
+            invoice_display_name=charge.invoice_display_name or result.billable_metric.name,
+            filter_invoice_display_name=(
+                charge_filter.invoice_display_name if charge_filter is not None else None
+            ),
+            filters=charge_filter.values if charge_filter is not None else None,
+            lago_item_id=result.billable_metric.lago_id,
+            item_type="BillableMetric",
+            grouped_by=result.grouped_by or {},
+        ),
+        from_date=iso(period.from_datetime),
+        to_date=_inclusive(period.to_datetime),
+    )
 
 
 def _active_days(terms: SubscriptionTerms, period: Period) -> tuple[int, int]:
@@ -209,15 +237,13 @@ def _active_days(terms: SubscriptionTerms, period: Period) -> tuple[int, int]:
 
 
 def _charge_true_ups(
-    catalog: Catalog,
-    customer: Customer,
-    subscription: Subscription,
-    plan: Plan,
-    terms: SubscriptionTerms,
-    period: Period,
-    fees_by_charge: dict[str, int],
+    plan: Plan, terms: SubscriptionTerms, period: Period, charge_fees: list[PeriodFee]
 ) -> list[PeriodFee]:
-    """`min_amount_cents` true-ups: the shortfall of a charge's fees below its minimum, prorated on days."""
+    """`min_amount_cents` true-ups: the shortfall of a charge's fees below its minimum, prorated on days.
+
+    As Lago's `Fees::CreateTrueUpService`, a true-up is a one-unit copy of the charge's first fee without a
+    filter (its parent, `lago_true_up_parent_fee_id`; with no such fee there is no true-up), without a filter,
+    events or breakdown."""
     charges_full = interval_containing(terms, period.from_datetime, terms.charges_interval)
     full_period = Period(
         from_datetime=period.from_datetime,
@@ -229,43 +255,27 @@ def _charge_true_ups(
     exponent = currency_exponent(plan.amount_currency)
     found = []
     for charge in plan.charges:
-        if not charge.min_amount_cents or charge.lago_id not in fees_by_charge:
+        fees = [fee for fee in charge_fees if fee.charge_id == charge.lago_id]
+        parent = next((fee for fee in fees if fee.charge_filter_id is None), None)
+        if not charge.min_amount_cents or parent is None:
             continue
-        amount = true_up_amount_cents(
-            fees_by_charge[charge.lago_id], charge.min_amount_cents, active_days=active, period_days=full
-        )
+        used = sum(fee.amount_cents for fee in fees)
+        amount = true_up_amount_cents(used, charge.min_amount_cents, active_days=active, period_days=full)
         if amount <= 0:
             continue
-        metric = catalog.metrics(plan).get(charge.billable_metric_id)
         precise = Decimal(amount) / (Decimal(10) ** exponent)
         found.append(
-            PeriodFee(
-                key=f"true_up#{subscription.lago_id}#{charge.lago_id}",
-                fee_type="charge",
+            replace(
+                parent,
+                key=f"true_up#{parent.subscription.lago_id}#{charge.lago_id}",
                 amount_cents=amount,
                 precise_amount=precise,
                 units=Decimal(1),
                 total_aggregated_units=Decimal(1),
                 unit_amount=precise,
                 events_count=0,
-                taxes=_fee_taxes(catalog, customer, plan, charge.tax_codes),
-                subscription=subscription,
-                plan=plan,
-                billable_metric_code=metric.code if metric else None,
-                charge_id=charge.lago_id,
-                item=FeeItem(
-                    type="charge",
-                    code=metric.code if metric else charge.billable_metric_code,
-                    name=metric.name if metric else charge.billable_metric_code,
-                    description=metric.description if metric else None,
-                    invoice_display_name=charge.invoice_display_name
-                    or (metric.name if metric else charge.billable_metric_code),
-                    lago_item_id=charge.billable_metric_id,
-                    item_type="BillableMetric",
-                ),
-                from_date=iso(period.from_datetime),
-                to_date=_inclusive(period.to_datetime),
-                true_up_parent_key=f"charge#{subscription.lago_id}#{charge.lago_id}#-#",
+                amount_details={},
+                true_up_parent_key=parent.key,
             )
         )
     return found
@@ -340,8 +350,8 @@ def _one_unit_fee(
 def _charges_billed_earlier(catalog: Catalog, subscription: Subscription, part: InvoicePart) -> int:
     """The charge fees of `subscription` already invoiced inside the commitment period: a yearly plan with
     `bill_charges_monthly` invoices its charges month by month, and its yearly commitment counts them all
-    (pay-in-advance charges and voided invoices excepted). Zero for a plan whose charges period is the
-    commitment period."""
+    (pay-in-advance charges, billed at once or regrouped once paid, and voided invoices excepted). Zero for a
+    plan whose charges period is the commitment period."""
     period = part.commitment_period
     assert period is not None
     current = part.charges_period.from_datetime if part.charges_period is not None else None
@@ -353,7 +363,7 @@ def _charges_billed_earlier(catalog: Catalog, subscription: Subscription, part: 
             charges_period = other.charges_period
             if (
                 other.subscription_id != subscription.lago_id
-                or other.invoicing_reason == "in_advance_charge"
+                or other.invoicing_reason in ("in_advance_charge", "in_advance_charge_periodic")
                 or charges_period is None
                 or charges_period.from_datetime == current
                 or not period.from_datetime <= charges_period.from_datetime < period.to_datetime

@@ -1,6 +1,6 @@
 """The hourly billing run: invoice every subscription whose billing boundary has passed, one invoice per customer
 and boundary, then refresh the flagged drafts and run the due invoice timers. Terminations are billed the same
-way at once (`bill_termination`, called by `lagoon.services.lifecycle`).
+way at once (`bill_termination`, called by `lagoon.services.lifecycle`), and so is a start (`bill_start`).
 
 What a subscription owes at a boundary comes from `due`; its fees from `period_fees`; the invoice from
 `compute`; numbering and coupon consumption from `finalize` (docs/invoicing.md "Billing run").
@@ -30,14 +30,17 @@ from lagoon.domain.times import iso, parse_iso
 from lagoon.engine.periods import local_date
 from lagoon.observability import logger
 from lagoon.services import organizations
-from lagoon.services.invoicing import finalize, invoices, numbering
+from lagoon.services.invoicing import finalize, invoices, numbering, paid_fees, renewal_fees
 from lagoon.services.invoicing.compute import apply_computed, compute
 from lagoon.services.invoicing.drafts import refresh_flagged_drafts
 from lagoon.services.invoicing.due import due_boundaries, invoice_part
 from lagoon.services.invoicing.run_catalog import Catalog
 from lagoon.services.invoicing.run_report import RunReport
 from lagoon.services.invoicing.timers import process_timers
-from lagoon.services.subscriptions.listing import list_billable_subscriptions
+from lagoon.services.subscriptions.listing import (
+    customer_billable_subscriptions,
+    list_billable_subscriptions,
+)
 
 MAX_ATTEMPTS = 5
 
@@ -74,7 +77,7 @@ def bill_organization(organization_id: str, now: datetime, moment: datetime, rep
         for customer_id, found in by_customer.items():
             try:
                 bill_customer(catalog, customer_id, found, now, moment, report, cursors)
-            except (errors.TransientFailure, errors.NotFound) as exc:
+            except (errors.TransientFailure, errors.NotFound, *errors.UNBILLABLE) as exc:
                 report.failures += 1
                 logger.exception(
                     "billing a customer failed", extra={"customer_id": customer_id, "error": str(exc)}
@@ -200,6 +203,7 @@ def _create_invoice(
     None when another run did it first (the cursors' conditions fail)."""
     draft = _draft_invoice(catalog, customer, boundary, due, moment)
     grace = invoice_terms.grace_period_days(catalog.organization, customer)
+    regroups = bool(paid_fees.regrouping_parts(catalog, draft.parts))
     writes = entities.Writes()
     for subscription, _, cursor in due:
         invoice_store.advance_cursor(writes, catalog.organization_id, subscription.lago_id, cursor, boundary)
@@ -209,8 +213,13 @@ def _create_invoice(
         invoice_store.schedule(writes, stored, boundary + timedelta(days=grace), "finalize")
     else:
         stored = finalize.finalize_into(writes, draft, catalog, customer, moment)
-    # Done again by the next run if this one stops before `project_invoice` (idempotent).
+    # Done again by the next run if this one stops before `project_invoice` (idempotent), or before the paid
+    # fees it regroups are invoiced (`paid_fees`).
     invoice_store.schedule(writes, stored, moment, "project")
+    # Renewed pay-in-advance charges billed without invoice: put if absent, before the cursors move.
+    renewal_fees.record_fees_without_invoice(catalog, customer, [(s, p) for s, p, _ in due], iso(moment))
+    if regroups:
+        invoice_store.schedule(writes, stored, moment, "regroup")
     try:
         writes.commit()
     except errors.ConflictRetry:
@@ -221,22 +230,55 @@ def _create_invoice(
         catalog.coupons_changed()
     finalize.project_invoice(stored)
     catalog.done_timers.append(invoice_store.timer_key(moment, stored, "project"))
+    if regroups:
+        _regroup(catalog, stored, moment)
     return stored
 
 
+def _regroup(catalog: Catalog, invoice: Invoice, moment: datetime) -> None:
+    """The paid fees `invoice` regroups, on their own invoices; a failure leaves its timer to the next run."""
+    try:
+        paid_fees.regroup_paid_fees(catalog, invoice, moment)
+    except errors.TransientFailure as exc:
+        logger.exception(
+            "paid fees not regrouped yet", extra={"invoice_id": invoice.lago_id, "error": str(exc)}
+        )
+        return
+    catalog.done_timers.append(invoice_store.timer_key(moment, invoice, "regroup"))
+
+
+def bill_start(organization_id: str, subscription: Subscription, at: datetime) -> None:
+    """A subscription that started, or whose trial ended, at `at` (`POST /subscriptions`, the clock): what it
+    owes up to then — the first period of an in-advance plan — is billed at once, as Lago's
+    `Subscriptions::ActivateService` and `FreeTrialBillingService` do. Only this subscription is read (no
+    listing of the organization's); its billing cursor makes the hourly run skip what this billed. A failure is
+    logged, never raised: the hourly run bills it."""
+    try:
+        catalog = Catalog(organization_id)
+        catalog.lookups.remember(subscription)
+        try:
+            bill_customer(
+                catalog, subscription.lago_customer_id, [subscription], at, datetime.now(UTC), RunReport()
+            )
+        finally:
+            catalog.drop_done_timers()
+    except errors.LagoonError as exc:
+        logger.exception(
+            "start billing deferred to the hourly run",
+            extra={"subscription_id": subscription.lago_id, "error": str(exc)},
+        )
+
+
 def bill_termination(organization_id: str, subscription: Subscription) -> None:
-    """A terminated subscription (API, clock, upgrade, downgrade, deletions): bill what is due at once. A
-    failure is logged, never raised: the hourly run bills it (the cursor has not moved)."""
+    """A terminated subscription (API, clock, upgrade, downgrade, deletions): bill what is due at once, for its
+    customer's subscriptions only (read from the customer's index). A failure is logged, never raised: the
+    hourly run bills it (the cursor has not moved)."""
     terminated_at = parse_iso(subscription.terminated_at)
     if terminated_at is None:
         return
     try:
         catalog = Catalog(organization_id)
-        found = [
-            s
-            for s in list_billable_subscriptions(organization_id)
-            if s.lago_customer_id == subscription.lago_customer_id
-        ]
+        found = customer_billable_subscriptions(organization_id, subscription.lago_customer_id)
         try:
             bill_customer(
                 catalog, subscription.lago_customer_id, found, terminated_at, datetime.now(UTC), RunReport()

@@ -1,10 +1,10 @@
-"""The catalog as one billing run sees it: an organization's plans, metrics, taxes, customers, coupons, invoices
-and number counters, each read once per run (or once per refresh / finalization), so the run's cost follows
-subscriptions, not reads (docs/invoicing.md "Benchmark")."""
+"""The catalog as one billing run sees it: an organization's plans, metrics, taxes, customers and number
+counters, each read once per run (or once per refresh / finalization), so the run's cost follows subscriptions,
+not reads (docs/invoicing.md "Benchmark"); a customer's coupons and invoices, read once per customer billed,
+from its index (docs/decisions.md "Bounded reads (issue 17)")."""
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -34,8 +34,8 @@ class Catalog:
     lookups: Lookups = field(init=False)
     _metrics: dict[str, dict[str, BillableMetric]] = field(default_factory=dict)
     _taxes: dict[str, Tax] | None = None
-    _applied_coupons: dict[str, list[AppliedCoupon]] | None = None
-    _invoices: dict[str, dict[str, Invoice]] | None = None
+    _applied_coupons: dict[str, list[AppliedCoupon]] = field(default_factory=dict)
+    _invoices: dict[str, dict[str, Invoice]] = field(default_factory=dict)
     _counters: dict[str, invoice_store.Counter] = field(default_factory=dict)
     done_timers: list[str] = field(default_factory=list)
     """Keys of `project` timers whose work is done, deleted together by `drop_done_timers`."""
@@ -64,33 +64,31 @@ class Catalog:
         return tuple(self._taxes[code] for code in codes if code in self._taxes)
 
     def applied_coupons(self, customer_id: str) -> list[AppliedCoupon]:
-        """A customer's active applied coupons in application order (all customers read in one query)."""
-        if self._applied_coupons is None:
-            self._applied_coupons = defaultdict(list)
-            active = coupons.list_applied_coupons(
-                self.organization_id, coupons.AppliedCouponFilters(status="active")
+        """A customer's active applied coupons in application order, read once per customer billed (from its
+        index: never the organization's coupons)."""
+        if customer_id not in self._applied_coupons:
+            self._applied_coupons[customer_id] = coupons.active_applied_coupons(
+                self.organization_id, customer_id
             )
-            for applied in sorted(active, key=lambda a: a.created_at):
-                self._applied_coupons[applied.customer_id].append(applied)
-        return list(self._applied_coupons.get(customer_id, []))
+        return list(self._applied_coupons[customer_id])
 
     def coupons_changed(self) -> None:
-        self._applied_coupons = None
+        self._applied_coupons.clear()
 
     def invoices_of(self, customer_id: str) -> list[Invoice]:
-        """A customer's invoices (all customers read in one query, kept up to date by `remember_invoice`)."""
-        if self._invoices is None:
-            self._invoices = defaultdict(dict)
-            for found in invoice_store.all_invoices(self.organization_id):
-                self._invoices[found.customer_id][found.lago_id] = found
-        return list(self._invoices.get(customer_id, {}).values())
+        """A customer's invoices, read once per customer billed (from its index: never the organization's
+        invoices), kept up to date by `remember_invoice`."""
+        if customer_id not in self._invoices:
+            found = invoice_store.customer_invoices(self.organization_id, customer_id)
+            self._invoices[customer_id] = {invoice.lago_id: invoice for invoice in found}
+        return list(self._invoices[customer_id].values())
 
     def remember_invoice(self, invoice: Invoice) -> None:
-        if self._invoices is not None:
-            self._invoices.setdefault(invoice.customer_id, {})[invoice.lago_id] = invoice
+        if invoice.customer_id in self._invoices:
+            self._invoices[invoice.customer_id][invoice.lago_id] = invoice
 
     def invoices_changed(self) -> None:
-        self._invoices = None
+        self._invoices.clear()
 
     def preload_counters(self, customer_ids: list[str]) -> None:
         keys = [invoice_store.customer_counter_key(i) for i in customer_ids]

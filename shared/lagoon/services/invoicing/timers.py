@@ -1,6 +1,7 @@
 """Invoice timers, run by the hourly billing run: finalize a draft whose grace period ended, flag an unpaid
-invoice overdue once its due date has passed (`invoice.payment_overdue`), and redo the post-commit work
-(`project`) a crash interrupted. Each timer is dropped once done; a failed one stays for the next run.
+invoice overdue once its due date has passed (`invoice.payment_overdue`), and redo the post-commit work a crash
+interrupted (`project`; `regroup`: the paid fees a period invoice regroups, lagoon.services.invoicing.paid_fees).
+Each timer is dropped once done; a failed one stays for the next run.
 """
 
 from __future__ import annotations
@@ -12,7 +13,8 @@ from lagoon import errors
 from lagoon.data import entities, invoices as invoice_store
 from lagoon.domain.invoices import Invoice
 from lagoon.observability import logger
-from lagoon.services.invoicing import drafts, finalize, invoices
+from lagoon.services.invoicing import drafts, finalize, invoices, paid_fees
+from lagoon.services.invoicing.run_catalog import Catalog
 from lagoon.services.invoicing.run_report import RunReport
 
 
@@ -45,9 +47,13 @@ def process_timers(now: datetime, report: RunReport) -> None:
                 invoice = invoice_store.find_invoice(org, lago_id)
                 if invoice is not None:
                     finalize.project_invoice(invoice)
+            elif action == "regroup":
+                invoice = invoice_store.find_invoice(org, lago_id)
+                if invoice is not None:
+                    paid_fees.regroup_paid_fees(Catalog(org), invoice, now)
         except errors.ConflictRetry:
             continue  # a concurrent run did it; the next run sees the timer gone or retries
-        except (errors.TransientFailure, errors.NotFound) as exc:
+        except (errors.TransientFailure, errors.NotFound, *errors.UNBILLABLE) as exc:
             report.failures += 1
             logger.exception("invoice timer failed", extra={"timer": key, "error": str(exc)})
             continue

@@ -25,16 +25,17 @@ from typing import Any
 from lagoon import errors
 from lagoon.data import entities
 from lagoon.data.subscriptions import (
+    ExternalIdHistory,
     drop_timers,
     get_subscription,
     get_subscription_by_id,
+    history_of,
     put_alias,
     put_subscription,
     schedule_timers,
-    subscriptions_of,
 )
 from lagoon.domain.customers import Customer, CustomerInput
-from lagoon.domain.plans import Plan
+from lagoon.domain.plans import USAGE_THRESHOLDS, Plan
 from lagoon.domain.subscriptions import (
     Subscription,
     SubscriptionInput,
@@ -46,6 +47,7 @@ from lagoon.domain.times import iso
 from lagoon.engine.periods import billing_period_containing, is_upgrade
 from lagoon.services import customers
 from lagoon.services.catalog import plans
+from lagoon.services.contention import retried_on_conflict
 from lagoon.services.subscriptions.messages import subscription_message
 from lagoon.services.subscriptions.terms import read_billing_timezone
 
@@ -90,28 +92,38 @@ def with_timers(
 @dataclass(frozen=True)
 class Assignment:
     """What `create_subscription` did: the subscription to answer with, the subscriptions it terminated (an
-    upgrade: to bill), and whether events that arrived before the subscription existed are to count now."""
+    upgrade: to bill), whether a new subscription started now without replacing one (the events that arrived
+    before it existed are to count now), and whether its plan is paid in advance (its start is owed now)."""
 
     subscription: Subscription
     terminated: list[Subscription] = field(default_factory=list)
-    counts_orphans: bool = False
+    started: bool = False
+    pays_in_advance: bool = False
 
 
+@retried_on_conflict("subscription")
 def create_subscription(
     organization_id: str, data: SubscriptionInput, now: datetime | None = None
 ) -> Assignment:
     """`POST /subscriptions`: a new subscription, a plan change, or the current one when nothing changes.
 
-    What follows (billing an upgrade's termination, counting a first subscription's orphan events) is
-    lagoon.services.lifecycle's: see `Assignment`."""
+    Racing requests for one external_id are serialised by the alias's revision (Lago locks the customer):
+    the losers decide again on what the winner made — the same plan answers the winner's subscription (200),
+    another plan changes it.
+
+    What follows (billing an upgrade's termination or a start, counting a first subscription's orphan events)
+    is lagoon.services.lifecycle's: see `Assignment`."""
     if data.plan_overrides:
         raise errors.NotImplementedYet("plan overrides")
+    if data.usage_thresholds:
+        raise errors.NotImplementedYet(USAGE_THRESHOLDS)
     moment = now or _now()
     plan = plans.get_plan(organization_id, data.plan_code)
     start = data.subscription_at or moment
     if data.ending_at is not None and data.ending_at <= max(start, moment):
         raise errors.ValidationFailed.field("ending_at", "invalid_date")
-    active, pending = _active_and_pending(organization_id, data.external_id)
+    history = history_of(organization_id, data.external_id)
+    active, pending = _active_and_pending(history)
     current = active or pending
     if current is not None and current.external_customer_id != data.external_customer_id:
         raise errors.ValidationFailed.field("external_id", "value_already_exist")
@@ -122,7 +134,7 @@ def create_subscription(
     writes = entities.Writes()
     customers.lock_currency(writes, customer, plan.amount_currency)
     base = _new_document(organization_id, data, customer, plan, active, moment)
-    change = _PlanChange(writes, base, plan, pending, moment)
+    change = _PlanChange(writes, history, base, plan, pending, moment)
     ended: list[Subscription] = []
     if active is None:
         result = change.start(start)
@@ -134,15 +146,13 @@ def create_subscription(
         else:
             result = change.downgrade(active, current_plan, read_billing_timezone(customer))
     writes.commit()
-    counts_orphans = result.status == "active" and result.previous_subscription_id is None
-    return Assignment(result, ended, counts_orphans)
+    started = result.status == "active" and result.previous_subscription_id is None
+    return Assignment(result, ended, started, pays_in_advance=plan.pay_in_advance)
 
 
-def _active_and_pending(
-    organization_id: str, external_id: str
-) -> tuple[Subscription | None, Subscription | None]:
+def _active_and_pending(history: ExternalIdHistory) -> tuple[Subscription | None, Subscription | None]:
     """The newest active and the newest pending subscription of an external_id."""
-    existing = subscriptions_of(organization_id, external_id)
+    existing = history.subscriptions
     active = next((s for s in reversed(existing) if s.status == "active"), None)
     pending = next((s for s in reversed(existing) if s.status == "pending"), None)
     return active, pending
@@ -189,6 +199,7 @@ class _PlanChange:
     """The three ways a new subscription comes: first one, upgrade, downgrade — each written in `writes`."""
 
     writes: entities.Writes
+    history: ExternalIdHistory
     base: dict[str, Any]
     plan: Plan
     pending: Subscription | None
@@ -207,8 +218,8 @@ class _PlanChange:
             **self.base,
         )
         new = with_timers(self.writes, new, self.plan, self.moment)
-        put_subscription(self.writes, new)
-        put_alias(self.writes, new)
+        put_subscription(self.writes, new, new=True)
+        put_alias(self.writes, self.history, new)
         if not future:
             self.writes.message(subscription_message("subscription.started", new))
         return new
@@ -233,8 +244,8 @@ class _PlanChange:
             write_canceled(self.writes, self.pending, self.moment)
         new = with_timers(self.writes, new, self.plan, self.moment)
         put_subscription(self.writes, old)
-        put_subscription(self.writes, new)
-        put_alias(self.writes, new)
+        put_subscription(self.writes, new, new=True)
+        put_alias(self.writes, self.history, new)
         self.writes.message(subscription_message("subscription.terminated", old))
         self.writes.message(subscription_message("subscription.started", new))
         return new, old
@@ -265,8 +276,8 @@ class _PlanChange:
             }
         )
         put_subscription(self.writes, old)
-        put_subscription(self.writes, new)
-        put_alias(self.writes, new)
+        put_subscription(self.writes, new, new=True)
+        put_alias(self.writes, self.history, new)
         self.writes.message(subscription_message("subscription.updated", old))
         return old
 
@@ -274,6 +285,7 @@ class _PlanChange:
 # --- updating, terminating, canceling ----------------------------------------------------------------------
 
 
+@retried_on_conflict("subscription")
 def update_subscription(
     organization_id: str,
     external_id: str,
@@ -284,6 +296,8 @@ def update_subscription(
     """`PUT /subscriptions/{external_id}`: name, ending_at, and subscription_at of a pending subscription."""
     if data.plan_overrides:
         raise errors.NotImplementedYet("plan overrides")
+    if data.usage_thresholds:
+        raise errors.NotImplementedYet(USAGE_THRESHOLDS)
     moment = now or _now()
     subscription = get_subscription(organization_id, external_id, status)
     sent = data.model_fields_set
@@ -308,6 +322,7 @@ def update_subscription(
     return updated
 
 
+@retried_on_conflict("subscription")
 def terminate_subscription(
     organization_id: str, external_id: str, status: str | None = None, now: datetime | None = None
 ) -> Subscription:
@@ -356,6 +371,7 @@ def _terminate(active: Subscription, moment: datetime) -> Subscription:
 # --- ending the subscriptions of a deleted customer or plan --------------------------------------------
 
 
+@retried_on_conflict("subscription")
 def end_subscription(organization_id: str, lago_id: str, moment: datetime) -> Subscription | None:
     """Terminate the subscription if active (returned, to bill), cancel it if pending (None)."""
     current = get_subscription_by_id(organization_id, lago_id)

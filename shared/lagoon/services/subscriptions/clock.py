@@ -26,7 +26,9 @@ from lagoon.data.subscriptions import (
 )
 from lagoon.domain.subscriptions import Subscription
 from lagoon.domain.times import iso
+from lagoon.observability import logger
 from lagoon.services.catalog import plans
+from lagoon.services.contention import run_with_retries
 from lagoon.services.subscriptions.changes import terminated, with_timers, write_canceled
 from lagoon.services.subscriptions.messages import subscription_message
 
@@ -37,21 +39,38 @@ class ClockReport:
     skipped: list[str] = field(default_factory=list)
 
 
-def apply_due_timer(key: str, timer: dict[str, Any], report: ClockReport) -> list[Subscription]:
-    """Apply one due timer at most once (idempotent, safe to re-run); returns the subscriptions it terminated
-    (lagoon.services.lifecycle.run_clock bills them)."""
+@dataclass(frozen=True)
+class AppliedTimer:
+    """What an applied timer leaves to lagoon.services.lifecycle.run_clock: the subscriptions it terminated (to
+    bill), the one it started (its waiting events count now) and the one whose start is owed now (started, or
+    its trial ended: an in-advance plan pays then), at `due`."""
+
+    due: datetime
+    terminated: list[Subscription] = field(default_factory=list)
+    started: Subscription | None = None
+    owes_start: Subscription | None = None
+
+
+def apply_due_timer(key: str, timer: dict[str, Any], report: ClockReport) -> AppliedTimer:
+    """Apply one due timer at most once (idempotent, safe to re-run); what follows is the caller's. A timer
+    that loses a race with a change of its subscription (an API request, an overlapping run) is applied again
+    on what that change left."""
     try:
-        ended = _apply_timer(key, timer)
+        applied = run_with_retries(lambda: _apply_timer(key, timer), "subscription")
         report.applied.append(key)
-        return ended
-    except (errors.ConflictRetry, errors.NotFound):
-        # Already applied by an overlapping run (its message id exists), or the subscription is gone.
+        return applied
+    except errors.TransientFailure:
+        logger.warning("subscription timer left for the next run", extra={"timer": key})
+        return AppliedTimer(timer_due(key))
+    except errors.NotFound:
+        # Already applied by an overlapping run (the subscription no longer holds it), or the subscription is
+        # gone.
         writes = entities.Writes()
         delete_timer(writes, key)
         with contextlib.suppress(errors.ConflictRetry):
             writes.commit()
         report.skipped.append(key)
-        return []
+        return AppliedTimer(timer_due(key))
 
 
 @dataclass(frozen=True)
@@ -65,7 +84,7 @@ class _DueTimer:
     writes: entities.Writes
 
 
-def _apply_timer(key: str, timer: dict[str, Any]) -> list[Subscription]:
+def _apply_timer(key: str, timer: dict[str, Any]) -> AppliedTimer:
     subscription = get_subscription_by_id(timer["organization_id"], timer["subscription_id"])
     action = timer["action"]
     if key not in subscription.timers:
@@ -74,20 +93,21 @@ def _apply_timer(key: str, timer: dict[str, Any]) -> list[Subscription]:
     delete_timer(writes, key)
     due = _DueTimer(key, subscription, timer_due(key), [k for k in subscription.timers if k != key], writes)
     if action in ("activate", "downgrade"):
-        ended = _start(due, action)
+        applied = _start(due, action)
     elif action == "terminate":
-        ended = _terminate(due)
+        applied = AppliedTimer(due.due, _terminate(due))
     elif action == "trial_end":
-        ended = _end_trial(due)
+        applied = _end_trial(due)
     elif action.startswith("termination_alert_"):
-        ended = _alert(due)
+        _alert(due)
+        applied = AppliedTimer(due.due)
     else:
         raise errors.NotFound("timer")
     writes.commit()
-    return ended
+    return applied
 
 
-def _start(timer: _DueTimer, action: str) -> list[Subscription]:
+def _start(timer: _DueTimer, action: str) -> AppliedTimer:
     """A pending subscription starts; a downgrade's also terminates the subscription it replaces."""
     subscription, due, writes = timer.subscription, timer.due, timer.writes
     org = subscription.organization_id
@@ -112,7 +132,7 @@ def _start(timer: _DueTimer, action: str) -> list[Subscription]:
             ended.append(replaced)
     put_subscription(writes, started)
     writes.message(subscription_message("subscription.started", started, timer.key))
-    return ended
+    return AppliedTimer(due, ended, started=started, owes_start=started)
 
 
 def _terminate(timer: _DueTimer) -> list[Subscription]:
@@ -130,7 +150,7 @@ def _terminate(timer: _DueTimer) -> list[Subscription]:
     return [ended]
 
 
-def _end_trial(timer: _DueTimer) -> list[Subscription]:
+def _end_trial(timer: _DueTimer) -> AppliedTimer:
     ended_trial = timer.subscription.model_copy(
         update={
             "trial_ended_at": iso(timer.due),
@@ -140,11 +160,10 @@ def _end_trial(timer: _DueTimer) -> list[Subscription]:
     )
     put_subscription(timer.writes, ended_trial)
     timer.writes.message(subscription_message("subscription.trial_ended", ended_trial, timer.key))
-    return []
+    return AppliedTimer(timer.due, owes_start=ended_trial)
 
 
-def _alert(timer: _DueTimer) -> list[Subscription]:
+def _alert(timer: _DueTimer) -> None:
     alerted = timer.subscription.model_copy(update={"timers": timer.remaining})
     put_subscription(timer.writes, alerted)
     timer.writes.message(subscription_message("subscription.termination_alert", alerted, timer.key))
-    return []

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from lagoon.data.subscriptions import organization_subscriptions
+from lagoon.data.subscriptions import customer_subscriptions, organization_subscriptions
 from lagoon.domain.subscriptions import Subscription
 
 
@@ -31,12 +31,28 @@ class SubscriptionFilters:
 
 def list_subscriptions(organization_id: str, filters: SubscriptionFilters) -> list[Subscription]:
     """Subscriptions newest first (Lago's order), filtered (default: active only)."""
-    found = organization_subscriptions(organization_id)
+    return _newest_first(organization_subscriptions(organization_id), filters)
+
+
+def _newest_first(found: list[Subscription], filters: SubscriptionFilters) -> list[Subscription]:
     return sorted(
         (s for s in found if filters.accepts(s)),
         key=lambda s: (s.created_at, s.created_order, s.lago_id),
         reverse=True,
     )
+
+
+def customer_billable_subscriptions(organization_id: str, customer_id: str) -> list[Subscription]:
+    """One customer's active subscriptions and those terminated but maybe not yet billed, newest first: what
+    a termination bills at once, read from the customer's index (never the organization's subscriptions)."""
+    filters = SubscriptionFilters(statuses=("active", "terminated"))
+    return _newest_first(customer_subscriptions(organization_id, customer_id), filters)
+
+
+def customer_live_subscriptions(organization_id: str, customer_id: str) -> list[str]:
+    """The lago_ids of one customer's active and pending subscriptions, newest first (its deletion ends them)."""
+    filters = SubscriptionFilters(statuses=("active", "pending"))
+    return [s.lago_id for s in _newest_first(customer_subscriptions(organization_id, customer_id), filters)]
 
 
 def list_billable_subscriptions(organization_id: str) -> list[Subscription]:

@@ -4,7 +4,8 @@ The aggregator (lagoon.ingestion.aggregator) keeps one running aggregate per (su
 charge, filter, group) in the subscription's partition of AggregatesTable. Pricing a period is therefore:
 1. one Query on that partition (lagoon.data.aggregates) — the period's items, or, when a charge is on a
    recurring or weighted metric whose units carry over, every item up to the period (one per past period and
-   bucket);
+   bucket) — and, for a subscription that replaced another after a plan change, what that one carried out
+   (`inherited_states`: one Query of its partition per plan change);
 2. `period_units.finalize` + `charges.price_charge` per bucket, in memory.
 Nothing here reads events: the cost is bounded by charges x filters x groups (x periods for carried units),
 never by the number of events (docs/usage.md).
@@ -21,7 +22,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 
 from lagoon.data import catalog
-from lagoon.data.aggregates import Bucket, PeriodStates, read_bucket_periods
+from lagoon.data.aggregates import Bucket, read_bucket_periods
 from lagoon.data.usage_keys import DEFAULT_FILTER, period_key
 from lagoon.data.usage_store import UsageStore
 from lagoon.domain.billable_metrics import BillableMetric
@@ -29,11 +30,12 @@ from lagoon.domain.plans import Charge, ChargeFilter, Plan
 from lagoon.domain.subscriptions import Subscription
 from lagoon.domain.usage import ChargeUsageResult
 from lagoon.engine.aggregation_state import AggregationState, new_state
+from lagoon.engine.carry import state_for_period
 from lagoon.engine.charges import amount_details_json, price_charge
-from lagoon.engine.folding import merge
 from lagoon.engine.metric_definitions import MetricDefinition
-from lagoon.engine.period_units import finalize, open_next_period
-from lagoon.ingestion.directory import metric_definition
+from lagoon.engine.period_units import finalize
+from lagoon.ingestion.directory import metric_definition, plan_view
+from lagoon.ingestion.inheritance import inherited_buckets
 
 
 def carries_over(metric: BillableMetric) -> bool:
@@ -44,22 +46,6 @@ def carries_over(metric: BillableMetric) -> bool:
 # --- reading the aggregates -----------------------------------------------------------------------------
 
 
-def state_for_period(periods: PeriodStates, current: str) -> AggregationState | None:
-    """The bucket's state for the `current` period: its own events, opened with what earlier periods carry
-    (`open_next_period` is the identity carry for non-recurring metrics: they start from zero)."""
-    carried: AggregationState | None = None
-    for period_from, state in sorted(periods, key=lambda entry: entry[0]):
-        if period_from > current:
-            break
-        combined = state if carried is None else merge(carried, state)
-        if period_from == current:
-            return combined
-        carried = open_next_period(combined)
-    if carried is not None and carried.recurring:
-        return carried
-    return None
-
-
 def read_period_states(
     organization_id: str,
     subscription_id: str,
@@ -67,21 +53,66 @@ def read_period_states(
     *,
     with_carry: bool,
     store: UsageStore | None = None,
+    inherited: Mapping[Bucket, AggregationState] | None = None,
 ) -> dict[Bucket, AggregationState]:
     """The subscription's aggregates of the charges period starting at `period_from`, by bucket.
 
     One Query: the period's items, or (`with_carry`) every earlier item as well so carried units are folded
-    in. Never reads events."""
+    in, from what the subscription `inherited` from the ones it replaced (`inherited_states`). Never reads
+    events."""
     current = period_key(period_from)
     buckets = read_bucket_periods(
         organization_id, subscription_id, current, with_earlier=with_carry, store=store
     )
+    inherited = inherited or {}
     states: dict[Bucket, AggregationState] = {}
-    for bucket, periods in buckets.items():
-        state = state_for_period(periods, current)
+    for bucket in buckets.keys() | inherited.keys():
+        state = state_for_period(buckets.get(bucket, ()), current, inherited.get(bucket))
         if state is not None:
             states[bucket] = state
     return states
+
+
+def inherited_states(
+    organization_id: str,
+    subscription: Subscription,
+    plan: Plan,
+    metrics: Mapping[str, BillableMetric],
+    *,
+    store: UsageStore | None = None,
+) -> dict[Bucket, AggregationState]:
+    """What the subscription's buckets on recurring metrics start with from the subscriptions it replaced after
+    plan changes (lago-api reads a recurring metric's events by external_id, across them): nothing to read
+    for a first subscription (lagoon.ingestion.inheritance)."""
+    if subscription.previous_subscription_id is None:
+        return {}
+    charges = plan_view(plan, metrics).recurring_buckets()
+    previous_id = subscription.previous_subscription_id
+    return inherited_buckets(organization_id, previous_id, charges, store=store or UsageStore())
+
+
+def period_states(
+    organization_id: str,
+    subscription: Subscription,
+    plan: Plan,
+    metrics: Mapping[str, BillableMetric],
+    period_from: datetime,
+    *,
+    with_carry: bool,
+    store: UsageStore | None = None,
+) -> dict[Bucket, AggregationState]:
+    """`read_period_states` with, when units carry over (`with_carry`), what the subscription inherited."""
+    inherited = (
+        inherited_states(organization_id, subscription, plan, metrics, store=store) if with_carry else {}
+    )
+    return read_period_states(
+        organization_id,
+        subscription.lago_id,
+        period_from,
+        with_carry=with_carry,
+        store=store,
+        inherited=inherited,
+    )
 
 
 # --- pricing --------------------------------------------------------------------------------------------
@@ -106,10 +137,11 @@ def _price_bucket(
     period_to: datetime,
     currency: str,
     timezone: str,
+    period_days: int | None,
 ) -> ChargeUsageResult:
     if state is None:
         state = new_state(definition, timezone=timezone)
-    aggregation = finalize(state, period_from, period_to, metric=definition)
+    aggregation = finalize(state, period_from, period_to, metric=definition, period_days=period_days)
     priced = price_charge(
         charge.charge_model, charge.pricing(charge_filter), aggregation, currency, prorated=charge.prorated
     )
@@ -138,9 +170,11 @@ def price_states(
     *,
     timezone: str = "UTC",
     charges: Sequence[Charge] | None = None,
+    period_days: int | None = None,
 ) -> list[ChargeUsageResult]:
     """Price buckets' states (pure): every charge of the plan, each filter and the default price (even without
-    events, at zero), each group seen. Charges on a deleted metric are skipped."""
+    events, at zero), each group seen. Charges on a deleted metric are skipped. `period_days`: the days of
+    the whole charges interval, what prorated charges divide by (`engine.periods.charges_period_days`)."""
     currency = plan.amount_currency
     results: list[ChargeUsageResult] = []
     by_charge: dict[tuple[str, str], list[tuple[str, AggregationState]]] = defaultdict(list)
@@ -170,6 +204,7 @@ def price_states(
                         period_to,
                         currency,
                         timezone,
+                        period_days,
                     )
                 )
     return results
@@ -192,11 +227,14 @@ def charges_usage(
     metrics: Mapping[str, BillableMetric] | None = None,
     charges: Sequence[Charge] | None = None,
     store: UsageStore | None = None,
+    period_days: int | None = None,
 ) -> list[ChargeUsageResult]:
     """Price a subscription's charges over the charges period [period_from, period_to).
 
     `period_from` must be a charges period start as the aggregator keys it (`BillingPeriod.
-    charges_from_datetime`); `timezone` is the billing timezone (recurring proration by local days).
+    charges_from_datetime`); `timezone` is the billing timezone (recurring proration by local days);
+    `period_days` the days of the whole charges interval (`engine.periods.charges_period_days`): prorated
+    charges divide by them, also in a first or a terminated period (default: the period's own days).
     One result per (charge, filter or default price, group), including zero-unit buckets of every charge
     and filter; pass `charges` to price a subset (e.g. only the in-arrears charges). Reads: one Query on the
     subscription's aggregate partition (+ one BatchGet of the metrics unless `metrics` is given).
@@ -206,7 +244,16 @@ def charges_usage(
     with_carry = any(
         carries_over(metrics[c.billable_metric_id]) for c in priced if c.billable_metric_id in metrics
     )
-    states = read_period_states(
-        organization_id, subscription.lago_id, period_from, with_carry=with_carry, store=store
+    states = period_states(
+        organization_id, subscription, plan, metrics, period_from, with_carry=with_carry, store=store
     )
-    return price_states(plan, metrics, states, period_from, period_to, timezone=timezone, charges=priced)
+    return price_states(
+        plan,
+        metrics,
+        states,
+        period_from,
+        period_to,
+        timezone=timezone,
+        charges=priced,
+        period_days=period_days,
+    )

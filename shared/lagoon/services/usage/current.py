@@ -11,9 +11,9 @@ from lagoon.data.subscriptions import find_subscription
 from lagoon.data.usage_store import UsageStore
 from lagoon.domain.customers import Customer
 from lagoon.domain.plans import Plan
-from lagoon.domain.subscriptions import Subscription
+from lagoon.domain.subscriptions import Subscription, terms_of
 from lagoon.domain.usage import SubscriptionUsage
-from lagoon.engine.periods import BillingPeriod
+from lagoon.engine.periods import BillingPeriod, charges_period_days
 from lagoon.services.subscriptions.terms import current_period, read_billing_timezone
 from lagoon.services.usage.charges import charges_usage
 from lagoon.services.usage.totals import priced_usage
@@ -36,6 +36,7 @@ def subscription_usage(
     timezone = read_billing_timezone(customer)
     if period is None:
         period = current_period(subscription, plan, timezone, at or datetime.now(UTC))
+    terms = terms_of(subscription, plan, timezone)
     results = charges_usage(
         organization_id,
         subscription,
@@ -44,6 +45,7 @@ def subscription_usage(
         period.charges_to_datetime,
         timezone=timezone,
         store=store,
+        period_days=None if terms is None else charges_period_days(terms, period.charges_from_datetime),
     )
     return priced_usage(
         organization_id, customer, subscription, plan, period, timezone, results, apply_taxes=apply_taxes

@@ -19,26 +19,28 @@ from lagoon import errors
 from lagoon.data import event_stream
 from lagoon.data.usage_items import (
     StoredEvent,
+    delete_orphan_lists,
     first_stored_event,
     read_event_days,
     read_event_pages,
-    read_orphan_transaction_ids,
+    read_orphan_lists,
     read_stored_events,
 )
 from lagoon.data.usage_store import UsageStore
 from lagoon.domain.events import (
     MAX_BATCH_EVENTS,
+    WAITING_STATUSES,
     EventInput,
     IncomingEvent,
     datetime_to_microseconds,
-    encode_record,
+    encode_records,
     iso_timestamp,
     partition_key,
 )
 from lagoon.domain.paging import Page, paginate
 from lagoon.domain.times import iso
+from lagoon.domain.validators import lago_code
 
-_LAGO_CODES = frozenset({"value_is_mandatory", "value_is_invalid", "invalid_timestamp"})
 _LAGO_ID_NAMESPACE = uuid.UUID("6f0b8a53-5a3e-4f43-8d0c-3a1b0f6f1e57")
 
 
@@ -57,8 +59,9 @@ def ingest(
         by_subscription[event.external_subscription_id].append(event)
     event_stream.put_records(
         [
-            (partition_key(organization_id, sub), encode_record(organization_id, sub, group))
+            (partition_key(organization_id, sub), record)
             for sub, group in by_subscription.items()
+            for record in encode_records(organization_id, sub, group)
         ]
     )
     return accepted
@@ -85,10 +88,7 @@ def validate_batch(body: dict[str, Any]) -> list[EventInput]:
             fields: dict[str, list[str]] = {}
             for error in exc.errors():
                 name = str(error["loc"][0]) if error["loc"] else "event"
-                kind = str(error["type"])
-                code = "value_is_mandatory" if kind == "missing" else kind
-                if code not in _LAGO_CODES:
-                    code = "value_is_invalid"
+                code = lago_code(str(error["type"]))
                 fields.setdefault(name, [])
                 if code not in fields[name]:
                     fields[name].append(code)
@@ -198,22 +198,29 @@ def list_events(
 def replay_orphans(
     organization_id: str, external_subscription_id: str, store: UsageStore | None = None
 ) -> int:
-    """Send the stored events of an external_subscription_id that had no subscription back through the
-    stream, so the aggregator (their single writer) counts them now (DECISIONS.md: a back-dated
-    subscription counts the events it covers). Returns how many were replayed."""
+    """Send the stored events of an external_subscription_id that wait for a subscription (none existed, or a
+    pending one — lagoon.ingestion.resolution) back through the stream, so the aggregator (their single writer)
+    resolves them again and counts those a subscription now covers, once (DECISIONS.md: a back-dated
+    subscription counts the events it covers). The lists read are deleted once their events are on the stream:
+    the aggregator lists again what still waits. Returns how many were replayed."""
     store = store or UsageStore()
-    transaction_ids = read_orphan_transaction_ids(organization_id, external_subscription_id, store)
-    if not transaction_ids:
+    lists = read_orphan_lists(organization_id, external_subscription_id, store)
+    if not lists:
         return 0
+    transaction_ids = [tx for _, listed in lists for tx in listed]
     found = read_stored_events(
         organization_id, ((external_subscription_id, tx) for tx in dict.fromkeys(transaction_ids)), store
     )
-    events = [stored.incoming() for stored in found.values() if stored.status == "unknown_subscription"]
+    events = [stored.incoming() for stored in found.values() if stored.status in WAITING_STATUSES]
     events.sort(key=lambda e: e.timestamp_us)
     key = partition_key(organization_id, external_subscription_id)
     records = [
-        (key, encode_record(organization_id, external_subscription_id, events[i : i + 100], replay=True))
+        (key, record)
         for i in range(0, len(events), 100)
+        for record in encode_records(
+            organization_id, external_subscription_id, events[i : i + 100], replay=True
+        )
     ]
     event_stream.put_records(records)
+    delete_orphan_lists(organization_id, external_subscription_id, [sort_key for sort_key, _ in lists], store)
     return len(events)

@@ -6,8 +6,9 @@ report is one outbox message whose id derives from (organization, hour): a re-ru
 cursor (the last hour reported) makes a run catch up the hours a failed or missed run left, up to
 `MAX_CATCH_UP_HOURS`; a run at an earlier time than the cursor (a local clock moved back) reports its own
 previous hour and moves the cursor there.
-Lagoon adds two categories to Lago's three when they are not empty: `unknown_subscription` (stored, not
-counted) and `invalid_event` (rejected from a direct stream producer), see docs/ingestion.md.
+Lagoon adds three categories to Lago's three when they are not empty: `unknown_subscription` (stored, not
+counted), `invalid_event` (rejected from a direct stream producer) and `aggregate_too_large` (not counted in an
+aggregate that would pass DynamoDB's item size), see docs/ingestion.md.
 """
 
 from __future__ import annotations
@@ -20,7 +21,8 @@ from lagoon import errors
 from lagoon.data import entities
 from lagoon.data.usage_items import read_error_lists
 from lagoon.data.usage_store import UsageStore
-from lagoon.ingestion.aggregator import (
+from lagoon.ingestion.occurrences import (
+    AGGREGATE_TOO_LARGE,
     INVALID_CODE,
     INVALID_EVENT,
     INVALID_FILTER_VALUES,
@@ -31,7 +33,7 @@ from lagoon.services.organizations import GLOBAL
 
 _NAMESPACE = uuid.UUID("a4f3c2b1-7e6d-4c5b-9a8f-1e2d3c4b5a69")
 LAGO_CATEGORIES = (INVALID_CODE, MISSING_AGGREGATION_PROPERTY, INVALID_FILTER_VALUES)
-LAGOON_CATEGORIES = (UNKNOWN_SUBSCRIPTION, INVALID_EVENT)
+LAGOON_CATEGORIES = (UNKNOWN_SUBSCRIPTION, INVALID_EVENT, AGGREGATE_TOO_LARGE)
 
 
 CURSOR_KIND = "events_errors_cursor"

@@ -14,9 +14,10 @@ from lagoon.domain.plans import Charge, Plan
 from lagoon.domain.subscriptions import Subscription, terms_of
 from lagoon.domain.times import parse_iso
 from lagoon.domain.usage import SubscriptionUsage
-from lagoon.engine.periods import billing_period_containing
+from lagoon.engine.carry import state_for_period
+from lagoon.engine.periods import billing_period_containing, charges_period_days
 from lagoon.services.subscriptions.terms import read_billing_timezone
-from lagoon.services.usage.charges import plan_metrics, price_states, state_for_period
+from lagoon.services.usage.charges import inherited_states, plan_metrics, price_states
 from lagoon.services.usage.totals import priced_usage
 
 
@@ -69,10 +70,15 @@ def closed_usages(
         return []
     metrics = plan_metrics(organization_id, plan)
     buckets = read_bucket_periods(organization_id, subscription.lago_id, starts[0], with_earlier=True)
+    inherited = inherited_states(organization_id, subscription, plan, metrics)
     usages = []
     for start in starts:
         period = billing_period_containing(terms, parse_iso(start))
-        states = {bucket: s for bucket, periods in buckets.items() if (s := state_for_period(periods, start))}
+        states = {
+            bucket: state
+            for bucket in buckets.keys() | inherited.keys()
+            if (state := state_for_period(buckets.get(bucket, ()), start, inherited.get(bucket)))
+        }
         results = price_states(
             plan,
             metrics,
@@ -81,6 +87,7 @@ def closed_usages(
             period.charges_to_datetime,
             timezone=timezone,
             charges=charges,
+            period_days=charges_period_days(terms, period.charges_from_datetime),
         )
         usages.append(priced_usage(organization_id, customer, subscription, plan, period, timezone, results))
     return usages

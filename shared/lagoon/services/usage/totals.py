@@ -16,6 +16,7 @@ from lagoon.engine.invoice_math import (
     compute_invoice,
     resolve_fee_taxes,
 )
+from lagoon.engine.money import check_cents
 from lagoon.engine.periods import BillingPeriod, local_date
 
 
@@ -35,6 +36,7 @@ def usage_totals(
     Lago taxes charge fees (charge > plan > customer > organization, `engine.invoice_math`)."""
     amount = sum(result.amount_cents for result in results)
     if not apply_taxes or not results:
+        check_cents(amount, *(result.amount_cents for result in results))
         return amount, 0, amount
     organization = organizations.get_organization(organization_id)
     codes = {

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from lagoon.data.webhook_outbox import PENDING, OutboxEntry
+from lagoon.domain.webhook_addresses import AddressPolicy
 from lagoon.domain.webhook_endpoints import WebhookEndpoint
 from lagoon.domain.webhook_signatures import envelope_body, hmac_signature, jwt_signature
 from lagoon.services.webhooks import webhook_keys
@@ -19,10 +20,12 @@ USER_AGENT = "Lagoon-Webhooks/1.0"
 
 @dataclass
 class OrganizationEndpoints:
-    """What a run needs of an organization: its HMAC key and its webhook endpoints by lago_id."""
+    """What a run needs of an organization: its HMAC key, its webhook endpoints by lago_id, and the addresses
+    its webhooks may reach."""
 
     hmac_key: str | None
     endpoints: dict[str, WebhookEndpoint]
+    addresses: AddressPolicy = field(default_factory=AddressPolicy)
 
 
 @dataclass

@@ -38,6 +38,7 @@ from lagoon import errors
 from lagoon.config import get_settings
 from lagoon.data import organizations, webhook_outbox
 from lagoon.data.webhook_outbox import FAILED, PENDING, OutboxEntry
+from lagoon.domain.organizations import Organization
 from lagoon.domain.webhook_signatures import jwt_issuer
 from lagoon.observability import logger
 from lagoon.services.webhooks import webhook_endpoints
@@ -50,6 +51,7 @@ from lagoon.services.webhooks.claimed_messages import (
 from lagoon.services.webhooks.delivery_policy import DeliveryPolicy, MessageOutcome, message_outcome
 from lagoon.services.webhooks.http_sender import HttpResult, HttpSender, Sender, elapsed_ms
 from lagoon.services.webhooks.outbox_time import iso
+from lagoon.services.webhooks.receiver_addresses import address_policy
 
 STORE_THREADS = 8  # parallel claims and progress writes (DynamoDB round trips)
 
@@ -125,12 +127,15 @@ class _Run:
     # -- reading and claiming ------------------------------------------------------------------------
     def organization(self, organization_id: str) -> OrganizationEndpoints:
         if organization_id not in self.organizations:
+            organization: Organization | None
             try:
-                hmac_key: str | None = organizations.get_organization(organization_id).hmac_key
+                organization = organizations.get_organization(organization_id)
             except errors.NotFound:
-                hmac_key = None
+                organization = None
             endpoints = {e.lago_id: e for e in webhook_endpoints.list_endpoints(organization_id)}
-            self.organizations[organization_id] = OrganizationEndpoints(hmac_key, endpoints)
+            self.organizations[organization_id] = OrganizationEndpoints(
+                organization.hmac_key if organization else None, endpoints, address_policy(organization)
+            )
         return self.organizations[organization_id]
 
     def due_endpoints(self, entry: OutboxEntry) -> list[str]:
@@ -322,7 +327,13 @@ class _Run:
         try:
             body = message.body()
             headers = message.headers(endpoint, self.issuer)
-            result = self.sender(endpoint.webhook_url, body, headers, self.policy.timeout_seconds)
+            result = self.sender(
+                endpoint.webhook_url,
+                body,
+                headers,
+                self.policy.timeout_seconds,
+                addresses=message.organization.addresses,
+            )
         except Exception as exc:
             result = HttpResult(None, elapsed_ms(started), error=f"{type(exc).__name__}: {exc}"[:300])
         return self.policy.attempt_log(result, at, endpoint.webhook_url)

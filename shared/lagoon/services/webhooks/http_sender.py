@@ -7,13 +7,17 @@ from __future__ import annotations
 
 import contextlib
 import http.client
+import ipaddress
 import socket
 import ssl
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
-from urllib.parse import urlsplit
+from typing import Protocol
+from urllib.parse import SplitResult, urlsplit
+
+from lagoon.domain.webhook_addresses import Address, AddressPolicy
+from lagoon.services.webhooks.receiver_addresses import address_policy
 
 
 @dataclass(frozen=True)
@@ -27,8 +31,38 @@ class HttpResult:
     response: str = ""
 
 
-Sender = Callable[[str, bytes, dict[str, str], float], HttpResult]
-"""(url, body, headers, timeout in seconds) → the outcome of one POST."""
+class Sender(Protocol):
+    def __call__(
+        self,
+        url: str,
+        body: bytes,
+        headers: dict[str, str],
+        timeout: float,
+        *,
+        addresses: AddressPolicy | None = None,
+    ) -> HttpResult:
+        """The outcome of one POST of `body` to `url` within `timeout` seconds, to an address `addresses`
+        allows (default: this deployment's, without private networks)."""
+        ...
+
+
+class RefusedAddress(Exception):
+    """The URL's host is, or resolves to, an address webhooks may not reach."""
+
+
+def vetted_address(parts: SplitResult, addresses: AddressPolicy) -> Address:
+    """The address to connect to: the host resolved once, every address it resolves to allowed (a name that
+    resolves to a public and a private address is refused: DNS rebinding mixes them)."""
+    default_port = 443 if parts.scheme.lower() == "https" else 80
+    found = socket.getaddrinfo(parts.hostname or "", parts.port or default_port, type=socket.SOCK_STREAM)
+    resolved = [ipaddress.ip_address(str(info[4][0]).split("%", 1)[0]) for info in found]
+    for address in resolved:
+        refusal = addresses.refusal(address)
+        if refusal:
+            raise RefusedAddress(refusal)
+    if not resolved:
+        raise RefusedAddress(f"{parts.hostname} has no address")
+    return resolved[0]
 
 
 class HttpSender:
@@ -37,20 +71,47 @@ class HttpSender:
     sending, and reading the status, headers and the start of the body. Socket timeouts alone bound each read,
     so a receiver trickling a byte a second could hold an attempt for hours; here a watchdog shuts the socket
     down at the deadline wherever the attempt is blocked. (Name resolution is the resolver's, not bounded here.)
+
+    The host is resolved once and every address it resolves to checked (lagoon.domain.webhook_addresses);
+    the connection goes to the checked address — never resolved again, so a DNS answer that changes in
+    between (rebinding) cannot lead it elsewhere — while the Host header and TLS (SNI, certificate) keep the
+    host name.
     """
 
     def __init__(self, tls: ssl.SSLContext | None = None) -> None:
         self._tls = tls or ssl.create_default_context()
 
-    def __call__(self, url: str, body: bytes, headers: dict[str, str], timeout: float) -> HttpResult:
+    def __call__(
+        self,
+        url: str,
+        body: bytes,
+        headers: dict[str, str],
+        timeout: float,
+        *,
+        addresses: AddressPolicy | None = None,
+    ) -> HttpResult:
         started = time.monotonic()
         parts = urlsplit(url)
+        try:
+            address = vetted_address(parts, addresses or address_policy(None))
+        except (RefusedAddress, OSError, ValueError) as exc:
+            reason = str(exc) if isinstance(exc, RefusedAddress) else f"{type(exc).__name__}: {exc}"
+            return HttpResult(None, elapsed_ms(started), error=f"address not allowed: {reason}"[:300])
         host = parts.hostname or ""  # validated URLs always have one
         connection: http.client.HTTPConnection
         if parts.scheme.lower() == "https":
             connection = http.client.HTTPSConnection(host, parts.port, timeout=timeout, context=self._tls)
         else:
             connection = http.client.HTTPConnection(host, parts.port, timeout=timeout)
+
+        def connect_to_the_vetted_address(
+            target: tuple[str, int],
+            timeout: float | None = None,
+            source_address: tuple[str, int] | None = None,
+        ) -> socket.socket:
+            return socket.create_connection((str(address), target[1]), timeout, source_address)
+
+        connection._create_connection = connect_to_the_vetted_address  # type: ignore[attr-defined]
         expired = threading.Event()
 
         def abort() -> None:

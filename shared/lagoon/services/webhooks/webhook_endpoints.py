@@ -8,22 +8,25 @@ from typing import Any, TypeVar
 
 from lagoon import errors
 from lagoon.data import entities
+from lagoon.data.organizations import get_organization
 from lagoon.data.webhook_endpoints import (  # re-exported: callers read through this service
     list_endpoints as list_endpoints,
 )
+from lagoon.domain.organizations import Organization
 from lagoon.domain.webhook_endpoints import (
     KIND as WEBHOOK_ENDPOINT,
     MAX_ENDPOINTS_PER_ORGANIZATION,
     WebhookEndpoint,
     WebhookEndpointInput,
 )
+from lagoon.services.contention import run_with_retries
+from lagoon.services.webhooks.receiver_addresses import check_receiver_url
 
 # One document per organization whose revision every create, update and delete bumps, in the same transaction,
 # conditionally on the revision read *before* the endpoints were read. A commit therefore succeeds only if no
 # other change committed since that read: the count (at most 10) and the URL uniqueness were checked against
-# the current set, whatever the concurrency (the loser re-reads and re-checks).
+# the current set, whatever the concurrency (the loser re-reads and re-checks: lagoon.services.contention).
 _GUARD = "webhook_endpoint_guard"
-_ATTEMPTS = 8
 
 T = TypeVar("T")
 
@@ -37,26 +40,26 @@ def get_endpoint(organization_id: str, lago_id: str) -> WebhookEndpoint:
 
 def guarded(organization_id: str, change: Callable[[list[WebhookEndpoint], entities.Writes], T]) -> T:
     """Apply `change(current endpoints, writes)` and commit it with the guard bump; retried on conflict."""
-    for _ in range(_ATTEMPTS):
-        guard = entities.get(organization_id, _GUARD, "guard")  # read first: see the module comment
-        version = int(guard["version"]) if guard else 0
-        writes = entities.Writes()
-        result = change(list_endpoints(organization_id), writes)
-        writes.put(
-            organization_id,
-            _GUARD,
-            "guard",
-            {"version": version + 1},
-            revision=version + 1,
-            must_not_exist=guard is None,
-            expected_revision=version if guard else None,
-        )
-        try:
-            writes.commit()
-        except errors.ConflictRetry:
-            continue
-        return result
-    raise errors.TransientFailure("too many concurrent webhook endpoint changes")
+    return run_with_retries(lambda: guarded_once(organization_id, change), "webhook endpoints")
+
+
+def guarded_once(organization_id: str, change: Callable[[list[WebhookEndpoint], entities.Writes], T]) -> T:
+    """`guarded`, one attempt: ConflictRetry when another change committed since the endpoints were read."""
+    guard = entities.get(organization_id, _GUARD, "guard")  # read first: see the module comment
+    version = int(guard["version"]) if guard else 0
+    writes = entities.Writes()
+    result = change(list_endpoints(organization_id), writes)
+    writes.put(
+        organization_id,
+        _GUARD,
+        "guard",
+        {"version": version + 1},
+        revision=version + 1,
+        must_not_exist=guard is None,
+        expected_revision=version if guard else None,
+    )
+    writes.commit()
+    return result
 
 
 def _check_unique_url(existing: list[WebhookEndpoint], url: str, except_id: str | None = None) -> None:
@@ -66,7 +69,9 @@ def _check_unique_url(existing: list[WebhookEndpoint], url: str, except_id: str 
 
 
 def create_endpoint(organization_id: str, data: WebhookEndpointInput) -> WebhookEndpoint:
-    """A new endpoint; 422 `exceeded_limit` (on `base`) beyond 10, `value_already_exist` for a known URL."""
+    """A new endpoint; 422 `exceeded_limit` (on `base`) beyond 10, `value_already_exist` for a known URL,
+    `url_not_allowed` for a URL naming an address webhooks may not reach."""
+    check_receiver_url(get_organization(organization_id), data.webhook_url)
 
     def create(existing: list[WebhookEndpoint], writes: entities.Writes) -> WebhookEndpoint:
         if len(existing) >= MAX_ENDPOINTS_PER_ORGANIZATION:
@@ -92,10 +97,12 @@ def create_endpoint(organization_id: str, data: WebhookEndpointInput) -> Webhook
 
 
 def put_legacy_endpoint(
-    organization_id: str, existing: list[WebhookEndpoint], writes: entities.Writes, url: str
+    organization: Organization, existing: list[WebhookEndpoint], writes: entities.Writes, url: str
 ) -> WebhookEndpoint:
     """The organization's legacy `webhook_url` is its first endpoint (Lago keeps both in sync): that endpoint
-    takes the URL, or one is created. Under `guarded`, with the same URL and limit checks as the API."""
+    takes the URL, or one is created. Under `guarded`, with the same URL, address and limit checks as the API."""
+    check_receiver_url(organization, url)
+    organization_id = organization.lago_id
     now = entities.now_iso()
     if existing:
         first = existing[0]
@@ -128,6 +135,7 @@ def _find(existing: list[WebhookEndpoint], lago_id: str) -> WebhookEndpoint:
 
 def update_endpoint(organization_id: str, lago_id: str, data: WebhookEndpointInput) -> WebhookEndpoint:
     """`PUT`: the URL, and the other fields sent (a null `signature_algo` keeps the current one)."""
+    check_receiver_url(get_organization(organization_id), data.webhook_url)
 
     def update(existing: list[WebhookEndpoint], writes: entities.Writes) -> WebhookEndpoint:
         current = _find(existing, lago_id)
