@@ -5,7 +5,7 @@ from __future__ import annotations
 import boto3
 import pytest
 from lagoon.local.moto_aws import MotoServer, patch_kinesis_shards
-from lagoon.local.persistence import Persistence, is_mutation
+from lagoon.local.persistence import Persistence, dump_state, is_mutation, load_state
 from lagoon.local.template import Template, create_aws_resources
 from moto.core.base_backend import BackendDict
 
@@ -105,6 +105,25 @@ def test_a_clean_stop_snapshots_and_a_restart_restores(tmp_path):
         create_aws_resources(TEMPLATE, second.session)
     finally:
         second.stop()
+
+
+def test_a_state_saved_in_memory_is_put_back_as_often_as_asked(tmp_path):
+    # Given a state saved in memory (the API fuzz seeds an organization once and starts each case from it)
+    aws = LocalAws(tmp_path)
+    try:
+        write_some_state(aws)
+        saved = dump_state()
+        for _ in range(2):
+            # When it is changed, then put back
+            aws.client("dynamodb").delete_item(TableName="lagoon-local-table", Key={"pk": {"S": "a"}})
+            aws.client("kinesis").put_records(
+                StreamName="lagoon-local-stream", Records=[{"Data": b"later", "PartitionKey": "p"}]
+            )
+            load_state(saved)
+            # Then it is as it was saved, each time
+            assert_state_is_back(aws)
+    finally:
+        aws.stop(snapshot=False)
 
 
 def test_a_crash_replays_the_journal_with_the_original_arrival_times(tmp_path):
