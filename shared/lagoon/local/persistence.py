@@ -36,6 +36,7 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from moto.core.base_backend import BackendDict
+from moto.core.model_instances import reset_model_data
 from moto.dynamodb.models.dynamo_type import DynamoType, Item, LimitedSizeDict
 from moto.kinesis import models as kinesis_models
 from moto.kinesis.models import Record
@@ -369,7 +370,11 @@ def dump_state() -> bytes:
 
 
 def load_state(data: bytes) -> None:
-    """Put back the backends `dump_state` saved (a fresh copy each time: `data` is not changed)."""
+    """Put back the backends `dump_state` saved (a fresh copy each time: `data` is not changed).
+
+    moto keeps every model object it ever built in a class-level list (`instances_tracked`, for its dashboard):
+    the models of the state being replaced are forgotten first, else each load would keep the last one alive."""
+    reset_model_data()
     with _gc_paused():
         _load_backends(pickle.loads(data))
 

@@ -8,6 +8,7 @@ from lagoon.local.moto_aws import MotoServer, patch_kinesis_shards
 from lagoon.local.persistence import Persistence, dump_state, is_mutation, load_state
 from lagoon.local.template import Template, create_aws_resources
 from moto.core.base_backend import BackendDict
+from moto.dynamodb.models.table import Table
 
 TEMPLATE = Template(
     {
@@ -120,8 +121,9 @@ def test_a_state_saved_in_memory_is_put_back_as_often_as_asked(tmp_path):
                 StreamName="lagoon-local-stream", Records=[{"Data": b"later", "PartitionKey": "p"}]
             )
             load_state(saved)
-            # Then it is as it was saved, each time
+            # Then it is as it was saved, each time, and the state it replaced is not kept alive
             assert_state_is_back(aws)
+            assert len(Table.instances_tracked) == 1
     finally:
         aws.stop(snapshot=False)
 
