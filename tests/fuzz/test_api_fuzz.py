@@ -54,7 +54,7 @@ class Budget:
 
 
 BUDGETS = {
-    "bounded": Budget(("examples", "fuzzing"), max_examples=6, collect=False),
+    "bounded": Budget(("examples", "fuzzing"), max_examples=10, collect=False),
     "deep": Budget(("examples", "coverage", "fuzzing"), max_examples=100, collect=True),
 }
 BUDGET = BUDGETS[os.environ.get("LAGOON_FUZZ", "bounded")]
