@@ -5,6 +5,7 @@ GatewayResponses — all read from template.yaml. Used by the local HTTP server 
 from __future__ import annotations
 
 import base64
+import contextlib
 import importlib
 import json
 import threading
@@ -78,7 +79,12 @@ class Gateway:
     """One REST API: match a route, authorize, build the proxy event, call the function, shape the answer."""
 
     def __init__(
-        self, template: Template, functions: FunctionRegistry | None = None, stage: str = "local"
+        self,
+        template: Template,
+        functions: FunctionRegistry | None = None,
+        stage: str = "local",
+        *,
+        one_at_a_time: bool = False,
     ) -> None:
         self.template = template
         self.functions = functions or FunctionRegistry(template)
@@ -88,11 +94,14 @@ class Gateway:
         self.authorizer = template.authorizer()
         self._auth_cache: dict[str, tuple[float, dict[str, Any] | None]] = {}
         self._auth_lock = threading.Lock()
-        # One API invocation at a time, as one Lambda container serves one request at a time: Powertools'
-        # resolvers keep the current request in class attributes (`BaseRouter.current_event`, shared by every
-        # router of every function in this process), so two requests served at once could read each other's
-        # event, organization included. The pollers and the scheduler call functions without a resolver.
-        self._invoke_lock = threading.Lock()
+        # `one_at_a_time` (the local stack's HTTP server): one API invocation at a time, as one Lambda container
+        # serves one request at a time. Powertools' resolvers keep the current request in class attributes
+        # (`BaseRouter.current_event`, shared by every router of every function in this process), so two requests
+        # served at once could read each other's event, organization included. The pollers and the scheduler call
+        # functions without a resolver. The in-process tests' race harness schedules its threads itself.
+        self._invoke_lock: threading.Lock | contextlib.nullcontext[None] = (
+            threading.Lock() if one_at_a_time else contextlib.nullcontext()
+        )
 
     def match(self, method: str, path: str) -> tuple[Route, dict[str, str]] | None:
         """The first route in API Gateway's precedence (`Template.routes`) whose path and method both match."""

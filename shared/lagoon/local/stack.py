@@ -180,7 +180,7 @@ class LocalStack:
                 except Exception as exc:  # a broken function answers 502; the rest of the stack works
                     log.exception("function %s failed to load", logical_id)
                     note(f"{logical_id} FAILED: {exc}")
-            self.server.gateway = Gateway(template, self.functions)
+            self.server.gateway = Gateway(template, self.functions, one_at_a_time=True)
         with self.progress.step("Bootstrapping the local organization") as note:
             self.organization = self._bootstrap_organization(note)
         with self.progress.step("Starting the Kinesis poller and the scheduler") as note:

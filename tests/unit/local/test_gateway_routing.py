@@ -89,7 +89,7 @@ def test_the_greedy_route_passes_the_rest_of_the_path_as_its_parameter(gateway: 
 def test_api_functions_serve_one_request_at_a_time() -> None:
     # Powertools keeps the current request in class attributes shared by every resolver of the process: two
     # requests served at once could read each other's event (and organization). The local gateway invokes
-    # one API function at a time, as a Lambda container does.
+    # one API function at a time, as a Lambda container does (lagoon.local.stack asks for it).
 
     class SlowFunctions:
         def __init__(self) -> None:
@@ -107,7 +107,8 @@ def test_api_functions_serve_one_request_at_a_time() -> None:
             return {"statusCode": 200, "headers": {}, "body": "{}"}
 
     functions = SlowFunctions()
-    gateway = Gateway(_template(("Customers", "/api/v1/customers", "ANY")), functions)  # type: ignore[arg-type]
+    template = _template(("Customers", "/api/v1/customers", "ANY"))
+    gateway = Gateway(template, functions, one_at_a_time=True)  # type: ignore[arg-type]
     threads = [
         threading.Thread(target=gateway.handle, args=("GET", "/api/v1/customers", {})) for _ in range(4)
     ]
