@@ -17,7 +17,7 @@ from typing import Any
 from lagoon.contract.fees import FeeItem
 from lagoon.domain.customers import Customer
 from lagoon.domain.invoices import InvoicePart, Period
-from lagoon.domain.plans import Plan
+from lagoon.domain.plans import Charge, Plan
 from lagoon.domain.subscriptions import Subscription
 from lagoon.domain.taxes import Tax
 from lagoon.domain.times import iso
@@ -166,7 +166,21 @@ def _charge_fees(
     charges = [c for c in plan.charges if not c.pay_in_advance and c.invoiceable]
     if not charges:
         return []
-    results = charges_usage(
+    results = period_charges_usage(catalog, customer, subscription, plan, terms, period, charges)
+    return [usage_fee(catalog, customer, subscription, plan, result, "charge", period) for result in results]
+
+
+def period_charges_usage(
+    catalog: Catalog,
+    customer: Customer,
+    subscription: Subscription,
+    plan: Plan,
+    terms: SubscriptionTerms,
+    period: Period,
+    charges: list[Charge],
+) -> list[ChargeUsageResult]:
+    """The priced buckets of `charges` over `period`, prorated on the days of the whole charges interval."""
+    return charges_usage(
         catalog.organization_id,
         subscription,
         plan,
@@ -177,7 +191,6 @@ def _charge_fees(
         charges=charges,
         period_days=charges_period_days(terms, period.from_datetime),
     )
-    return [usage_fee(catalog, customer, subscription, plan, result, "charge", period) for result in results]
 
 
 def usage_fee(

@@ -34,10 +34,15 @@ from lagoon.domain.plans import Charge, Plan
 from lagoon.domain.subscriptions import Subscription
 from lagoon.engine.invoice_math import FeeInput, compute_invoice
 from lagoon.engine.money import currency_exponent
-from lagoon.engine.periods import charges_period_days, interval_containing
-from lagoon.services.invoicing.period_fees import PeriodFee, is_empty_charge_fee, tax_rates, usage_fee
+from lagoon.engine.periods import interval_containing
+from lagoon.services.invoicing.period_fees import (
+    PeriodFee,
+    is_empty_charge_fee,
+    period_charges_usage,
+    tax_rates,
+    usage_fee,
+)
 from lagoon.services.invoicing.run_catalog import Catalog
-from lagoon.services.usage.charges import charges_usage
 
 _RENEWAL_NAMESPACE = uuid.UUID("0c6f3a52-7d1e-4b8a-9e57-3f2d8c41a6b9")
 _PER_TRANSACTION = 50  # a fee and its webhook: two of DynamoDB's 100 actions
@@ -88,17 +93,7 @@ def carried_fees(
     closed = part.charges_period
     if not charges or terms is None or closed is None:
         return []
-    results = charges_usage(
-        catalog.organization_id,
-        subscription,
-        plan,
-        closed.from_datetime,
-        closed.to_datetime,
-        timezone=catalog.timezone(customer),
-        metrics=catalog.metrics(plan),
-        charges=charges,
-        period_days=charges_period_days(terms, closed.from_datetime),
-    )
+    results = period_charges_usage(catalog, customer, subscription, plan, terms, closed, charges)
     start, end = interval_containing(terms, closed.to_datetime, terms.charges_interval)
     renewed = Period(from_datetime=start, to_datetime=end, full_from_datetime=start, full_to_datetime=end)
     fees = [
